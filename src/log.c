@@ -1,0 +1,146 @@
+/*
+ * log.c: the daemon's only writer to stderr.
+ *
+ * Every event is one line, formatted into a bounded buffer on the caller's
+ * stack and written with a single write(2), so lines from concurrent
+ * writers (worker threads, later) never interleave.  Under systemd the
+ * journal reads stderr; a "<N>" prefix carries the level through and the
+ * journal adds its own time stamp.  Elsewhere each line gets a UTC time
+ * stamp and a level word.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Long enough for any message we write; longer ones end in "...". */
+#define LOG_LINE_MAX	1024
+
+int		log_level = LOG_LEVEL_INFO;
+static int	log_journal;
+
+void
+log_init(int level)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+
+	log_level = level;
+	log_journal = (js != NULL && *js != '\0');
+}
+
+int
+log_level_parse(const char *name)
+{
+	static const struct {
+		const char	*name;
+		int		 level;
+	} levels[] = {
+		{ "debug", LOG_LEVEL_DEBUG },
+		{ "info", LOG_LEVEL_INFO },
+		{ "warn", LOG_LEVEL_WARN },
+		{ "crit", LOG_LEVEL_CRIT },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcasecmp(name, levels[i].name) == 0)
+			return (levels[i].level);
+	return (-1);
+}
+
+static const char *
+level_word(int level)
+{
+	switch (level) {
+	case LOG_LEVEL_CRIT:
+		return ("crit");
+	case LOG_LEVEL_WARN:
+		return ("warn");
+	case LOG_LEVEL_INFO:
+		return ("info");
+	default:
+		return ("debug");
+	}
+}
+
+/* Write the line prefix into buf; return its length. */
+static size_t
+log_prefix(char *buf, size_t size, int level)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	if (log_journal)
+		return ((size_t)snprintf(buf, size, "<%d>", level));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	n += (size_t)snprintf(buf + n, size - n, ".%03ldZ %s: ",
+	    ts.tv_nsec / 1000000, level_word(level));
+	return (n);
+}
+
+static void
+log_vwrite(int level, int with_errno, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	int saved_errno = errno;
+	size_t n, room = sizeof(line) - 1;	/* keep one byte for '\n' */
+	int r;
+
+	n = log_prefix(line, room, level);
+	r = vsnprintf(line + n, room - n, fmt, ap);
+	if (r > 0)
+		n += (size_t)r;
+	if (with_errno && n < room) {
+		r = snprintf(line + n, room - n, ": %s", strerror(saved_errno));
+		if (r > 0)
+			n += (size_t)r;
+	}
+	if (n >= room) {
+		n = room;
+		memcpy(line + n - 3, "...", 3);
+	}
+	line[n++] = '\n';
+	/* One write per line; a short or failed write to stderr is dropped. */
+	(void)!write(STDERR_FILENO, line, n);
+	errno = saved_errno;
+}
+
+void
+log_write(int level, int with_errno, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(level, with_errno, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_CRIT, 1, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_CRIT, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,62 @@
+#ifndef LOG_H
+#define LOG_H
+
+#include <stdarg.h>
+
+/*
+ * Levels follow syslog's numbering so that the journal's "<N>" prefix is
+ * the level itself.
+ */
+#define LOG_LEVEL_CRIT	2
+#define LOG_LEVEL_WARN	4
+#define LOG_LEVEL_INFO	6
+#define LOG_LEVEL_DEBUG	7
+
+extern int log_level;
+
+/*
+ * log_init(level):
+ * Set the level below which lines are dropped, and decide the line format:
+ * "<N>message" when stderr is the journal (JOURNAL_STREAM is set), else
+ * "2026-11-25T10:00:00.123Z level: message".  Any thread.
+ */
+void	log_init(int);
+
+/*
+ * log_level_parse(name):
+ * Return the level for "debug", "info", "warn" or "crit", or -1.
+ */
+int	log_level_parse(const char *);
+
+/*
+ * log_write(level, with_errno, fmt, ...):
+ * Format one line and write it to stderr in a single write(2).  Appends
+ * ": strerror(errno)" when with_errno is set.  Preserves errno.  Use the
+ * macros below, which skip the formatting when the level is off.
+ */
+void	log_write(int, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+#define log_enabled(lvl)	((lvl) <= log_level)
+#define log_at(lvl, e, ...) do {					\
+	if (log_enabled(lvl))						\
+		log_write((lvl), (e), __VA_ARGS__);			\
+} while (0)
+
+/* log_warn appends strerror(errno); log_warnx does not. */
+#define log_warn(...)	log_at(LOG_LEVEL_WARN, 1, __VA_ARGS__)
+#define log_warnx(...)	log_at(LOG_LEVEL_WARN, 0, __VA_ARGS__)
+#define log_info(...)	log_at(LOG_LEVEL_INFO, 0, __VA_ARGS__)
+#define log_debug(...)	log_at(LOG_LEVEL_DEBUG, 0, __VA_ARGS__)
+
+/*
+ * fatal(fmt, ...), fatalx(fmt, ...):
+ * Log at the critical level (fatal appends strerror) and exit(1).  For
+ * startup failures and broken invariants only.
+ */
+void	fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+#endif /* LOG_H */
