@@ -1,0 +1,258 @@
+/*
+ * sock.c: addresses and socket options.
+ *
+ * Owns address parsing and formatting and the setup of listening
+ * sockets.  Parking and the event loop are io.c's business; nothing here
+ * logs, callers decide what a failure means.
+ */
+#include "sock.h"
+
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define UNIX_PREFIX	"unix:"
+
+static int
+fail(const char **why, const char *reason)
+{
+	if (why != NULL)
+		*why = reason;
+	errno = EINVAL;
+	return (-1);
+}
+
+/* Parse a decimal port 1-65535 from exactly len bytes. */
+static int
+parse_port(const char *p, size_t len, in_port_t *port)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (len == 0 || len > 5)
+		return (-1);
+	for (i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return (-1);
+		v = v * 10 + (unsigned long)(p[i] - '0');
+	}
+	if (v < 1 || v > 65535)
+		return (-1);
+	*port = htons((in_port_t)v);
+	return (0);
+}
+
+static int
+parse_unix(const char *path, size_t len, struct sock_addr *sa,
+    const char **why)
+{
+	struct sockaddr_un *sun = (struct sockaddr_un *)&sa->ss;
+
+	if (len == 0)
+		return (fail(why, "empty UNIX socket path"));
+	if (len >= sizeof(sun->sun_path))
+		return (fail(why, "UNIX socket path longer than 107 bytes"));
+	if (memchr(path, '\0', len) != NULL)
+		return (fail(why, "NUL byte in UNIX socket path"));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, len);
+	sun->sun_path[len] = '\0';
+	sa->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+	return (0);
+}
+
+int
+sock_addr_parse(const char *buf, size_t len, struct sock_addr *sa,
+    const char **why)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *colon, *hbeg;
+	size_t hlen, plen = sizeof(UNIX_PREFIX) - 1;
+	in_port_t port;
+
+	memset(sa, 0, sizeof(*sa));
+	if (len >= plen && memcmp(buf, UNIX_PREFIX, plen) == 0)
+		return (parse_unix(buf + plen, len - plen, sa, why));
+
+	/* The port follows the last colon; IPv6 hosts are bracketed. */
+	colon = NULL;
+	for (size_t i = len; i > 0; i--)
+		if (buf[i - 1] == ':') {
+			colon = buf + i - 1;
+			break;
+		}
+	if (colon == NULL)
+		return (fail(why,
+		    "expected IPV4:PORT, [IPV6]:PORT or unix:PATH"));
+	if (parse_port(colon + 1, (size_t)(buf + len - colon - 1), &port) == -1)
+		return (fail(why, "port must be a number from 1 to 65535"));
+
+	hbeg = buf;
+	hlen = (size_t)(colon - buf);
+	if (hlen > 0 && buf[0] == '[') {
+		if (hlen < 2 || buf[hlen - 1] != ']')
+			return (fail(why, "unbalanced [ ] around IPv6 address"));
+		hbeg++;
+		hlen -= 2;
+		if (hlen == 0 || hlen >= sizeof(host))
+			return (fail(why, "bad IPv6 address"));
+		memcpy(host, hbeg, hlen);
+		host[hlen] = '\0';
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa->ss;
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return (fail(why, "bad IPv6 address"));
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = port;
+		sa->len = sizeof(*s6);
+		return (0);
+	}
+	if (hlen == 0 || hlen >= INET_ADDRSTRLEN)
+		return (fail(why, hlen == 0 ? "missing host before the port" :
+		    "host must be a numeric IPv4 address or a [bracketed] IPv6 one"));
+	memcpy(host, hbeg, hlen);
+	host[hlen] = '\0';
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&sa->ss;
+	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+		return (fail(why,
+		    "host must be a numeric IPv4 address or a [bracketed] IPv6 one"));
+	s4->sin_family = AF_INET;
+	s4->sin_port = port;
+	sa->len = sizeof(*s4);
+	return (0);
+}
+
+char *
+sock_addr_format(const struct sock_addr *sa, char *buf, size_t size)
+{
+	char host[INET6_ADDRSTRLEN];
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&sa->ss;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&sa->ss;
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&sa->ss;
+
+	switch (sa->ss.ss_family) {
+	case AF_INET:
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(buf, size, "%s:%u", host, ntohs(s4->sin_port));
+		break;
+	case AF_INET6:
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(buf, size, "[%s]:%u", host, ntohs(s6->sin6_port));
+		break;
+	case AF_UNIX:
+		if (sa->len > offsetof(struct sockaddr_un, sun_path) &&
+		    sun->sun_path[0] != '\0')
+			snprintf(buf, size, "unix:%.*s",
+			    (int)(sa->len - offsetof(struct sockaddr_un,
+			    sun_path)), sun->sun_path);
+		else
+			snprintf(buf, size, "unix");
+		break;
+	default:
+		snprintf(buf, size, "?");
+		break;
+	}
+	return (buf);
+}
+
+int
+sock_addr_equal(const struct sock_addr *a, const struct sock_addr *b)
+{
+	const struct sockaddr_un *ua = (const struct sockaddr_un *)&a->ss;
+	const struct sockaddr_un *ub = (const struct sockaddr_un *)&b->ss;
+
+	if (a->ss.ss_family != b->ss.ss_family)
+		return (0);
+	if (a->ss.ss_family == AF_UNIX)
+		return (strcmp(ua->sun_path, ub->sun_path) == 0);
+	return (a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0);
+}
+
+const char *
+sock_unix_path(const struct sock_addr *sa)
+{
+	if (sa->ss.ss_family != AF_UNIX)
+		return (NULL);
+	return (((const struct sockaddr_un *)&sa->ss)->sun_path);
+}
+
+/*
+ * A socket file left by a daemon that died is "stale": nothing accepts on
+ * it.  Remove it so bind can succeed; refuse anything else.
+ */
+static int
+unix_clear_stale(const struct sock_addr *sa)
+{
+	const char *path = sock_unix_path(sa);
+	struct stat st;
+	int fd, r, saved;
+
+	if (lstat(path, &st) == -1)
+		return (errno == ENOENT ? 0 : -1);
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return (-1);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	r = connect(fd, (const struct sockaddr *)&sa->ss, sa->len);
+	saved = errno;
+	close(fd);
+	if (r == 0) {
+		errno = EADDRINUSE;
+		return (-1);
+	}
+	if (saved != ECONNREFUSED) {
+		errno = saved;
+		return (-1);
+	}
+	return (unlink(path) == -1 && errno != ENOENT ? -1 : 0);
+}
+
+int
+sock_listen(const struct sock_addr *sa, int backlog)
+{
+	int fd, on = 1, family = sa->ss.ss_family, saved;
+
+	if (family == AF_UNIX && unix_clear_stale(sa) == -1)
+		goto fail;
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	if (family != AF_UNIX &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail_close;
+	/* [::]:7 and 0.0.0.0:7 may then be two listeners. */
+	if (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		goto fail_close;
+	if (bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1)
+		goto fail_close;
+	if (listen(fd, backlog) == -1)
+		goto fail_close;
+	return (fd);
+
+fail_close:
+	saved = errno;
+	close(fd);
+	errno = saved;
+fail:
+	return (-1);
+}
+
+int
+sock_tune_accepted(int fd, int family)
+{
+	int on = 1;
+
+	if (family == AF_INET || family == AF_INET6)
+		return (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on)));
+	return (0);
+}

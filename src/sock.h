@@ -1,0 +1,63 @@
+#ifndef SOCK_H
+#define SOCK_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+
+/* An address the daemon listens on or connects to. */
+struct sock_addr {
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+};
+
+/* Longest text sock_addr_format() writes, NUL included. */
+#define SOCK_ADDR_STRLEN	(5 + 108 + 1)
+
+/*
+ * sock_addr_parse(buf, len, sa, why):
+ * Parse "IPV4:PORT", "[IPV6]:PORT" or "unix:PATH" from the len bytes at
+ * buf (no NUL needed) into sa.  Hosts must be numeric; ports 1 to 65535.
+ * Returns 0, or -1 with errno EINVAL and *why set to a static reason.
+ * Allocates nothing.  Any thread.
+ */
+int	sock_addr_parse(const char *, size_t, struct sock_addr *,
+	    const char **);
+
+/*
+ * sock_addr_format(sa, buf, size):
+ * Write sa as sock_addr_parse() reads it ("unix" for an unnamed UNIX
+ * peer) into buf, truncating to size.  Returns buf.  Any thread.
+ */
+char	*sock_addr_format(const struct sock_addr *, char *, size_t);
+
+/*
+ * sock_addr_equal(a, b):
+ * 1 if a and b name the same address, else 0.
+ */
+int	sock_addr_equal(const struct sock_addr *, const struct sock_addr *);
+
+/*
+ * sock_unix_path(sa):
+ * The filesystem path of a UNIX address, or NULL for other families.
+ */
+const char	*sock_unix_path(const struct sock_addr *);
+
+/*
+ * sock_listen(sa, backlog):
+ * Create a non-blocking, close-on-exec socket listening on sa: TCP with
+ * SO_REUSEADDR (and IPV6_V6ONLY for IPv6), or UNIX, where a stale socket
+ * file (nobody accepting) is replaced but a live one or a file that is
+ * not a socket is left alone (EADDRINUSE, EEXIST).  Returns the fd, or -1
+ * with errno set by the failing call.
+ */
+int	sock_listen(const struct sock_addr *, int);
+
+/*
+ * sock_tune_accepted(fd, family):
+ * Per-connection options for an accepted socket (TCP_NODELAY on TCP, so
+ * small echoes are not held back by Nagle).  Returns 0 or -1.
+ */
+int	sock_tune_accepted(int, int);
+
+#endif /* SOCK_H */

@@ -1,0 +1,171 @@
+/*
+ * test_sock: address parsing and formatting, and listening sockets.
+ */
+#include "sock.h"
+
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+
+/* Parse s and format it back; the text must round-trip. */
+static void
+good(const char *s, int family)
+{
+	struct sock_addr sa;
+	const char *why = NULL;
+	char out[SOCK_ADDR_STRLEN];
+	int r = sock_addr_parse(s, strlen(s), &sa, &why);
+
+	CHECK(r == 0 && sa.ss.ss_family == family &&
+	    strcmp(sock_addr_format(&sa, out, sizeof(out)), s) == 0,
+	    "parse \"%s\" round-trips", s);
+}
+
+static void
+bad(const char *s, size_t len, const char *expect)
+{
+	struct sock_addr sa;
+	const char *why = NULL;
+	int r = sock_addr_parse(s, len, &sa, &why);
+
+	CHECK(r == -1 && errno == EINVAL && why != NULL &&
+	    strstr(why, expect) != NULL,
+	    "reject \"%.*s\": %s", (int)len, s, why ? why : "(none)");
+}
+
+static void
+test_parse(void)
+{
+	struct sock_addr sa;
+	const char *why;
+	const char *two = "127.0.0.1:7007127.0.0.2:1";
+
+	good("127.0.0.1:7007", AF_INET);
+	good("0.0.0.0:1", AF_INET);
+	good("[::1]:7007", AF_INET6);
+	good("[::]:65535", AF_INET6);
+	good("[2001:db8::1]:80", AF_INET6);
+	good("unix:/run/aio-echod/echo.sock", AF_UNIX);
+	good("unix:relative.sock", AF_UNIX);
+
+	/* Only len bytes are read: no NUL terminator needed. */
+	CHECK(sock_addr_parse(two, 14, &sa, &why) == 0 &&
+	    ntohs(((struct sockaddr_in *)&sa.ss)->sin_port) == 7007,
+	    "parser reads exactly len bytes");
+
+	bad("", 0, "expected");
+	bad("localhost", 9, "expected");
+	bad("localhost:7007", 14, "numeric");
+	bad("127.0.0.1:0", 11, "port");
+	bad("127.0.0.1:65536", 15, "port");
+	bad("127.0.0.1:", 10, "port");
+	bad("127.0.0.1:7a", 12, "port");
+	bad("127.0.0.1:+7", 12, "port");
+	bad(":7007", 5, "missing host");
+	bad("::1:7007", 8, "numeric");
+	bad("[::1:7007", 9, "unbalanced");
+	bad("[]:7007", 7, "IPv6");
+	bad("[nope]:7007", 11, "IPv6");
+	bad("[fe80::1%eth0]:7", 16, "IPv6");
+	bad("300.1.1.1:7", 11, "numeric");
+	bad("unix:", 5, "empty");
+	bad("unix:/a\0b", 9, "NUL");
+	{
+		char longp[130] = "unix:/";
+
+		memset(longp + 6, 'x', 110);
+		longp[116] = '\0';
+		bad(longp, strlen(longp), "longer");
+	}
+}
+
+static void
+test_equal(void)
+{
+	struct sock_addr a, b, c;
+	const char *why;
+
+	sock_addr_parse("127.0.0.1:7", 11, &a, &why);
+	sock_addr_parse("127.0.0.1:7", 11, &b, &why);
+	sock_addr_parse("127.0.0.1:8", 11, &c, &why);
+	CHECK(sock_addr_equal(&a, &b) && !sock_addr_equal(&a, &c),
+	    "equal compares host and port");
+	sock_addr_parse("unix:/x", 7, &a, &why);
+	sock_addr_parse("unix:/x", 7, &b, &why);
+	CHECK(sock_addr_equal(&a, &b) && strcmp(sock_unix_path(&a), "/x") == 0,
+	    "equal compares UNIX paths");
+}
+
+static void
+test_listen_unix(void)
+{
+	char dir[] = "/tmp/test_sock.XXXXXX", text[200], *path;
+	struct sock_addr sa;
+	const char *why;
+	int fd1, fd2, fd3, f;
+
+	if (mkdtemp(dir) == NULL) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	snprintf(text, sizeof(text), "unix:%s/s.sock", dir);
+	path = text + 5;
+	sock_addr_parse(text, strlen(text), &sa, &why);
+
+	fd1 = sock_listen(&sa, 16);
+	CHECK(fd1 >= 0 && (fcntl(fd1, F_GETFL) & O_NONBLOCK),
+	    "listen on a UNIX socket, non-blocking");
+	fd2 = sock_listen(&sa, 16);
+	CHECK(fd2 == -1 && errno == EADDRINUSE,
+	    "a live socket file is not stolen");
+	close(fd1);	/* the file stays behind: stale now */
+	fd3 = sock_listen(&sa, 16);
+	CHECK(fd3 >= 0, "a stale socket file is replaced");
+	close(fd3);
+	unlink(path);
+
+	f = open(path, O_CREAT | O_WRONLY, 0600);
+	close(f);
+	CHECK(sock_listen(&sa, 16) == -1 && errno == EEXIST,
+	    "a regular file at the path is left alone");
+	unlink(path);
+	rmdir(dir);
+}
+
+static void
+test_listen_tcp(void)
+{
+	struct sock_addr sa;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&sa.ss;
+	socklen_t len = sizeof(sa.ss);
+	const char *why;
+	int fd, fd2;
+
+	sock_addr_parse("127.0.0.1:1", 11, &sa, &why);
+	s4->sin_port = 0;	/* let the kernel pick a free port */
+	fd = sock_listen(&sa, 16);
+	CHECK(fd >= 0, "listen on 127.0.0.1");
+	getsockname(fd, (struct sockaddr *)&sa.ss, &len);
+	fd2 = sock_listen(&sa, 16);
+	CHECK(fd2 == -1 && errno == EADDRINUSE, "port in use is EADDRINUSE");
+	close(fd);
+}
+
+int
+main(void)
+{
+	test_parse();
+	test_equal();
+	test_listen_unix();
+	test_listen_tcp();
+	return (check_done());
+}
