@@ -1,0 +1,478 @@
+/*
+ * config.c: the configuration file, from libconfig to struct config.
+ *
+ * Owns the only use of libconfig.  Each setting is described once, in a
+ * key table with its type, range and place in the struct; one walk over
+ * the file fills the struct, rejects unknown keys, and reports every
+ * problem as "file:line: message" before failing.  Strings are copied
+ * out, because libconfig's die with its config_t.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "coro.h"
+#include "log.h"
+
+#define DAY_MS		(86400LL * 1000)
+
+enum key_type {
+	KEY_STRING,	/* non-empty string, copied */
+	KEY_INT,
+	KEY_DURATION,	/* ms */
+	KEY_SIZE,	/* bytes */
+	KEY_LOG_LEVEL,
+	KEY_SERVICE,
+	KEY_ADDRESS,	/* string, also parsed into listen_conf.addr */
+	KEY_LISTENERS,	/* walked separately */
+};
+
+struct key {
+	const char	*name;
+	enum key_type	 type;
+	size_t		 offset;
+	int		 required;
+	int64_t		 min, max;
+	const char	*range;		/* the range, for messages */
+};
+
+#define G(f)	offsetof(struct config, f)
+#define L(f)	offsetof(struct listen_conf, f)
+
+static const struct key global_keys[] = {
+	{ "log_level", KEY_LOG_LEVEL, G(log_level), 0, 0, 0, NULL },
+	{ "coroutine_stack_size", KEY_SIZE, G(coroutine_stack_size), 0,
+	    CORO_STACK_MIN, CORO_STACK_MAX, "16k to 1m" },
+	{ "shutdown_timeout", KEY_DURATION, G(shutdown_timeout), 0,
+	    0, 3600 * 1000, "0s to 1h" },
+	{ "listeners", KEY_LISTENERS, 0, 1, 0, 0, NULL },
+};
+
+static const struct key listener_keys[] = {
+	{ "name", KEY_STRING, L(name), 1, 0, 0, NULL },
+	{ "address", KEY_ADDRESS, L(address), 1, 0, 0, NULL },
+	{ "service", KEY_SERVICE, L(service), 1, 0, 0, NULL },
+	{ "backlog", KEY_INT, L(backlog), 0, 1, 65535, "1 to 65535" },
+	{ "max_connections", KEY_INT, L(max_connections), 0,
+	    1, 1000000, "1 to 1000000" },
+	{ "idle_timeout", KEY_DURATION, L(idle_timeout), 0,
+	    0, 30 * DAY_MS, "0 (none) to 30d" },
+};
+
+#define NKEYS(t)	(sizeof(t) / sizeof((t)[0]))
+
+/* Where problems are reported, and how many there were. */
+struct parse {
+	const char	*file;
+	int		 errors;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+problem(struct parse *p, const config_setting_t *s, const char *fmt, ...)
+{
+	char msg[512];
+	const char *file = NULL;
+	int line = 1;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s != NULL) {
+		line = config_setting_source_line(s);
+		file = config_setting_source_file(s);
+	}
+	log_write(LOG_LEVEL_CRIT, 0, "%s:%d: %s", file ? file : p->file,
+	    line > 0 ? line : 1, msg);
+	p->errors++;
+}
+
+/* Read digits into *v; return how many bytes were used, 0 on none. */
+static size_t
+parse_digits(const char *buf, size_t len, int64_t *v)
+{
+	size_t i;
+
+	*v = 0;
+	for (i = 0; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
+		if (*v > (INT64_MAX - 9) / 10)
+			return (0);
+		*v = *v * 10 + (buf[i] - '0');
+	}
+	return (i);
+}
+
+/* Scale v by the unit in [unit, unit+ulen); -1 if the unit is unknown. */
+static int
+scale(int64_t v, const char *unit, size_t ulen,
+    const char *const *names, const int64_t *factors, int64_t *out)
+{
+	for (size_t i = 0; names[i] != NULL; i++)
+		if (strlen(names[i]) == ulen &&
+		    strncasecmp(unit, names[i], ulen) == 0) {
+			if (v > INT64_MAX / factors[i]) {
+				errno = ERANGE;
+				return (-1);
+			}
+			*out = v * factors[i];
+			return (0);
+		}
+	errno = EINVAL;
+	return (-1);
+}
+
+int
+config_duration_parse(const char *buf, size_t len, int64_t *ms)
+{
+	static const char *const names[] = {
+		"", "ms", "s", "m", "h", "d", NULL
+	};
+	static const int64_t factors[] = {
+		1000, 1, 1000, 60 * 1000, 3600 * 1000, DAY_MS
+	};
+	int64_t v;
+	size_t n = parse_digits(buf, len, &v);
+
+	if (n == 0) {
+		errno = EINVAL;
+		return (-1);
+	}
+	return (scale(v, buf + n, len - n, names, factors, ms));
+}
+
+int
+config_size_parse(const char *buf, size_t len, int64_t *bytes)
+{
+	static const char *const names[] = { "", "k", "m", NULL };
+	static const int64_t factors[] = { 1, 1024, 1024 * 1024 };
+	int64_t v;
+	size_t n = parse_digits(buf, len, &v);
+
+	if (n == 0) {
+		errno = EINVAL;
+		return (-1);
+	}
+	return (scale(v, buf + n, len - n, names, factors, bytes));
+}
+
+/* A number from an int, a float (durations) or a string with a unit. */
+static int
+get_number(const config_setting_t *s, enum key_type type, int64_t *v)
+{
+	const char *str;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		*v = config_setting_get_int64(s);
+		if (type == KEY_DURATION) {
+			if (*v < 0 || *v > INT64_MAX / 1000)
+				return (-1);
+			*v *= 1000;
+		}
+		return (0);
+	case CONFIG_TYPE_FLOAT:
+		if (type != KEY_DURATION)
+			return (-1);
+		double d = config_setting_get_float(s) * 1000.0;
+		if (!(d >= 0 && d < 1e15))
+			return (-1);
+		*v = (int64_t)(d + 0.5);
+		return (0);
+	case CONFIG_TYPE_STRING:
+		str = config_setting_get_string(s);
+		if (type == KEY_DURATION)
+			return (config_duration_parse(str, strlen(str), v));
+		if (type == KEY_SIZE)
+			return (config_size_parse(str, strlen(str), v));
+		return (-1);
+	default:
+		return (-1);
+	}
+}
+
+static const char *
+expected(enum key_type type)
+{
+	switch (type) {
+	case KEY_INT:
+		return ("an integer");
+	case KEY_DURATION:
+		return ("a duration: seconds, or a string such as \"500ms\", "
+		    "\"30s\", \"5m\", \"1h\"");
+	case KEY_SIZE:
+		return ("a size: bytes, or a string such as \"64k\", \"1m\"");
+	default:
+		return ("a string");
+	}
+}
+
+static int
+apply_number(struct parse *p, const config_setting_t *s,
+    const struct key *k, int64_t *field)
+{
+	int64_t v;
+
+	if (get_number(s, k->type, &v) == -1) {
+		problem(p, s, "%s: expected %s", k->name, expected(k->type));
+		return (-1);
+	}
+	if (v < k->min || v > k->max) {
+		problem(p, s, "%s: out of range (%s)", k->name, k->range);
+		return (-1);
+	}
+	*field = v;
+	return (0);
+}
+
+/* Store one setting s, described by k, into the struct at base. */
+static void
+apply(struct parse *p, const config_setting_t *s, const struct key *k,
+    char *base)
+{
+	const char *str = config_setting_get_string(s), *why;
+	int64_t *num = (int64_t *)(base + k->offset);
+	char **strp = (char **)(base + k->offset);
+	int level;
+
+	if (k->type == KEY_INT || k->type == KEY_DURATION ||
+	    k->type == KEY_SIZE) {
+		apply_number(p, s, k, num);
+		return;
+	}
+	if (str == NULL || *str == '\0') {
+		problem(p, s, "%s: expected a non-empty string", k->name);
+		return;
+	}
+	switch (k->type) {
+	case KEY_STRING:
+		*strp = strdup(str);
+		break;
+	case KEY_LOG_LEVEL:
+		if ((level = log_level_parse(str)) == -1)
+			problem(p, s, "log_level: \"%s\": expected \"debug\", "
+			    "\"info\", \"warn\" or \"crit\"", str);
+		else
+			*num = level;
+		break;
+	case KEY_SERVICE:
+		if (strcmp(str, "echo") == 0)
+			*num = SERVICE_ECHO;
+		else
+			problem(p, s, "service: \"%s\": expected \"echo\"",
+			    str);
+		break;
+	case KEY_ADDRESS:
+		*strp = strdup(str);
+		if (sock_addr_parse(str, strlen(str),
+		    &((struct listen_conf *)base)->addr, &why) == -1)
+			problem(p, s, "address \"%s\": %s", str, why);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Fill base from group by the key table, in file order so that problems
+ * come out in line order; then report required keys that are missing.
+ */
+static void
+walk_group(struct parse *p, const config_setting_t *group,
+    const struct key *keys, size_t nkeys, char *base)
+{
+	const config_setting_t *s;
+	const char *name;
+	size_t i, j;
+
+	for (i = 0; (s = config_setting_get_elem(group, (unsigned)i)); i++) {
+		name = config_setting_name(s);
+		for (j = 0; j < nkeys; j++)
+			if (strcmp(name, keys[j].name) == 0)
+				break;
+		if (j == nkeys)
+			problem(p, s, "unknown key \"%s\"", name);
+		else if (keys[j].type != KEY_LISTENERS)
+			apply(p, s, &keys[j], base);
+	}
+	for (j = 0; j < nkeys; j++)
+		if (keys[j].required &&
+		    config_setting_get_member(group, keys[j].name) == NULL)
+			problem(p, group, "missing required key \"%s\"",
+			    keys[j].name);
+}
+
+static void
+listener_defaults(struct listen_conf *lc)
+{
+	lc->backlog = 511;
+	lc->max_connections = 1024;
+	lc->idle_timeout = 300 * 1000;
+}
+
+/* Names and addresses must be unique across listeners. */
+static void
+check_unique(struct parse *p, const struct config *cfg,
+    const config_setting_t *list)
+{
+	const struct listen_conf *a, *b;
+	size_t i, j;
+
+	for (i = 0; i < cfg->nlisteners; i++) {
+		a = &cfg->listeners[i];
+		for (j = 0; j < i; j++) {
+			b = &cfg->listeners[j];
+			if (a->name && b->name && strcmp(a->name, b->name) == 0)
+				problem(p, config_setting_get_elem(list,
+				    (unsigned)i), "listener \"%s\": name "
+				    "already used by the listener at line %d",
+				    a->name, b->line);
+			else if (a->address && b->address &&
+			    a->addr.len != 0 && b->addr.len != 0 &&
+			    sock_addr_equal(&a->addr, &b->addr))
+				problem(p, config_setting_get_elem(list,
+				    (unsigned)i), "listener \"%s\": address "
+				    "%s already used by listener \"%s\" "
+				    "(line %d)", a->name ? a->name : "?",
+				    a->address, b->name ? b->name : "?",
+				    b->line);
+		}
+	}
+}
+
+static void
+walk_listeners(struct parse *p, const config_setting_t *root,
+    struct config *cfg)
+{
+	const config_setting_t *list, *g;
+	struct listen_conf *lc;
+	size_t i, n;
+
+	if ((list = config_setting_get_member(root, "listeners")) == NULL)
+		return;		/* reported as a missing key */
+	if (!config_setting_is_list(list) ||
+	    (n = (size_t)config_setting_length(list)) == 0) {
+		problem(p, list, "listeners: expected a non-empty list of "
+		    "groups: listeners = ( { name = ...; address = ...; "
+		    "service = ...; } );");
+		return;
+	}
+	if ((cfg->listeners = calloc(n, sizeof(*lc))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < n; i++) {
+		g = config_setting_get_elem(list, (unsigned)i);
+		lc = &cfg->listeners[cfg->nlisteners++];
+		listener_defaults(lc);
+		lc->line = config_setting_source_line(g);
+		if (!config_setting_is_group(g)) {
+			problem(p, g, "listeners: entry %zu is not a group "
+			    "{ ... }", i + 1);
+			continue;
+		}
+		walk_group(p, g, listener_keys, NKEYS(listener_keys),
+		    (char *)lc);
+	}
+	check_unique(p, cfg, list);
+}
+
+/* Turn a read config_t into a struct config, or NULL after reporting. */
+static struct config *
+config_build(config_t *cf, const char *file)
+{
+	struct parse p = { file, 0 };
+	const config_setting_t *root = config_root_setting(cf);
+	struct config *cfg;
+
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		fatal("calloc");
+	cfg->path = strdup(file);
+	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->coroutine_stack_size = CORO_STACK_DEFAULT;
+	cfg->shutdown_timeout = 30 * 1000;
+	walk_group(&p, root, global_keys, NKEYS(global_keys), (char *)cfg);
+	walk_listeners(&p, root, cfg);
+	if (p.errors > 0) {
+		config_free(cfg);
+		return (NULL);
+	}
+	return (cfg);
+}
+
+static void
+syntax_problem(const config_t *cf, const char *file)
+{
+	const char *f = config_error_file(cf);
+
+	log_write(LOG_LEVEL_CRIT, 0, "%s:%d: %s", f ? f : file,
+	    config_error_line(cf), config_error_text(cf));
+}
+
+struct config *
+config_load(const char *path)
+{
+	struct config *cfg = NULL;
+	char *dir;
+	config_t cf;
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		log_write(LOG_LEVEL_CRIT, 1, "%s", path);
+		return (NULL);
+	}
+	config_init(&cf);
+	/* @include paths are relative to the file's own directory. */
+	if ((dir = strdup(path)) != NULL)
+		config_set_include_dir(&cf, dirname(dir));
+	if (config_read(&cf, fp) == CONFIG_TRUE)
+		cfg = config_build(&cf, path);
+	else
+		syntax_problem(&cf, path);
+	config_destroy(&cf);
+	free(dir);
+	fclose(fp);
+	return (cfg);
+}
+
+struct config *
+config_load_string(const char *text, const char *name)
+{
+	struct config *cfg = NULL;
+	config_t cf;
+
+	config_init(&cf);
+	if (config_read_string(&cf, text) == CONFIG_TRUE)
+		cfg = config_build(&cf, name);
+	else
+		syntax_problem(&cf, name);
+	config_destroy(&cf);
+	return (cfg);
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->nlisteners; i++) {
+		free(cfg->listeners[i].name);
+		free(cfg->listeners[i].address);
+	}
+	free(cfg->listeners);
+	free(cfg->path);
+	free(cfg);
+}
+
+const char *
+config_service_name(int64_t service)
+{
+	return (service == SERVICE_ECHO ? "echo" : "?");
+}

@@ -1,0 +1,73 @@
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sock.h"
+
+/* What a listener does with its connections. */
+enum service {
+	SERVICE_ECHO,
+};
+
+/* One listener's settings, as read from its group in "listeners". */
+struct listen_conf {
+	char		*name;
+	char		*address;	/* as written in the file */
+	struct sock_addr addr;
+	int64_t		 service;	/* enum service */
+	int64_t		 backlog;
+	int64_t		 max_connections;
+	int64_t		 idle_timeout;	/* ms; 0 means none */
+	int		 line;		/* where its group starts */
+};
+
+/* The whole configuration: plain data, immutable once loaded. */
+struct config {
+	char		*path;
+	int64_t		 log_level;	/* LOG_LEVEL_* */
+	int64_t		 coroutine_stack_size;	/* bytes */
+	int64_t		 shutdown_timeout;	/* ms */
+	struct listen_conf *listeners;
+	size_t		 nlisteners;
+};
+
+/*
+ * config_load(path):
+ * Read and check the libconfig file at path.  Every problem is logged as
+ * "file:line: message" (all of them, not just the first).  Returns the
+ * configuration, owned by the caller, or NULL if there was any problem.
+ */
+struct config	*config_load(const char *);
+
+/*
+ * config_load_string(text, name):
+ * As config_load(), from text; messages name the file "name".
+ */
+struct config	*config_load_string(const char *, const char *);
+
+/*
+ * config_free(cfg):
+ * Free cfg and its strings.  config_free(NULL) does nothing.
+ */
+void	config_free(struct config *);
+
+/* config_service_name(service): "echo". */
+const char	*config_service_name(int64_t);
+
+/*
+ * config_duration_parse(buf, len, ms):
+ * Parse "500ms", "30s", "5m", "1h", "2d" or bare seconds "30" into
+ * milliseconds.  Returns 0, or -1 with errno EINVAL or ERANGE.
+ */
+int	config_duration_parse(const char *, size_t, int64_t *);
+
+/*
+ * config_size_parse(buf, len, bytes):
+ * Parse "65536", "64k" or "1m" (k = 1024) into bytes.  Returns 0, or -1
+ * with errno EINVAL or ERANGE.
+ */
+int	config_size_parse(const char *, size_t, int64_t *);
+
+#endif /* CONFIG_H */

@@ -1,0 +1,293 @@
+/*
+ * test_config: the shipped file, defaults, and every kind of bad file
+ * reported with its exact file:line.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "log.h"
+
+static char	captured[8192];
+static int	saved_stderr = -1;
+static FILE	*capture_fp;
+
+/* Send stderr (where config problems go) to a temporary file. */
+static void
+capture_begin(void)
+{
+	fflush(stderr);
+	capture_fp = tmpfile();
+	saved_stderr = dup(STDERR_FILENO);
+	dup2(fileno(capture_fp), STDERR_FILENO);
+}
+
+static const char *
+capture_end(void)
+{
+	size_t n;
+
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	rewind(capture_fp);
+	n = fread(captured, 1, sizeof(captured) - 1, capture_fp);
+	captured[n] = '\0';
+	fclose(capture_fp);
+	return (captured);
+}
+
+static int
+count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += (*s == '\n');
+	return (n);
+}
+
+/* Load text; expect failure whose messages contain each of want[]. */
+static void
+bad(const char *what, const char *text, const char *const *want)
+{
+	struct config *cfg;
+	const char *out;
+	int ok = 1;
+
+	capture_begin();
+	cfg = config_load_string(text, "t.conf");
+	out = capture_end();
+	for (; *want; want++)
+		if (strstr(out, *want) == NULL) {
+			ok = 0;
+			printf("# missing \"%s\" in:\n# %s", *want, out);
+		}
+	CHECK(cfg == NULL && ok, "%s", what);
+	config_free(cfg);
+}
+
+#define BAD(what, text, ...) do {					\
+	const char *const want_[] = { __VA_ARGS__, NULL };		\
+	bad(what, text, want_);						\
+} while (0)
+
+#define ONE_LISTENER(extra)						\
+	"listeners = (\n"						\
+	"  { name = \"e\"; address = \"127.0.0.1:7007\";\n"		\
+	"    service = \"echo\"; " extra " }\n"				\
+	");\n"
+
+static void
+test_shipped_file(void)
+{
+	struct config *cfg = config_load(AIO_SOURCE_DIR "/conf/aio-echod.conf");
+
+	CHECK(cfg != NULL, "conf/aio-echod.conf loads");
+	if (cfg == NULL)
+		return;
+	CHECK(cfg->log_level == LOG_LEVEL_INFO &&
+	    cfg->coroutine_stack_size == 64 * 1024 &&
+	    cfg->shutdown_timeout == 30000, "shipped globals");
+	CHECK(cfg->nlisteners == 2 &&
+	    strcmp(cfg->listeners[0].address, "127.0.0.1:7007") == 0 &&
+	    strcmp(cfg->listeners[1].address,
+	    "unix:/run/aio-echod/echo.sock") == 0 &&
+	    cfg->listeners[0].service == SERVICE_ECHO &&
+	    cfg->listeners[1].service == SERVICE_ECHO,
+	    "shipped listeners: echo on TCP and on a UNIX socket");
+	config_free(cfg);
+}
+
+static void
+test_defaults(void)
+{
+	struct config *cfg = config_load_string(ONE_LISTENER(""), "t.conf");
+	const struct listen_conf *lc;
+
+	CHECK(cfg != NULL, "a minimal file loads");
+	if (cfg == NULL)
+		return;
+	lc = &cfg->listeners[0];
+	CHECK(cfg->log_level == LOG_LEVEL_INFO &&
+	    cfg->coroutine_stack_size == 65536 &&
+	    cfg->shutdown_timeout == 30000, "global defaults");
+	CHECK(lc->backlog == 511 && lc->max_connections == 1024 &&
+	    lc->idle_timeout == 300000 && lc->line == 2,
+	    "listener defaults and its line");
+	config_free(cfg);
+}
+
+static void
+test_value_forms(void)
+{
+	struct config *cfg = config_load_string(
+	    "log_level = \"DEBUG\";\n"
+	    "coroutine_stack_size = 32768;\n"
+	    "shutdown_timeout = 2.5;\n"
+	    ONE_LISTENER("idle_timeout = \"1500ms\"; backlog = 7; "
+	    "max_connections = 3;"), "t.conf");
+
+	CHECK(cfg != NULL && cfg->log_level == LOG_LEVEL_DEBUG &&
+	    cfg->coroutine_stack_size == 32768 &&
+	    cfg->shutdown_timeout == 2500 &&
+	    cfg->listeners[0].idle_timeout == 1500 &&
+	    cfg->listeners[0].backlog == 7 &&
+	    cfg->listeners[0].max_connections == 3,
+	    "ints, floats, unit strings and case-insensitive levels");
+	config_free(cfg);
+}
+
+static void
+test_bad_files(void)
+{
+	BAD("syntax error with its line",
+	    "log_level = \"info\";\nlisteners = ( { name = \"e\" );\n",
+	    "t.conf:2: syntax error");
+	BAD("unknown global key",
+	    "log_level = \"info\";\nlog_levle = \"debug\";\n"
+	    ONE_LISTENER(""), "t.conf:2: unknown key \"log_levle\"");
+	BAD("unknown listener key",
+	    ONE_LISTENER("\n idle = 5;"), "t.conf:4: unknown key \"idle\"");
+	BAD("stack size out of range",
+	    "coroutine_stack_size = \"8k\";\n" ONE_LISTENER(""),
+	    "t.conf:1: coroutine_stack_size: out of range (16k to 1m)");
+	BAD("stack size with a bad unit",
+	    "coroutine_stack_size = \"64q\";\n" ONE_LISTENER(""),
+	    "t.conf:1: coroutine_stack_size: expected a size");
+	BAD("bad duration",
+	    "shutdown_timeout = \"soon\";\n" ONE_LISTENER(""),
+	    "t.conf:1: shutdown_timeout: expected a duration");
+	BAD("negative duration",
+	    "shutdown_timeout = -1;\n" ONE_LISTENER(""),
+	    "t.conf:1: shutdown_timeout: expected a duration");
+	BAD("duration out of range",
+	    "shutdown_timeout = \"2h\";\n" ONE_LISTENER(""),
+	    "t.conf:1: shutdown_timeout: out of range (0s to 1h)");
+	BAD("wrong type",
+	    ONE_LISTENER("\nbacklog = \"many\";"),
+	    "t.conf:4: backlog: expected an integer");
+	BAD("backlog out of range",
+	    ONE_LISTENER("\nbacklog = 0;"),
+	    "t.conf:4: backlog: out of range (1 to 65535)");
+	BAD("bad log level",
+	    "log_level = \"loud\";\n" ONE_LISTENER(""),
+	    "t.conf:1: log_level: \"loud\": expected");
+	BAD("bad service",
+	    "listeners = ( { name = \"e\"; address = \"127.0.0.1:1\";\n"
+	    "service = \"chargen\"; } );\n",
+	    "t.conf:2: service: \"chargen\": expected \"echo\"");
+	BAD("bad address",
+	    "listeners = ( { name = \"e\";\naddress = \"localhost:7\";"
+	    " service = \"echo\"; } );\n",
+	    "t.conf:2: address \"localhost:7\": host must be a numeric");
+	BAD("missing keys, at the group's line",
+	    "log_level = \"info\";\nlisteners = (\n  { name = \"e\"; }\n);\n",
+	    "t.conf:3: missing required key \"address\"",
+	    "t.conf:3: missing required key \"service\"");
+	BAD("no listeners", "log_level = \"info\";\n",
+	    "t.conf:1: missing required key \"listeners\"");
+	BAD("empty listeners", "\nlisteners = ();\n",
+	    "t.conf:2: listeners: expected a non-empty list");
+	BAD("entry not a group", "listeners = ( 5 );\n",
+	    "t.conf:1: listeners: entry 1 is not a group");
+	BAD("duplicate name",
+	    "listeners = (\n"
+	    " { name = \"e\"; address = \"127.0.0.1:1\"; service = \"echo\"; },\n"
+	    " { name = \"e\"; address = \"127.0.0.1:2\"; service = \"echo\"; }\n"
+	    ");\n",
+	    "t.conf:3: listener \"e\": name already used by the listener at line 2");
+	BAD("duplicate address",
+	    "listeners = (\n"
+	    " { name = \"a\"; address = \"127.0.0.1:1\"; service = \"echo\"; },\n"
+	    " { name = \"b\"; address = \"127.0.0.1:1\"; service = \"echo\"; }\n"
+	    ");\n",
+	    "t.conf:3: listener \"b\": address 127.0.0.1:1 already used by "
+	    "listener \"a\" (line 2)");
+}
+
+/* Every problem is reported, not just the first. */
+static void
+test_all_problems_reported(void)
+{
+	struct config *cfg;
+	const char *out;
+
+	capture_begin();
+	cfg = config_load_string(
+	    "log_level = \"loud\";\n"
+	    "bogus = 1;\n"
+	    ONE_LISTENER("\nbacklog = -5; idle_timeout = \"x\";"), "t.conf");
+	out = capture_end();
+	CHECK(cfg == NULL && count_lines(out) == 4 &&
+	    strstr(out, "t.conf:1:") && strstr(out, "t.conf:2:") &&
+	    strstr(out, "t.conf:6: backlog") &&
+	    strstr(out, "t.conf:6: idle_timeout") &&
+	    strstr(out, "t.conf:1:") < strstr(out, "t.conf:2:"),
+	    "four problems, four lines, in file order");
+}
+
+static void
+test_real_file(void)
+{
+	char path[] = "/tmp/test_config.XXXXXX";
+	char want[128];
+	struct config *cfg;
+	const char *out;
+	int fd = mkstemp(path);
+
+	(void)!write(fd, "\n\nlisteners = 7;\n", 17);
+	close(fd);
+	capture_begin();
+	cfg = config_load(path);
+	out = capture_end();
+	snprintf(want, sizeof(want), "%s:3: listeners: expected", path);
+	CHECK(cfg == NULL && strstr(out, want) != NULL,
+	    "a file's problems name its path and line");
+	unlink(path);
+
+	capture_begin();
+	cfg = config_load("/nonexistent/aio-echod.conf");
+	out = capture_end();
+	CHECK(cfg == NULL && strstr(out,
+	    "/nonexistent/aio-echod.conf: No such file or directory"),
+	    "a missing file is one clear line");
+}
+
+static void
+test_unit_parsers(void)
+{
+	int64_t v;
+
+	CHECK(config_duration_parse("30", 2, &v) == 0 && v == 30000,
+	    "bare duration is seconds");
+	CHECK(config_duration_parse("250ms", 5, &v) == 0 && v == 250, "ms");
+	CHECK(config_duration_parse("5m", 2, &v) == 0 && v == 300000, "m");
+	CHECK(config_duration_parse("2d", 2, &v) == 0 && v == 172800000, "d");
+	CHECK(config_duration_parse("1H", 2, &v) == 0 && v == 3600000,
+	    "units ignore case");
+	CHECK(config_duration_parse("s", 1, &v) == -1 && errno == EINVAL,
+	    "unit without a number");
+	CHECK(config_duration_parse("1 s", 3, &v) == -1, "inner space");
+	CHECK(config_duration_parse("99999999999999999d", 18, &v) == -1 &&
+	    errno == ERANGE, "overflow is ERANGE");
+	CHECK(config_size_parse("64k", 3, &v) == 0 && v == 65536, "64k");
+	CHECK(config_size_parse("1M", 2, &v) == 0 && v == 1048576, "1M");
+	CHECK(config_size_parse("1g", 2, &v) == -1, "no g unit");
+}
+
+int
+main(void)
+{
+	test_shipped_file();
+	test_defaults();
+	test_value_forms();
+	test_bad_files();
+	test_all_problems_reported();
+	test_real_file();
+	test_unit_parsers();
+	return (check_done());
+}
