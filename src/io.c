@@ -1,0 +1,345 @@
+/*
+ * io.c: system calls that park the calling coroutine instead of blocking.
+ *
+ * Owns the per-fd readiness state and its libevent event.  Parking,
+ * deadlines and cancellation are loop.c's (loop_park); sockets are
+ * sock.c's.
+ *
+ * DESIGN.  Each fd gets one event, created the first time a call on it
+ * would block, with EV_READ|EV_WRITE|EV_PERSIST|EV_ET, and it stays added
+ * until io_close(): no epoll_ctl per wait (re-arming per wait costs about
+ * 50 % more per message, shared/research/coroutines.md 4).  Because the
+ * event is edge-triggered, io.c keeps a "ready" flag per direction: set by
+ * the event, cleared when a call sees EAGAIN, or a short read or write
+ * (the buffer was drained or filled, so the next change will raise a new
+ * edge).  A call parks only when the flag is clear.  An fd has at most one
+ * waiting reader and one waiting writer, which is what the proxy's two
+ * directions need.  Level-triggered readiness would wake a reader that is
+ * not waiting over and over while its writer is parked on backpressure;
+ * edges do not.
+ */
+#include "io.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "loop.h"
+#include "loop_park.h"
+#include "sock.h"
+
+struct io_wait;
+
+struct io_fd {
+	struct event	 ev;
+	int		 readable;
+	int		 writable;
+	struct io_wait	*reader;
+	struct io_wait	*writer;
+};
+
+struct io_wait {
+	struct loop_wait lw;	/* first: detach gets &lw */
+	struct io_fd	*f;	/* NULL once unlinked */
+	int		 what;
+};
+
+/* This thread's fd table, indexed by fd, grown on demand. */
+static __thread struct io_fd	**fds;
+static __thread size_t		  nfds;
+
+int64_t
+io_now(void)
+{
+	return (loop_now());
+}
+
+static struct io_wait **
+slot(struct io_fd *f, int what)
+{
+	return (what == IO_READ ? &f->reader : &f->writer);
+}
+
+static void
+wait_unlink(struct io_wait *w)
+{
+	if (w->f != NULL && *slot(w->f, w->what) == w)
+		*slot(w->f, w->what) = NULL;
+	w->f = NULL;
+}
+
+static void
+wait_detach(struct loop_wait *lw)
+{
+	wait_unlink((struct io_wait *)lw);
+}
+
+static void
+on_fd_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct io_fd *f = arg;
+	struct io_wait *r = NULL, *w = NULL;
+
+	(void)fd;
+	if (what & EV_READ) {
+		f->readable = 1;
+		if ((r = f->reader) != NULL)
+			wait_unlink(r);
+	}
+	if (what & EV_WRITE) {
+		f->writable = 1;
+		if ((w = f->writer) != NULL)
+			wait_unlink(w);
+	}
+	/* Both are unlinked first: the reader may close fd and free f. */
+	if (r != NULL)
+		loop_unpark(&r->lw, 0);
+	if (w != NULL)
+		loop_unpark(&w->lw, 0);
+}
+
+/* fd's state, if it has any yet. */
+static struct io_fd *
+fd_find(int fd)
+{
+	return (fd >= 0 && (size_t)fd < nfds ? fds[fd] : NULL);
+}
+
+/* fd's state, made (and its event added) on first need. */
+static struct io_fd *
+fd_get(int fd)
+{
+	struct io_fd *f, **grown;
+	size_t n;
+
+	if ((f = fd_find(fd)) != NULL)
+		return (f);
+	if ((size_t)fd >= nfds) {
+		n = nfds ? nfds : 64;
+		while (n <= (size_t)fd)
+			n *= 2;
+		if ((grown = realloc(fds, n * sizeof(*fds))) == NULL)
+			return (NULL);
+		memset(grown + nfds, 0, (n - nfds) * sizeof(*fds));
+		fds = grown;
+		nfds = n;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return (NULL);
+	/*
+	 * Not ready until the event says so: adding an edge-triggered event
+	 * reports the fd's current state, so nothing is missed.  The I/O
+	 * calls try the system call first and do not look at these flags.
+	 */
+	if (event_assign(&f->ev, loop_base(), fd,
+	    EV_READ | EV_WRITE | EV_PERSIST | EV_ET, on_fd_event, f) == -1 ||
+	    event_add(&f->ev, NULL) == -1) {
+		free(f);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	fds[fd] = f;
+	return (f);
+}
+
+/* Park until what becomes ready on f. */
+static int
+park(struct io_fd *f, int what, int64_t deadline, int flags)
+{
+	struct io_wait w;
+	int r;
+
+	if (*slot(f, what) != NULL) {
+		errno = EBUSY;
+		return (-1);
+	}
+	memset(&w, 0, sizeof(w));
+	w.f = f;
+	w.what = what;
+	w.lw.detach = wait_detach;
+	*slot(f, what) = &w;
+	r = loop_park(&w.lw, deadline, flags);
+	wait_unlink(&w);	/* if loop_park failed without parking */
+	return (r);
+}
+
+/* Mark a direction not ready (EAGAIN, or a short transfer) and park. */
+static int
+park_until(int fd, int what, int64_t deadline, int flags)
+{
+	struct io_fd *f = fd_get(fd);
+
+	if (f == NULL)
+		return (-1);
+	if (what == IO_READ)
+		f->readable = 0;
+	else
+		f->writable = 0;
+	return (park(f, what, deadline, flags));
+}
+
+static int
+wait_ready(int fd, int what, int64_t deadline, int flags)
+{
+	struct io_fd *f = fd_get(fd);
+
+	if (f == NULL)
+		return (-1);
+	if (what == IO_READ ? f->readable : f->writable)
+		return (0);
+	return (park(f, what, deadline, flags));
+}
+
+int
+io_wait(int fd, int what, int64_t deadline)
+{
+	return (wait_ready(fd, what, deadline, 0));
+}
+
+int
+io_wait_idle(int fd, int64_t deadline)
+{
+	return (wait_ready(fd, IO_READ, deadline, LOOP_WAIT_IDLE));
+}
+
+/* A short transfer drained the kernel buffer: wait for the next edge. */
+static void
+mark_drained(int fd, int what)
+{
+	struct io_fd *f = fd_find(fd);
+
+	if (f == NULL)
+		return;
+	if (what == IO_READ)
+		f->readable = 0;
+	else
+		f->writable = 0;
+}
+
+ssize_t
+io_read(int fd, void *buf, size_t len, int64_t deadline)
+{
+	ssize_t n;
+
+	for (;;) {
+		if ((n = read(fd, buf, len)) > 0) {
+			if ((size_t)n < len)
+				mark_drained(fd, IO_READ);
+			return (n);
+		}
+		if (n == 0)
+			return (0);
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return (-1);
+		if (park_until(fd, IO_READ, deadline, 0) == -1)
+			return (-1);
+	}
+}
+
+int
+io_write(int fd, const void *buf, size_t len, int64_t deadline)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) > 0) {
+			p += n;
+			len -= (size_t)n;
+			if (len == 0)
+				break;
+			/* Short write: the socket buffer is full. */
+		} else if (n == -1 && errno == EINTR)
+			continue;
+		else if (n == -1 && errno != EAGAIN)
+			return (-1);
+		if (park_until(fd, IO_WRITE, deadline, 0) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+int
+io_accept(int lfd, struct sock_addr *peer, int64_t deadline)
+{
+	struct sock_addr tmp;
+	struct sock_addr *sa = peer ? peer : &tmp;
+	int fd;
+
+	for (;;) {
+		sa->len = sizeof(sa->ss);
+		fd = accept4(lfd, (struct sockaddr *)&sa->ss, &sa->len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			return (fd);
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno != EAGAIN)
+			return (-1);
+		if (park_until(lfd, IO_READ, deadline, LOOP_WAIT_IDLE) == -1)
+			return (-1);
+	}
+}
+
+int
+io_connect(int fd, const struct sock_addr *addr, int64_t deadline)
+{
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) == 0)
+		return (0);
+	if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN)
+		return (-1);
+	if (park_until(fd, IO_WRITE, deadline, 0) == -1)
+		return (-1);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return (-1);
+	if (err != 0) {
+		errno = err;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+io_sleep(int64_t deadline)
+{
+	struct loop_wait w;
+
+	memset(&w, 0, sizeof(w));
+	if (loop_park(&w, deadline, 0) == 0 || errno != ETIMEDOUT)
+		return (-1);	/* nothing unparks a sleep but a cancel */
+	return (0);
+}
+
+int
+io_close(int fd)
+{
+	struct io_fd *f = fd_find(fd);
+	struct io_wait *r, *w;
+
+	if (f != NULL) {
+		fds[fd] = NULL;
+		event_del(&f->ev);
+		r = f->reader;
+		w = f->writer;
+		if (r != NULL)
+			wait_unlink(r);
+		if (w != NULL)
+			wait_unlink(w);
+		free(f);
+		if (r != NULL)
+			loop_unpark(&r->lw, EBADF);
+		if (w != NULL)
+			loop_unpark(&w->lw, EBADF);
+	}
+	return (close(fd));
+}

@@ -1,0 +1,89 @@
+#ifndef IO_H
+#define IO_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+
+struct sock_addr;
+
+/*
+ * Parking I/O for coroutines.  Each call tries the system call first and
+ * parks only when it would block.  Deadlines are absolute monotonic
+ * milliseconds (io_now() + ms); -1 means none.  A call that would park
+ * past its deadline fails with ETIMEDOUT, and every parking call fails
+ * with ECANCELED once shutdown cancels it.  All calls: loop thread, from
+ * a coroutine ("May park").
+ */
+
+#define IO_READ		1
+#define IO_WRITE	2
+
+/* io_now(): monotonic milliseconds, the clock deadlines are on. */
+int64_t	io_now(void);
+
+/*
+ * io_wait(fd, what, deadline):
+ * Park until fd is readable (IO_READ) or writable (IO_WRITE).  Returns 0,
+ * or -1 with errno ETIMEDOUT, ECANCELED, EBUSY (another coroutine waits
+ * on fd in that direction) or ENOMEM.  May park.
+ */
+int	io_wait(int, int, int64_t);
+
+/*
+ * io_wait_idle(fd, deadline):
+ * As io_wait(fd, IO_READ, deadline) for a connection with no request in
+ * progress: shutdown cancels it first, while busy connections may finish.
+ * May park.
+ */
+int	io_wait_idle(int, int64_t);
+
+/*
+ * io_read(fd, buf, len, deadline):
+ * Read up to len bytes from fd, parking until readable.  Returns the
+ * count, 0 at EOF, or -1 with errno ETIMEDOUT, ECANCELED or a read(2)
+ * error.  May park.
+ */
+ssize_t	io_read(int, void *, size_t, int64_t);
+
+/*
+ * io_write(fd, buf, len, deadline):
+ * Write all len bytes, parking while fd's buffer is full.  Returns 0, or
+ * -1 with errno ETIMEDOUT, ECANCELED or a write(2) error (some bytes may
+ * have been written).  May park.
+ */
+int	io_write(int, const void *, size_t, int64_t);
+
+/*
+ * io_accept(lfd, peer, deadline):
+ * Accept a connection on the listening socket lfd, parking until one
+ * arrives; waits idle, so shutdown cancels it first.  Stores the peer's
+ * address in peer if not NULL.  Returns the new non-blocking,
+ * close-on-exec fd (the caller owns it) or -1 with errno ETIMEDOUT,
+ * ECANCELED or an accept4(2) error (EMFILE...).  May park.
+ */
+int	io_accept(int, struct sock_addr *, int64_t);
+
+/*
+ * io_connect(fd, addr, deadline):
+ * Connect the non-blocking socket fd to addr, parking until done.
+ * Returns 0, or -1 with errno ETIMEDOUT, ECANCELED or the connect error
+ * (ECONNREFUSED...).  May park.
+ */
+int	io_connect(int, const struct sock_addr *, int64_t);
+
+/*
+ * io_sleep(deadline):
+ * Park until deadline.  Returns 0, or -1 with errno ECANCELED.  May park.
+ */
+int	io_sleep(int64_t);
+
+/*
+ * io_close(fd):
+ * Forget fd's event and close it.  A coroutine still waiting on fd wakes
+ * with EBADF.  Every fd given to io_* must be closed this way.  Returns
+ * close(2)'s result.  Loop thread.
+ */
+int	io_close(int);
+
+#endif /* IO_H */

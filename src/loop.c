@@ -1,0 +1,464 @@
+/*
+ * loop.c: the event loop of one thread, and where its coroutines park.
+ *
+ * Owns the event_base, the list of parked coroutines, the ready queue,
+ * signal delivery and the stop sequence.  What a coroutine waits for (an
+ * fd, a pool job) belongs to io.c and pool.c; they park through
+ * loop_park() and wake through loop_unpark().
+ *
+ * DESIGN.  Every parked coroutine has a struct loop_wait on its own
+ * stack, linked into the loop's list.  A deadline is a libevent timer in
+ * that record, armed only when there is a deadline.  Wakeups from libevent
+ * callbacks (which run on the thread's main stack) resume the coroutine at
+ * once; wakeups from inside a coroutine, cancellations and loop_yield()
+ * go through the ready queue, which one activated event drains on the main
+ * stack, so a coroutine never resumes another except to start it.
+ *
+ * Stopping is two steps.  loop_drain() fails every idle wait (accepts,
+ * connections between requests) with ECANCELED, so listeners close and
+ * idle clients go; busy connections carry on until the drain timer, when
+ * loop_cancel() fails every wait but the pool's.  Handlers unwind through
+ * their normal error paths; when the last spawned coroutine has finished,
+ * loop_run() returns.
+ *
+ * Signals are caught by a handler on an alternate stack (a signal frame is
+ * over 3 KiB, too much to push onto a small coroutine stack), which writes
+ * the signal number to a pipe that the loop reads.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "coro.h"
+#include "log.h"
+#include "loop_park.h"
+
+#define WAIT_NONE	0
+#define WAIT_PARKED	1	/* on l->waits */
+#define WAIT_READY	2	/* on l->ready */
+#define WAIT_TIMED	0x100	/* internal flag: the timer is armed */
+
+struct signal_handler {
+	void	(*fn)(int, void *);
+	void	*arg;
+};
+
+struct loop {
+	struct event_base	*base;
+	TAILQ_HEAD(, loop_wait)	 waits;
+	TAILQ_HEAD(, loop_wait)	 ready;
+	struct event		*ready_ev;
+	struct event		*drain_ev;
+	struct event		*signal_ev;
+	int			 signal_pipe[2];
+	struct signal_handler	 signals[NSIG];
+	stack_t			 altstack;
+	enum loop_state		 state;
+	unsigned long		 live;
+};
+
+static __thread struct loop	*cur;
+static int			 signal_write_fd = -1;	/* process-wide */
+
+static void	on_ready(evutil_socket_t, short, void *);
+static void	on_drain_timeout(evutil_socket_t, short, void *);
+static void	on_wait_timeout(evutil_socket_t, short, void *);
+
+int64_t
+loop_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+struct event_base *
+loop_base(void)
+{
+	return (cur->base);
+}
+
+struct loop *
+loop_create(void)
+{
+	struct event_config *ec;
+	struct loop *l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		goto fail;
+	TAILQ_INIT(&l->waits);
+	TAILQ_INIT(&l->ready);
+	l->signal_pipe[0] = l->signal_pipe[1] = -1;
+	/* Edge-triggered persistent events: one epoll_ctl per fd, ever. */
+	if ((ec = event_config_new()) == NULL)
+		goto fail_free;
+	event_config_require_features(ec, EV_FEATURE_ET | EV_FEATURE_O1);
+	l->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (l->base == NULL) {
+		errno = ENOSYS;
+		goto fail_free;
+	}
+	l->ready_ev = event_new(l->base, -1, 0, on_ready, l);
+	l->drain_ev = evtimer_new(l->base, on_drain_timeout, l);
+	if (l->ready_ev == NULL || l->drain_ev == NULL)
+		goto fail_base;
+	cur = l;
+	return (l);
+
+fail_base:
+	if (l->ready_ev)
+		event_free(l->ready_ev);
+	event_base_free(l->base);
+fail_free:
+	free(l);
+fail:
+	if (errno == 0)
+		errno = ENOMEM;
+	return (NULL);
+}
+
+void
+loop_free(struct loop *l)
+{
+	int signo;
+
+	if (l == NULL)
+		return;
+	for (signo = 1; signo < NSIG; signo++)
+		if (l->signals[signo].fn != NULL)
+			signal(signo, SIG_DFL);
+	if (l->signal_ev != NULL) {
+		event_free(l->signal_ev);
+		close(l->signal_pipe[0]);
+		close(l->signal_pipe[1]);
+		signal_write_fd = -1;
+	}
+	if (l->altstack.ss_sp != NULL) {
+		stack_t off = { .ss_flags = SS_DISABLE };
+
+		sigaltstack(&off, NULL);
+		free(l->altstack.ss_sp);
+	}
+	event_free(l->ready_ev);
+	event_free(l->drain_ev);
+	event_base_free(l->base);
+	if (cur == l)
+		cur = NULL;
+	free(l);
+}
+
+/* Resume co; if it has finished, free it and see whether a stop is done. */
+static void
+loop_resume(struct loop *l, struct coro *co)
+{
+	if (!coro_resume(co))
+		return;
+	coro_free(co);
+	l->live--;
+	if (l->state != LOOP_RUNNING && l->live == 0)
+		event_base_loopbreak(l->base);
+}
+
+int
+loop_run(struct loop *l)
+{
+	if (event_base_dispatch(l->base) == -1) {
+		errno = EIO;
+		return (-1);
+	}
+	return (0);
+}
+
+void
+loop_stop(struct loop *l)
+{
+	event_base_loopbreak(l->base);
+}
+
+int
+loop_spawn(struct loop *l, void (*fn)(void *), void *arg)
+{
+	struct coro *co;
+
+	if ((co = coro_create(fn, arg)) == NULL)
+		return (-1);
+	l->live++;
+	loop_resume(l, co);
+	return (0);
+}
+
+static int
+would_cancel(const struct loop *l, int flags)
+{
+	if (flags & LOOP_WAIT_NOCANCEL)
+		return (0);
+	return (l->state == LOOP_CANCELING ||
+	    (l->state == LOOP_DRAINING && (flags & LOOP_WAIT_IDLE)));
+}
+
+int
+loop_park(struct loop_wait *w, int64_t deadline, int flags)
+{
+	struct loop *l = cur;
+	struct timeval tv;
+	int64_t left;
+
+	if (would_cancel(l, flags)) {
+		errno = ECANCELED;
+		return (-1);
+	}
+	if ((w->co = coro_self()) == NULL)
+		fatalx("loop_park outside a coroutine");
+	w->flags = flags;
+	w->err = 0;
+	if (deadline != -1) {
+		if ((left = deadline - loop_now()) <= 0) {
+			errno = ETIMEDOUT;
+			return (-1);
+		}
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (left % 1000) * 1000;
+		evtimer_assign(&w->timer, l->base, on_wait_timeout, w);
+		evtimer_add(&w->timer, &tv);
+		w->flags |= WAIT_TIMED;
+	}
+	w->where = WAIT_PARKED;
+	TAILQ_INSERT_TAIL(&l->waits, w, link);
+	coro_yield();
+	if (w->err != 0) {
+		errno = w->err;
+		return (-1);
+	}
+	return (0);
+}
+
+/* Take w off the parked list, with err as the outcome of its wait. */
+static void
+wait_take(struct loop *l, struct loop_wait *w, int err)
+{
+	TAILQ_REMOVE(&l->waits, w, link);
+	if (w->flags & WAIT_TIMED)
+		evtimer_del(&w->timer);
+	w->err = err;
+	w->where = WAIT_NONE;
+}
+
+static void
+ready_push(struct loop *l, struct loop_wait *w)
+{
+	w->where = WAIT_READY;
+	TAILQ_INSERT_TAIL(&l->ready, w, link);
+	event_active(l->ready_ev, EV_TIMEOUT, 0);
+}
+
+void
+loop_unpark(struct loop_wait *w, int err)
+{
+	struct loop *l = cur;
+
+	if (w->where != WAIT_PARKED)
+		return;
+	wait_take(l, w, err);
+	if (coro_self() == NULL)
+		loop_resume(l, w->co);
+	else
+		ready_push(l, w);
+}
+
+static void
+on_wait_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop_wait *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->where != WAIT_PARKED)
+		return;
+	if (w->detach != NULL)
+		w->detach(w);
+	wait_take(cur, w, ETIMEDOUT);
+	loop_resume(cur, w->co);
+}
+
+static void
+on_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+	struct loop_wait *w;
+
+	(void)fd;
+	(void)what;
+	while ((w = TAILQ_FIRST(&l->ready)) != NULL) {
+		TAILQ_REMOVE(&l->ready, w, link);
+		w->where = WAIT_NONE;
+		loop_resume(l, w->co);
+	}
+}
+
+int
+loop_yield(void)
+{
+	struct loop *l = cur;
+	struct loop_wait w;
+
+	if (l->state == LOOP_CANCELING) {
+		errno = ECANCELED;
+		return (-1);
+	}
+	w.co = coro_self();
+	w.flags = 0;
+	w.err = 0;
+	ready_push(l, &w);
+	coro_yield();
+	return (0);
+}
+
+/* Fail the cancellable waits (only the idle ones if idle_only). */
+static void
+cancel_waits(struct loop *l, int idle_only)
+{
+	struct loop_wait *w, *next;
+
+	for (w = TAILQ_FIRST(&l->waits); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, link);
+		if ((w->flags & LOOP_WAIT_NOCANCEL) ||
+		    (idle_only && !(w->flags & LOOP_WAIT_IDLE)))
+			continue;
+		if (w->detach != NULL)
+			w->detach(w);
+		wait_take(l, w, ECANCELED);
+		ready_push(l, w);
+	}
+}
+
+static void
+stop_if_done(struct loop *l)
+{
+	if (l->live == 0)
+		event_base_loopbreak(l->base);
+}
+
+void
+loop_drain(struct loop *l, int64_t timeout_ms)
+{
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+	if (l->state != LOOP_RUNNING)
+		return;
+	l->state = LOOP_DRAINING;
+	cancel_waits(l, 1);
+	evtimer_add(l->drain_ev, &tv);
+	stop_if_done(l);
+}
+
+void
+loop_cancel(struct loop *l)
+{
+	if (l->state == LOOP_CANCELING)
+		return;
+	l->state = LOOP_CANCELING;
+	evtimer_del(l->drain_ev);
+	cancel_waits(l, 0);
+	stop_if_done(l);
+}
+
+static void
+on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("shutdown_timeout reached: closing %lu busy connection "
+	    "coroutines", l->live);
+	loop_cancel(l);
+}
+
+enum loop_state
+loop_state(const struct loop *l)
+{
+	return (l->state);
+}
+
+unsigned long
+loop_live(const struct loop *l)
+{
+	return (l->live);
+}
+
+/* Async-signal-safe: only a write to the pipe. */
+static void
+on_signal_raw(int signo)
+{
+	unsigned char b = (unsigned char)signo;
+	int saved = errno;
+
+	(void)!write(signal_write_fd, &b, 1);
+	errno = saved;
+}
+
+static void
+on_signal_pipe(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+	unsigned char sigs[64];
+	ssize_t n, i;
+
+	(void)what;
+	while ((n = read(fd, sigs, sizeof(sigs))) > 0)
+		for (i = 0; i < n; i++)
+			if (sigs[i] < NSIG && l->signals[sigs[i]].fn != NULL)
+				l->signals[sigs[i]].fn(sigs[i],
+				    l->signals[sigs[i]].arg);
+}
+
+/* The pipe, its event and the alternate stack, made on first use. */
+static int
+signals_setup(struct loop *l)
+{
+	long size = sysconf(_SC_SIGSTKSZ);
+
+	if (pipe2(l->signal_pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		return (-1);
+	l->signal_ev = event_new(l->base, l->signal_pipe[0],
+	    EV_READ | EV_PERSIST, on_signal_pipe, l);
+	if (l->signal_ev == NULL || event_add(l->signal_ev, NULL) == -1)
+		return (-1);
+	signal_write_fd = l->signal_pipe[1];
+	if (size < SIGSTKSZ)
+		size = SIGSTKSZ;
+	l->altstack.ss_size = (size_t)size;
+	if ((l->altstack.ss_sp = malloc(l->altstack.ss_size)) == NULL)
+		return (-1);
+	return (sigaltstack(&l->altstack, NULL));
+}
+
+int
+loop_on_signal(struct loop *l, int signo, void (*fn)(int, void *), void *arg)
+{
+	struct sigaction sa;
+
+	if (signo <= 0 || signo >= NSIG || signo > 255) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (l->signal_ev == NULL && signals_setup(l) == -1)
+		return (-1);
+	l->signals[signo].fn = fn;
+	l->signals[signo].arg = arg;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal_raw;
+	sa.sa_flags = SA_ONSTACK | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	return (sigaction(signo, &sa, NULL));
+}

@@ -1,0 +1,94 @@
+#ifndef LOOP_H
+#define LOOP_H
+
+#include <stdint.h>
+
+/*
+ * One event loop per thread: its libevent base, its coroutines, signals
+ * and the stop sequence.  Everything here is loop-thread only.
+ */
+
+struct loop;
+
+/* Where shutdown stands: running, draining (idle waits cancelled), or
+ * canceling (every cancellable wait fails with ECANCELED). */
+enum loop_state {
+	LOOP_RUNNING,
+	LOOP_DRAINING,
+	LOOP_CANCELING,
+};
+
+/*
+ * loop_create():
+ * Make this thread's loop (edge-triggered epoll required).  Returns it,
+ * or NULL with errno set.  coro_init() must have been called.
+ */
+struct loop	*loop_create(void);
+
+/*
+ * loop_free(l):
+ * Free the loop; every coroutine must have finished.  NULL is a no-op.
+ */
+void	loop_free(struct loop *);
+
+/*
+ * loop_run(l):
+ * Run until loop_stop() or until a drain ends.  Returns 0, or -1 with
+ * errno set if libevent fails.
+ */
+int	loop_run(struct loop *);
+
+/*
+ * loop_stop(l):
+ * Make loop_run() return once the current callback is done, whatever
+ * is still running (tests, and fatal paths).
+ */
+void	loop_stop(struct loop *);
+
+/*
+ * loop_spawn(l, fn, arg):
+ * Start fn(arg) in a new coroutine at once; it runs until it first parks.
+ * The loop frees it when it finishes.  Returns 0, or -1 with errno ENOMEM.
+ */
+int	loop_spawn(struct loop *, void (*)(void *), void *);
+
+/*
+ * loop_yield():
+ * Let the loop run its other work, then continue.  Returns 0, or -1 with
+ * errno ECANCELED once the loop is canceling.  May park.
+ */
+int	loop_yield(void);
+
+/*
+ * loop_on_signal(l, signo, fn, arg):
+ * Call fn(signo, arg) on the loop thread when signo arrives.  The handler
+ * itself runs on an alternate stack and only writes to a pipe.  Returns 0
+ * or -1 with errno set.
+ */
+int	loop_on_signal(struct loop *, int, void (*)(int, void *), void *);
+
+/*
+ * loop_drain(l, timeout_ms):
+ * Begin the stop sequence: idle waits (accepts, connections waiting for
+ * a request) fail with ECANCELED now, busy ones get timeout_ms, then every
+ * wait is cancelled.  loop_run() returns once no coroutine is left.
+ */
+void	loop_drain(struct loop *, int64_t);
+
+/*
+ * loop_cancel(l):
+ * Cancel every cancellable wait now (a second SIGTERM, or the end of the
+ * drain).  loop_run() returns once no coroutine is left.
+ */
+void	loop_cancel(struct loop *);
+
+/* loop_state(l): where the stop sequence stands. */
+enum loop_state	loop_state(const struct loop *);
+
+/* loop_live(l): coroutines started by loop_spawn() still running. */
+unsigned long	loop_live(const struct loop *);
+
+/* loop_now(): monotonic milliseconds.  Any thread. */
+int64_t	loop_now(void);
+
+#endif /* LOOP_H */

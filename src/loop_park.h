@@ -1,0 +1,58 @@
+#ifndef LOOP_PARK_H
+#define LOOP_PARK_H
+
+/*
+ * The parking record shared by the modules that suspend coroutines on
+ * libevent (io.c, later pool.c).  Not for handlers: they call io_*.
+ */
+
+#include <sys/queue.h>
+
+#include <event2/event_struct.h>
+
+#include <stdint.h>
+
+struct coro;
+
+/* Flags for loop_park(). */
+#define LOOP_WAIT_IDLE		0x1	/* cancelled as soon as draining begins */
+#define LOOP_WAIT_NOCANCEL	0x2	/* never cancelled (pool jobs) */
+
+/*
+ * A coroutine parked on the loop.  It lives on the parked coroutine's
+ * stack, which outlives the wait.  detach, if set, is called before a
+ * timeout or cancellation resumes the coroutine, so the owner of the wait
+ * (io.c) can forget it.
+ */
+struct loop_wait {
+	TAILQ_ENTRY(loop_wait)	 link;
+	struct coro		*co;
+	struct event		 timer;
+	void			(*detach)(struct loop_wait *);
+	int			 flags;
+	int			 err;		/* 0 or the errno to fail with */
+	int			 where;		/* WAIT_* in loop.c */
+};
+
+/*
+ * loop_park(w, deadline, flags):
+ * Suspend the running coroutine until loop_unpark(w), the absolute
+ * monotonic deadline in ms (-1: none), or cancellation.  The caller sets
+ * w->detach (or NULL).  Returns 0, or -1 with errno ETIMEDOUT, ECANCELED
+ * or the error passed to loop_unpark().  Fails at once, without parking,
+ * if the deadline has passed or the wait would be cancelled.  May park.
+ */
+int	loop_park(struct loop_wait *, int64_t, int);
+
+/*
+ * loop_unpark(w, err):
+ * Resume w's coroutine, making loop_park() return err (0 for success).
+ * From the main stack it resumes at once; from a coroutine it is queued.
+ * A wait already resumed or queued is left alone.  Loop thread only.
+ */
+void	loop_unpark(struct loop_wait *, int);
+
+/* loop_base(): the running loop's event_base, for io.c and pool.c. */
+struct event_base	*loop_base(void);
+
+#endif /* LOOP_PARK_H */

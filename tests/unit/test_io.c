@@ -1,0 +1,266 @@
+/*
+ * test_io: parking I/O on the loop: deadlines, wakeups, backpressure,
+ * close, the two-step stop, accept and connect.
+ */
+#include "io.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "coro.h"
+#include "loop.h"
+#include "sock.h"
+
+static struct loop	*L;
+static int		 sp[2];
+
+/* Run fn in a coroutine on a fresh loop until it calls loop_stop(). */
+static void
+run(void (*fn)(void *))
+{
+	L = loop_create();
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp);
+	loop_spawn(L, fn, NULL);
+	loop_run(L);
+	io_close(sp[0]);
+	io_close(sp[1]);
+	loop_free(L);
+}
+
+static void
+t_timeout(void *arg)
+{
+	char c;
+	int64_t t0 = io_now();
+	ssize_t n = io_read(sp[0], &c, 1, t0 + 50);
+	int64_t took = io_now() - t0;
+
+	(void)arg;
+	CHECK(n == -1 && errno == ETIMEDOUT && took >= 49 && took < 1000,
+	    "read with no data times out at its deadline (%lld ms)",
+	    (long long)took);
+	CHECK(io_read(sp[0], &c, 1, t0 - 1) == -1 && errno == ETIMEDOUT,
+	    "a past deadline fails without parking");
+	loop_stop(L);
+}
+
+static void
+writer_later(void *arg)
+{
+	(void)arg;
+	io_sleep(io_now() + 20);
+	io_write(sp[1], "hello", 5, -1);
+}
+
+static void
+t_wakeup(void *arg)
+{
+	char buf[16];
+	ssize_t n;
+
+	(void)arg;
+	loop_spawn(L, writer_later, NULL);
+	n = io_read(sp[0], buf, sizeof(buf), io_now() + 5000);
+	CHECK(n == 5 && memcmp(buf, "hello", 5) == 0,
+	    "a parked reader wakes when data arrives");
+	io_sleep(io_now() + 5);
+	loop_stop(L);
+}
+
+#define BIG	(4 * 1024 * 1024)
+
+static void
+slow_reader(void *arg)
+{
+	static char buf[7000];
+	size_t *got = arg, want = BIG;
+	unsigned char expect = 0;
+	ssize_t n, i;
+	int ok = 1;
+
+	while (*got < want) {
+		if ((n = io_read(sp[1], buf, sizeof(buf), -1)) <= 0)
+			break;
+		for (i = 0; i < n; i++)
+			if ((unsigned char)buf[i] != expect++)
+				ok = 0;
+		*got += (size_t)n;
+		if (*got % (1024 * 1024) < (size_t)n)
+			loop_yield();
+	}
+	CHECK(ok && *got == want, "4 MiB through a full socket buffer, exact");
+	loop_stop(L);
+}
+
+static void
+t_backpressure(void *arg)
+{
+	unsigned char *big = malloc(BIG);
+	static size_t got;
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < BIG; i++)
+		big[i] = (unsigned char)i;
+	got = 0;
+	loop_spawn(L, slow_reader, &got);
+	CHECK(io_write(sp[0], big, BIG, io_now() + 10000) == 0,
+	    "io_write parks under backpressure and writes everything");
+	free(big);
+}
+
+static int	second_errno;
+
+static void
+second_reader(void *arg)
+{
+	char c;
+
+	(void)arg;
+	if (io_read(sp[0], &c, 1, -1) == -1)
+		second_errno = errno;
+}
+
+static void
+t_busy_and_close(void *arg)
+{
+	char c;
+
+	(void)arg;
+	second_errno = 0;
+	loop_spawn(L, second_reader, NULL);	/* parks on sp[0] */
+	CHECK(io_read(sp[0], &c, 1, io_now() + 10) == -1 && errno == EBUSY,
+	    "a second reader on one fd gets EBUSY");
+	io_close(sp[0]);
+	sp[0] = socket(AF_UNIX, SOCK_STREAM, 0);	/* for run()'s close */
+	io_sleep(io_now() + 1);
+	CHECK(second_errno == EBADF, "io_close wakes the waiter with EBADF");
+	loop_stop(L);
+}
+
+static int	idle_errno, busy_errno, sleep_errno;
+static int64_t	busy_took;
+
+static void
+idle_conn(void *arg)
+{
+	(void)arg;
+	if (io_wait_idle(sp[0], -1) == -1)
+		idle_errno = errno;
+}
+
+static void
+busy_conn(void *arg)
+{
+	char c;
+	int64_t t0 = io_now();
+
+	(void)arg;
+	if (io_read(sp[1], &c, 1, -1) == -1)
+		busy_errno = errno;
+	busy_took = io_now() - t0;
+}
+
+static void
+sleeper(void *arg)
+{
+	(void)arg;
+	if (io_sleep(-1) == -1)
+		sleep_errno = errno;
+}
+
+/* Drain cancels idle waits at once and the rest at the timeout. */
+static void
+test_drain(void)
+{
+	L = loop_create();
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp);
+	idle_errno = busy_errno = sleep_errno = 0;
+	loop_spawn(L, idle_conn, NULL);
+	loop_spawn(L, busy_conn, NULL);
+	loop_spawn(L, sleeper, NULL);
+	CHECK(loop_live(L) == 3, "three coroutines parked");
+	loop_drain(L, 100);
+	loop_run(L);
+	CHECK(idle_errno == ECANCELED, "idle wait cancelled by the drain");
+	CHECK(busy_errno == ECANCELED && busy_took >= 90,
+	    "busy wait cancelled only at the drain timeout (%lld ms)",
+	    (long long)busy_took);
+	CHECK(sleep_errno == ECANCELED && loop_live(L) == 0,
+	    "loop_run returns when every coroutine has finished");
+	io_close(sp[0]);
+	io_close(sp[1]);
+	loop_free(L);
+}
+
+static struct sock_addr	lsa;
+static int		lfd;
+
+static void
+client(void *arg)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	(void)arg;
+	CHECK(io_connect(fd, &lsa, io_now() + 2000) == 0, "io_connect");
+	io_write(fd, "x", 1, -1);
+	io_close(fd);
+}
+
+static void
+t_accept(void *arg)
+{
+	struct sock_addr peer;
+	char c = 0;
+	int fd;
+
+	(void)arg;
+	loop_spawn(L, client, NULL);
+	fd = io_accept(lfd, &peer, io_now() + 2000);
+	CHECK(fd >= 0 && peer.ss.ss_family == AF_INET, "io_accept");
+	CHECK(io_read(fd, &c, 1, io_now() + 2000) == 1 && c == 'x',
+	    "accepted connection carries data");
+	io_close(fd);
+
+	struct sock_addr refused = lsa;
+	int cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	io_close(lfd);
+	CHECK(io_connect(cfd, &refused, io_now() + 2000) == -1 &&
+	    errno == ECONNREFUSED, "connect to a closed port: ECONNREFUSED");
+	io_close(cfd);
+	loop_stop(L);
+}
+
+static void
+test_accept_connect(void)
+{
+	const char *why;
+	socklen_t len = sizeof(lsa.ss);
+
+	sock_addr_parse("127.0.0.1:1", 11, &lsa, &why);
+	((struct sockaddr_in *)&lsa.ss)->sin_port = 0;
+	lfd = sock_listen(&lsa, 16);
+	getsockname(lfd, (struct sockaddr *)&lsa.ss, &len);
+	run(t_accept);
+}
+
+int
+main(void)
+{
+	coro_init(CORO_STACK_DEFAULT, CORO_POOL_DEFAULT);
+	run(t_timeout);
+	run(t_wakeup);
+	run(t_backpressure);
+	run(t_busy_and_close);
+	test_drain();
+	test_accept_connect();
+	coro_fini();
+	return (check_done());
+}
