@@ -215,6 +215,22 @@ unix_clear_stale(const struct sock_addr *sa)
 	return (unlink(path) == -1 && errno != ENOENT ? -1 : 0);
 }
 
+/* Make a UNIX socket's missing parent directory (one level, 0755). */
+static int
+unix_mkdir(const struct sock_addr *sa)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", sock_unix_path(sa));
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir) {
+		errno = ENOENT;
+		return (-1);
+	}
+	*slash = '\0';
+	return (mkdir(dir, 0755) == -1 && errno != EEXIST ? -1 : 0);
+}
+
 int
 sock_listen(const struct sock_addr *sa, int backlog)
 {
@@ -232,7 +248,9 @@ sock_listen(const struct sock_addr *sa, int backlog)
 	if (family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
 		goto fail_close;
-	if (bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1)
+	if (bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1 &&
+	    (family != AF_UNIX || errno != ENOENT || unix_mkdir(sa) == -1 ||
+	    bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1))
 		goto fail_close;
 	if (listen(fd, backlog) == -1)
 		goto fail_close;

@@ -48,7 +48,8 @@ const char	*sock_unix_path(const struct sock_addr *);
  * Create a non-blocking, close-on-exec socket listening on sa: TCP with
  * SO_REUSEADDR (and IPV6_V6ONLY for IPv6), or UNIX, where a stale socket
  * file (nobody accepting) is replaced but a live one or a file that is
- * not a socket is left alone (EADDRINUSE, EEXIST).  Returns the fd, or -1
+ * not a socket is left alone (EADDRINUSE, EEXIST), and a missing parent
+ * directory is created (one level, mode 0755).  Returns the fd, or -1
  * with errno set by the failing call.
  */
 int	sock_listen(const struct sock_addr *, int);

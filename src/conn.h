@@ -1,0 +1,48 @@
+#ifndef CONN_H
+#define CONN_H
+
+#include <stdint.h>
+
+#include "sock.h"
+
+struct listen_conf;
+struct listener;
+
+/* Why a connection ended: counted per listener, logged at close. */
+enum conn_close {
+	CONN_CLIENT_FIN,	/* the client finished (EOF) */
+	CONN_UPSTREAM_FIN,	/* the upstream finished (proxy) */
+	CONN_RESET,		/* a peer reset, or an I/O error */
+	CONN_IDLE_TIMEOUT,	/* no traffic for idle_timeout */
+	CONN_CONNECT_FAILED,	/* no upstream could be reached (proxy) */
+	CONN_SHUTDOWN,		/* the daemon is stopping */
+	CONN_LIMIT,		/* over max_connections, or out of memory */
+	CONN_CLOSE_MAX
+};
+
+/*
+ * One accepted client.  The listener owns it and its fd; a handler uses
+ * both until it returns its close reason.
+ */
+struct conn {
+	int			 fd;
+	struct sock_addr	 peer;
+	const struct listen_conf *lc;
+	struct listener		*l;
+	int64_t			 started;	/* io_now() at accept */
+	uint64_t		 bytes_in;	/* from the client */
+	uint64_t		 bytes_out;	/* to the client */
+	int			 err;		/* errno behind a reset */
+};
+
+/* conn_close_name(why): "client-fin", "reset", ... as logged. */
+const char	*conn_close_name(enum conn_close);
+
+/*
+ * conn_close_from_errno(c, err):
+ * The close reason for a failed parking call: ETIMEDOUT is an idle
+ * timeout, ECANCELED a shutdown, anything else a reset (kept in c->err).
+ */
+enum conn_close	conn_close_from_errno(struct conn *, int);
+
+#endif /* CONN_H */

@@ -1,0 +1,60 @@
+/*
+ * echo.c: the echo service (RFC 862).
+ *
+ * Owns nothing: the listener lends the connection.  Each turn waits for
+ * the client with no buffer held, borrows one, reads, writes it all back
+ * and returns it, so an idle client costs only its stack's top page.
+ * While the client does not read, the write parks and nothing more is
+ * read: the client's own socket buffer absorbs the rest (backpressure).
+ */
+#include "echo.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+
+#include "buf.h"
+#include "config.h"
+#include "io.h"
+
+/* The next deadline, or -1 when idle_timeout is 0 (none). */
+static int64_t
+idle_deadline(const struct conn *c)
+{
+	return (c->lc->idle_timeout > 0 ? io_now() + c->lc->idle_timeout : -1);
+}
+
+enum conn_close
+echo_serve(struct conn *c)
+{
+	ssize_t n;
+	void *buf;
+
+	for (;;) {
+		if (io_wait_idle(c->fd, idle_deadline(c)) == -1)
+			return (conn_close_from_errno(c, errno));
+		if ((buf = buf_borrow()) == NULL)
+			return (CONN_LIMIT);
+		/* Deadline 0: readiness may be stale; then wait again. */
+		n = io_read(c->fd, buf, BUF_SIZE, 0);
+		if (n == -1 && errno == ETIMEDOUT) {
+			buf_return(buf);
+			continue;
+		}
+		if (n <= 0) {
+			buf_return(buf);
+			if (n == -1)
+				return (conn_close_from_errno(c, errno));
+			/* Half-close: all was echoed; send our FIN too. */
+			shutdown(c->fd, SHUT_WR);
+			return (CONN_CLIENT_FIN);
+		}
+		c->bytes_in += (uint64_t)n;
+		if (io_write(c->fd, buf, (size_t)n, idle_deadline(c)) == -1) {
+			buf_return(buf);
+			return (conn_close_from_errno(c, errno));
+		}
+		c->bytes_out += (uint64_t)n;
+		buf_return(buf);
+	}
+}

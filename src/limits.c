@@ -1,0 +1,101 @@
+/*
+ * limits.c: the startup budget check (shared/research/coroutines.md 7.6).
+ *
+ * Owns nothing; reads system limits, raises the fd limit, and tells the
+ * operator, with the number needed, when the configuration asks for more
+ * connections than the system allows.
+ */
+#include "limits.h"
+
+#include <sys/resource.h>
+
+#include <stdio.h>
+
+#include "config.h"
+#include "coro.h"
+#include "log.h"
+
+/* fds for listeners, logs, the signal pipe, libevent, spare. */
+#define FD_RESERVE	64
+/* Mappings for the binary, libraries, heap; a generous margin. */
+#define MAP_RESERVE	1000
+
+static long long
+count_lines(const char *path)
+{
+	long long n = 0;
+	FILE *fp;
+	int ch;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return (-1);
+	while ((ch = getc(fp)) != EOF)
+		n += (ch == '\n');
+	fclose(fp);
+	return (n);
+}
+
+static long long
+read_number(const char *path)
+{
+	long long v = -1;
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return (-1);
+	if (fscanf(fp, "%lld", &v) != 1)
+		v = -1;
+	fclose(fp);
+	return (v);
+}
+
+static void
+check_nofile(long long conns)
+{
+	long long need = conns + FD_RESERVE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && (long long)rl.rlim_cur < need)
+		log_warnx("open file limit is %llu but max_connections needs "
+		    "%lld: raise LimitNOFILE= (or ulimit -n) to at least %lld",
+		    (unsigned long long)rl.rlim_cur, need, need);
+}
+
+static void
+check_map_count(long long conns)
+{
+	long long max, used, room;
+
+	if (coro_guard_mode() != CORO_GUARD_MPROTECT)
+		return;		/* guard markers need no extra mappings */
+	max = read_number("/proc/sys/vm/max_map_count");
+	used = count_lines("/proc/self/maps");
+	if (max < 0 || used < 0)
+		return;
+	room = max - used - MAP_RESERVE;
+	if (2 * conns > room)
+		log_warnx("vm.max_map_count is %lld: guard pages leave room "
+		    "for about %lld coroutines, max_connections asks for "
+		    "%lld; set vm.max_map_count to at least %lld",
+		    max, room / 2 > 0 ? room / 2 : 0, conns,
+		    2 * conns + used + MAP_RESERVE);
+}
+
+void
+limits_check(const struct config *cfg)
+{
+	long long conns = 0;
+	size_t i;
+
+	for (i = 0; i < cfg->nlisteners; i++)
+		conns += cfg->listeners[i].max_connections;
+	check_nofile(conns);
+	check_map_count(conns);
+}

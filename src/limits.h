@@ -1,0 +1,15 @@
+#ifndef LIMITS_H
+#define LIMITS_H
+
+struct config;
+
+/*
+ * limits_check(cfg):
+ * Raise RLIMIT_NOFILE to its hard limit and warn, once each, when the
+ * fd limit or vm.max_map_count (two mappings per guarded stack where
+ * guard markers are missing) cannot cover every listener's
+ * max_connections.  Startup only.
+ */
+void	limits_check(const struct config *);
+
+#endif /* LIMITS_H */

@@ -1,0 +1,201 @@
+/*
+ * listener.c: accepting clients and running one coroutine per client.
+ *
+ * Owns the listening socket, the accepted fds and the client coroutines'
+ * lifetimes; the services (echo.c) only borrow a connection.  Limits are
+ * enforced here: over max_connections a new client is accepted and
+ * closed at once, and fd exhaustion pauses accepting instead of spinning.
+ */
+#include "listener.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "echo.h"
+#include "io.h"
+#include "log.h"
+#include "loop.h"
+#include "sock.h"
+
+/* Accepts in a row before letting other coroutines run. */
+#define ACCEPT_BURST		64
+/* Pause after accept fails for want of fds or memory. */
+#define ACCEPT_PAUSE_MS		100
+/* At most one warning of a kind per listener this often. */
+#define WARN_EVERY_MS		10000
+
+static int
+warn_due(int64_t *last)
+{
+	int64_t now = io_now();
+
+	if (*last != 0 && now - *last < WARN_EVERY_MS)
+		return (0);
+	*last = now;
+	return (1);
+}
+
+int
+listener_open(struct listener *l, const struct listen_conf *lc,
+    struct loop *loop)
+{
+	const char *path = sock_unix_path(&lc->addr);
+	struct stat st;
+
+	memset(l, 0, sizeof(*l));
+	l->lc = lc;
+	l->loop = loop;
+	if ((l->fd = sock_listen(&lc->addr, (int)lc->backlog)) == -1)
+		return (-1);
+	if (path != NULL && stat(path, &st) == 0) {
+		l->unix_dev = st.st_dev;
+		l->unix_ino = st.st_ino;
+	}
+	return (0);
+}
+
+void
+listener_close(struct listener *l)
+{
+	const char *path = sock_unix_path(&l->lc->addr);
+	struct stat st;
+
+	if (l->fd != -1) {
+		io_close(l->fd);
+		l->fd = -1;
+	}
+	/* Remove the socket file only if nobody has replaced it since. */
+	if (path != NULL && l->unix_ino != 0 && stat(path, &st) == 0 &&
+	    st.st_dev == l->unix_dev && st.st_ino == l->unix_ino)
+		unlink(path);
+	l->unix_ino = 0;
+}
+
+static void
+conn_log_close(const struct conn *c, enum conn_close why)
+{
+	char peer[SOCK_ADDR_STRLEN];
+
+	if (!log_enabled(LOG_LEVEL_DEBUG))
+		return;
+	sock_addr_format(&c->peer, peer, sizeof(peer));
+	log_debug("%s %s: closed (%s%s%s) after %lld ms, %llu bytes in, "
+	    "%llu bytes out", c->lc->name, peer, conn_close_name(why),
+	    c->err ? ": " : "", c->err ? strerror(c->err) : "",
+	    (long long)(io_now() - c->started),
+	    (unsigned long long)c->bytes_in,
+	    (unsigned long long)c->bytes_out);
+}
+
+/* A client's coroutine: serve, then close and count. */
+static void
+conn_main(void *arg)
+{
+	struct conn *c = arg;
+	struct listener *l = c->l;
+	enum conn_close why;
+
+	switch (c->lc->service) {
+	case SERVICE_ECHO:
+	default:
+		why = echo_serve(c);
+		break;
+	}
+	io_close(c->fd);
+	conn_log_close(c, why);
+	l->active--;
+	l->closed[why]++;
+	free(c);
+}
+
+static void
+conn_reject(struct listener *l, int fd, const struct sock_addr *peer,
+    const char *what)
+{
+	char text[SOCK_ADDR_STRLEN];
+
+	close(fd);
+	l->closed[CONN_LIMIT]++;
+	if (warn_due(&l->warned_limit))
+		log_warnx("%s: %s: closing new clients", l->lc->name, what);
+	else if (log_enabled(LOG_LEVEL_DEBUG))
+		log_debug("%s %s: closed (limit): %s", l->lc->name,
+		    sock_addr_format(peer, text, sizeof(text)), what);
+}
+
+static void
+conn_start(struct listener *l, int fd, const struct sock_addr *peer)
+{
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		conn_reject(l, fd, peer, "out of memory");
+		return;
+	}
+	c->fd = fd;
+	c->peer = *peer;
+	c->lc = l->lc;
+	c->l = l;
+	c->started = io_now();
+	(void)sock_tune_accepted(fd, peer->ss.ss_family);
+	l->active++;
+	l->total++;
+	if (loop_spawn(l->loop, conn_main, c) == -1) {
+		l->active--;
+		l->total--;
+		free(c);
+		conn_reject(l, fd, peer, "cannot map a coroutine stack "
+		    "(memory or vm.max_map_count)");
+	}
+}
+
+/* accept failed: pause on resource shortage.  -1 once cancelled. */
+static int
+accept_failed(struct listener *l)
+{
+	if (warn_due(&l->warned_accept))
+		log_warn("%s: accept (pausing %d ms)", l->lc->name,
+		    ACCEPT_PAUSE_MS);
+	return (io_sleep(io_now() + ACCEPT_PAUSE_MS));
+}
+
+static void
+accept_loop(void *arg)
+{
+	struct listener *l = arg;
+	struct sock_addr peer;
+	unsigned burst = 0;
+	int fd;
+
+	for (;;) {
+		if ((fd = io_accept(l->fd, &peer, -1)) == -1) {
+			if (errno == ECANCELED || accept_failed(l) == -1)
+				break;
+			continue;
+		}
+		if (l->active >= (uint64_t)l->lc->max_connections)
+			conn_reject(l, fd, &peer, "max_connections reached");
+		else
+			conn_start(l, fd, &peer);
+		if (++burst == ACCEPT_BURST) {
+			burst = 0;
+			if (loop_yield() == -1)
+				break;
+		}
+	}
+	listener_close(l);
+	log_info("%s: stopped accepting (%llu served, %llu active)",
+	    l->lc->name, (unsigned long long)l->total,
+	    (unsigned long long)l->active);
+}
+
+int
+listener_start(struct listener *l)
+{
+	return (loop_spawn(l->loop, accept_loop, l));
+}

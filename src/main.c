@@ -1,0 +1,207 @@
+/*
+ * main.c: options, the startup order, exit codes.
+ *
+ * Reads as the daemon's life: parse the command line, load the
+ * configuration, check the system's limits, open every listener, run the
+ * loop until a stop signal drains it, clean up.  Exit 0 after a clean
+ * stop, 1 on any error, 2 on a bad command line.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "coro.h"
+#include "limits.h"
+#include "listener.h"
+#include "log.h"
+#include "loop.h"
+
+#define DEFAULT_CONFIG	"/etc/aio-echod.conf"
+
+struct options {
+	const char	*path;
+	int		 check;
+	int		 verbose;
+};
+
+struct daemon {
+	struct config	*cfg;
+	struct loop	*loop;
+	struct listener	*listeners;
+	size_t		 nopen;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: aio-echod [-nvVh] [-f file]\n"
+	    "  -f file  configuration file (default " DEFAULT_CONFIG ")\n"
+	    "  -n       check the configuration, print \"configuration OK\","
+	    " and exit\n"
+	    "  -v       log at debug level (a line per connection)\n"
+	    "  -V       print the version and exit\n"
+	    "  -h       print this help and exit\n");
+}
+
+static void
+parse_options(int argc, char **argv, struct options *opt)
+{
+	int ch;
+
+	opt->path = DEFAULT_CONFIG;
+	while ((ch = getopt(argc, argv, "f:nvVh")) != -1) {
+		switch (ch) {
+		case 'f':
+			opt->path = optarg;
+			break;
+		case 'n':
+			opt->check = 1;
+			break;
+		case 'v':
+			opt->verbose = 1;
+			break;
+		case 'V':
+			printf("aio-echod %s (coroutines: %s)\n", AIO_VERSION,
+			    coro_backend());
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "aio-echod: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+}
+
+/* Bind every listener; on the first failure, say which and undo. */
+static int
+open_listeners(struct daemon *d)
+{
+	const struct listen_conf *lc;
+
+	d->listeners = calloc(d->cfg->nlisteners, sizeof(*d->listeners));
+	if (d->listeners == NULL)
+		fatal("calloc");
+	for (; d->nopen < d->cfg->nlisteners; d->nopen++) {
+		lc = &d->cfg->listeners[d->nopen];
+		if (listener_open(&d->listeners[d->nopen], lc, d->loop) == -1) {
+			log_write(LOG_LEVEL_CRIT, 1, "listener %s: %s",
+			    lc->name, lc->address);
+			return (-1);
+		}
+		log_info("%s: listening on %s (%s)", lc->name, lc->address,
+		    config_service_name(lc->service));
+	}
+	return (0);
+}
+
+static void
+close_listeners(struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nopen; i++)
+		listener_close(&d->listeners[i]);
+	free(d->listeners);
+}
+
+static void
+on_stop(int signo, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (loop_state(d->loop) == LOOP_RUNNING) {
+		log_info("SIG%s: stopping: closing idle connections, busy ones "
+		    "have %lld ms", sigabbrev_np(signo),
+		    (long long)d->cfg->shutdown_timeout);
+		loop_drain(d->loop, d->cfg->shutdown_timeout);
+	} else {
+		log_info("SIG%s again: closing every connection now",
+		    sigabbrev_np(signo));
+		loop_cancel(d->loop);
+	}
+}
+
+static void
+on_hup(int signo, void *arg)
+{
+	(void)signo;
+	(void)arg;
+	log_warnx("SIGHUP: reloading the configuration is not supported "
+	    "yet; ignored");
+}
+
+static void
+install_signals(struct daemon *d)
+{
+	if (loop_on_signal(d->loop, SIGTERM, on_stop, d) == -1 ||
+	    loop_on_signal(d->loop, SIGINT, on_stop, d) == -1 ||
+	    loop_on_signal(d->loop, SIGHUP, on_hup, d) == -1)
+		fatal("signals");
+	/* A peer gone mid-write is an EPIPE for that connection alone. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options opt = { 0 };
+	struct daemon d = { 0 };
+	size_t i;
+	int status = 0;
+
+	parse_options(argc, argv, &opt);
+	log_init(opt.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	if ((d.cfg = config_load(opt.path)) == NULL)
+		return (1);
+	if (opt.check) {
+		printf("configuration OK\n");
+		config_free(d.cfg);
+		return (0);
+	}
+	log_init(opt.verbose ? LOG_LEVEL_DEBUG : (int)d.cfg->log_level);
+
+	if (coro_init((size_t)d.cfg->coroutine_stack_size,
+	    CORO_POOL_DEFAULT) == -1)
+		fatal("coroutine stacks");
+	limits_check(d.cfg);
+	if ((d.loop = loop_create()) == NULL)
+		fatal("event loop (edge-triggered epoll needed)");
+	install_signals(&d);
+
+	if (open_listeners(&d) == -1) {
+		status = 1;
+		goto out;
+	}
+	for (i = 0; i < d.nopen; i++)
+		if (listener_start(&d.listeners[i]) == -1)
+			fatal("%s: accept coroutine", d.cfg->listeners[i].name);
+	log_info("aio-echod %s ready: %zu listeners, pid %d, %s coroutines "
+	    "with %lld KiB stacks", AIO_VERSION, d.nopen, (int)getpid(),
+	    coro_backend(), (long long)d.cfg->coroutine_stack_size / 1024);
+
+	if (loop_run(d.loop) == -1)
+		fatal("event loop");
+	log_info("aio-echod stopped");
+
+out:
+	close_listeners(&d);
+	loop_free(d.loop);
+	buf_fini();
+	coro_fini();
+	config_free(d.cfg);
+	return (status);
+}
