@@ -10,9 +10,16 @@
  * until io_close(): no epoll_ctl per wait (re-arming per wait costs about
  * 50 % more per message, shared/research/coroutines.md 4).  Because the
  * event is edge-triggered, io.c keeps a "ready" flag per direction: set by
- * the event, cleared when a call sees EAGAIN, or a short read or write
- * (the buffer was drained or filled, so the next change will raise a new
- * edge).  A call parks only when the flag is clear.  An fd has at most one
+ * the event, cleared when a call sees EAGAIN.  A call parks only when the
+ * flag is clear.
+ *
+ * A read that returns less than asked for has emptied the socket, and any
+ * data arriving later raises a new edge, so it clears the read flag too:
+ * that saves the EAGAIN read per message.  But an EOF or an error that
+ * arrived in the same edge as the data would raise no further edge, so an
+ * edge that carries one (EV_CLOSED for a FIN; EV_READ and EV_WRITE at once,
+ * which is how libevent reports EPOLLHUP and EPOLLERR) makes the flag
+ * sticky until a read sees EAGAIN.  An fd has at most one
  * waiting reader and one waiting writer, which is what the proxy's two
  * directions need.  Level-triggered readiness would wake a reader that is
  * not waiting over and over while its writer is parked on backpressure;
@@ -39,6 +46,7 @@ struct io_fd {
 	struct event	 ev;
 	int		 readable;
 	int		 writable;
+	int		 sticky;	/* EOF or error may follow the data */
 	struct io_wait	*reader;
 	struct io_wait	*writer;
 };
@@ -86,7 +94,10 @@ on_fd_event(evutil_socket_t fd, short what, void *arg)
 	struct io_wait *r = NULL, *w = NULL;
 
 	(void)fd;
-	if (what & EV_READ) {
+	if ((what & EV_CLOSED) || (what & (EV_READ | EV_WRITE)) ==
+	    (EV_READ | EV_WRITE))
+		f->sticky = 1;
+	if (what & (EV_READ | EV_CLOSED)) {
 		f->readable = 1;
 		if ((r = f->reader) != NULL)
 			wait_unlink(r);
@@ -137,7 +148,8 @@ fd_get(int fd)
 	 * calls try the system call first and do not look at these flags.
 	 */
 	if (event_assign(&f->ev, loop_base(), fd,
-	    EV_READ | EV_WRITE | EV_PERSIST | EV_ET, on_fd_event, f) == -1 ||
+	    EV_READ | EV_WRITE | EV_CLOSED | EV_PERSIST | EV_ET, on_fd_event,
+	    f) == -1 ||
 	    event_add(&f->ev, NULL) == -1) {
 		free(f);
 		errno = ENOMEM;
@@ -176,9 +188,10 @@ park_until(int fd, int what, int64_t deadline, int flags)
 
 	if (f == NULL)
 		return (-1);
-	if (what == IO_READ)
+	if (what == IO_READ) {
 		f->readable = 0;
-	else
+		f->sticky = 0;
+	} else
 		f->writable = 0;
 	return (park(f, what, deadline, flags));
 }
@@ -207,18 +220,14 @@ io_wait_idle(int fd, int64_t deadline)
 	return (wait_ready(fd, IO_READ, deadline, LOOP_WAIT_IDLE));
 }
 
-/* A short transfer drained the kernel buffer: wait for the next edge. */
+/* A short read emptied the socket: wait for the next edge, if safe. */
 static void
-mark_drained(int fd, int what)
+mark_drained(int fd)
 {
 	struct io_fd *f = fd_find(fd);
 
-	if (f == NULL)
-		return;
-	if (what == IO_READ)
+	if (f != NULL && !f->sticky)
 		f->readable = 0;
-	else
-		f->writable = 0;
 }
 
 ssize_t
@@ -229,7 +238,7 @@ io_read(int fd, void *buf, size_t len, int64_t deadline)
 	for (;;) {
 		if ((n = read(fd, buf, len)) > 0) {
 			if ((size_t)n < len)
-				mark_drained(fd, IO_READ);
+				mark_drained(fd);
 			return (n);
 		}
 		if (n == 0)
@@ -253,12 +262,13 @@ io_write(int fd, const void *buf, size_t len, int64_t deadline)
 		if ((n = write(fd, p, len)) > 0) {
 			p += n;
 			len -= (size_t)n;
-			if (len == 0)
-				break;
-			/* Short write: the socket buffer is full. */
-		} else if (n == -1 && errno == EINTR)
 			continue;
-		else if (n == -1 && errno != EAGAIN)
+		}
+		if (n == 0)
+			errno = EIO;	/* no progress and no error: give up */
+		else if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
 			return (-1);
 		if (park_until(fd, IO_WRITE, deadline, 0) == -1)
 			return (-1);

@@ -199,6 +199,45 @@ test_drain(void)
 	loop_free(L);
 }
 
+/* Drain fd the way echo does: wait, read, until EOF or an error. */
+static ssize_t
+drain_to_end(int fd, int64_t deadline, size_t *total)
+{
+	char buf[4096];
+	ssize_t n;
+
+	*total = 0;
+	for (;;) {
+		if (io_wait_idle(fd, deadline) == -1)
+			return (-1);
+		n = io_read(fd, buf, sizeof(buf), 0);
+		if (n == -1 && errno == ETIMEDOUT)
+			continue;	/* stale readiness */
+		if (n <= 0)
+			return (n);
+		*total += (size_t)n;
+	}
+}
+
+/*
+ * Data and FIN in one edge: a short read must not hide the EOF behind
+ * it (the bug that left "printf x | nc -N" hanging).
+ */
+static void
+t_data_then_fin(void *arg)
+{
+	size_t total;
+	ssize_t r;
+
+	(void)arg;
+	io_write(sp[1], "abc", 3, -1);
+	shutdown(sp[1], SHUT_WR);
+	r = drain_to_end(sp[0], io_now() + 2000, &total);
+	CHECK(r == 0 && total == 3, "data and FIN in one edge: data, then EOF"
+	    " (r=%zd, errno %d)", r, r == -1 ? errno : 0);
+	loop_stop(L);
+}
+
 static struct sock_addr	lsa;
 static int		lfd;
 
@@ -238,6 +277,29 @@ t_accept(void *arg)
 	loop_stop(L);
 }
 
+/* Data then a reset before the first wait: the error still surfaces. */
+static void
+t_data_then_reset(void *arg)
+{
+	struct linger lg = { 1, 0 };
+	size_t total;
+	ssize_t r;
+	int c = socket(AF_INET, SOCK_STREAM, 0), fd;
+
+	(void)arg;
+	connect(c, (struct sockaddr *)&lsa.ss, lsa.len);
+	fd = io_accept(lfd, NULL, io_now() + 2000);
+	(void)!write(c, "abc", 3);
+	setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(c);
+	r = drain_to_end(fd, io_now() + 2000, &total);
+	CHECK(r == -1 && errno == ECONNRESET,
+	    "data and RST in one edge: the reset is seen, not a timeout "
+	    "(errno %d)", errno);
+	io_close(fd);
+	loop_stop(L);
+}
+
 static void
 test_accept_connect(void)
 {
@@ -248,6 +310,7 @@ test_accept_connect(void)
 	((struct sockaddr_in *)&lsa.ss)->sin_port = 0;
 	lfd = sock_listen(&lsa, 16);
 	getsockname(lfd, (struct sockaddr *)&lsa.ss, &len);
+	run(t_data_then_reset);
 	run(t_accept);
 }
 
@@ -259,6 +322,7 @@ main(void)
 	run(t_wakeup);
 	run(t_backpressure);
 	run(t_busy_and_close);
+	run(t_data_then_fin);
 	test_drain();
 	test_accept_connect();
 	coro_fini();

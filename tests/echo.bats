@@ -1,0 +1,135 @@
+#!/usr/bin/env bats
+# The echo service (RFC 862) over TCP, IPv6 and UNIX sockets.
+
+load helpers
+
+setup() {
+	PORT=$(free_port)
+	ADDR="127.0.0.1:$PORT"
+}
+
+@test "a line comes back (nc)" {
+	echo_conf "$ADDR"
+	start_daemon
+	run bash -c "printf 'hello, echo\n' | nc -N 127.0.0.1 $PORT"
+	[ "$status" -eq 0 ]
+	[ "$output" = "hello, echo" ]
+	stop_daemon
+}
+
+@test "10 MiB of random bytes come back byte-exact (sha256)" {
+	echo_conf "$ADDR"
+	start_daemon
+	run "${CLIENT[@]}" echo "$ADDR" --bytes $((10 * 1024 * 1024))
+	[ "$status" -eq 0 ]
+	stop_daemon
+}
+
+@test "200 concurrent clients are each echoed byte-exact" {
+	echo_conf "$ADDR"
+	start_daemon
+	run "${CLIENT[@]}" echo "$ADDR" --clients 200 --bytes 65536 --chunk 4096
+	echo "$output"
+	[ "$status" -eq 0 ]
+	stop_daemon
+}
+
+@test "after a half-close every byte comes back, then EOF" {
+	echo_conf "$ADDR"
+	start_daemon
+	# The client sends 1 MiB, shuts down its write side, and must read
+	# all of it back and then EOF; the daemon logs the client's FIN.
+	run "${CLIENT[@]}" echo "$ADDR" --bytes $((1024 * 1024))
+	[ "$status" -eq 0 ]
+	wait_until 5000 log_has "closed (client-fin)"
+	stop_daemon
+}
+
+@test "idle_timeout closes a silent client" {
+	echo_conf "$ADDR" 'idle_timeout = "300ms";'
+	start_daemon
+	run "${CLIENT[@]}" --timeout 10 idle "$ADDR"
+	[ "$status" -eq 0 ]
+	wait_until 5000 log_has "closed (idle-timeout)"
+	stop_daemon
+}
+
+@test "idle_timeout = 0 never closes a silent client" {
+	echo_conf "$ADDR" 'idle_timeout = 0;'
+	start_daemon
+	run "${CLIENT[@]}" --timeout 1 idle "$ADDR"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no result within"* ]]
+	stop_daemon
+}
+
+@test "a UNIX socket listener echoes, and its file goes at exit" {
+	sock=$BATS_TEST_TMPDIR/run/echo.sock
+	echo_conf "unix:$sock"
+	start_daemon
+	[ -S "$sock" ]
+	run "${CLIENT[@]}" echo "unix:$sock" --bytes 100000 --clients 10
+	[ "$status" -eq 0 ]
+	run bash -c "printf 'via unix\n' | nc -N -U $sock"
+	[ "$output" = "via unix" ]
+	stop_daemon
+	[ ! -e "$sock" ]
+}
+
+@test "a stale UNIX socket file is replaced" {
+	sock=$BATS_TEST_TMPDIR/stale.sock
+	python3 -c "import socket; socket.socket(socket.AF_UNIX).bind('$sock')"
+	[ -S "$sock" ]
+	echo_conf "unix:$sock"
+	start_daemon
+	run "${CLIENT[@]}" echo "unix:$sock"
+	[ "$status" -eq 0 ]
+	stop_daemon
+}
+
+@test "IPv6 loopback works" {
+	echo_conf "[::1]:$PORT"
+	start_daemon
+	run "${CLIENT[@]}" echo "[::1]:$PORT" --bytes 100000
+	[ "$status" -eq 0 ]
+	stop_daemon
+}
+
+@test "max_connections: one client too many is closed at once and counted" {
+	echo_conf "$ADDR" 'max_connections = 3;'
+	start_daemon
+	bg_client HOLD --timeout 60 hold "$ADDR" 3
+	wait_until 10000 output_has HOLD "holding 3"
+	run "${CLIENT[@]}" --timeout 5 rejected "$ADDR"
+	[ "$status" -eq 0 ]
+	log_has "echo: max_connections reached: closing new clients"
+	# Below the limit again, a new client is served.
+	kill "$HOLD_PID"
+	wait_until 5000 log_has "closed (client-fin)"
+	run "${CLIENT[@]}" echo "$ADDR"
+	[ "$status" -eq 0 ]
+	stop_daemon
+}
+
+@test "a client that resets is logged at debug and others carry on" {
+	echo_conf "$ADDR"
+	start_daemon
+	run "${CLIENT[@]}" reset "$ADDR"
+	[ "$status" -eq 0 ]
+	wait_until 5000 log_has "closed (reset: Connection reset by peer)"
+	grep "closed (reset" "$LOG" | grep -q "debug:"
+	run "${CLIENT[@]}" echo "$ADDR" --clients 5
+	[ "$status" -eq 0 ]
+	stop_daemon
+}
+
+@test "a client that never reads does not stop others being served" {
+	echo_conf "$ADDR"
+	start_daemon
+	bg_client STALL stall "$ADDR"
+	wait_until 10000 output_has STALL stalled
+	run "${CLIENT[@]}" echo "$ADDR" --clients 20 --bytes 200000
+	[ "$status" -eq 0 ]
+	kill "$STALL_PID"
+	stop_daemon
+}

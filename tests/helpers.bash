@@ -1,0 +1,111 @@
+# Shared by tests/*.bats: a fresh daemon per test, with a configuration
+# generated in $BATS_TEST_TMPDIR, stopped or killed in teardown.  Waits
+# poll with a deadline; nothing sleeps a fixed time hoping for readiness.
+#
+# AIO_BIN    the daemon to test (default: build/aio-echod)
+# AIO_VALGRIND=1  run the daemon under valgrind
+
+AIO_BIN=${AIO_BIN:-$BATS_TEST_DIRNAME/../build/aio-echod}
+CLIENT=(python3 "$BATS_TEST_DIRNAME/tools/client.py")
+CONF=$BATS_TEST_TMPDIR/aio-echod.conf
+LOG=$BATS_TEST_TMPDIR/daemon.log
+DAEMON_PID=
+DAEMON_STATUS=
+
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# wait_until MS COMMAND...: run COMMAND every 20 ms until it succeeds;
+# fail once MS milliseconds have passed.
+wait_until() {
+	local end=$(($(now_ms) + $1))
+	shift
+	until "$@"; do
+		[ "$(now_ms)" -lt "$end" ] || return 1
+		sleep 0.02
+	done
+}
+
+# A loopback TCP port that was free a moment ago.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# echo_conf ADDRESS [LISTENER KEYS] [GLOBAL KEYS]: one echo listener.
+echo_conf() {
+	cat >"$CONF" <<EOC
+log_level = "debug";
+$3
+listeners = (
+  { name = "echo"; address = "$1"; service = "echo"; $2 }
+);
+EOC
+}
+
+# bg_client NAME ARGS...: run the test client in the background; its
+# output goes to $BATS_TEST_TMPDIR/NAME.out and its pid to $NAME_PID.
+bg_client() {
+	local name=$1
+	shift
+	"${CLIENT[@]}" "$@" >"$BATS_TEST_TMPDIR/$name.out" 2>&1 &
+	printf -v "${name}_PID" '%s' "$!"
+}
+
+# output_has NAME TEXT: the background client NAME has printed TEXT.
+output_has() {
+	grep -q -- "$2" "$BATS_TEST_TMPDIR/$1.out"
+}
+
+log_has() {
+	grep -q -- "$1" "$LOG"
+}
+
+# start_daemon [OPTIONS]: start on $CONF, wait for the ready line.
+start_daemon() {
+	local cmd=("$AIO_BIN" -f "$CONF" "$@")
+
+	if [ "${AIO_VALGRIND:-0}" = 1 ]; then
+		cmd=(valgrind --quiet --error-exitcode=99 "${cmd[@]}")
+	fi
+	"${cmd[@]}" 2>"$LOG" &
+	DAEMON_PID=$!
+	if ! wait_until 15000 log_has " ready: "; then
+		echo "daemon did not become ready; its log:" >&2
+		cat "$LOG" >&2
+		return 1
+	fi
+}
+
+daemon_gone() {
+	! kill -0 "$DAEMON_PID" 2>/dev/null
+}
+
+# wait_exit MS: wait for the daemon to exit; its status goes to
+# DAEMON_STATUS.  Fails if it is still running after MS.
+wait_exit() {
+	wait_until "$1" daemon_gone || return 1
+	wait "$DAEMON_PID"
+	DAEMON_STATUS=$?
+	DAEMON_PID=
+}
+
+# stop_daemon: SIGTERM, expect a clean exit 0.
+stop_daemon() {
+	kill -TERM "$DAEMON_PID"
+	wait_exit 20000
+	[ "$DAEMON_STATUS" -eq 0 ]
+}
+
+teardown() {
+	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -KILL "$DAEMON_PID"
+		wait "$DAEMON_PID" 2>/dev/null || true
+	fi
+	jobs -p | xargs -r kill 2>/dev/null || true
+	# A sanitizer or valgrind report fails the test that caused it.
+	if [ -f "$LOG" ] && grep -qE "AddressSanitizer|runtime error:|LeakSanitizer|ERROR SUMMARY: [1-9]" "$LOG"; then
+		cat "$LOG" >&2
+		return 1
+	fi
+}

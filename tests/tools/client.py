@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Test client for aio-echod's feature tests.
+
+Each subcommand exercises one behaviour and exits 0 when it holds, 1 (with
+a reason on stderr) when it does not.  Addresses are written as the daemon
+reads them: 127.0.0.1:7007, [::1]:7007, unix:/path.  Every wait has a
+deadline (--timeout); nothing here sleeps to wait for the daemon.
+"""
+import argparse
+import asyncio
+import hashlib
+import os
+import socket
+import struct
+import sys
+import time
+
+
+async def connect(addr):
+    if addr.startswith("unix:"):
+        return await asyncio.open_unix_connection(addr[5:])
+    host, _, port = addr.rpartition(":")
+    return await asyncio.open_connection(host.strip("[]"), int(port))
+
+
+async def echo_one(addr, nbytes, chunk):
+    """Send nbytes of random data, half-close, expect the same bytes, then EOF."""
+    reader, writer = await connect(addr)
+    data = os.urandom(nbytes)
+
+    async def send():
+        for off in range(0, len(data), chunk):
+            writer.write(data[off:off + chunk])
+            await writer.drain()
+        writer.write_eof()
+
+    async def receive():
+        h, n = hashlib.sha256(), 0
+        while True:
+            block = await reader.read(65536)
+            if not block:
+                return h.hexdigest(), n
+            h.update(block)
+            n += len(block)
+
+    _, (digest, n) = await asyncio.gather(send(), receive())
+    writer.close()
+    if n != nbytes or digest != hashlib.sha256(data).hexdigest():
+        raise AssertionError(f"sent {nbytes} bytes, got {n} back, sha256 "
+                             f"{'matches' if digest == hashlib.sha256(data).hexdigest() else 'differs'}")
+
+
+async def cmd_echo(a):
+    results = await asyncio.gather(
+        *(echo_one(a.addr, a.bytes, a.chunk) for _ in range(a.clients)),
+        return_exceptions=True)
+    bad = [r for r in results if isinstance(r, BaseException)]
+    if bad:
+        raise AssertionError(f"{len(bad)}/{a.clients} clients failed: {bad[0]!r}")
+    print(f"{a.clients} clients x {a.bytes} bytes: byte-exact, then EOF")
+
+
+async def cmd_idle(a):
+    """Connect, send nothing, report when the daemon closes."""
+    reader, writer = await connect(a.addr)
+    t0 = time.monotonic()
+    if await reader.read(1) != b"":
+        raise AssertionError("got data on an idle connection")
+    print(f"closed after {time.monotonic() - t0:.2f} s")
+
+
+async def cmd_rejected(a):
+    """Connect; the daemon must close without echoing."""
+    reader, writer = await connect(a.addr)
+    try:
+        writer.write(b"x")
+        await writer.drain()
+        got = await reader.read(1)
+    except (ConnectionResetError, BrokenPipeError):
+        got = b""
+    if got != b"":
+        raise AssertionError("a client over the limit was served")
+    print("closed at once")
+
+
+async def cmd_hold(a):
+    """Open n connections, prove each is served, then hold them until the
+    daemon closes every one (exit 0) or --timeout passes (exit 1)."""
+    conns = []
+    for _ in range(a.n):
+        reader, writer = await connect(a.addr)
+        writer.write(b"p")
+        await writer.drain()
+        if await reader.readexactly(1) != b"p":
+            raise AssertionError("no echo on a held connection")
+        conns.append((reader, writer))
+    print(f"holding {a.n}", flush=True)
+    for reader, _ in conns:
+        if await reader.read(1) != b"":
+            raise AssertionError("data on a held connection")
+    print(f"all {a.n} closed by the daemon", flush=True)
+
+
+def connect_sync(addr, timeout, rcvbuf=None):
+    if addr.startswith("unix:"):
+        s = socket.socket(socket.AF_UNIX)
+        target = addr[5:]
+    else:
+        host, _, port = addr.rpartition(":")
+        host = host.strip("[]")
+        s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        target = (host, int(port))
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
+    s.connect(target)
+    return s
+
+
+def cmd_stall(a):
+    """Send and never read.  Our send blocks only once the daemon has
+    stopped reading, which it does only while its write back to us is
+    parked: then print "stalled" and hold the connection."""
+    s = connect_sync(a.addr, a.timeout, rcvbuf=4096)
+    s.settimeout(0.5)
+    block = b"s" * 65536
+    deadline = time.monotonic() + a.timeout
+    try:
+        while time.monotonic() < deadline:
+            s.send(block)
+        raise AssertionError("sends never blocked")
+    except socket.timeout:
+        print("stalled", flush=True)
+    time.sleep(max(0.0, deadline - time.monotonic()))
+
+
+def cmd_reset(a):
+    """Send a little, then reset the connection (RST, not FIN)."""
+    s = connect_sync(a.addr, a.timeout)
+    s.sendall(b"bye")
+    s.recv(3)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    print("reset sent")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="deadline for the whole command, seconds")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("echo")
+    e.add_argument("addr")
+    e.add_argument("--bytes", type=int, default=1024)
+    e.add_argument("--clients", type=int, default=1)
+    e.add_argument("--chunk", type=int, default=65536)
+    for name in ("idle", "rejected", "stall", "reset"):
+        sub.add_parser(name).add_argument("addr")
+    h = sub.add_parser("hold")
+    h.add_argument("addr")
+    h.add_argument("n", type=int)
+    a = p.parse_args()
+
+    try:
+        if a.cmd in ("reset", "stall"):
+            globals()["cmd_" + a.cmd](a)
+            return 0
+        coro = globals()["cmd_" + a.cmd](a)
+        asyncio.run(asyncio.wait_for(coro, a.timeout))
+    except asyncio.TimeoutError:
+        print(f"{a.cmd}: no result within {a.timeout} s", file=sys.stderr)
+        return 1
+    except (AssertionError, OSError) as exc:
+        print(f"{a.cmd}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
