@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The README's test command: install what is missing (Debian 12, as root),
+# build twice (warnings as errors; then ASan+UBSan), and on each build run
+# every test: CTest, then bats.  The last line is "N passed, N failed"
+# over all of it, and the exit status is non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev
+	bats netcat-openbsd python3 valgrind"
+
+passed=0
+failed=0
+
+install_missing() {
+	local p missing=()
+
+	for p in $PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "== installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq &&
+		apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# run_build NAME DIR CMAKE-ARGS...: build, then CTest and bats on it.
+run_build() {
+	local name=$1 dir=$2 log p f t
+	shift 2
+
+	echo "== $name: build in $dir"
+	if ! cmake -S . -B "$dir" "$@" >"$dir.cmake.log" 2>&1 ||
+		! cmake --build "$dir" -j"$(nproc)" 2>&1 | tail -n 30; then
+		cat "$dir.cmake.log"
+		echo "== $name: build FAILED"
+		failed=$((failed + 1))
+		return
+	fi
+	if [ "${PIPESTATUS[0]:-0}" != 0 ] || [ ! -x "$dir/aio-echod" ]; then
+		echo "== $name: build FAILED"
+		failed=$((failed + 1))
+		return
+	fi
+
+	echo "== $name: ctest"
+	log=$(ctest --test-dir "$dir" --output-on-failure 2>&1)
+	echo "$log"
+	if [[ "$log" =~ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
+		f=${BASH_REMATCH[1]}
+		t=${BASH_REMATCH[2]}
+		passed=$((passed + t - f))
+		failed=$((failed + f))
+	else
+		echo "== $name: ctest printed no summary"
+		failed=$((failed + 1))
+	fi
+
+	echo "== $name: bats"
+	log=$(AIO_BIN="$PWD/$dir/aio-echod" bats --tap tests/*.bats 2>&1)
+	echo "$log"
+	p=$(grep -c '^ok ' <<<"$log")
+	f=$(grep -c '^not ok ' <<<"$log")
+	if [ "$((p + f))" -eq 0 ]; then
+		echo "== $name: bats ran no test"
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+install_missing || { echo "0 passed, 1 failed"; exit 1; }
+
+run_build "normal (-Werror)" build -DAIO_WERROR=ON
+ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=0 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	run_build "ASan+UBSan" build-asan -DAIO_WERROR=ON -DAIO_SANITIZE=ON \
+	-DCMAKE_BUILD_TYPE=Debug
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
