@@ -73,13 +73,6 @@ EOC
 	stop_daemon
 }
 
-@test "an address the host does not have exits 1 naming the listener" {
-	echo_conf "192.0.2.1:7"
-	run "$AIO_BIN" -f "$CONF"
-	[ "$status" -eq 1 ]
-	[[ "$output" == *"listener echo: 192.0.2.1:7: Cannot assign requested address"* ]]
-}
-
 @test "a UNIX path that is a regular file is refused, not replaced" {
 	touch "$BATS_TEST_TMPDIR/file"
 	echo_conf "unix:$BATS_TEST_TMPDIR/file"

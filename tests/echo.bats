@@ -133,3 +133,25 @@ setup() {
 	kill "$STALL_PID"
 	stop_daemon
 }
+
+@test "out of file descriptors: accept pauses without spinning, then recovers" {
+	echo_conf "$ADDR" 'backlog = 256;'
+	# 40 fds: a dozen for the daemon itself, the rest for clients.
+	DAEMON_WRAP=(prlimit --nofile=40:40 --)
+	start_daemon
+	bg_client FLOOD --timeout 3 flood "$ADDR" 60
+	wait_until 10000 output_has FLOOD "opened 60"
+	wait_until 5000 log_has "ms): Too many open files"
+	# While clients wait, the daemon sleeps between attempts: in one
+	# second it uses well under a second of CPU.
+	t0=$(awk '{print $14 + $15}' "/proc/$DAEMON_PID/stat")
+	sleep 1
+	t1=$(awk '{print $14 + $15}' "/proc/$DAEMON_PID/stat")
+	echo "cpu ticks in 1 s: $((t1 - t0))"
+	[ $((t1 - t0)) -lt 50 ]
+	wait "$FLOOD_PID"
+	# Once they are gone, clients are served again.
+	run "${CLIENT[@]}" --timeout 20 echo "$ADDR" --clients 5
+	[ "$status" -eq 0 ]
+	stop_daemon
+}

@@ -62,8 +62,10 @@ log_has() {
 }
 
 # start_daemon [OPTIONS]: start on $CONF, wait for the ready line.
+# DAEMON_WRAP (an array) goes before the command, e.g. (prlimit ... --).
+DAEMON_WRAP=()
 start_daemon() {
-	local cmd=("$AIO_BIN" -f "$CONF" "$@")
+	local cmd=("${DAEMON_WRAP[@]}" "$AIO_BIN" -f "$CONF" "$@")
 
 	if [ "${AIO_VALGRIND:-0}" = 1 ]; then
 		cmd=(valgrind --quiet --error-exitcode=99 "${cmd[@]}")

@@ -134,6 +134,14 @@ def cmd_stall(a):
     time.sleep(max(0.0, deadline - time.monotonic()))
 
 
+def cmd_flood(a):
+    """Open n connections without waiting for service and hold them for
+    --timeout seconds: more than the daemon's fd limit allows."""
+    socks = [connect_sync(a.addr, a.timeout) for _ in range(a.n)]
+    print(f"opened {len(socks)}", flush=True)
+    time.sleep(a.timeout)
+
+
 def cmd_reset(a):
     """Send a little, then reset the connection (RST, not FIN)."""
     s = connect_sync(a.addr, a.timeout)
@@ -156,13 +164,16 @@ def main():
     e.add_argument("--chunk", type=int, default=65536)
     for name in ("idle", "rejected", "stall", "reset"):
         sub.add_parser(name).add_argument("addr")
+    f = sub.add_parser("flood")
+    f.add_argument("addr")
+    f.add_argument("n", type=int)
     h = sub.add_parser("hold")
     h.add_argument("addr")
     h.add_argument("n", type=int)
     a = p.parse_args()
 
     try:
-        if a.cmd in ("reset", "stall"):
+        if a.cmd in ("reset", "stall", "flood"):
             globals()["cmd_" + a.cmd](a)
             return 0
         coro = globals()["cmd_" + a.cmd](a)
