@@ -109,14 +109,24 @@ parse_digits(const char *buf, size_t len, int64_t *v)
 	return (i);
 }
 
-/* Scale v by the unit in [unit, unit+ulen); -1 if the unit is unknown. */
+/*
+ * Parse digits followed by one of the unit names (case-insensitive; ""
+ * is a name too) and scale by that unit's factor.
+ */
 static int
-scale(int64_t v, const char *unit, size_t ulen,
-    const char *const *names, const int64_t *factors, int64_t *out)
+parse_scaled(const char *buf, size_t len, const char *const *names,
+    const int64_t *factors, int64_t *out)
 {
-	for (size_t i = 0; names[i] != NULL; i++)
-		if (strlen(names[i]) == ulen &&
-		    strncasecmp(unit, names[i], ulen) == 0) {
+	int64_t v;
+	size_t n = parse_digits(buf, len, &v), i;
+
+	if (n == 0) {
+		errno = EINVAL;
+		return (-1);
+	}
+	for (i = 0; names[i] != NULL; i++)
+		if (strlen(names[i]) == len - n &&
+		    strncasecmp(buf + n, names[i], len - n) == 0) {
 			if (v > INT64_MAX / factors[i]) {
 				errno = ERANGE;
 				return (-1);
@@ -137,14 +147,8 @@ config_duration_parse(const char *buf, size_t len, int64_t *ms)
 	static const int64_t factors[] = {
 		1000, 1, 1000, 60 * 1000, 3600 * 1000, DAY_MS
 	};
-	int64_t v;
-	size_t n = parse_digits(buf, len, &v);
 
-	if (n == 0) {
-		errno = EINVAL;
-		return (-1);
-	}
-	return (scale(v, buf + n, len - n, names, factors, ms));
+	return (parse_scaled(buf, len, names, factors, ms));
 }
 
 int
@@ -152,14 +156,8 @@ config_size_parse(const char *buf, size_t len, int64_t *bytes)
 {
 	static const char *const names[] = { "", "k", "m", NULL };
 	static const int64_t factors[] = { 1, 1024, 1024 * 1024 };
-	int64_t v;
-	size_t n = parse_digits(buf, len, &v);
 
-	if (n == 0) {
-		errno = EINVAL;
-		return (-1);
-	}
-	return (scale(v, buf + n, len - n, names, factors, bytes));
+	return (parse_scaled(buf, len, names, factors, bytes));
 }
 
 /* A number from an int, a float (durations) or a string with a unit. */
