@@ -65,11 +65,12 @@ log_has() {
 # DAEMON_WRAP (an array) goes before the command, e.g. (prlimit ... --).
 DAEMON_WRAP=()
 start_daemon() {
-	local cmd=("${DAEMON_WRAP[@]}" "$AIO_BIN" -f "$CONF" "$@")
+	local cmd=("$AIO_BIN" -f "$CONF" "$@")
 
 	if [ "${AIO_VALGRIND:-0}" = 1 ]; then
 		cmd=(valgrind --quiet --error-exitcode=99 "${cmd[@]}")
 	fi
+	cmd=("${DAEMON_WRAP[@]}" "${cmd[@]}")
 	"${cmd[@]}" 2>"$LOG" &
 	DAEMON_PID=$!
 	if ! wait_until 15000 log_has " ready: "; then
@@ -106,7 +107,7 @@ teardown() {
 	fi
 	jobs -p | xargs -r kill 2>/dev/null || true
 	# A sanitizer or valgrind report fails the test that caused it.
-	if [ -f "$LOG" ] && grep -qE "AddressSanitizer|runtime error:|LeakSanitizer|ERROR SUMMARY: [1-9]" "$LOG"; then
+	if [ -f "$LOG" ] && grep -qE "AddressSanitizer|runtime error:|LeakSanitizer|^==[0-9]+== " "$LOG"; then
 		cat "$LOG" >&2
 		return 1
 	fi
