@@ -57,8 +57,8 @@ int	coro_resume(struct coro *);
 /*
  * coro_yield():
  * Suspend the running coroutine and return to whoever resumed it.  Only
- * from a coroutine.  Aborts if the stack's canary or the stack pointer
- * shows an overflow.
+ * from a coroutine.  Aborts if the stack's canary (its lowest bytes, which
+ * must still be zero) or the stack pointer shows an overflow.
  */
 void	coro_yield(void);
 

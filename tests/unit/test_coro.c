@@ -288,6 +288,40 @@ test_guard_page(int force_mprotect)
 #endif
 }
 
+static void
+scribble_low(void *arg)
+{
+	char *bottom = (char *)coro_self() - coro_stack_size();
+
+	(void)arg;
+	bottom[16] = 1;		/* an overflow that stopped short of the guard */
+}
+
+/* A write into the canary zone aborts when the stack is released. */
+static void
+test_canary(void)
+{
+	struct coro *co;
+	int status = 0;
+	pid_t pid;
+
+	co = coro_create(nothing, NULL);
+	coro_resume(co);
+	coro_free(co);
+	CHECK(1, "an intact canary passes release");
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		close(STDERR_FILENO);	/* the abort message is expected */
+		co = coro_create(scribble_low, NULL);
+		coro_resume(co);
+		coro_free(co);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+	    "a written canary aborts on release");
+}
+
 int
 main(void)
 {
@@ -307,6 +341,7 @@ main(void)
 	test_fp_state();
 	test_pool();
 	test_many_live();
+	test_canary();
 	test_guard_page(0);
 	test_guard_page(1);
 	coro_fini();
