@@ -47,6 +47,12 @@ struct config	*config_load(const char *);
  */
 struct config	*config_load_string(const char *, const char *);
 
+/* conf/aio-echod.conf as built into the binary. */
+extern const char	config_default_text[];
+
+/* The name problems in the built-in default are reported under. */
+#define CONFIG_DEFAULT_NAME	"(built-in default)"
+
 /*
  * config_free(cfg):
  * Free cfg and its strings.  config_free(NULL) does nothing.

@@ -24,7 +24,7 @@
 #define DEFAULT_CONFIG	"/etc/aio-echod.conf"
 
 struct options {
-	const char	*path;
+	const char	*path;		/* NULL: DEFAULT_CONFIG or built-in */
 	int		 check;
 	int		 verbose;
 };
@@ -41,7 +41,8 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: aio-echod [-nvVh] [-f file]\n"
-	    "  -f file  configuration file (default " DEFAULT_CONFIG ")\n"
+	    "  -f file  configuration file (default " DEFAULT_CONFIG ",\n"
+	    "           or the built-in default if that does not exist)\n"
 	    "  -n       check the configuration, print \"configuration OK\","
 	    " and exit\n"
 	    "  -v       log at debug level (a line per connection)\n"
@@ -54,7 +55,6 @@ parse_options(int argc, char **argv, struct options *opt)
 {
 	int ch;
 
-	opt->path = DEFAULT_CONFIG;
 	while ((ch = getopt(argc, argv, "f:nvVh")) != -1) {
 		switch (ch) {
 		case 'f':
@@ -118,6 +118,24 @@ close_listeners(struct daemon *d)
 	free(d->listeners);
 }
 
+/*
+ * -f FILE, else DEFAULT_CONFIG, else (when it does not exist) the copy of
+ * conf/aio-echod.conf built into the binary.
+ */
+static struct config *
+load_config(const struct options *opt)
+{
+	if (opt->path != NULL)
+		return (config_load(opt->path));
+	if (access(DEFAULT_CONFIG, F_OK) == -1 && errno == ENOENT) {
+		log_info("%s not found: using the built-in default "
+		    "configuration", DEFAULT_CONFIG);
+		return (config_load_string(config_default_text,
+		    CONFIG_DEFAULT_NAME));
+	}
+	return (config_load(DEFAULT_CONFIG));
+}
+
 static void
 on_stop(int signo, void *arg)
 {
@@ -165,7 +183,7 @@ main(int argc, char **argv)
 
 	parse_options(argc, argv, &opt);
 	log_init(opt.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-	if ((d.cfg = config_load(opt.path)) == NULL)
+	if ((d.cfg = load_config(&opt)) == NULL)
 		return (1);
 	if (opt.check) {
 		printf("configuration OK\n");

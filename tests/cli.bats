@@ -87,3 +87,11 @@ EOC
 	[ "$status" -eq 1 ]
 	[[ "$output" == "<2>"*"nope.conf: No such file or directory" ]]
 }
+
+@test "without -f or /etc/aio-echod.conf, the built-in default is used" {
+	[ ! -e /etc/aio-echod.conf ] || skip "/etc/aio-echod.conf exists here"
+	run "$AIO_BIN" -n
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"/etc/aio-echod.conf not found: using the built-in default"* ]]
+	[[ "$output" == *"configuration OK"* ]]
+}

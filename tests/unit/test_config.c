@@ -102,6 +102,25 @@ test_shipped_file(void)
 	config_free(cfg);
 }
 
+/* The binary's built-in default is exactly conf/aio-echod.conf. */
+static void
+test_builtin_default(void)
+{
+	static char file[16384];
+	struct config *cfg;
+	FILE *fp = fopen(AIO_SOURCE_DIR "/conf/aio-echod.conf", "r");
+	size_t n = fp ? fread(file, 1, sizeof(file) - 1, fp) : 0;
+
+	if (fp != NULL)
+		fclose(fp);
+	file[n] = '\0';
+	CHECK(n > 0 && strcmp(file, config_default_text) == 0,
+	    "built-in default is conf/aio-echod.conf, byte for byte");
+	cfg = config_load_string(config_default_text, CONFIG_DEFAULT_NAME);
+	CHECK(cfg != NULL && cfg->nlisteners == 2, "built-in default loads");
+	config_free(cfg);
+}
+
 static void
 test_defaults(void)
 {
@@ -283,6 +302,7 @@ int
 main(void)
 {
 	test_shipped_file();
+	test_builtin_default();
 	test_defaults();
 	test_value_forms();
 	test_bad_files();
