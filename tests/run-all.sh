@@ -74,7 +74,7 @@ run_build() {
 install_missing || { echo "0 passed, 1 failed"; exit 1; }
 
 run_build "normal (-Werror)" build -DAIO_WERROR=ON
-ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=0 \
+ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_build "ASan+UBSan" build-asan -DAIO_WERROR=ON -DAIO_SANITIZE=ON \
 	-DCMAKE_BUILD_TYPE=Debug
