@@ -11,8 +11,10 @@
  * that record, armed only when there is a deadline.  Wakeups from libevent
  * callbacks (which run on the thread's main stack) resume the coroutine at
  * once; wakeups from inside a coroutine, cancellations and loop_yield()
- * go through the ready queue, which one activated event drains on the main
- * stack, so a coroutine never resumes another except to start it.
+ * go through the ready queue, which a zero-timeout timer drains on the
+ * main stack once per turn of the loop, so a coroutine never resumes
+ * another except to start it, and one that keeps yielding cannot starve
+ * the others.
  *
  * Stopping is two steps.  loop_drain() fails every idle wait (accepts,
  * connections between requests) with ECANCELED, so listeners close and
@@ -108,7 +110,7 @@ loop_create(void)
 		errno = ENOSYS;
 		goto fail_free;
 	}
-	l->ready_ev = event_new(l->base, -1, 0, on_ready, l);
+	l->ready_ev = evtimer_new(l->base, on_ready, l);
 	l->drain_ev = evtimer_new(l->base, on_drain_timeout, l);
 	if (l->ready_ev == NULL || l->drain_ev == NULL)
 		goto fail_base;
@@ -157,6 +159,14 @@ loop_free(struct loop *l)
 	free(l);
 }
 
+/* Once stopping, loop_run() returns when the last coroutine is gone. */
+static void
+stop_if_done(struct loop *l)
+{
+	if (l->state != LOOP_RUNNING && l->live == 0)
+		event_base_loopbreak(l->base);
+}
+
 /* Resume co; if it has finished, free it and see whether a stop is done. */
 static void
 loop_resume(struct loop *l, struct coro *co)
@@ -165,8 +175,7 @@ loop_resume(struct loop *l, struct coro *co)
 		return;
 	coro_free(co);
 	l->live--;
-	if (l->state != LOOP_RUNNING && l->live == 0)
-		event_base_loopbreak(l->base);
+	stop_if_done(l);
 }
 
 int
@@ -253,12 +262,21 @@ wait_take(struct loop *l, struct loop_wait *w, int err)
 	w->where = WAIT_NONE;
 }
 
+/*
+ * Queue w to be resumed on the next turn of the loop.  The ready event is
+ * a zero-timeout timer, not event_active(): libevent runs timers after it
+ * has polled the fds, while an event activated from its own callback would
+ * run again before any poll.
+ */
 static void
 ready_push(struct loop *l, struct loop_wait *w)
 {
+	static const struct timeval now = { 0, 0 };
+
 	w->where = WAIT_READY;
 	TAILQ_INSERT_TAIL(&l->ready, w, link);
-	event_active(l->ready_ev, EV_TIMEOUT, 0);
+	if (!evtimer_pending(l->ready_ev, NULL))
+		evtimer_add(l->ready_ev, &now);
 }
 
 void
@@ -290,16 +308,23 @@ on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 	loop_resume(cur, w->co);
 }
 
+/*
+ * Resume what was ready when this pass began.  What gets queued meanwhile
+ * (a coroutine yielding again) waits for the next turn of the loop, so
+ * fds and timers are polled in between.
+ */
 static void
 on_ready(evutil_socket_t fd, short what, void *arg)
 {
 	struct loop *l = arg;
+	TAILQ_HEAD(, loop_wait) batch = TAILQ_HEAD_INITIALIZER(batch);
 	struct loop_wait *w;
 
 	(void)fd;
 	(void)what;
-	while ((w = TAILQ_FIRST(&l->ready)) != NULL) {
-		TAILQ_REMOVE(&l->ready, w, link);
+	TAILQ_CONCAT(&batch, &l->ready, link);
+	while ((w = TAILQ_FIRST(&batch)) != NULL) {
+		TAILQ_REMOVE(&batch, w, link);
 		w->where = WAIT_NONE;
 		loop_resume(l, w->co);
 	}
@@ -339,13 +364,6 @@ cancel_waits(struct loop *l, int idle_only)
 		wait_take(l, w, ECANCELED);
 		ready_push(l, w);
 	}
-}
-
-static void
-stop_if_done(struct loop *l)
-{
-	if (l->live == 0)
-		event_base_loopbreak(l->base);
 }
 
 void

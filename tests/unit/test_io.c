@@ -144,6 +144,34 @@ t_busy_and_close(void *arg)
 	loop_stop(L);
 }
 
+static int	timer_fired;
+
+static void
+short_sleeper(void *arg)
+{
+	(void)arg;
+	io_sleep(io_now() + 1);
+	timer_fired = 1;
+}
+
+/* A coroutine that keeps yielding must not starve timers and fds. */
+static void
+t_yield_is_fair(void *arg)
+{
+	long spins = 0;
+
+	(void)arg;
+	timer_fired = 0;
+	loop_spawn(L, short_sleeper, NULL);
+	while (!timer_fired && spins < 2000000) {
+		loop_yield();
+		spins++;
+	}
+	CHECK(timer_fired, "a timer fires while another coroutine yields in a "
+	    "loop (%ld yields)", spins);
+	loop_stop(L);
+}
+
 static int	idle_errno, busy_errno, sleep_errno;
 static int64_t	busy_took;
 
@@ -323,6 +351,7 @@ main(void)
 	run(t_backpressure);
 	run(t_busy_and_close);
 	run(t_data_then_fin);
+	run(t_yield_is_fair);
 	test_drain();
 	test_accept_connect();
 	coro_fini();
