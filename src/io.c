@@ -47,6 +47,7 @@ struct io_fd {
 	int		 readable;
 	int		 writable;
 	int		 sticky;	/* EOF or error may follow the data */
+	int		*alive;		/* cleared by io_close() during dispatch */
 	struct io_wait	*reader;
 	struct io_wait	*writer;
 };
@@ -87,31 +88,44 @@ wait_detach(struct loop_wait *lw)
 	wait_unlink((struct io_wait *)lw);
 }
 
+/* Resume f's waiter in direction what, if any. */
+static void
+wake(struct io_fd *f, int what)
+{
+	struct io_wait *w = *slot(f, what);
+
+	if (w != NULL) {
+		wait_unlink(w);
+		loop_unpark(&w->lw, 0);
+	}
+}
+
 static void
 on_fd_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct io_fd *f = arg;
-	struct io_wait *r = NULL, *w = NULL;
+	int alive = 1;
 
 	(void)fd;
 	if ((what & EV_CLOSED) || (what & (EV_READ | EV_WRITE)) ==
 	    (EV_READ | EV_WRITE))
 		f->sticky = 1;
-	if (what & (EV_READ | EV_CLOSED)) {
+	if (what & (EV_READ | EV_CLOSED))
 		f->readable = 1;
-		if ((r = f->reader) != NULL)
-			wait_unlink(r);
-	}
-	if (what & EV_WRITE) {
+	if (what & EV_WRITE)
 		f->writable = 1;
-		if ((w = f->writer) != NULL)
-			wait_unlink(w);
-	}
-	/* Both are unlinked first: the reader may close fd and free f. */
-	if (r != NULL)
-		loop_unpark(&r->lw, 0);
-	if (w != NULL)
-		loop_unpark(&w->lw, 0);
+	/*
+	 * The reader runs first and may close fd: io_close() then wakes the
+	 * writer with EBADF and frees f, and says so through alive.
+	 */
+	f->alive = &alive;
+	if (what & (EV_READ | EV_CLOSED))
+		wake(f, IO_READ);
+	if (!alive)
+		return;
+	f->alive = NULL;
+	if (what & EV_WRITE)
+		wake(f, IO_WRITE);
 }
 
 /* fd's state, if it has any yet. */
@@ -338,6 +352,8 @@ io_close(int fd)
 
 	if (f != NULL) {
 		fds[fd] = NULL;
+		if (f->alive != NULL)
+			*f->alive = 0;
 		event_del(&f->ev);
 		r = f->reader;
 		w = f->writer;

@@ -144,6 +144,55 @@ t_busy_and_close(void *arg)
 	loop_stop(L);
 }
 
+static int	writer_errno;
+
+static void
+blocked_writer(void *arg)
+{
+	static char big[1 << 20];
+
+	(void)arg;
+	writer_errno = 0;
+	if (io_write(sp[0], big, sizeof(big), io_now() + 5000) == -1)
+		writer_errno = errno;
+}
+
+static void
+reader_closer(void *arg)
+{
+	char c;
+
+	(void)arg;
+	if (io_read(sp[0], &c, 1, io_now() + 5000) == 1) {
+		io_close(sp[0]);
+		/* The fd number is free again: the next socket reuses it. */
+		sp[0] = socket(AF_UNIX, SOCK_STREAM, 0);
+	}
+}
+
+/*
+ * One edge wakes both directions of an fd; the reader runs first and
+ * closes it, and the number is reused at once.  The writer must fail
+ * with EBADF, not write into the new socket.
+ */
+static void
+t_reader_closes(void *arg)
+{
+	static char sink[1 << 16];
+
+	(void)arg;
+	loop_spawn(L, blocked_writer, NULL);	/* parks: sp[0] is full */
+	loop_spawn(L, reader_closer, NULL);	/* parks: no data yet */
+	/* Data and space for sp[0] before the loop polls: one edge. */
+	(void)!write(sp[1], "r", 1);
+	while (read(sp[1], sink, sizeof(sink)) > 0)
+		;
+	io_sleep(io_now() + 50);
+	CHECK(writer_errno == EBADF, "a writer whose fd its reader closed "
+	    "in the same edge fails with EBADF (errno %d)", writer_errno);
+	loop_stop(L);
+}
+
 static int	timer_fired;
 
 static void
@@ -352,6 +401,7 @@ main(void)
 	run(t_busy_and_close);
 	run(t_data_then_fin);
 	run(t_yield_is_fair);
+	run(t_reader_closes);
 	test_drain();
 	test_accept_connect();
 	coro_fini();
