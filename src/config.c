@@ -31,6 +31,8 @@ enum key_type {
 	KEY_LOG_LEVEL,
 	KEY_SERVICE,
 	KEY_ADDRESS,	/* string, also parsed into listen_conf.addr */
+	KEY_UPSTREAMS,	/* list of addresses or NAME:PORT */
+	KEY_BALANCE,
 	KEY_LISTENERS,	/* walked separately */
 };
 
@@ -52,6 +54,11 @@ static const struct key global_keys[] = {
 	    CORO_STACK_MIN, CORO_STACK_MAX, "16k to 1m" },
 	{ "shutdown_timeout", KEY_DURATION, G(shutdown_timeout), 0,
 	    0, 3600 * 1000, "0s to 1h" },
+	{ "worker_threads", KEY_INT, G(worker_threads), 0, 1, 64, "1 to 64" },
+	{ "worker_queue", KEY_INT, G(worker_queue), 0, 1, 1000000,
+	    "1 to 1000000" },
+	{ "resolve_interval", KEY_DURATION, G(resolve_interval), 0,
+	    1000, DAY_MS, "1s to 1d" },
 	{ "listeners", KEY_LISTENERS, 0, 1, 0, 0, NULL },
 };
 
@@ -64,6 +71,18 @@ static const struct key listener_keys[] = {
 	    1, 1000000, "1 to 1000000" },
 	{ "idle_timeout", KEY_DURATION, L(idle_timeout), 0,
 	    0, 30 * DAY_MS, "0 (none) to 30d" },
+	{ "access_log", KEY_STRING, L(access_log), 0, 0, 0, NULL },
+	{ "upstreams", KEY_UPSTREAMS, 0, 0, 0, 0, NULL },
+	{ "balance", KEY_BALANCE, L(balance), 0, 0, 0, NULL },
+	{ "connect_timeout", KEY_DURATION, L(connect_timeout), 0,
+	    1, 3600 * 1000, "1ms to 1h" },
+	{ "fin_timeout", KEY_DURATION, L(fin_timeout), 0,
+	    0, DAY_MS, "0 (none) to 1d" },
+};
+
+/* Listener keys that only a proxy may set. */
+static const char *const proxy_only[] = {
+	"upstreams", "balance", "connect_timeout", "fin_timeout", NULL
 };
 
 #define NKEYS(t)	(sizeof(t) / sizeof((t)[0]))
@@ -230,6 +249,52 @@ apply_number(struct parse *p, const config_setting_t *s,
 	return (0);
 }
 
+/* One upstream: a numeric address, or NAME:PORT to resolve later. */
+static void
+parse_upstream(struct parse *p, const config_setting_t *s,
+    struct upstream_conf *u)
+{
+	const char *str = config_setting_get_string(s), *why, *why_name;
+	char host[SOCK_NAME_MAX];
+	size_t len;
+
+	if (str == NULL || *str == '\0') {
+		problem(p, s, "upstreams: expected non-empty strings");
+		return;
+	}
+	len = strlen(str);
+	u->text = strdup(str);
+	if (sock_addr_parse(str, len, &u->addr, &why) == 0)
+		return;
+	if (strncmp(str, "unix:", 5) != 0 && strchr(str, '[') == NULL &&
+	    sock_name_parse(str, len, host, &u->port, &why_name) == 0) {
+		u->host = strdup(host);
+		return;
+	}
+	problem(p, s, "upstreams: \"%s\": expected IPV4:PORT, [IPV6]:PORT, "
+	    "NAME:PORT or unix:PATH", str);
+}
+
+static void
+apply_upstreams(struct parse *p, const config_setting_t *s,
+    struct listen_conf *lc)
+{
+	unsigned i, n;
+
+	if ((!config_setting_is_list(s) && !config_setting_is_array(s)) ||
+	    (n = (unsigned)config_setting_length(s)) == 0) {
+		problem(p, s, "upstreams: expected a non-empty list: "
+		    "upstreams = ( \"HOST:PORT\", ... );");
+		return;
+	}
+	if ((lc->upstreams = calloc(n, sizeof(*lc->upstreams))) == NULL)
+		fatal("calloc");
+	lc->nupstreams = n;
+	for (i = 0; i < n; i++)
+		parse_upstream(p, config_setting_get_elem(s, i),
+		    &lc->upstreams[i]);
+}
+
 /* Store one setting s, described by k, into the struct at base. */
 static void
 apply(struct parse *p, const config_setting_t *s, const struct key *k,
@@ -243,6 +308,10 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 	if (k->type == KEY_INT || k->type == KEY_DURATION ||
 	    k->type == KEY_SIZE) {
 		apply_number(p, s, k, num);
+		return;
+	}
+	if (k->type == KEY_UPSTREAMS) {
+		apply_upstreams(p, s, (struct listen_conf *)base);
 		return;
 	}
 	if (str == NULL || *str == '\0') {
@@ -263,9 +332,20 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 	case KEY_SERVICE:
 		if (strcmp(str, "echo") == 0)
 			*num = SERVICE_ECHO;
+		else if (strcmp(str, "proxy") == 0)
+			*num = SERVICE_PROXY;
 		else
-			problem(p, s, "service: \"%s\": expected \"echo\"",
-			    str);
+			problem(p, s, "service: \"%s\": expected \"echo\" "
+			    "or \"proxy\"", str);
+		break;
+	case KEY_BALANCE:
+		if (strcmp(str, "round-robin") == 0)
+			*num = BALANCE_ROUND_ROBIN;
+		else if (strcmp(str, "first") == 0)
+			*num = BALANCE_FIRST;
+		else
+			problem(p, s, "balance: \"%s\": expected "
+			    "\"round-robin\" or \"first\"", str);
 		break;
 	case KEY_ADDRESS:
 		*strp = strdup(str);
@@ -313,6 +393,30 @@ listener_defaults(struct listen_conf *lc)
 	lc->backlog = 511;
 	lc->max_connections = 1024;
 	lc->idle_timeout = 300 * 1000;
+	lc->balance = BALANCE_ROUND_ROBIN;
+	lc->connect_timeout = 5 * 1000;
+	lc->fin_timeout = 30 * 1000;
+}
+
+/* Keys that depend on the service. */
+static void
+check_service_keys(struct parse *p, const config_setting_t *g,
+    const struct listen_conf *lc)
+{
+	const config_setting_t *s;
+	size_t i;
+
+	if (lc->service == SERVICE_PROXY) {
+		if (config_setting_get_member(g, "upstreams") == NULL)
+			problem(p, g, "listener \"%s\": service \"proxy\" "
+			    "needs upstreams = ( \"HOST:PORT\", ... );",
+			    lc->name ? lc->name : "?");
+		return;
+	}
+	for (i = 0; proxy_only[i] != NULL; i++)
+		if ((s = config_setting_get_member(g, proxy_only[i])) != NULL)
+			problem(p, s, "%s: only for service \"proxy\"",
+			    proxy_only[i]);
 }
 
 /* Names and addresses must be unique across listeners. */
@@ -376,6 +480,7 @@ walk_listeners(struct parse *p, const config_setting_t *root,
 		}
 		walk_group(p, g, listener_keys, NKEYS(listener_keys),
 		    (char *)lc);
+		check_service_keys(p, g, lc);
 	}
 	check_unique(p, cfg, list);
 }
@@ -394,6 +499,9 @@ config_build(config_t *cf, const char *file)
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->coroutine_stack_size = CORO_STACK_DEFAULT;
 	cfg->shutdown_timeout = 30 * 1000;
+	cfg->worker_threads = 4;
+	cfg->worker_queue = 1024;
+	cfg->resolve_interval = 30 * 1000;
 	walk_group(&p, root, global_keys, NKEYS(global_keys), (char *)cfg);
 	walk_listeners(&p, root, cfg);
 	if (p.errors > 0) {
@@ -461,8 +569,16 @@ config_free(struct config *cfg)
 	if (cfg == NULL)
 		return;
 	for (i = 0; i < cfg->nlisteners; i++) {
-		free(cfg->listeners[i].name);
-		free(cfg->listeners[i].address);
+		struct listen_conf *lc = &cfg->listeners[i];
+
+		free(lc->name);
+		free(lc->address);
+		free(lc->access_log);
+		for (size_t j = 0; j < lc->nupstreams; j++) {
+			free(lc->upstreams[j].text);
+			free(lc->upstreams[j].host);
+		}
+		free(lc->upstreams);
 	}
 	free(cfg->listeners);
 	free(cfg->path);
@@ -472,5 +588,12 @@ config_free(struct config *cfg)
 const char *
 config_service_name(int64_t service)
 {
-	return (service == SERVICE_ECHO ? "echo" : "?");
+	switch (service) {
+	case SERVICE_ECHO:
+		return ("echo");
+	case SERVICE_PROXY:
+		return ("proxy");
+	default:
+		return ("?");
+	}
 }

@@ -9,6 +9,21 @@
 /* What a listener does with its connections. */
 enum service {
 	SERVICE_ECHO,
+	SERVICE_PROXY,
+};
+
+/* How a proxy picks its first upstream. */
+enum balance {
+	BALANCE_ROUND_ROBIN,	/* each new client starts at the next one */
+	BALANCE_FIRST,		/* always the first that answers: failover */
+};
+
+/* One upstream of a proxy: a numeric address, or a name to resolve. */
+struct upstream_conf {
+	char		*text;		/* as written */
+	char		*host;		/* a DNS name, or NULL if numeric */
+	unsigned	 port;		/* with host */
+	struct sock_addr addr;		/* if numeric */
 };
 
 /* One listener's settings, as read from its group in "listeners". */
@@ -20,6 +35,12 @@ struct listen_conf {
 	int64_t		 backlog;
 	int64_t		 max_connections;
 	int64_t		 idle_timeout;	/* ms; 0 means none */
+	char		*access_log;	/* path, or NULL for none */
+	struct upstream_conf *upstreams;	/* proxy only */
+	size_t		 nupstreams;
+	int64_t		 balance;	/* enum balance */
+	int64_t		 connect_timeout;	/* ms */
+	int64_t		 fin_timeout;	/* ms; 0 means none */
 	int		 line;		/* where its group starts */
 };
 
@@ -29,6 +50,9 @@ struct config {
 	int64_t		 log_level;	/* LOG_LEVEL_* */
 	int64_t		 coroutine_stack_size;	/* bytes */
 	int64_t		 shutdown_timeout;	/* ms */
+	int64_t		 worker_threads;
+	int64_t		 worker_queue;
+	int64_t		 resolve_interval;	/* ms */
 	struct listen_conf *listeners;
 	size_t		 nlisteners;
 };
@@ -59,7 +83,7 @@ extern const char	config_default_text[];
  */
 void	config_free(struct config *);
 
-/* config_service_name(service): "echo". */
+/* config_service_name(service): "echo" or "proxy". */
 const char	*config_service_name(int64_t);
 
 /*

@@ -128,6 +128,34 @@ sock_addr_parse(const char *buf, size_t len, struct sock_addr *sa,
 	return (0);
 }
 
+int
+sock_name_parse(const char *buf, size_t len, char *host, unsigned *port,
+    const char **why)
+{
+	const char *colon = memrchr(buf, ':', len);
+	size_t hlen, i;
+	in_port_t p;
+
+	if (colon == NULL)
+		return (fail(why, "expected NAME:PORT"));
+	hlen = (size_t)(colon - buf);
+	if (parse_port(colon + 1, len - hlen - 1, &p) == -1)
+		return (fail(why, "port must be a number from 1 to 65535"));
+	if (hlen == 0 || hlen >= SOCK_NAME_MAX)
+		return (fail(why, "host name must be 1 to 253 bytes"));
+	for (i = 0; i < hlen; i++)
+		if (!((buf[i] >= 'a' && buf[i] <= 'z') ||
+		    (buf[i] >= 'A' && buf[i] <= 'Z') ||
+		    (buf[i] >= '0' && buf[i] <= '9') ||
+		    buf[i] == '-' || buf[i] == '.'))
+			return (fail(why, "host name may hold only letters, "
+			    "digits, '-' and '.'"));
+	memcpy(host, buf, hlen);
+	host[hlen] = '\0';
+	*port = ntohs(p);
+	return (0);
+}
+
 char *
 sock_addr_format(const struct sock_addr *sa, char *buf, size_t size)
 {

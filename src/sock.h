@@ -24,6 +24,19 @@ struct sock_addr {
 int	sock_addr_parse(const char *, size_t, struct sock_addr *,
 	    const char **);
 
+/* Longest host name sock_name_parse() accepts, NUL included. */
+#define SOCK_NAME_MAX	254
+
+/*
+ * sock_name_parse(buf, len, host, port, why):
+ * Parse "NAME:PORT", where NAME is a DNS name (letters, digits, '-' and
+ * '.', at most 253 bytes), into host (SOCK_NAME_MAX bytes) and port (host
+ * order).  Returns 0, or -1 with errno EINVAL and *why set.  Allocates
+ * nothing.  Any thread.
+ */
+int	sock_name_parse(const char *, size_t, char *, unsigned *,
+	    const char **);
+
 /*
  * sock_addr_format(sa, buf, size):
  * Write sa as sock_addr_parse() reads it ("unix" for an unnamed UNIX

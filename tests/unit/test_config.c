@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +230,71 @@ test_bad_files(void)
 	    "listener \"a\" (line 2)");
 }
 
+static void
+test_proxy_keys(void)
+{
+	struct config *cfg = config_load_string(
+	    "worker_threads = 2; worker_queue = 64; resolve_interval = \"10s\";\n"
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    "  service = \"proxy\"; balance = \"first\";\n"
+	    "  upstreams = ( \"127.0.0.1:5432\", \"db2.example.net:5432\",\n"
+	    "    \"unix:/run/x.sock\", \"[::1]:7\" );\n"
+	    "  connect_timeout = \"250ms\"; fin_timeout = 0;\n"
+	    "  access_log = \"/var/log/aio-echod/access.log\"; } );\n",
+	    "t.conf");
+	const struct listen_conf *lc;
+
+	CHECK(cfg != NULL, "a proxy listener loads");
+	if (cfg == NULL)
+		return;
+	lc = &cfg->listeners[0];
+	CHECK(cfg->worker_threads == 2 && cfg->worker_queue == 64 &&
+	    cfg->resolve_interval == 10000, "pool and resolver globals");
+	CHECK(lc->service == SERVICE_PROXY && lc->balance == BALANCE_FIRST &&
+	    lc->connect_timeout == 250 && lc->fin_timeout == 0 &&
+	    strcmp(lc->access_log, "/var/log/aio-echod/access.log") == 0,
+	    "proxy keys");
+	CHECK(lc->nupstreams == 4 && lc->upstreams[0].host == NULL &&
+	    lc->upstreams[1].host != NULL &&
+	    strcmp(lc->upstreams[1].host, "db2.example.net") == 0 &&
+	    lc->upstreams[1].port == 5432 && lc->upstreams[2].host == NULL &&
+	    lc->upstreams[3].addr.ss.ss_family == AF_INET6,
+	    "numeric, named, UNIX and IPv6 upstreams");
+	config_free(cfg);
+	cfg = config_load_string(ONE_LISTENER(""), "t.conf");
+	CHECK(cfg && cfg->worker_threads == 4 && cfg->worker_queue == 1024 &&
+	    cfg->resolve_interval == 30000 &&
+	    cfg->listeners[0].connect_timeout == 5000 &&
+	    cfg->listeners[0].fin_timeout == 30000 &&
+	    cfg->listeners[0].balance == BALANCE_ROUND_ROBIN &&
+	    cfg->listeners[0].access_log == NULL, "issue 4 defaults");
+	config_free(cfg);
+
+	BAD("proxy without upstreams",
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    " service = \"proxy\"; } );\n",
+	    "t.conf:1: listener \"p\": service \"proxy\" needs upstreams");
+	BAD("upstreams on an echo listener",
+	    ONE_LISTENER("\nupstreams = ( \"127.0.0.1:2\" );"),
+	    "t.conf:4: upstreams: only for service \"proxy\"");
+	BAD("a bad upstream, at its line",
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    " service = \"proxy\"; upstreams = ( \"127.0.0.1:2\",\n"
+	    " \"no_such:host:x\" ); } );\n",
+	    "t.conf:3: upstreams: \"no_such:host:x\": expected");
+	BAD("an empty upstream list",
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    " service = \"proxy\"; upstreams = (); } );\n",
+	    "t.conf:2: upstreams: expected a non-empty list");
+	BAD("bad balance",
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    " service = \"proxy\"; upstreams = ( \"127.0.0.1:2\" );\n"
+	    " balance = \"random\"; } );\n",
+	    "t.conf:3: balance: \"random\": expected");
+	BAD("worker_threads out of range", "worker_threads = 0;\n"
+	    ONE_LISTENER(""), "t.conf:1: worker_threads: out of range (1 to 64)");
+}
+
 /* Every problem is reported, not just the first. */
 static void
 test_all_problems_reported(void)
@@ -306,6 +373,7 @@ main(void)
 	test_defaults();
 	test_value_forms();
 	test_bad_files();
+	test_proxy_keys();
 	test_all_problems_reported();
 	test_real_file();
 	test_unit_parsers();

@@ -89,6 +89,28 @@ test_parse(void)
 }
 
 static void
+test_names(void)
+{
+	char host[SOCK_NAME_MAX];
+	unsigned port = 0;
+	const char *why = NULL;
+
+	CHECK(sock_name_parse("db2.example.net:5432", 20, host, &port,
+	    &why) == 0 && strcmp(host, "db2.example.net") == 0 && port == 5432,
+	    "NAME:PORT");
+	CHECK(sock_name_parse("localhost:1", 11, host, &port, &why) == 0 &&
+	    strcmp(host, "localhost") == 0 && port == 1, "localhost:1");
+	CHECK(sock_name_parse("bad_name:1", 10, host, &port, &why) == -1 &&
+	    strstr(why, "letters"), "underscore refused: %s", why);
+	CHECK(sock_name_parse("host:0", 6, host, &port, &why) == -1 &&
+	    strstr(why, "port"), "port 0 refused");
+	CHECK(sock_name_parse("host", 4, host, &port, &why) == -1,
+	    "no port refused");
+	CHECK(sock_name_parse(":80", 3, host, &port, &why) == -1,
+	    "empty host refused");
+}
+
+static void
 test_equal(void)
 {
 	struct sock_addr a, b, c;
@@ -164,6 +186,7 @@ int
 main(void)
 {
 	test_parse();
+	test_names();
 	test_equal();
 	test_listen_unix();
 	test_listen_tcp();
