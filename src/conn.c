@@ -4,6 +4,11 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "config.h"
+#include "io.h"
 
 const char *
 conn_close_name(enum conn_close why)
@@ -33,4 +38,32 @@ conn_close_from_errno(struct conn *c, int err)
 		c->err = err;
 		return (CONN_RESET);
 	}
+}
+
+size_t
+conn_access_line(const struct conn *c, enum conn_close why, char *buf,
+    size_t size)
+{
+	char peer[SOCK_ADDR_STRLEN], when[32];
+	struct timespec ts;
+	struct tm tm;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(buf, size, "%s.%03ldZ %s %s %s %lld %llu %llu %s\n",
+	    when, ts.tv_nsec / 1000000, c->lc->name,
+	    sock_addr_format(&c->peer, peer, sizeof(peer)),
+	    c->upstream[0] != '\0' ? c->upstream : "-",
+	    (long long)(io_now() - c->started),
+	    (unsigned long long)c->bytes_in,
+	    (unsigned long long)c->bytes_out, conn_close_name(why));
+	if (n < 0)
+		return (0);
+	if ((size_t)n >= size) {
+		buf[size - 2] = '\n';
+		return (size - 1);
+	}
+	return ((size_t)n);
 }

@@ -33,6 +33,7 @@ struct conn {
 	uint64_t		 bytes_in;	/* from the client */
 	uint64_t		 bytes_out;	/* to the client */
 	int			 err;		/* errno behind a reset */
+	char			 upstream[SOCK_ADDR_STRLEN];	/* proxy */
 };
 
 /* conn_close_name(why): "client-fin", "reset", ... as logged. */
@@ -44,5 +45,15 @@ const char	*conn_close_name(enum conn_close);
  * timeout, ECANCELED a shutdown, anything else a reset (kept in c->err).
  */
 enum conn_close	conn_close_from_errno(struct conn *, int);
+
+/*
+ * conn_access_line(c, why, buf, size):
+ * Format c's access log line, ending in '\n', into buf: UTC time of the
+ * close, listener, client, upstream ("-" if none), duration in ms, bytes
+ * from the client, bytes to the client, close reason.  Returns its length
+ * (truncated to size - 1).
+ */
+size_t	conn_access_line(const struct conn *, enum conn_close, char *,
+	    size_t);
 
 #endif /* CONN_H */

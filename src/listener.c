@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "config.h"
 #include "echo.h"
 #include "io.h"
@@ -92,6 +93,20 @@ conn_log_close(const struct conn *c, enum conn_close why)
 	    (unsigned long long)c->bytes_out);
 }
 
+/* Count a finished connection and write its access log line. */
+static void
+conn_account(struct listener *l, const struct conn *c, enum conn_close why)
+{
+	char line[512];
+
+	l->closed[why]++;
+	l->bytes_in += c->bytes_in;
+	l->bytes_out += c->bytes_out;
+	if (l->log != NULL)
+		accesslog_write(l->log, line,
+		    conn_access_line(c, why, line, sizeof(line)));
+}
+
 /* A client's coroutine: serve, then close and count. */
 static void
 conn_main(void *arg)
@@ -109,7 +124,7 @@ conn_main(void *arg)
 	io_close(c->fd);
 	conn_log_close(c, why);
 	l->active--;
-	l->closed[why]++;
+	conn_account(l, c, why);
 	free(c);
 }
 
@@ -117,10 +132,11 @@ static void
 conn_reject(struct listener *l, int fd, const struct sock_addr *peer,
     const char *what)
 {
+	struct conn c = { .peer = *peer, .lc = l->lc, .started = io_now() };
 	char text[SOCK_ADDR_STRLEN];
 
 	close(fd);
-	l->closed[CONN_LIMIT]++;
+	conn_account(l, &c, CONN_LIMIT);
 	if (warn_due(&l->warned_limit))
 		log_warnx("%s: %s: closing new clients", l->lc->name, what);
 	else if (log_enabled(LOG_LEVEL_DEBUG))

@@ -7,6 +7,7 @@
 
 #include "conn.h"
 
+struct accesslog;
 struct listen_conf;
 struct loop;
 
@@ -23,6 +24,9 @@ struct listener {
 	uint64_t	 active;	/* clients being served */
 	uint64_t	 total;		/* clients accepted and served */
 	uint64_t	 closed[CONN_CLOSE_MAX];	/* by close reason */
+	uint64_t	 bytes_in;	/* from clients, closed connections */
+	uint64_t	 bytes_out;	/* to clients */
+	struct accesslog *log;		/* NULL: no access log */
 	int64_t		 warned_limit;	/* io_now() of the last warning */
 	int64_t		 warned_accept;
 };

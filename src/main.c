@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "buf.h"
 #include "config.h"
 #include "coro.h"
@@ -20,8 +21,11 @@
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
+#include "pool.h"
 
 #define DEFAULT_CONFIG	"/etc/aio-echod.conf"
+/* At exit, how long access log lines may take to reach their files. */
+#define LOG_FLUSH_MS	2000
 
 struct options {
 	const char	*path;		/* NULL: DEFAULT_CONFIG or built-in */
@@ -32,6 +36,7 @@ struct options {
 struct daemon {
 	struct config	*cfg;
 	struct loop	*loop;
+	struct pool	*pool;
 	struct listener	*listeners;
 	size_t		 nopen;
 };
@@ -91,30 +96,48 @@ static int
 open_listeners(struct daemon *d)
 {
 	const struct listen_conf *lc;
+	struct listener *l;
 
 	d->listeners = calloc(d->cfg->nlisteners, sizeof(*d->listeners));
 	if (d->listeners == NULL)
 		fatal("calloc");
 	for (; d->nopen < d->cfg->nlisteners; d->nopen++) {
 		lc = &d->cfg->listeners[d->nopen];
-		if (listener_open(&d->listeners[d->nopen], lc, d->loop) == -1) {
+		l = &d->listeners[d->nopen];
+		if (listener_open(l, lc, d->loop) == -1) {
 			log_write(LOG_LEVEL_CRIT, 1, "listener %s: %s",
 			    lc->name, lc->address);
 			return (-1);
 		}
+		if (lc->access_log != NULL &&
+		    (l->log = accesslog_create(lc->access_log, d->pool)) == NULL)
+			fatal("access log");
 		log_info("%s: listening on %s (%s)", lc->name, lc->address,
 		    config_service_name(lc->service));
 	}
 	return (0);
 }
 
+/*
+ * Close the listeners, let the access logs' last lines reach their files
+ * (bounded: a blocked writer is given up), stop the pool.
+ */
 static void
 close_listeners(struct daemon *d)
 {
 	size_t i;
 
-	for (i = 0; i < d->nopen; i++)
+	for (i = 0; i < d->nopen; i++) {
 		listener_close(&d->listeners[i]);
+		if (d->listeners[i].log != NULL)
+			accesslog_flush(d->listeners[i].log);
+	}
+	if (d->pool != NULL && pool_wait_idle(d->pool, LOG_FLUSH_MS) == -1)
+		log_warnx("access logs still busy after %d ms; giving up",
+		    LOG_FLUSH_MS);
+	pool_free(d->pool);
+	for (i = 0; i < d->nopen; i++)
+		accesslog_free(d->listeners[i].log);
 	free(d->listeners);
 }
 
@@ -163,11 +186,27 @@ on_hup(int signo, void *arg)
 }
 
 static void
+on_usr1(int signo, void *arg)
+{
+	struct daemon *d = arg;
+	size_t i, n = 0;
+
+	(void)signo;
+	for (i = 0; i < d->nopen; i++)
+		if (d->listeners[i].log != NULL) {
+			accesslog_reopen(d->listeners[i].log);
+			n++;
+		}
+	log_info("SIGUSR1: reopening %zu access logs", n);
+}
+
+static void
 install_signals(struct daemon *d)
 {
 	if (loop_on_signal(d->loop, SIGTERM, on_stop, d) == -1 ||
 	    loop_on_signal(d->loop, SIGINT, on_stop, d) == -1 ||
-	    loop_on_signal(d->loop, SIGHUP, on_hup, d) == -1)
+	    loop_on_signal(d->loop, SIGHUP, on_hup, d) == -1 ||
+	    loop_on_signal(d->loop, SIGUSR1, on_usr1, d) == -1)
 		fatal("signals");
 	/* A peer gone mid-write is an EPIPE for that connection alone. */
 	signal(SIGPIPE, SIG_IGN);
@@ -198,6 +237,9 @@ main(int argc, char **argv)
 	limits_check(d.cfg);
 	if ((d.loop = loop_create()) == NULL)
 		fatal("event loop (edge-triggered epoll needed)");
+	if ((d.pool = pool_create((int)d.cfg->worker_threads,
+	    (int)d.cfg->worker_queue)) == NULL)
+		fatal("worker pool");
 	install_signals(&d);
 
 	if (open_listeners(&d) == -1) {

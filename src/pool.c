@@ -29,6 +29,7 @@
 
 #include <sys/eventfd.h>
 
+#include <poll.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -42,6 +43,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "loop.h"
 #include "loop_park.h"
 
 #define POOL_SIGNAL		(SIGRTMIN + 1)
@@ -59,6 +61,7 @@ struct pool {
 	pthread_cond_t		 work;		/* a job was queued, or stop */
 	struct pool_job		*head, *tail;	/* queued */
 	size_t			 queued, queue_max;
+	size_t			 running;	/* jobs in a worker's hands */
 	struct pool_job		*done_head, *done_tail;	/* completed */
 	int			 stop;
 	int			 efd;		/* eventfd: completions */
@@ -128,9 +131,11 @@ worker_main(void *arg)
 		if (p->stop) {
 			job->cancelled = 1;
 		} else {
+			p->running++;
 			pthread_mutex_unlock(&p->lock);
 			job->fn(job);
 			pthread_mutex_lock(&p->lock);
+			p->running--;
 		}
 		complete_locked(p, job);
 	}
@@ -280,6 +285,29 @@ size_t
 pool_queued(const struct pool *p)
 {
 	return (p->queued);
+}
+
+int
+pool_wait_idle(struct pool *p, int64_t timeout_ms)
+{
+	int64_t end = loop_now() + timeout_ms, left;
+	struct pollfd pfd = { .fd = p->efd, .events = POLLIN };
+	int idle;
+
+	for (;;) {
+		on_complete(p->efd, EV_READ, p);
+		pthread_mutex_lock(&p->lock);
+		idle = p->queued == 0 && p->running == 0 &&
+		    p->done_head == NULL;
+		pthread_mutex_unlock(&p->lock);
+		if (idle)
+			return (0);
+		if ((left = end - loop_now()) <= 0) {
+			errno = ETIMEDOUT;
+			return (-1);
+		}
+		(void)poll(&pfd, 1, (int)left);
+	}
 }
 
 /* Interrupt a worker until it exits; 0 if it did, -1 if it is stuck. */

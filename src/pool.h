@@ -2,6 +2,7 @@
 #define POOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * The worker pool: blocking work (file I/O, name resolution) runs on
@@ -63,6 +64,15 @@ int	pool_submit(struct pool *, struct pool_job *);
  * interrupted (EINTR) and should give up when this says so.  Any thread.
  */
 int	pool_stopping(void);
+
+/*
+ * pool_wait_idle(p, timeout_ms):
+ * Deliver completions until no job is queued or running (done callbacks
+ * may queue more), or until timeout_ms has passed.  Returns 0, or -1 with
+ * errno ETIMEDOUT.  Loop thread, outside any coroutine, with the loop not
+ * running (at shutdown).
+ */
+int	pool_wait_idle(struct pool *, int64_t);
 
 /*
  * pool_free(p):

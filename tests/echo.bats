@@ -155,3 +155,45 @@ setup() {
 	[ "$status" -eq 0 ]
 	stop_daemon
 }
+
+@test "access log: one line per connection in the documented format" {
+	echo_conf "$ADDR" "access_log = \"$BATS_TEST_TMPDIR/access.log\";"
+	start_daemon
+	run bash -c "printf 'hello\n' | nc -N 127.0.0.1 $PORT"
+	run "${CLIENT[@]}" echo "$ADDR" --bytes 1000
+	wait_until 5000 test -s "$BATS_TEST_TMPDIR/access.log"
+	wait_until 5000 bash -c "[ \$(wc -l <'$BATS_TEST_TMPDIR/access.log') -eq 2 ]"
+	cat "$BATS_TEST_TMPDIR/access.log"
+	# TIME LISTENER CLIENT UPSTREAM MS IN OUT REASON
+	re='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z echo 127\.0\.0\.1:[0-9]+ - [0-9]+ '
+	sed -n 1p "$BATS_TEST_TMPDIR/access.log" | grep -Eq "${re}6 6 client-fin$"
+	sed -n 2p "$BATS_TEST_TMPDIR/access.log" | grep -Eq "${re}1000 1000 client-fin$"
+	stop_daemon
+}
+
+@test "access log: SIGUSR1 reopens the file after mv (logrotate)" {
+	log=$BATS_TEST_TMPDIR/access.log
+	echo_conf "$ADDR" "access_log = \"$log\";"
+	start_daemon
+	run "${CLIENT[@]}" echo "$ADDR"
+	wait_until 5000 test -s "$log"
+	mv "$log" "$log.1"
+	kill -USR1 "$DAEMON_PID"
+	wait_until 5000 log_has "SIGUSR1: reopening 1 access logs"
+	run "${CLIENT[@]}" echo "$ADDR" --clients 2
+	wait_until 5000 test -s "$log"
+	wait_until 5000 bash -c "[ \$(wc -l <'$log') -eq 2 ]"
+	[ "$(wc -l <"$log.1")" -eq 1 ]
+	stop_daemon
+}
+
+@test "access log: a client over max_connections is logged as limit" {
+	echo_conf "$ADDR" "max_connections = 1; access_log = \"$BATS_TEST_TMPDIR/access.log\";"
+	start_daemon
+	bg_client HOLD --timeout 60 hold "$ADDR" 1
+	wait_until 10000 output_has HOLD "holding 1"
+	run "${CLIENT[@]}" --timeout 5 rejected "$ADDR"
+	[ "$status" -eq 0 ]
+	wait_until 5000 grep -q " limit$" "$BATS_TEST_TMPDIR/access.log"
+	stop_daemon
+}

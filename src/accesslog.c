@@ -1,0 +1,224 @@
+/*
+ * accesslog.c: access log lines, written off the loop thread.
+ *
+ * Owns each log's pending lines and its file descriptor.  The loop side
+ * appends lines to a pending buffer; at most one flush job per log is in
+ * the pool at a time, and it takes the whole buffer with it, so lines are
+ * written in order and batch up by themselves under load.  The fd is
+ * touched only by that one job (and by accesslog_free once the pool has
+ * stopped), so it needs no lock: the pool's queue orders the hand-offs.
+ *
+ * A writer that blocks (a full disk, a FIFO nobody reads) only stops its
+ * own log: lines wait up to PENDING_MAX, then are dropped and counted,
+ * and the loop never waits.
+ */
+#include "accesslog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "pool.h"
+
+#define PENDING_MAX	(64 * 1024)
+#define WARN_EVERY_MS	10000
+
+struct flush {
+	struct pool_job		 job;		/* first: the pool's view */
+	struct accesslog	*log;
+	char			*data;
+	size_t			 len;
+	int			 reopen;
+	int			 err;		/* errno of a failed open/write */
+};
+
+struct accesslog {
+	char		*path;
+	struct pool	*pool;
+	int		 fd;		/* the in-flight job's, see above */
+	char		*pending;
+	size_t		 len;
+	struct flush	*inflight;
+	int		 reopen;
+	uint64_t	 dropped;
+	uint64_t	 dropped_told;	/* how many the last warning counted */
+	int64_t		 warned;
+};
+
+struct accesslog *
+accesslog_create(const char *path, struct pool *pool)
+{
+	struct accesslog *l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->path = strdup(path)) == NULL) {
+		free(l);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	l->pool = pool;
+	l->fd = -1;
+	return (l);
+}
+
+/* Worker side: (re)open if needed, then write everything. */
+static void
+flush_fn(struct pool_job *job)
+{
+	struct flush *f = (struct flush *)job;
+	struct accesslog *l = f->log;
+	size_t off = 0;
+	ssize_t n;
+
+	if (f->reopen && l->fd != -1) {
+		close(l->fd);
+		l->fd = -1;
+	}
+	while (l->fd == -1) {
+		l->fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		    0640);
+		if (l->fd == -1 && (errno != EINTR || pool_stopping())) {
+			f->err = errno;
+			return;
+		}
+	}
+	while (off < f->len) {
+		if ((n = write(l->fd, f->data + off, f->len - off)) > 0)
+			off += (size_t)n;
+		else if (n == -1 && errno == EINTR && !pool_stopping())
+			continue;
+		else {
+			f->err = n == -1 ? errno : EIO;
+			return;
+		}
+	}
+}
+
+static uint64_t
+count_lines(const char *p, size_t len)
+{
+	uint64_t n = 0;
+
+	while (len-- > 0)
+		n += (*p++ == '\n');
+	return (n);
+}
+
+/* Say how many lines were lost, at most every WARN_EVERY_MS. */
+static void
+warn_dropped(struct accesslog *l, const char *why)
+{
+	int64_t now = loop_now();
+
+	if (l->dropped == l->dropped_told ||
+	    (l->warned != 0 && now - l->warned < WARN_EVERY_MS))
+		return;
+	log_warnx("access log %s: %llu lines dropped so far (%s)", l->path,
+	    (unsigned long long)l->dropped, why);
+	l->dropped_told = l->dropped;
+	l->warned = now;
+}
+
+static void
+start_flush(struct accesslog *l);
+
+/* Loop side: the job is back. */
+static void
+flush_done(struct pool_job *job)
+{
+	struct flush *f = (struct flush *)job;
+	struct accesslog *l = f->log;
+
+	l->inflight = NULL;
+	if (job->cancelled || f->err != 0) {
+		l->dropped += count_lines(f->data, f->len);
+		if (f->err != 0)
+			log_warnx("access log %s: %s", l->path,
+			    strerror(f->err));
+		warn_dropped(l, job->cancelled ? "stopping" : "write failed");
+	}
+	free(f->data);
+	free(f);
+	if (l->len > 0 || l->reopen)
+		start_flush(l);
+}
+
+/* Hand the pending lines (and a reopen) to the pool, if none is out. */
+static void
+start_flush(struct accesslog *l)
+{
+	struct flush *f;
+
+	if (l->inflight != NULL || pool_stopping())
+		return;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return;		/* the lines wait for the next try */
+	f->job.fn = flush_fn;
+	f->job.done = flush_done;
+	f->log = l;
+	f->data = l->pending;
+	f->len = l->len;
+	f->reopen = l->reopen;
+	if (pool_submit(l->pool, &f->job) == -1) {
+		free(f);	/* queue full: the lines wait */
+		return;
+	}
+	l->inflight = f;
+	l->pending = NULL;
+	l->len = 0;
+	l->reopen = 0;
+}
+
+void
+accesslog_write(struct accesslog *l, const char *line, size_t len)
+{
+	if (l->len + len > PENDING_MAX ||
+	    (l->pending == NULL && (l->pending = malloc(PENDING_MAX)) == NULL)) {
+		l->dropped++;
+		warn_dropped(l, "the writer is blocked");
+		return;
+	}
+	memcpy(l->pending + l->len, line, len);
+	l->len += len;
+	start_flush(l);
+}
+
+void
+accesslog_reopen(struct accesslog *l)
+{
+	l->reopen = 1;
+	start_flush(l);
+}
+
+void
+accesslog_flush(struct accesslog *l)
+{
+	if (l->len > 0 || l->reopen)
+		start_flush(l);
+}
+
+uint64_t
+accesslog_dropped(const struct accesslog *l)
+{
+	return (l->dropped);
+}
+
+void
+accesslog_free(struct accesslog *l)
+{
+	if (l == NULL)
+		return;
+	if (l->len > 0) {
+		l->dropped += count_lines(l->pending, l->len);
+		warn_dropped(l, "stopping");
+	}
+	if (l->fd != -1)
+		close(l->fd);
+	free(l->pending);
+	free(l->path);
+	free(l);
+}

@@ -1,0 +1,50 @@
+#ifndef ACCESSLOG_H
+#define ACCESSLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A listener's access log: one line per connection, written by the
+ * worker pool, never on the loop thread.  All calls: loop thread.
+ */
+
+struct accesslog;
+struct pool;
+
+/*
+ * accesslog_create(path, pool):
+ * A log that appends to path (created 0640 if missing) through pool.
+ * Nothing is opened yet: the first write opens it, on a worker.
+ * Returns the log, or NULL with errno ENOMEM.
+ */
+struct accesslog	*accesslog_create(const char *, struct pool *);
+
+/*
+ * accesslog_write(log, line, len):
+ * Queue one line (ending in '\n') for writing.  While the writer is
+ * blocked, at most 64 KiB of lines wait; more are dropped and counted.
+ */
+void	accesslog_write(struct accesslog *, const char *, size_t);
+
+/*
+ * accesslog_reopen(log):
+ * Close and reopen the file before the next write (SIGUSR1, after
+ * logrotate has moved it).
+ */
+void	accesslog_reopen(struct accesslog *);
+
+/* accesslog_flush(log): hand any waiting lines to the pool now. */
+void	accesslog_flush(struct accesslog *);
+
+/* accesslog_dropped(log): lines dropped so far. */
+uint64_t	accesslog_dropped(const struct accesslog *);
+
+/*
+ * accesslog_free(log):
+ * Close the file and free log.  The pool must have been stopped (no job
+ * of this log in flight).  NULL is a no-op.
+ */
+void	accesslog_free(struct accesslog *);
+
+#endif /* ACCESSLOG_H */
