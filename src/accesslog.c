@@ -21,11 +21,9 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "loop.h"
 #include "pool.h"
 
 #define PENDING_MAX	(64 * 1024)
-#define WARN_EVERY_MS	10000
 
 struct flush {
 	struct pool_job		 job;		/* first: the pool's view */
@@ -46,7 +44,7 @@ struct accesslog {
 	int		 reopen;
 	uint64_t	 dropped;
 	uint64_t	 dropped_told;	/* how many the last warning counted */
-	int64_t		 warned;
+	int64_t		 warned;	/* log_ratelimit() */
 };
 
 struct accesslog *
@@ -108,19 +106,15 @@ count_lines(const char *p, size_t len)
 	return (n);
 }
 
-/* Say how many lines were lost, at most every WARN_EVERY_MS. */
+/* Say how many lines were lost, at most every 10 s. */
 static void
 warn_dropped(struct accesslog *l, const char *why)
 {
-	int64_t now = loop_now();
-
-	if (l->dropped == l->dropped_told ||
-	    (l->warned != 0 && now - l->warned < WARN_EVERY_MS))
+	if (l->dropped == l->dropped_told || !log_ratelimit(&l->warned))
 		return;
 	log_warnx("access log %s: %llu lines dropped so far (%s)", l->path,
 	    (unsigned long long)l->dropped, why);
 	l->dropped_told = l->dropped;
-	l->warned = now;
 }
 
 static void

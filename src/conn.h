@@ -7,6 +7,7 @@
 
 struct listen_conf;
 struct listener;
+struct loop;
 
 /* Why a connection ended: counted per listener, logged at close. */
 enum conn_close {
@@ -29,6 +30,7 @@ struct conn {
 	struct sock_addr	 peer;
 	const struct listen_conf *lc;
 	struct listener		*l;
+	struct loop		*loop;
 	int64_t			 started;	/* io_now() at accept */
 	uint64_t		 bytes_in;	/* from the client */
 	uint64_t		 bytes_out;	/* to the client */

@@ -48,6 +48,7 @@ struct io_fd {
 	int		 writable;
 	int		 sticky;	/* EOF or error may follow the data */
 	int		*alive;		/* cleared by io_close() during dispatch */
+	int		 aborted;	/* io_abort()'s errno, or 0 */
 	struct io_wait	*reader;
 	struct io_wait	*writer;
 };
@@ -88,17 +89,7 @@ wait_detach(struct loop_wait *lw)
 	wait_unlink((struct io_wait *)lw);
 }
 
-/* Resume f's waiter in direction what, if any. */
-static void
-wake(struct io_fd *f, int what)
-{
-	struct io_wait *w = *slot(f, what);
-
-	if (w != NULL) {
-		wait_unlink(w);
-		loop_unpark(&w->lw, 0);
-	}
-}
+static void	wake_err(struct io_fd *, int, int);
 
 static void
 on_fd_event(evutil_socket_t fd, short what, void *arg)
@@ -120,12 +111,12 @@ on_fd_event(evutil_socket_t fd, short what, void *arg)
 	 */
 	f->alive = &alive;
 	if (what & (EV_READ | EV_CLOSED))
-		wake(f, IO_READ);
+		wake_err(f, IO_READ, 0);
 	if (!alive)
 		return;
 	f->alive = NULL;
 	if (what & EV_WRITE)
-		wake(f, IO_WRITE);
+		wake_err(f, IO_WRITE, 0);
 }
 
 /* fd's state, if it has any yet. */
@@ -180,6 +171,10 @@ park(struct io_fd *f, int what, int64_t deadline, int flags)
 	struct io_wait w;
 	int r;
 
+	if (f->aborted != 0) {
+		errno = f->aborted;
+		return (-1);
+	}
 	if (*slot(f, what) != NULL) {
 		errno = EBUSY;
 		return (-1);
@@ -342,6 +337,40 @@ io_sleep(int64_t deadline)
 	if (loop_park(&w, deadline, 0) == 0 || errno != ETIMEDOUT)
 		return (-1);	/* nothing unparks a sleep but a cancel */
 	return (0);
+}
+
+/* Resume f's waiter in direction what, if any, failing with err. */
+static void
+wake_err(struct io_fd *f, int what, int err)
+{
+	struct io_wait *w = *slot(f, what);
+
+	if (w != NULL) {
+		wait_unlink(w);
+		loop_unpark(&w->lw, err);
+	}
+}
+
+void
+io_abort(int fd, int err)
+{
+	struct io_fd *f = fd_get(fd);
+
+	if (f == NULL || f->aborted != 0)
+		return;
+	f->aborted = err;
+	wake_err(f, IO_READ, err);
+	if ((f = fd_find(fd)) != NULL)	/* the reader may have closed fd */
+		wake_err(f, IO_WRITE, err);
+}
+
+void
+io_interrupt(int fd)
+{
+	struct io_fd *f = fd_find(fd);
+
+	if (f != NULL)
+		wake_err(f, IO_READ, EINTR);
 }
 
 int

@@ -79,6 +79,21 @@ int	io_connect(int, const struct sock_addr *, int64_t);
 int	io_sleep(int64_t);
 
 /*
+ * io_abort(fd, err):
+ * From now until io_close(fd), every parking call on fd fails with err,
+ * and a coroutine waiting on fd wakes with err.  For tearing down both
+ * halves of a relay when one fails.  Loop thread.
+ */
+void	io_abort(int, int);
+
+/*
+ * io_interrupt(fd):
+ * Wake a coroutine waiting in io_wait(fd, IO_READ, ...) with EINTR, so it
+ * looks at its deadline again.  Loop thread.
+ */
+void	io_interrupt(int);
+
+/*
  * io_close(fd):
  * Forget fd's event and close it.  A coroutine still waiting on fd wakes
  * with EBADF.  Every fd given to io_* must be closed this way.  Returns

@@ -18,6 +18,7 @@
 #include "accesslog.h"
 #include "config.h"
 #include "echo.h"
+#include "proxy.h"
 #include "io.h"
 #include "log.h"
 #include "loop.h"
@@ -27,20 +28,6 @@
 #define ACCEPT_BURST		64
 /* Pause after accept fails for want of fds or memory. */
 #define ACCEPT_PAUSE_MS		100
-/* At most one warning of a kind per listener this often. */
-#define WARN_EVERY_MS		10000
-
-static int
-warn_due(int64_t *last)
-{
-	int64_t now = io_now();
-
-	if (*last != 0 && now - *last < WARN_EVERY_MS)
-		return (0);
-	*last = now;
-	return (1);
-}
-
 int
 listener_open(struct listener *l, const struct listen_conf *lc,
     struct loop *loop)
@@ -116,6 +103,13 @@ conn_main(void *arg)
 	enum conn_close why;
 
 	switch (c->lc->service) {
+	case SERVICE_PROXY:
+		why = proxy_serve(c, l->upstreams);
+		if (why == CONN_CONNECT_FAILED &&
+		    log_ratelimit(&l->warned_upstream))
+			log_warnx("%s: no upstream reachable: %s", l->lc->name,
+			    strerror(c->err));
+		break;
 	case SERVICE_ECHO:
 	default:
 		why = echo_serve(c);
@@ -137,7 +131,7 @@ conn_reject(struct listener *l, int fd, const struct sock_addr *peer,
 
 	close(fd);
 	conn_account(l, &c, CONN_LIMIT);
-	if (warn_due(&l->warned_limit))
+	if (log_ratelimit(&l->warned_limit))
 		log_warnx("%s: %s: closing new clients", l->lc->name, what);
 	else if (log_enabled(LOG_LEVEL_DEBUG))
 		log_debug("%s %s: closed (limit): %s", l->lc->name,
@@ -157,6 +151,7 @@ conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 	c->peer = *peer;
 	c->lc = l->lc;
 	c->l = l;
+	c->loop = l->loop;
 	c->started = io_now();
 	(void)sock_tune_accepted(fd, peer->ss.ss_family);
 	l->active++;
@@ -174,7 +169,7 @@ conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 static int
 accept_failed(struct listener *l)
 {
-	if (warn_due(&l->warned_accept))
+	if (log_ratelimit(&l->warned_accept))
 		log_warn("%s: accept (pausing %d ms)", l->lc->name,
 		    ACCEPT_PAUSE_MS);
 	return (io_sleep(io_now() + ACCEPT_PAUSE_MS));

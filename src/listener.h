@@ -27,6 +27,8 @@ struct listener {
 	uint64_t	 bytes_in;	/* from clients, closed connections */
 	uint64_t	 bytes_out;	/* to clients */
 	struct accesslog *log;		/* NULL: no access log */
+	struct upstreams *upstreams;	/* proxy listeners */
+	int64_t		 warned_upstream;
 	int64_t		 warned_limit;	/* io_now() of the last warning */
 	int64_t		 warned_accept;
 };

@@ -123,6 +123,22 @@ log_write(int level, int with_errno, const char *fmt, ...)
 	va_end(ap);
 }
 
+#define RATELIMIT_MS	10000
+
+int
+log_ratelimit(int64_t *last)
+{
+	struct timespec ts;
+	int64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (*last != 0 && now - *last < RATELIMIT_MS)
+		return (0);
+	*last = now;
+	return (1);
+}
+
 void
 fatal(const char *fmt, ...)
 {

@@ -2,6 +2,7 @@
 #define LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 /*
  * Levels follow syslog's numbering so that the journal's "<N>" prefix is
@@ -48,6 +49,14 @@ void	log_write(int, int, const char *, ...)
 #define log_warnx(...)	log_at(LOG_LEVEL_WARN, 0, __VA_ARGS__)
 #define log_info(...)	log_at(LOG_LEVEL_INFO, 0, __VA_ARGS__)
 #define log_debug(...)	log_at(LOG_LEVEL_DEBUG, 0, __VA_ARGS__)
+
+/*
+ * log_ratelimit(last):
+ * 1 if at least 10 s have passed since *last (monotonic ms; 0: never),
+ * and then *last becomes now; else 0.  For warnings that could repeat
+ * with every connection.
+ */
+int	log_ratelimit(int64_t *);
 
 /*
  * fatal(fmt, ...), fatalx(fmt, ...):

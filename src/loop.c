@@ -206,6 +206,41 @@ loop_spawn(struct loop *l, void (*fn)(void *), void *arg)
 	return (0);
 }
 
+static void
+child_main(void *arg)
+{
+	struct loop_child *ch = arg;
+
+	ch->fn(ch->arg);
+	ch->done = 1;
+	if (ch->joiner != NULL)
+		loop_unpark(ch->joiner, 0);
+}
+
+int
+loop_spawn_child(struct loop *l, struct loop_child *ch, void (*fn)(void *),
+    void *arg)
+{
+	ch->fn = fn;
+	ch->arg = arg;
+	ch->done = 0;
+	ch->joiner = NULL;
+	return (loop_spawn(l, child_main, ch));
+}
+
+void
+loop_join(struct loop_child *ch)
+{
+	struct loop_wait w;
+
+	if (ch->done)
+		return;
+	memset(&w, 0, sizeof(w));
+	ch->joiner = &w;
+	(void)loop_park(&w, -1, LOOP_WAIT_NOCANCEL);
+	ch->joiner = NULL;
+}
+
 static int
 would_cancel(const struct loop *l, int flags)
 {

@@ -53,6 +53,32 @@ void	loop_stop(struct loop *);
 int	loop_spawn(struct loop *, void (*)(void *), void *);
 
 /*
+ * A child coroutine that its parent waits for.  The parent owns the
+ * struct (on its stack) and must loop_join() before it goes away.
+ */
+struct loop_child {
+	void	(*fn)(void *);
+	void	*arg;
+	int	 done;
+	void	*joiner;	/* the parent's parked wait, private */
+};
+
+/*
+ * loop_spawn_child(l, ch, fn, arg):
+ * As loop_spawn(), but the caller can wait for it with loop_join(ch).
+ * Returns 0, or -1 with errno ENOMEM.
+ */
+int	loop_spawn_child(struct loop *, struct loop_child *, void (*)(void *),
+	    void *);
+
+/*
+ * loop_join(ch):
+ * Park until ch's coroutine has finished.  Not cancellable: cancel the
+ * child's waits instead (io_abort).  May park.
+ */
+void	loop_join(struct loop_child *);
+
+/*
  * loop_yield():
  * Let the loop run its other work, then continue.  Returns 0, or -1 with
  * errno ECANCELED once the loop is canceling.  May park.

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "upstream.h"
 
 #define DEFAULT_CONFIG	"/etc/aio-echod.conf"
 /* At exit, how long access log lines may take to reach their files. */
@@ -112,6 +113,10 @@ open_listeners(struct daemon *d)
 		if (lc->access_log != NULL &&
 		    (l->log = accesslog_create(lc->access_log, d->pool)) == NULL)
 			fatal("access log");
+		if (lc->service == SERVICE_PROXY && (l->upstreams =
+		    upstreams_create(lc, d->loop, d->pool,
+		    d->cfg->resolve_interval)) == NULL)
+			fatal("upstreams");
 		log_info("%s: listening on %s (%s)", lc->name, lc->address,
 		    config_service_name(lc->service));
 	}
@@ -136,8 +141,10 @@ close_listeners(struct daemon *d)
 		log_warnx("access logs still busy after %d ms; giving up",
 		    LOG_FLUSH_MS);
 	pool_free(d->pool);
-	for (i = 0; i < d->nopen; i++)
+	for (i = 0; i < d->nopen; i++) {
 		accesslog_free(d->listeners[i].log);
+		upstreams_free(d->listeners[i].upstreams);
+	}
 	free(d->listeners);
 }
 

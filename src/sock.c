@@ -302,3 +302,11 @@ sock_tune_accepted(int fd, int family)
 		    sizeof(on)));
 	return (0);
 }
+
+int
+sock_reset_on_close(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	return (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+}

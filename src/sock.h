@@ -74,4 +74,11 @@ int	sock_listen(const struct sock_addr *, int);
  */
 int	sock_tune_accepted(int, int);
 
+/*
+ * sock_reset_on_close(fd):
+ * Make close(fd) send a reset instead of a FIN (SO_LINGER 0), so a peer
+ * cannot mistake a cut-off stream for a complete one.  Returns 0 or -1.
+ */
+int	sock_reset_on_close(int);
+
 #endif /* SOCK_H */

@@ -1,0 +1,245 @@
+/*
+ * proxy.c: the proxy service: relay a client to an upstream.
+ *
+ * Owns the upstream fd and the relay between it and the client's.  The
+ * listener lends the client's connection; upstream.c picks addresses.
+ *
+ * Each direction is a loop that waits for data, borrows a buffer, reads,
+ * writes it all to the other side and returns the buffer.  A write that
+ * blocks parks that direction, which then reads nothing more, so a slow
+ * reader holds at most one buffer per direction however much the other
+ * side sends (backpressure).  The parent coroutine pumps client to
+ * upstream; a child pumps upstream to client; the parent joins the child
+ * before the upstream fd is closed.
+ *
+ * End of stream travels: EOF from one side becomes shutdown(SHUT_WR) to
+ * the other, while the other direction goes on, for at most fin_timeout.
+ * An error on either side aborts both directions (io_abort) and both
+ * sockets are closed with a reset, so neither peer mistakes a cut-off
+ * stream for a complete one.  Idle time is the connection's: a direction
+ * waiting for data does not time out while the other one moves bytes.
+ */
+#include "proxy.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "buf.h"
+#include "config.h"
+#include "io.h"
+#include "log.h"
+#include "loop.h"
+#include "sock.h"
+#include "upstream.h"
+
+/* What the two directions of one connection share. */
+struct relay {
+	struct conn	*c;
+	int		 ufd;
+	int64_t		 last;		/* io_now() of the last bytes moved */
+	int64_t		 fin_deadline;	/* -1 until one side has finished */
+	int		 decided;	/* why is final */
+	int		 failed;	/* an error ended it: reset both */
+	enum conn_close	 why;
+};
+
+struct direction {
+	struct relay	*r;
+	int		 from;
+	int		 to;
+	uint64_t	*count;
+	int		 from_client;
+};
+
+/* When this connection times out: idle, or the end of the half-close. */
+static int64_t
+relay_deadline(const struct relay *r)
+{
+	int64_t idle = r->c->lc->idle_timeout;
+	int64_t d = idle > 0 ? r->last + idle : -1;
+
+	if (r->fin_deadline != -1 && (d == -1 || r->fin_deadline < d))
+		d = r->fin_deadline;
+	return (d);
+}
+
+/* The first error decides the close reason (over a FIN) and ends both. */
+static void
+relay_fail(struct relay *r, int err)
+{
+	if (!r->failed) {
+		r->failed = 1;
+		r->decided = 1;
+		if (err == ECANCELED)
+			r->why = CONN_SHUTDOWN;
+		else if (err == ETIMEDOUT)
+			r->why = CONN_IDLE_TIMEOUT;
+		else {
+			r->why = CONN_RESET;
+			r->c->err = err;
+		}
+	}
+	io_abort(r->c->fd, err);
+	io_abort(r->ufd, err);
+}
+
+/* One side finished: pass the FIN on, bound the other side's time. */
+static void
+relay_eof(struct relay *r, const struct direction *d)
+{
+	int64_t fin = r->c->lc->fin_timeout;
+
+	if (!r->decided) {
+		r->decided = 1;
+		r->why = d->from_client ? CONN_CLIENT_FIN : CONN_UPSTREAM_FIN;
+	}
+	(void)shutdown(d->to, SHUT_WR);
+	if (fin > 0 && r->fin_deadline == -1) {
+		r->fin_deadline = io_now() + fin;
+		io_interrupt(d->to);	/* the other side's reader re-times */
+	}
+}
+
+/* Wait for data on d->from; 0 when there may be some, -1 when done. */
+static int
+pump_wait(struct direction *d)
+{
+	struct relay *r = d->r;
+
+	for (;;) {
+		if (io_wait(d->from, IO_READ, relay_deadline(r)) == 0)
+			return (0);
+		if (errno == EINTR)
+			continue;	/* the deadline moved */
+		if (errno == ETIMEDOUT && relay_deadline(r) > io_now())
+			continue;	/* the other direction was busy */
+		relay_fail(r, errno);
+		return (-1);
+	}
+}
+
+static void
+pump(struct direction *d)
+{
+	struct relay *r = d->r;
+	int64_t idle = r->c->lc->idle_timeout;
+	ssize_t n;
+	void *buf;
+
+	while (pump_wait(d) == 0) {
+		if ((buf = buf_borrow()) == NULL) {
+			relay_fail(r, ENOMEM);
+			return;
+		}
+		n = io_read(d->from, buf, BUF_SIZE, 0);
+		if (n == -1 && errno == ETIMEDOUT) {
+			buf_return(buf);	/* readiness was stale */
+			continue;
+		}
+		if (n <= 0) {
+			buf_return(buf);
+			if (n == 0)
+				relay_eof(r, d);
+			else
+				relay_fail(r, errno);
+			return;
+		}
+		r->last = io_now();
+		if (io_write(d->to, buf, (size_t)n,
+		    idle > 0 ? r->last + idle : -1) == -1) {
+			buf_return(buf);
+			relay_fail(r, errno);
+			return;
+		}
+		buf_return(buf);
+		*d->count += (uint64_t)n;
+		r->last = io_now();
+	}
+}
+
+static void
+pump_main(void *arg)
+{
+	pump(arg);
+}
+
+/* Try the upstreams in turn; the connected fd, or -1 with errno. */
+static int
+proxy_connect(struct conn *c, struct upstreams *us)
+{
+	struct sock_addr addrs[UPSTREAM_ADDRS_MAX];
+	char text[SOCK_ADDR_STRLEN];
+	const char *why = NULL;
+	size_t n = upstreams_count(us), start = upstreams_start(us), i, j, k;
+	size_t na;
+	int fd, err = EHOSTUNREACH;
+
+	for (i = 0; i < n; i++) {
+		k = (start + i) % n;
+		if ((na = upstreams_addrs(us, k, addrs, &why)) == 0) {
+			log_debug("%s: upstream %s: %s", c->lc->name,
+			    upstreams_text(us, k), why);
+			continue;
+		}
+		for (j = 0; j < na; j++) {
+			fd = socket(addrs[j].ss.ss_family,
+			    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+			if (fd == -1) {
+				err = errno;
+				continue;
+			}
+			if (io_connect(fd, &addrs[j],
+			    io_now() + c->lc->connect_timeout) == 0) {
+				(void)sock_tune_accepted(fd,
+				    addrs[j].ss.ss_family);
+				sock_addr_format(&addrs[j], c->upstream,
+				    sizeof(c->upstream));
+				return (fd);
+			}
+			err = errno;
+			io_close(fd);
+			if (err == ECANCELED)
+				goto fail;
+			log_debug("%s: upstream %s (%s): %s", c->lc->name,
+			    upstreams_text(us, k), sock_addr_format(&addrs[j],
+			    text, sizeof(text)), strerror(err));
+		}
+	}
+fail:
+	errno = err;
+	return (-1);
+}
+
+enum conn_close
+proxy_serve(struct conn *c, struct upstreams *us)
+{
+	struct relay r = { .c = c, .fin_deadline = -1 };
+	struct direction up, down;
+	struct loop_child child;
+	int ufd;
+
+	if ((ufd = proxy_connect(c, us)) == -1) {
+		if (errno == ECANCELED)
+			return (CONN_SHUTDOWN);
+		c->err = errno;
+		return (CONN_CONNECT_FAILED);
+	}
+	r.ufd = ufd;
+	r.last = io_now();
+	up = (struct direction){ &r, c->fd, ufd, &c->bytes_in, 1 };
+	down = (struct direction){ &r, ufd, c->fd, &c->bytes_out, 0 };
+	if (loop_spawn_child(c->loop, &child, pump_main, &down) == -1) {
+		io_close(ufd);
+		return (CONN_LIMIT);
+	}
+	pump(&up);
+	loop_join(&child);
+	if (r.failed && r.why == CONN_RESET) {
+		(void)sock_reset_on_close(c->fd);
+		(void)sock_reset_on_close(ufd);
+	}
+	io_close(ufd);
+	return (r.why);
+}

@@ -1,0 +1,58 @@
+#ifndef UPSTREAM_H
+#define UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sock.h"
+
+/*
+ * A proxy listener's upstreams: the order to try them in, and their
+ * addresses, with names resolved by the worker pool and cached.  Loop
+ * thread.
+ */
+
+struct listen_conf;
+struct loop;
+struct pool;
+struct upstreams;
+
+/* Addresses kept per upstream name. */
+#define UPSTREAM_ADDRS_MAX	8
+
+/*
+ * upstreams_create(lc, loop, pool, resolve_interval_ms):
+ * The upstreams of proxy listener lc.  Nothing is resolved yet.  Returns
+ * them, or NULL with errno ENOMEM.
+ */
+struct upstreams	*upstreams_create(const struct listen_conf *,
+			    struct loop *, struct pool *, int64_t);
+
+/* upstreams_free(us): NULL is a no-op.  No coroutine may be using it. */
+void	upstreams_free(struct upstreams *);
+
+/* upstreams_count(us): how many upstreams there are. */
+size_t	upstreams_count(const struct upstreams *);
+
+/*
+ * upstreams_start(us):
+ * Where a new client starts trying: the next upstream in turn for
+ * round-robin, always 0 for "first".
+ */
+size_t	upstreams_start(struct upstreams *);
+
+/*
+ * upstreams_addrs(us, i, addrs, why):
+ * Fill addrs (UPSTREAM_ADDRS_MAX entries) with upstream i's addresses.
+ * A name never resolved is resolved now (parks until the pool answers);
+ * a stale one is refreshed in the background while the old addresses
+ * serve.  Returns how many, or 0 with *why set to the resolver's
+ * message.  May park.
+ */
+size_t	upstreams_addrs(struct upstreams *, size_t, struct sock_addr *,
+	    const char **);
+
+/* upstreams_text(us, i): upstream i as written in the configuration. */
+const char	*upstreams_text(const struct upstreams *, size_t);
+
+#endif /* UPSTREAM_H */

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Upstream servers for the proxy's feature tests, on loopback.
+
+    upstream.py MODE PORT [N]
+
+Listens on 127.0.0.1:PORT (0: any free port), prints "listening PORT",
+and serves each connection in a thread until killed:
+
+  echo     send back every byte, half-close after the client's EOF
+  source   send N bytes of the test pattern (byte i is i % 251), then
+           half-close, then read until the client's EOF
+  reply    read until EOF, then answer "got N bytes" and close
+  flood    send N bytes of the pattern as fast as the client takes them
+  hold     accept, then never read or write
+"""
+import socket
+import sys
+import threading
+
+
+def pattern(n, offset=0):
+    return bytes((offset + i) % 251 for i in range(n))
+
+
+CHUNK = pattern(251 * 256)  # a whole number of periods: reusable
+
+
+def send_pattern(conn, n):
+    sent = 0
+    while sent < n:
+        block = CHUNK[: min(len(CHUNK), n - sent)]
+        conn.sendall(block)
+        sent += len(block)
+
+
+def serve(mode, conn, n):
+    try:
+        if mode == "echo":
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    conn.shutdown(socket.SHUT_WR)
+                    break
+                conn.sendall(data)
+        elif mode == "source":
+            send_pattern(conn, n)
+            conn.shutdown(socket.SHUT_WR)
+            while conn.recv(65536):
+                pass
+        elif mode == "reply":
+            total = 0
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                total += len(data)
+            conn.sendall(f"got {total} bytes\n".encode())
+        elif mode == "flood":
+            send_pattern(conn, n)
+        elif mode == "hold":
+            threading.Event().wait()
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def main():
+    mode, port = sys.argv[1], int(sys.argv[2])
+    n = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port))
+    ls.listen(512)
+    print(f"listening {ls.getsockname()[1]}", flush=True)
+    while True:
+        conn, _ = ls.accept()
+        threading.Thread(target=serve, args=(mode, conn, n), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
