@@ -57,6 +57,35 @@ output_has() {
 	grep -q -- "$2" "$BATS_TEST_TMPDIR/$1.out"
 }
 
+# start_upstream NAME MODE [N]: a tests/tools/upstream.py server on a free
+# loopback port, which goes to $NAME_PORT.
+start_upstream() {
+	local name=$1 out=$BATS_TEST_TMPDIR/$1.up
+	shift
+	python3 "$BATS_TEST_DIRNAME/tools/upstream.py" "$1" 0 "${@:2}" >"$out" 2>&1 &
+	printf -v "${name}_PID" '%s' "$!"
+	wait_until 5000 grep -q "^listening" "$out" || return 1
+	printf -v "${name}_PORT" '%s' "$(awk '/^listening/ {print $2}' "$out")"
+}
+
+# proxy_conf ADDRESS UPSTREAMS [LISTENER KEYS] [GLOBAL KEYS]: one proxy
+# listener; UPSTREAMS is the inside of the list: "\"a\", \"b\"".
+proxy_conf() {
+	cat >"$CONF" <<EOC
+log_level = "debug";
+$4
+listeners = (
+  { name = "px"; address = "$1"; service = "proxy";
+    upstreams = ( $2 ); $3 }
+);
+EOC
+}
+
+# rss_kb: the daemon's resident memory now, in KiB.
+rss_kb() {
+	awk '/^VmRSS:/ {print $2}' "/proc/$DAEMON_PID/status"
+}
+
 log_has() {
 	grep -q -- "$1" "$LOG"
 }

@@ -142,6 +142,60 @@ def cmd_flood(a):
     time.sleep(a.timeout)
 
 
+def cmd_halfclose(a):
+    """Send --bytes, half-close, print everything received until EOF."""
+    s = connect_sync(a.addr, a.timeout)
+    data = os.urandom(a.bytes)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        block = s.recv(65536)
+        if not block:
+            break
+        got += block
+    print(got.decode(errors="replace"), end="")
+
+
+def cmd_fetch(a):
+    """Read the upstream's test pattern until EOF, without half-closing
+    first; check every byte and the count."""
+    s = connect_sync(a.addr, a.timeout)
+    n = 0
+    while True:
+        block = s.recv(65536)
+        if not block:
+            break
+        for i, b in enumerate(block):
+            if b != (n + i) % 251:
+                raise AssertionError(f"byte {n + i} is wrong")
+        n += len(block)
+    if n != a.bytes:
+        raise AssertionError(f"got {n} bytes, expected {a.bytes}")
+    print(f"{n} bytes of pattern, then EOF")
+
+
+def cmd_expect_reset(a):
+    """Send a little; the connection must end in a reset, not a FIN."""
+    s = connect_sync(a.addr, a.timeout)
+    s.sendall(b"x")
+    try:
+        while s.recv(65536):
+            pass
+    except ConnectionResetError:
+        print("reset")
+        return
+    raise AssertionError("clean EOF where a reset was expected")
+
+
+def cmd_sleep(a):
+    """Connect and never read or write, for --timeout seconds."""
+    s = connect_sync(a.addr, a.timeout, rcvbuf=4096)
+    print("connected", flush=True)
+    time.sleep(a.timeout)
+    s.close()
+
+
 def cmd_reset(a):
     """Send a little, then reset the connection (RST, not FIN)."""
     s = connect_sync(a.addr, a.timeout)
@@ -162,8 +216,12 @@ def main():
     e.add_argument("--bytes", type=int, default=1024)
     e.add_argument("--clients", type=int, default=1)
     e.add_argument("--chunk", type=int, default=65536)
-    for name in ("idle", "rejected", "stall", "reset"):
-        sub.add_parser(name).add_argument("addr")
+    for name in ("idle", "rejected", "stall", "reset", "expect_reset", "sleep"):
+        sub.add_parser(name.replace("_", "-")).add_argument("addr")
+    for name in ("halfclose", "fetch"):
+        x = sub.add_parser(name)
+        x.add_argument("addr")
+        x.add_argument("--bytes", type=int, default=1000)
     f = sub.add_parser("flood")
     f.add_argument("addr")
     f.add_argument("n", type=int)
@@ -171,9 +229,11 @@ def main():
     h.add_argument("addr")
     h.add_argument("n", type=int)
     a = p.parse_args()
+    a.cmd = a.cmd.replace("-", "_")
 
     try:
-        if a.cmd in ("reset", "stall", "flood"):
+        if a.cmd in ("reset", "stall", "flood", "halfclose", "fetch",
+                     "expect_reset", "sleep"):
             globals()["cmd_" + a.cmd](a)
             return 0
         coro = globals()["cmd_" + a.cmd](a)

@@ -10,12 +10,18 @@ and serves each connection in a thread until killed:
   source   send N bytes of the test pattern (byte i is i % 251), then
            half-close, then read until the client's EOF
   reply    read until EOF, then answer "got N bytes" and close
-  flood    send N bytes of the pattern as fast as the client takes them
+  flood    send N bytes of the pattern as fast as the client takes them,
+           printing "sent TOTAL" every 0.2 s while it sends
   hold     accept, then never read or write
+  reset    read one chunk, then reset the connection (RST)
+  full     never accept, and fill the accept queue first, so that new
+           connections hang in SYN-SENT (a connect-timeout target)
 """
 import socket
+import struct
 import sys
 import threading
+import time
 
 
 def pattern(n, offset=0):
@@ -56,9 +62,24 @@ def serve(mode, conn, n):
                 total += len(data)
             conn.sendall(f"got {total} bytes\n".encode())
         elif mode == "flood":
-            send_pattern(conn, n)
+            sent = [0]
+            done = threading.Event()
+
+            def report():
+                while not done.wait(0.2):
+                    print(f"sent {sent[0]}", flush=True)
+            threading.Thread(target=report, daemon=True).start()
+            while sent[0] < n:
+                block = CHUNK[: min(len(CHUNK), n - sent[0])]
+                conn.sendall(block)
+                sent[0] += len(block)
+            done.set()
         elif mode == "hold":
             threading.Event().wait()
+        elif mode == "reset":
+            conn.recv(65536)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", 1, 0))
     except OSError:
         pass
     finally:
@@ -71,6 +92,18 @@ def main():
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", port))
+    if mode == "full":
+        ls.listen(0)
+        port = ls.getsockname()[1]
+        fillers = []
+        for _ in range(3):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", port))
+            fillers.append(c)
+        time.sleep(0.2)  # let the first handshakes fill the queue
+        print(f"listening {port}", flush=True)
+        threading.Event().wait()
     ls.listen(512)
     print(f"listening {ls.getsockname()[1]}", flush=True)
     while True:

@@ -1,0 +1,160 @@
+#!/usr/bin/env bats
+# The proxy service: relaying, failover, half-close, backpressure, logs.
+
+load helpers
+
+setup() {
+	PORT=$(free_port)
+	ADDR="127.0.0.1:$PORT"
+	ALOG=$BATS_TEST_TMPDIR/access.log
+}
+
+@test "64 MiB of random bytes each way, byte-exact (sha256)" {
+	start_upstream UP echo
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\""
+	start_daemon
+	run "${CLIENT[@]}" --timeout 120 echo "$ADDR" --bytes $((64 * 1024 * 1024))
+	echo "$output"
+	[ "$status" -eq 0 ]
+	stop_daemon
+}
+
+@test "100 concurrent clients, each byte-exact" {
+	start_upstream UP echo
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\""
+	start_daemon
+	run "${CLIENT[@]}" --timeout 60 echo "$ADDR" --clients 100 --bytes 100000 --chunk 8192
+	echo "$output"
+	[ "$status" -eq 0 ]
+	stop_daemon
+}
+
+@test "client half-close: the upstream sees EOF and its reply still arrives" {
+	start_upstream UP reply
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "access_log = \"$ALOG\";"
+	start_daemon
+	run "${CLIENT[@]}" halfclose "$ADDR" --bytes 300000
+	[ "$status" -eq 0 ]
+	[ "$output" = "got 300000 bytes" ]
+	wait_until 5000 grep -q " client-fin$" "$ALOG"
+	stop_daemon
+}
+
+@test "upstream half-close: the client gets every byte, then EOF" {
+	start_upstream UP source 5000000
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "access_log = \"$ALOG\";"
+	start_daemon
+	run "${CLIENT[@]}" fetch "$ADDR" --bytes 5000000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_until 5000 grep -q " 0 5000000 upstream-fin$" "$ALOG"
+	stop_daemon
+}
+
+@test "first upstream down: the next one serves the client" {
+	start_upstream UP echo
+	down=$(free_port)
+	proxy_conf "$ADDR" "\"127.0.0.1:$down\", \"127.0.0.1:$UP_PORT\"" 'balance = "first";'
+	start_daemon
+	run "${CLIENT[@]}" echo "$ADDR" --clients 3
+	[ "$status" -eq 0 ]
+	log_has "px: upstream 127.0.0.1:$down (127.0.0.1:$down): Connection refused"
+	stop_daemon
+}
+
+@test "a named upstream is resolved by the pool (localhost)" {
+	start_upstream UP echo
+	proxy_conf "$ADDR" "\"localhost:$UP_PORT\"" "access_log = \"$ALOG\";"
+	start_daemon
+	run "${CLIENT[@]}" echo "$ADDR"
+	[ "$status" -eq 0 ]
+	wait_until 5000 test -s "$ALOG"
+	grep -Eq " (127\.0\.0\.1|\[::1\]):$UP_PORT " "$ALOG"
+	stop_daemon
+}
+
+@test "all upstreams down: the client is closed, connect-failed is logged" {
+	d1=$(free_port)
+	d2=$(free_port)
+	proxy_conf "$ADDR" "\"127.0.0.1:$d1\", \"127.0.0.1:$d2\"" "access_log = \"$ALOG\";"
+	start_daemon
+	run "${CLIENT[@]}" --timeout 10 idle "$ADDR"
+	[ "$status" -eq 0 ]
+	wait_until 5000 grep -q " - [0-9]* 0 0 connect-failed$" "$ALOG"
+	log_has "px: no upstream reachable: Connection refused"
+	# The daemon carries on.
+	start_upstream UP echo
+	stop_daemon
+}
+
+@test "connect_timeout against an upstream whose accept queue is full" {
+	start_upstream FULL full
+	proxy_conf "$ADDR" "\"127.0.0.1:$FULL_PORT\"" "connect_timeout = \"300ms\"; access_log = \"$ALOG\";"
+	start_daemon
+	t0=$(now_ms)
+	run "${CLIENT[@]}" --timeout 10 idle "$ADDR"
+	took=$(($(now_ms) - t0))
+	echo "closed after $took ms"
+	[ "$status" -eq 0 ]
+	[ "$took" -ge 250 ]
+	wait_until 5000 grep -q " connect-failed$" "$ALOG"
+	log_has "Connection timed out"
+	stop_daemon
+}
+
+@test "round-robin spreads clients over the upstreams" {
+	start_upstream A echo
+	start_upstream B echo
+	proxy_conf "$ADDR" "\"127.0.0.1:$A_PORT\", \"127.0.0.1:$B_PORT\"" "access_log = \"$ALOG\";"
+	start_daemon
+	for i in 1 2 3 4; do
+		run "${CLIENT[@]}" echo "$ADDR"
+		[ "$status" -eq 0 ]
+	done
+	wait_until 5000 bash -c "[ \$(wc -l <'$ALOG') -eq 4 ]"
+	[ "$(grep -c " 127.0.0.1:$A_PORT " "$ALOG")" -eq 2 ]
+	[ "$(grep -c " 127.0.0.1:$B_PORT " "$ALOG")" -eq 2 ]
+	stop_daemon
+}
+
+@test "an upstream reset resets the client too" {
+	start_upstream UP reset
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "access_log = \"$ALOG\";"
+	start_daemon
+	run "${CLIENT[@]}" --timeout 10 expect-reset "$ADDR"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_until 5000 grep -q " reset$" "$ALOG"
+	stop_daemon
+}
+
+@test "a client that never reads while the upstream sends 200 MiB: RSS stays under 64 MiB" {
+	start_upstream UP flood $((200 * 1024 * 1024))
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\""
+	start_daemon
+	bg_client SLEEPER --timeout 30 sleep "$ADDR"
+	wait_until 5000 output_has SLEEPER connected
+	max=0
+	for i in $(seq 30); do
+		r=$(rss_kb)
+		[ "$r" -gt "$max" ] && max=$r
+		sleep 0.1
+	done
+	sent=$(awk '/^sent/ {n = $2} END {print n + 0}' "$BATS_TEST_TMPDIR/UP.up")
+	echo "# max RSS ${max} KiB; the upstream got ${sent} bytes out" >&3
+	[ "$max" -lt 65536 ]
+	# Backpressure reached the upstream: it is stuck far short of 200 MiB.
+	[ "$sent" -lt $((32 * 1024 * 1024)) ]
+	kill "$SLEEPER_PID"
+	stop_daemon
+}
+
+@test "idle_timeout closes a proxied connection nobody uses" {
+	start_upstream UP hold
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "idle_timeout = \"300ms\"; access_log = \"$ALOG\";"
+	start_daemon
+	run "${CLIENT[@]}" --timeout 10 idle "$ADDR"
+	[ "$status" -eq 0 ]
+	wait_until 5000 grep -q " idle-timeout$" "$ALOG"
+	stop_daemon
+}
