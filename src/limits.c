@@ -50,9 +50,9 @@ read_number(const char *path)
 }
 
 static void
-check_nofile(long long conns)
+check_nofile(long long fds)
 {
-	long long need = conns + FD_RESERVE;
+	long long need = fds + FD_RESERVE;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
@@ -69,7 +69,7 @@ check_nofile(long long conns)
 }
 
 static void
-check_map_count(long long conns)
+check_map_count(long long coros)
 {
 	long long max, used, room;
 
@@ -80,22 +80,27 @@ check_map_count(long long conns)
 	if (max < 0 || used < 0)
 		return;
 	room = max - used - MAP_RESERVE;
-	if (2 * conns > room)
+	if (2 * coros > room)
 		log_warnx("vm.max_map_count is %lld: guard pages leave room "
 		    "for about %lld coroutines, max_connections asks for "
 		    "%lld; set vm.max_map_count to at least %lld",
-		    max, room / 2 > 0 ? room / 2 : 0, conns,
-		    2 * conns + used + MAP_RESERVE);
+		    max, room / 2 > 0 ? room / 2 : 0, coros,
+		    2 * coros + used + MAP_RESERVE);
 }
 
 void
 limits_check(const struct config *cfg)
 {
-	long long conns = 0;
+	const struct listen_conf *lc;
+	long long per, need = 0;
 	size_t i;
 
-	for (i = 0; i < cfg->nlisteners; i++)
-		conns += cfg->listeners[i].max_connections;
-	check_nofile(conns);
-	check_map_count(conns);
+	/* A proxied connection has two fds and two coroutines. */
+	for (i = 0; i < cfg->nlisteners; i++) {
+		lc = &cfg->listeners[i];
+		per = lc->service == SERVICE_PROXY ? 2 : 1;
+		need += per * lc->max_connections;
+	}
+	check_nofile(need);
+	check_map_count(need);
 }
