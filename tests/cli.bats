@@ -95,3 +95,19 @@ EOC
 	[[ "$output" == *"/etc/aio-echod.conf not found: using the built-in default"* ]]
 	[[ "$output" == *"configuration OK"* ]]
 }
+
+@test "an fd limit below what max_connections needs is warned about, with the number" {
+	port=$(free_port)
+	cat >"$CONF" <<EOC
+listeners = (
+  { name = "e"; address = "127.0.0.1:$port"; service = "echo"; max_connections = 100; },
+  { name = "p"; address = "127.0.0.1:$(free_port)"; service = "proxy";
+    upstreams = ( "127.0.0.1:$port" ); max_connections = 100; }
+);
+EOC
+	# echo: 1 fd per client, proxy: 2, plus 64 spare = 364.
+	DAEMON_WRAP=(prlimit --nofile=200:200 --)
+	start_daemon
+	log_has "open file limit is 200 but max_connections needs 364: raise LimitNOFILE= (or ulimit -n) to at least 364"
+	stop_daemon
+}
