@@ -146,6 +146,8 @@ resolve(struct upstream *u)
 		memcpy(u->addrs, r.addrs, r.n * sizeof(r.addrs[0]));
 		u->naddrs = r.n;
 		u->error = NULL;
+		log_debug("%s: resolved %s: %zu addresses", u->us->lc->name,
+		    u->uc->text, r.n);
 		return;
 	}
 	/* Keep the old addresses: a failed lookup is often passing. */

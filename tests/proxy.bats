@@ -158,3 +158,15 @@ setup() {
 	wait_until 5000 grep -q " idle-timeout$" "$ALOG"
 	stop_daemon
 }
+
+@test "upstream names are resolved again after resolve_interval" {
+	start_upstream UP echo
+	proxy_conf "$ADDR" "\"localhost:$UP_PORT\"" "" 'resolve_interval = "1s";'
+	start_daemon
+	resolved_twice() {
+		"${CLIENT[@]}" echo "$ADDR" >/dev/null &&
+			[ "$(grep -c "px: resolved localhost:$UP_PORT" "$LOG")" -ge 2 ]
+	}
+	wait_until 10000 resolved_twice
+	stop_daemon
+}
