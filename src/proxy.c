@@ -108,16 +108,22 @@ pump_wait(struct direction *d)
 {
 	struct relay *r = d->r;
 
-	for (;;) {
+	/*
+	 * Once the relay has failed, every wait fails at once (io_abort):
+	 * stop, rather than retry a "moved" deadline forever.
+	 */
+	while (!r->failed) {
 		if (io_wait(d->from, IO_READ, relay_deadline(r)) == 0)
 			return (0);
+		if (r->failed)
+			break;
 		if (errno == EINTR)
 			continue;	/* the deadline moved */
 		if (errno == ETIMEDOUT && relay_deadline(r) > io_now())
 			continue;	/* the other direction was busy */
 		relay_fail(r, errno);
-		return (-1);
 	}
+	return (-1);
 }
 
 static void
