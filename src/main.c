@@ -131,6 +131,7 @@ static void
 close_listeners(struct daemon *d)
 {
 	size_t i;
+	int stuck;
 
 	for (i = 0; i < d->nopen; i++) {
 		listener_close(&d->listeners[i]);
@@ -140,6 +141,9 @@ close_listeners(struct daemon *d)
 	if (d->pool != NULL && pool_wait_idle(d->pool, LOG_FLUSH_MS) == -1)
 		log_warnx("access logs still busy after %d ms; giving up",
 		    LOG_FLUSH_MS);
+	if (d->pool != NULL && (stuck = pool_stop(d->pool)) > 0)
+		log_warnx("worker pool: %d threads stuck in a blocking call; "
+		    "leaving them", stuck);
 	pool_free(d->pool);
 	for (i = 0; i < d->nopen; i++) {
 		accesslog_free(d->listeners[i].log);

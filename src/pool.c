@@ -42,7 +42,6 @@
 
 #include <event2/event.h>
 
-#include "log.h"
 #include "loop.h"
 #include "loop_park.h"
 
@@ -64,6 +63,8 @@ struct pool {
 	size_t			 running;	/* jobs in a worker's hands */
 	struct pool_job		*done_head, *done_tail;	/* completed */
 	int			 stop;
+	int			 stuck;		/* workers left behind */
+	int			 stopped;	/* pool_stop() has run */
 	int			 efd;		/* eventfd: completions */
 	struct event		*ev;
 	pthread_t		*threads;
@@ -332,25 +333,22 @@ join_worker(pthread_t t)
 	return (-1);
 }
 
-void
-pool_free(struct pool *p)
+int
+pool_stop(struct pool *p)
 {
 	struct pool_job *job;
-	int i, stuck = 0;
+	int i;
 
-	if (p == NULL)
-		return;
+	if (p->stopped)
+		return (p->stuck);
+	p->stopped = 1;
 	atomic_store(&stopping, 1);
 	pthread_mutex_lock(&p->lock);
 	p->stop = 1;
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->lock);
 	for (i = 0; i < p->nthreads; i++)
-		stuck += (join_worker(p->threads[i]) == -1);
-	if (stuck > 0)
-		log_warnx("worker pool: %d worker threads stuck in a blocking "
-		    "call after %d s; leaving them", stuck,
-		    POOL_JOIN_TRIES / 100);
+		p->stuck += (join_worker(p->threads[i]) == -1);
 
 	/* Jobs no worker took are cancelled; every done callback runs. */
 	pthread_mutex_lock(&p->lock);
@@ -365,8 +363,17 @@ pool_free(struct pool *p)
 	if (p->ev != NULL) {
 		on_complete(p->efd, EV_READ, p);
 		event_free(p->ev);
+		p->ev = NULL;
 	}
-	if (stuck > 0)
+	return (p->stuck);
+}
+
+void
+pool_free(struct pool *p)
+{
+	if (p == NULL)
+		return;
+	if (pool_stop(p) > 0)
 		return;		/* a stuck worker may still touch p: keep it */
 	if (p->efd > 0)
 		close(p->efd);

@@ -75,11 +75,20 @@ int	pool_stopping(void);
 int	pool_wait_idle(struct pool *, int64_t);
 
 /*
+ * pool_stop(p):
+ * Jobs not yet started are cancelled, running ones are interrupted and
+ * waited for (3 s at most), every done callback runs, the threads are
+ * joined.  Returns how many workers were still stuck in a blocking call
+ * and were left behind.  Loop thread, with no coroutine parked in
+ * pool_run().
+ */
+int	pool_stop(struct pool *);
+
+/*
  * pool_free(p):
- * Stop: jobs not yet started are cancelled, running ones are interrupted
- * and waited for (a few seconds at most), every done callback runs, the
- * threads are joined.  NULL is a no-op.  Loop thread, with no coroutine
- * parked in pool_run().
+ * Stop p if that was not done, and free it (unless a stuck worker may
+ * still touch it: then it is left, as the process is ending).  NULL is
+ * a no-op.
  */
 void	pool_free(struct pool *);
 
