@@ -29,10 +29,9 @@ enum key_type {
 	KEY_DURATION,	/* ms */
 	KEY_SIZE,	/* bytes */
 	KEY_LOG_LEVEL,
-	KEY_SERVICE,
+	KEY_CHOICE,	/* one of the names in choices; stores its index */
 	KEY_ADDRESS,	/* string, also parsed into listen_conf.addr */
 	KEY_UPSTREAMS,	/* list of addresses or NAME:PORT */
-	KEY_BALANCE,
 	KEY_LISTENERS,	/* walked separately */
 };
 
@@ -43,41 +42,54 @@ struct key {
 	int		 required;
 	int64_t		 min, max;
 	const char	*range;		/* the range, for messages */
+	const char *const *choices;	/* KEY_CHOICE: in enum order */
 };
+
+/* Names of enum service and enum balance, in their order. */
+static const char *const service_names[] = { "echo", "proxy", NULL };
+static const char *const balance_names[] = { "round-robin", "first", NULL };
 
 #define G(f)	offsetof(struct config, f)
 #define L(f)	offsetof(struct listen_conf, f)
 
+#define NUM(n, t, f, lo, hi, r)						\
+	{ .name = (n), .type = (t), .offset = (f), .min = (lo), .max = (hi), \
+	  .range = (r) }
+
 static const struct key global_keys[] = {
-	{ "log_level", KEY_LOG_LEVEL, G(log_level), 0, 0, 0, NULL },
-	{ "coroutine_stack_size", KEY_SIZE, G(coroutine_stack_size), 0,
-	    CORO_STACK_MIN, CORO_STACK_MAX, "16k to 1m" },
-	{ "shutdown_timeout", KEY_DURATION, G(shutdown_timeout), 0,
-	    0, 3600 * 1000, "0s to 1h" },
-	{ "worker_threads", KEY_INT, G(worker_threads), 0, 1, 64, "1 to 64" },
-	{ "worker_queue", KEY_INT, G(worker_queue), 0, 1, 1000000,
-	    "1 to 1000000" },
-	{ "resolve_interval", KEY_DURATION, G(resolve_interval), 0,
-	    1000, DAY_MS, "1s to 1d" },
-	{ "listeners", KEY_LISTENERS, 0, 1, 0, 0, NULL },
+	{ .name = "log_level", .type = KEY_LOG_LEVEL, .offset = G(log_level) },
+	NUM("coroutine_stack_size", KEY_SIZE, G(coroutine_stack_size),
+	    CORO_STACK_MIN, CORO_STACK_MAX, "16k to 1m"),
+	NUM("shutdown_timeout", KEY_DURATION, G(shutdown_timeout),
+	    0, 3600 * 1000, "0s to 1h"),
+	NUM("worker_threads", KEY_INT, G(worker_threads), 1, 64, "1 to 64"),
+	NUM("worker_queue", KEY_INT, G(worker_queue), 1, 1000000,
+	    "1 to 1000000"),
+	NUM("resolve_interval", KEY_DURATION, G(resolve_interval),
+	    1000, DAY_MS, "1s to 1d"),
+	{ .name = "listeners", .type = KEY_LISTENERS, .required = 1 },
 };
 
 static const struct key listener_keys[] = {
-	{ "name", KEY_STRING, L(name), 1, 0, 0, NULL },
-	{ "address", KEY_ADDRESS, L(address), 1, 0, 0, NULL },
-	{ "service", KEY_SERVICE, L(service), 1, 0, 0, NULL },
-	{ "backlog", KEY_INT, L(backlog), 0, 1, 65535, "1 to 65535" },
-	{ "max_connections", KEY_INT, L(max_connections), 0,
-	    1, 1000000, "1 to 1000000" },
-	{ "idle_timeout", KEY_DURATION, L(idle_timeout), 0,
-	    0, 30 * DAY_MS, "0 (none) to 30d" },
-	{ "access_log", KEY_STRING, L(access_log), 0, 0, 0, NULL },
-	{ "upstreams", KEY_UPSTREAMS, 0, 0, 0, 0, NULL },
-	{ "balance", KEY_BALANCE, L(balance), 0, 0, 0, NULL },
-	{ "connect_timeout", KEY_DURATION, L(connect_timeout), 0,
-	    1, 3600 * 1000, "1ms to 1h" },
-	{ "fin_timeout", KEY_DURATION, L(fin_timeout), 0,
-	    0, DAY_MS, "0 (none) to 1d" },
+	{ .name = "name", .type = KEY_STRING, .offset = L(name),
+	  .required = 1 },
+	{ .name = "address", .type = KEY_ADDRESS, .offset = L(address),
+	  .required = 1 },
+	{ .name = "service", .type = KEY_CHOICE, .offset = L(service),
+	  .required = 1, .choices = service_names },
+	NUM("backlog", KEY_INT, L(backlog), 1, 65535, "1 to 65535"),
+	NUM("max_connections", KEY_INT, L(max_connections), 1, 1000000,
+	    "1 to 1000000"),
+	NUM("idle_timeout", KEY_DURATION, L(idle_timeout), 0, 30 * DAY_MS,
+	    "0 (none) to 30d"),
+	{ .name = "access_log", .type = KEY_STRING, .offset = L(access_log) },
+	{ .name = "upstreams", .type = KEY_UPSTREAMS },
+	{ .name = "balance", .type = KEY_CHOICE, .offset = L(balance),
+	  .choices = balance_names },
+	NUM("connect_timeout", KEY_DURATION, L(connect_timeout), 1,
+	    3600 * 1000, "1ms to 1h"),
+	NUM("fin_timeout", KEY_DURATION, L(fin_timeout), 0, DAY_MS,
+	    "0 (none) to 1d"),
 };
 
 /* Listener keys that only a proxy may set. */
@@ -295,6 +307,26 @@ apply_upstreams(struct parse *p, const config_setting_t *s,
 		    &lc->upstreams[i]);
 }
 
+/* Store the index of str in k->choices, or report the choices. */
+static void
+apply_choice(struct parse *p, const config_setting_t *s, const struct key *k,
+    const char *str, int64_t *num)
+{
+	char list[256];
+	size_t i, n = 0;
+
+	for (i = 0; k->choices[i] != NULL; i++)
+		if (strcmp(str, k->choices[i]) == 0) {
+			*num = (int64_t)i;
+			return;
+		}
+	for (i = 0; k->choices[i] != NULL && n < sizeof(list); i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s\"%s\"",
+		    i == 0 ? "" : k->choices[i + 1] == NULL ? " or " : ", ",
+		    k->choices[i]);
+	problem(p, s, "%s: \"%s\": expected %s", k->name, str, list);
+}
+
 /* Store one setting s, described by k, into the struct at base. */
 static void
 apply(struct parse *p, const config_setting_t *s, const struct key *k,
@@ -329,23 +361,8 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 		else
 			*num = level;
 		break;
-	case KEY_SERVICE:
-		if (strcmp(str, "echo") == 0)
-			*num = SERVICE_ECHO;
-		else if (strcmp(str, "proxy") == 0)
-			*num = SERVICE_PROXY;
-		else
-			problem(p, s, "service: \"%s\": expected \"echo\" "
-			    "or \"proxy\"", str);
-		break;
-	case KEY_BALANCE:
-		if (strcmp(str, "round-robin") == 0)
-			*num = BALANCE_ROUND_ROBIN;
-		else if (strcmp(str, "first") == 0)
-			*num = BALANCE_FIRST;
-		else
-			problem(p, s, "balance: \"%s\": expected "
-			    "\"round-robin\" or \"first\"", str);
+	case KEY_CHOICE:
+		apply_choice(p, s, k, str, num);
 		break;
 	case KEY_ADDRESS:
 		*strp = strdup(str);
@@ -588,12 +605,6 @@ config_free(struct config *cfg)
 const char *
 config_service_name(int64_t service)
 {
-	switch (service) {
-	case SERVICE_ECHO:
-		return ("echo");
-	case SERVICE_PROXY:
-		return ("proxy");
-	default:
-		return ("?");
-	}
+	return (service >= 0 && service <= SERVICE_PROXY ?
+	    service_names[service] : "?");
 }
