@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -62,6 +63,26 @@ listener_close(struct listener *l)
 	    st.st_dev == l->unix_dev && st.st_ino == l->unix_ino)
 		unlink(path);
 	l->unix_ino = 0;
+}
+
+char *
+listener_summary(const struct listener *l, char *buf, size_t size)
+{
+	size_t n;
+	int i;
+
+	n = (size_t)snprintf(buf, size, "%llu served",
+	    (unsigned long long)l->total);
+	for (i = 0; i < CONN_CLOSE_MAX && n < size; i++)
+		if (l->closed[i] > 0)
+			n += (size_t)snprintf(buf + n, size - n, ", %llu %s",
+			    (unsigned long long)l->closed[i],
+			    conn_close_name((enum conn_close)i));
+	if (n < size)
+		snprintf(buf + n, size - n, "; %llu bytes in, %llu bytes out",
+		    (unsigned long long)l->bytes_in,
+		    (unsigned long long)l->bytes_out);
+	return (buf);
 }
 
 static void

@@ -50,6 +50,13 @@ int	listener_open(struct listener *, const struct listen_conf *,
 int	listener_start(struct listener *);
 
 /*
+ * listener_summary(l, buf, size):
+ * l's counters as one line for the log: clients served, by close
+ * reason, and bytes each way.  Returns buf.
+ */
+char	*listener_summary(const struct listener *, char *, size_t);
+
+/*
  * listener_close(l):
  * Close the listening socket if it is still open and remove its UNIX
  * socket file if it is still ours.  Clients are not touched.

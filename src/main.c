@@ -228,6 +228,7 @@ main(int argc, char **argv)
 {
 	struct options opt = { 0 };
 	struct daemon d = { 0 };
+	char line[512];
 	size_t i;
 	int status = 0;
 
@@ -266,6 +267,9 @@ main(int argc, char **argv)
 
 	if (loop_run(d.loop) == -1)
 		fatal("event loop");
+	for (i = 0; i < d.nopen; i++)
+		log_info("%s: %s", d.listeners[i].lc->name,
+		    listener_summary(&d.listeners[i], line, sizeof(line)));
 	log_info("aio-echod stopped");
 
 out:

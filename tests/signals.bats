@@ -77,3 +77,13 @@ EOC
 	[ "$status" -eq 0 ]
 	stop_daemon
 }
+
+@test "at exit each listener's counters are logged" {
+	echo_conf "$ADDR"
+	start_daemon
+	run "${CLIENT[@]}" echo "$ADDR" --clients 3 --bytes 100
+	run "${CLIENT[@]}" reset "$ADDR"
+	wait_until 5000 log_has "closed (reset"
+	stop_daemon
+	log_has "echo: 4 served, 3 client-fin, 1 reset; 303 bytes in, 303 bytes out"
+}
