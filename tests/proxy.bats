@@ -170,3 +170,18 @@ setup() {
 	wait_until 10000 resolved_twice
 	stop_daemon
 }
+
+@test "fin_timeout bounds the half-open phase" {
+	# The upstream half-closes at once; the client never finishes its
+	# side.  idle_timeout alone would wait 60 s.
+	start_upstream UP source 0
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "fin_timeout = \"300ms\"; idle_timeout = \"60s\"; access_log = \"$ALOG\";"
+	start_daemon
+	bg_client SLEEPER --timeout 30 sleep "$ADDR"
+	wait_until 5000 output_has SLEEPER connected
+	wait_until 10000 grep -q " idle-timeout$" "$ALOG"
+	cat "$ALOG"
+	ms=$(awk '{print $5}' "$ALOG")
+	[ "$ms" -ge 250 ] && [ "$ms" -lt 10000 ]
+	stop_daemon
+}
