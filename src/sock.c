@@ -68,13 +68,58 @@ parse_unix(const char *path, size_t len, struct sock_addr *sa,
 	return (0);
 }
 
+/* "[IPV6]" (hlen bytes at h, brackets included) and port into sa. */
+static int
+parse_inet6(const char *h, size_t hlen, in_port_t port,
+    struct sock_addr *sa, const char **why)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa->ss;
+	char host[INET6_ADDRSTRLEN];
+
+	if (hlen < 2 || h[hlen - 1] != ']')
+		return (fail(why, "unbalanced [ ] around IPv6 address"));
+	if (hlen - 2 == 0 || hlen - 2 >= sizeof(host))
+		return (fail(why, "bad IPv6 address"));
+	memcpy(host, h + 1, hlen - 2);
+	host[hlen - 2] = '\0';
+	if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+		return (fail(why, "bad IPv6 address"));
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = port;
+	sa->len = sizeof(*s6);
+	return (0);
+}
+
+/* A numeric IPv4 host (hlen bytes at h) and port into sa. */
+static int
+parse_inet4(const char *h, size_t hlen, in_port_t port,
+    struct sock_addr *sa, const char **why)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&sa->ss;
+	char host[INET_ADDRSTRLEN];
+
+	if (hlen == 0)
+		return (fail(why, "missing host before the port"));
+	if (hlen >= sizeof(host))
+		return (fail(why, "host must be a numeric IPv4 address or "
+		    "a [bracketed] IPv6 one"));
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+		return (fail(why, "host must be a numeric IPv4 address or "
+		    "a [bracketed] IPv6 one"));
+	s4->sin_family = AF_INET;
+	s4->sin_port = port;
+	sa->len = sizeof(*s4);
+	return (0);
+}
+
 int
 sock_addr_parse(const char *buf, size_t len, struct sock_addr *sa,
     const char **why)
 {
-	char host[INET6_ADDRSTRLEN];
-	const char *colon, *hbeg;
-	size_t hlen, plen = sizeof(UNIX_PREFIX) - 1;
+	size_t plen = sizeof(UNIX_PREFIX) - 1, hlen;
+	const char *colon;
 	in_port_t port;
 
 	memset(sa, 0, sizeof(*sa));
@@ -82,50 +127,15 @@ sock_addr_parse(const char *buf, size_t len, struct sock_addr *sa,
 		return (parse_unix(buf + plen, len - plen, sa, why));
 
 	/* The port follows the last colon; IPv6 hosts are bracketed. */
-	colon = NULL;
-	for (size_t i = len; i > 0; i--)
-		if (buf[i - 1] == ':') {
-			colon = buf + i - 1;
-			break;
-		}
-	if (colon == NULL)
+	if ((colon = memrchr(buf, ':', len)) == NULL)
 		return (fail(why,
 		    "expected IPV4:PORT, [IPV6]:PORT or unix:PATH"));
-	if (parse_port(colon + 1, (size_t)(buf + len - colon - 1), &port) == -1)
-		return (fail(why, "port must be a number from 1 to 65535"));
-
-	hbeg = buf;
 	hlen = (size_t)(colon - buf);
-	if (hlen > 0 && buf[0] == '[') {
-		if (hlen < 2 || buf[hlen - 1] != ']')
-			return (fail(why, "unbalanced [ ] around IPv6 address"));
-		hbeg++;
-		hlen -= 2;
-		if (hlen == 0 || hlen >= sizeof(host))
-			return (fail(why, "bad IPv6 address"));
-		memcpy(host, hbeg, hlen);
-		host[hlen] = '\0';
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa->ss;
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			return (fail(why, "bad IPv6 address"));
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = port;
-		sa->len = sizeof(*s6);
-		return (0);
-	}
-	if (hlen == 0 || hlen >= INET_ADDRSTRLEN)
-		return (fail(why, hlen == 0 ? "missing host before the port" :
-		    "host must be a numeric IPv4 address or a [bracketed] IPv6 one"));
-	memcpy(host, hbeg, hlen);
-	host[hlen] = '\0';
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&sa->ss;
-	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-		return (fail(why,
-		    "host must be a numeric IPv4 address or a [bracketed] IPv6 one"));
-	s4->sin_family = AF_INET;
-	s4->sin_port = port;
-	sa->len = sizeof(*s4);
-	return (0);
+	if (parse_port(colon + 1, len - hlen - 1, &port) == -1)
+		return (fail(why, "port must be a number from 1 to 65535"));
+	if (hlen > 0 && buf[0] == '[')
+		return (parse_inet6(buf, hlen, port, sa, why));
+	return (parse_inet4(buf, hlen, port, sa, why));
 }
 
 int
