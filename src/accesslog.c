@@ -44,7 +44,8 @@ struct accesslog {
 	int		 reopen;
 	uint64_t	 dropped;
 	uint64_t	 dropped_told;	/* how many the last warning counted */
-	int64_t		 warned;	/* log_ratelimit() */
+	int64_t		 warned;	/* log_ratelimit(), drops */
+	int64_t		 warned_err;	/* log_ratelimit(), open/write */
 };
 
 struct accesslog *
@@ -130,10 +131,13 @@ flush_done(struct pool_job *job)
 	l->inflight = NULL;
 	if (job->cancelled || f->err != 0) {
 		l->dropped += count_lines(f->data, f->len);
-		if (f->err != 0)
-			log_warnx("access log %s: %s", l->path,
-			    strerror(f->err));
-		warn_dropped(l, job->cancelled ? "stopping" : "write failed");
+		/* A log that cannot be written fails every flush: say so
+		 * once in a while, not once per line. */
+		if (f->err != 0 && log_ratelimit(&l->warned_err))
+			log_warnx("access log %s: %s (lines are dropped until "
+			    "it can be written)", l->path, strerror(f->err));
+		else if (job->cancelled)
+			warn_dropped(l, "stopping");
 	}
 	free(f->data);
 	free(f);

@@ -187,3 +187,15 @@ setup() {
 	[ "$(wc -l <"$log.1")" -eq 1 ]
 	stop_daemon
 }
+
+@test "access log that cannot be opened: clients are served, one warning, not one per line" {
+	echo_conf "$ADDR" "access_log = \"$BATS_TEST_TMPDIR/no/such/dir/access.log\";"
+	start_daemon
+	for i in 1 2 3 4 5; do
+		run "${CLIENT[@]}" echo "$ADDR" --clients 4
+		[ "$status" -eq 0 ]
+	done
+	wait_until 5000 log_has "access.log: No such file or directory"
+	stop_daemon
+	[ "$(grep -c "No such file or directory" "$LOG")" -eq 1 ]
+}
