@@ -128,6 +128,18 @@ setup() {
 	stop_daemon
 }
 
+@test "a client reset resets the upstream too" {
+	start_upstream UP echo
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "access_log = \"$ALOG\";"
+	start_daemon
+	run "${CLIENT[@]}" reset "$ADDR"
+	[ "$status" -eq 0 ]
+	wait_until 5000 grep -q " reset$" "$ALOG"
+	wait_until 5000 grep -q "^ended reset" "$BATS_TEST_TMPDIR/UP.up"
+	! grep -q "^ended eof" "$BATS_TEST_TMPDIR/UP.up"
+	stop_daemon
+}
+
 @test "a client that never reads while the upstream sends 200 MiB: RSS stays under 64 MiB" {
 	start_upstream UP flood $((200 * 1024 * 1024))
 	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\""

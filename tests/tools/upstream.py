@@ -6,7 +6,8 @@
 Listens on 127.0.0.1:PORT (0: any free port), prints "listening PORT",
 and serves each connection in a thread until killed:
 
-  echo     send back every byte, half-close after the client's EOF
+  echo     send back every byte, half-close after the client's EOF;
+           print "ended eof" or "ended reset" for each connection
   source   send N bytes of the test pattern (byte i is i % 251), then
            half-close, then read until the client's EOF
   reply    read until EOF, then answer "got N bytes" and close
@@ -42,12 +43,16 @@ def send_pattern(conn, n):
 def serve(mode, conn, n):
     try:
         if mode == "echo":
-            while True:
-                data = conn.recv(65536)
-                if not data:
-                    conn.shutdown(socket.SHUT_WR)
-                    break
-                conn.sendall(data)
+            try:
+                while True:
+                    data = conn.recv(65536)
+                    if not data:
+                        print("ended eof", flush=True)
+                        conn.shutdown(socket.SHUT_WR)
+                        break
+                    conn.sendall(data)
+            except ConnectionResetError:
+                print("ended reset", flush=True)
         elif mode == "source":
             send_pattern(conn, n)
             conn.shutdown(socket.SHUT_WR)
