@@ -189,7 +189,7 @@ park(struct io_fd *f, int what, int64_t deadline, int flags)
 	return (r);
 }
 
-/* Mark a direction not ready (EAGAIN, or a short transfer) and park. */
+/* A call saw EAGAIN: mark that direction not ready and park. */
 static int
 park_until(int fd, int what, int64_t deadline, int flags)
 {

@@ -174,7 +174,7 @@ conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 	c->l = l;
 	c->loop = l->loop;
 	c->started = io_now();
-	(void)sock_tune_accepted(fd, peer->ss.ss_family);
+	(void)sock_tune_stream(fd, peer->ss.ss_family);
 	l->active++;
 	l->total++;
 	if (loop_spawn(l->loop, conn_main, c) == -1) {

@@ -303,7 +303,7 @@ fail:
 }
 
 int
-sock_tune_accepted(int fd, int family)
+sock_tune_stream(int fd, int family)
 {
 	int on = 1;
 

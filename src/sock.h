@@ -68,11 +68,12 @@ const char	*sock_unix_path(const struct sock_addr *);
 int	sock_listen(const struct sock_addr *, int);
 
 /*
- * sock_tune_accepted(fd, family):
- * Per-connection options for an accepted socket (TCP_NODELAY on TCP, so
- * small echoes are not held back by Nagle).  Returns 0 or -1.
+ * sock_tune_stream(fd, family):
+ * Per-connection options for an accepted or connected socket
+ * (TCP_NODELAY on TCP, so small echoes and relayed requests are not held
+ * back by Nagle).  Returns 0 or -1.
  */
-int	sock_tune_accepted(int, int);
+int	sock_tune_stream(int, int);
 
 /*
  * sock_reset_on_close(fd):
