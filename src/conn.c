@@ -18,6 +18,7 @@ conn_close_name(enum conn_close why)
 		[CONN_UPSTREAM_FIN] = "upstream-fin",
 		[CONN_RESET] = "reset",
 		[CONN_IDLE_TIMEOUT] = "idle-timeout",
+		[CONN_FIN_TIMEOUT] = "fin-timeout",
 		[CONN_CONNECT_FAILED] = "connect-failed",
 		[CONN_SHUTDOWN] = "shutdown",
 		[CONN_LIMIT] = "limit",

@@ -15,6 +15,8 @@ enum conn_close {
 	CONN_UPSTREAM_FIN,	/* the upstream finished (proxy) */
 	CONN_RESET,		/* a peer reset, or an I/O error */
 	CONN_IDLE_TIMEOUT,	/* no traffic for idle_timeout */
+	CONN_FIN_TIMEOUT,	/* one side finished, the other not within
+				   fin_timeout (proxy) */
 	CONN_CONNECT_FAILED,	/* no upstream could be reached (proxy) */
 	CONN_SHUTDOWN,		/* the daemon is stopping */
 	CONN_LIMIT,		/* over max_connections, or out of memory */

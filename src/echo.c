@@ -6,6 +6,11 @@
  * and returns it, so an idle client costs only its stack's top page.
  * While the client does not read, the write parks and nothing more is
  * read: the client's own socket buffer absorbs the rest (backpressure).
+ *
+ * A client is closed with a FIN only when everything it sent has been
+ * echoed.  Cut while an echo is still pending (idle_timeout on the write,
+ * the shutdown, a write error), it gets a reset instead, so it cannot
+ * mistake the short echo for a whole one.
  */
 #include "echo.h"
 
@@ -16,6 +21,7 @@
 #include "buf.h"
 #include "config.h"
 #include "io.h"
+#include "sock.h"
 
 /* The next deadline, or -1 when idle_timeout is 0 (none). */
 static int64_t
@@ -43,8 +49,10 @@ echo_serve(struct conn *c)
 		}
 		if (n <= 0) {
 			buf_return(buf);
-			if (n == -1)
+			if (n == -1) {
+				(void)sock_reset_on_close(c->fd);
 				return (conn_close_from_errno(c, errno));
+			}
 			/* Half-close: all was echoed; send our FIN too. */
 			shutdown(c->fd, SHUT_WR);
 			return (CONN_CLIENT_FIN);
@@ -52,6 +60,7 @@ echo_serve(struct conn *c)
 		c->bytes_in += (uint64_t)n;
 		if (io_write(c->fd, buf, (size_t)n, idle_deadline(c)) == -1) {
 			buf_return(buf);
+			(void)sock_reset_on_close(c->fd);
 			return (conn_close_from_errno(c, errno));
 		}
 		c->bytes_out += (uint64_t)n;

@@ -8,22 +8,38 @@
  * DESIGN.  Each fd gets one event, created the first time a call on it
  * would block, with EV_READ|EV_WRITE|EV_PERSIST|EV_ET, and it stays added
  * until io_close(): no epoll_ctl per wait (re-arming per wait costs about
- * 50 % more per message, shared/research/coroutines.md 4).  Because the
- * event is edge-triggered, io.c keeps a "ready" flag per direction: set by
- * the event, cleared when a call sees EAGAIN.  A call parks only when the
- * flag is clear.
- *
- * A read that returns less than asked for has emptied the socket, and any
- * data arriving later raises a new edge, so it clears the read flag too:
- * that saves the EAGAIN read per message.  But an EOF or an error that
- * arrived in the same edge as the data would raise no further edge, so an
- * edge that carries one (EV_CLOSED for a FIN; EV_READ and EV_WRITE at once,
- * which is how libevent reports EPOLLHUP and EPOLLERR) makes the flag
- * sticky until a read sees EAGAIN.  An fd has at most one
- * waiting reader and one waiting writer, which is what the proxy's two
+ * 50 % more per message).  Because the event is edge-triggered, io.c keeps
+ * a "ready" flag per direction: set by the event, cleared when a call sees
+ * EAGAIN.  A call parks only when the flag is clear.  An fd has at most
+ * one waiting reader and one waiting writer, which is what the proxy's two
  * directions need.  Level-triggered readiness would wake a reader that is
  * not waiting over and over while its writer is parked on backpressure;
  * edges do not.
+ *
+ * One read per message.  A read that returns less than asked for has
+ * emptied the socket, and data arriving later raises a new edge, so it
+ * clears the read flag: no EAGAIN read per message.  But an EOF or an
+ * error that arrived in the same edge as the data raises no further edge,
+ * and must not be lost.  What epoll tells, as libevent reports it:
+ *  - a FIN sets EPOLLRDHUP: EV_CLOSED.  Such an edge makes the read flag
+ *    sticky until a read sees EAGAIN (or EOF).
+ *  - a reset or another socket error sets EPOLLERR, which libevent turns
+ *    into EV_READ|EV_WRITE without EV_CLOSED.  So does plain data on a
+ *    socket whose send buffer has room, because an edge reports the whole
+ *    readiness mask: on loopback nearly every message carries the ACK of
+ *    our last write and comes as EV_READ|EV_WRITE.  The two cannot be told
+ *    apart, so such an edge marks the fd "unconfirmed".  A successful
+ *    write to the fd confirms it (a pending socket error fails every
+ *    write, and one that arrives later raises a new edge).  A reader that
+ *    would park on an unconfirmed fd waits at most IO_RECHECK_MS and then
+ *    reads once more.  An echo writes back on the same fd and never pays
+ *    for the check; a proxy pays at most one read per side per quiet spell.
+ *
+ * Fairness.  A call that finds its fd ready never parks, so a client that
+ * always has data could keep its coroutine running forever.  Each read,
+ * write and accept spends from the running coroutine's slice
+ * (loop_spend()), and a call made once the slice is spent first lets the
+ * loop run its other work (loop_yield()).
  */
 #include "io.h"
 
@@ -40,13 +56,21 @@
 #include "loop_park.h"
 #include "sock.h"
 
+/* How long a reader parks on an unconfirmed fd before reading again. */
+#define IO_RECHECK_MS	100
+/* What a system call costs from a slice, besides the bytes it moves. */
+#define IO_CALL_COST	1024
+/* An accept also starts a coroutine: 64 of them make a slice. */
+#define IO_ACCEPT_COST	(LOOP_SLICE / 64)
+
 struct io_wait;
 
 struct io_fd {
 	struct event	 ev;
 	int		 readable;
 	int		 writable;
-	int		 sticky;	/* EOF or error may follow the data */
+	int		 sticky;	/* an EOF follows the data */
+	int		 unconfirmed;	/* an error may follow the data */
 	int		*alive;		/* cleared by io_close() during dispatch */
 	int		 aborted;	/* io_abort()'s errno, or 0 */
 	struct io_wait	*reader;
@@ -98,9 +122,10 @@ on_fd_event(evutil_socket_t fd, short what, void *arg)
 	int alive = 1;
 
 	(void)fd;
-	if ((what & EV_CLOSED) || (what & (EV_READ | EV_WRITE)) ==
-	    (EV_READ | EV_WRITE))
+	if (what & EV_CLOSED)
 		f->sticky = 1;
+	else if ((what & (EV_READ | EV_WRITE)) == (EV_READ | EV_WRITE))
+		f->unconfirmed = 1;
 	if (what & (EV_READ | EV_CLOSED))
 		f->readable = 1;
 	if (what & EV_WRITE)
@@ -169,6 +194,7 @@ static int
 park(struct io_fd *f, int what, int64_t deadline, int flags)
 {
 	struct io_wait w;
+	int64_t until = deadline, recheck;
 	int r;
 
 	if (f->aborted != 0) {
@@ -179,13 +205,26 @@ park(struct io_fd *f, int what, int64_t deadline, int flags)
 		errno = EBUSY;
 		return (-1);
 	}
+	/* An error may be hiding behind the last data: look again soon. */
+	if (what == IO_READ && f->unconfirmed) {
+		recheck = io_now() + IO_RECHECK_MS;
+		if (until == -1 || recheck < until)
+			until = recheck;
+	}
 	memset(&w, 0, sizeof(w));
 	w.f = f;
 	w.what = what;
 	w.lw.detach = wait_detach;
 	*slot(f, what) = &w;
-	r = loop_park(&w.lw, deadline, flags);
+	r = loop_park(&w.lw, until, flags);
 	wait_unlink(&w);	/* if loop_park failed without parking */
+	if (r == -1 && errno == ETIMEDOUT && until != deadline &&
+	    (deadline == -1 || io_now() < deadline)) {
+		/* The recheck: f is alive, io_close() would have said EBADF. */
+		f->unconfirmed = 0;
+		f->readable = 1;
+		return (0);
+	}
 	return (r);
 }
 
@@ -200,6 +239,7 @@ park_until(int fd, int what, int64_t deadline, int flags)
 	if (what == IO_READ) {
 		f->readable = 0;
 		f->sticky = 0;
+		f->unconfirmed = 0;
 	} else
 		f->writable = 0;
 	return (park(f, what, deadline, flags));
@@ -239,13 +279,35 @@ mark_drained(int fd)
 		f->readable = 0;
 }
 
+/* A write succeeded: no socket error was pending on fd. */
+static void
+mark_confirmed(int fd)
+{
+	struct io_fd *f = fd_find(fd);
+
+	if (f != NULL)
+		f->unconfirmed = 0;
+}
+
+/* Before a system call: once the slice is spent, let the loop run. */
+static int
+take_turn(void)
+{
+	if (loop_slice_spent() && loop_yield() == -1)
+		return (-1);
+	return (0);
+}
+
 ssize_t
 io_read(int fd, void *buf, size_t len, int64_t deadline)
 {
 	ssize_t n;
 
+	if (take_turn() == -1)
+		return (-1);
 	for (;;) {
 		if ((n = read(fd, buf, len)) > 0) {
+			loop_spend((size_t)n + IO_CALL_COST);
 			if ((size_t)n < len)
 				mark_drained(fd);
 			return (n);
@@ -261,17 +323,18 @@ io_read(int fd, void *buf, size_t len, int64_t deadline)
 	}
 }
 
-int
-io_write(int fd, const void *buf, size_t len, int64_t deadline)
+ssize_t
+io_write_some(int fd, const void *buf, size_t len, int64_t deadline)
 {
-	const char *p = buf;
 	ssize_t n;
 
-	while (len > 0) {
-		if ((n = write(fd, p, len)) > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
+	if (take_turn() == -1)
+		return (-1);
+	for (;;) {
+		if ((n = write(fd, buf, len)) > 0) {
+			loop_spend((size_t)n + IO_CALL_COST);
+			mark_confirmed(fd);
+			return (n);
 		}
 		if (n == 0)
 			errno = EIO;	/* no progress and no error: give up */
@@ -282,7 +345,45 @@ io_write(int fd, const void *buf, size_t len, int64_t deadline)
 		if (park_until(fd, IO_WRITE, deadline, 0) == -1)
 			return (-1);
 	}
+}
+
+int
+io_write(int fd, const void *buf, size_t len, int64_t deadline)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = io_write_some(fd, p, len, deadline)) == -1)
+			return (-1);
+		p += n;
+		len -= (size_t)n;
+	}
 	return (0);
+}
+
+/*
+ * accept(2) reports some errors of the connection being accepted, not of
+ * the listener: accept(2) says to retry them at once, as ECONNABORTED.
+ */
+static int
+accept_retry(int err)
+{
+	switch (err) {
+	case EINTR:
+	case ECONNABORTED:
+	case ENETDOWN:
+	case EPROTO:
+	case ENOPROTOOPT:
+	case EHOSTDOWN:
+	case ENONET:
+	case EHOSTUNREACH:
+	case EOPNOTSUPP:
+	case ENETUNREACH:
+		return (1);
+	default:
+		return (0);
+	}
 }
 
 int
@@ -292,13 +393,17 @@ io_accept(int lfd, struct sock_addr *peer, int64_t deadline)
 	struct sock_addr *sa = peer ? peer : &tmp;
 	int fd;
 
+	if (take_turn() == -1)
+		return (-1);
 	for (;;) {
 		sa->len = sizeof(sa->ss);
 		fd = accept4(lfd, (struct sockaddr *)&sa->ss, &sa->len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd >= 0)
+		if (fd >= 0) {
+			loop_spend(IO_ACCEPT_COST);
 			return (fd);
-		if (errno == EINTR || errno == ECONNABORTED)
+		}
+		if (accept_retry(errno))
 			continue;
 		if (errno != EAGAIN)
 			return (-1);
@@ -315,7 +420,12 @@ io_connect(int fd, const struct sock_addr *addr, int64_t deadline)
 
 	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) == 0)
 		return (0);
-	if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN)
+	/*
+	 * EAGAIN is not "in progress": a UNIX listener's backlog is full (or
+	 * TCP is out of local ports), and the socket will never connect.
+	 * The kernel would report it writable with no error all the same.
+	 */
+	if (errno != EINPROGRESS && errno != EINTR)
 		return (-1);
 	if (park_until(fd, IO_WRITE, deadline, 0) == -1)
 		return (-1);
@@ -365,12 +475,12 @@ io_abort(int fd, int err)
 }
 
 void
-io_interrupt(int fd)
+io_interrupt(int fd, int what)
 {
 	struct io_fd *f = fd_find(fd);
 
 	if (f != NULL)
-		wake_err(f, IO_READ, EINTR);
+		wake_err(f, what, EINTR);
 }
 
 int

@@ -13,7 +13,9 @@ struct sock_addr;
  * milliseconds (io_now() + ms); -1 means none.  A call that would park
  * past its deadline fails with ETIMEDOUT, and every parking call fails
  * with ECANCELED once shutdown cancels it.  All calls: loop thread, from
- * a coroutine ("May park").
+ * a coroutine ("May park").  Reads, writes and accepts spend from the
+ * coroutine's slice; once it is spent, the next one lets the loop run its
+ * other work first, so no connection can starve the others.
  */
 
 #define IO_READ		1
@@ -47,6 +49,14 @@ int	io_wait_idle(int, int64_t);
 ssize_t	io_read(int, void *, size_t, int64_t);
 
 /*
+ * io_write_some(fd, buf, len, deadline):
+ * Write at least one of len bytes, parking while fd's buffer is full.
+ * Returns how many were written, or -1 with errno ETIMEDOUT, ECANCELED,
+ * EINTR (io_interrupt) or a write(2) error.  May park.
+ */
+ssize_t	io_write_some(int, const void *, size_t, int64_t);
+
+/*
  * io_write(fd, buf, len, deadline):
  * Write all len bytes, parking while fd's buffer is full.  Returns 0, or
  * -1 with errno ETIMEDOUT, ECANCELED or a write(2) error (some bytes may
@@ -68,7 +78,8 @@ int	io_accept(int, struct sock_addr *, int64_t);
  * io_connect(fd, addr, deadline):
  * Connect the non-blocking socket fd to addr, parking until done.
  * Returns 0, or -1 with errno ETIMEDOUT, ECANCELED or the connect error
- * (ECONNREFUSED...).  May park.
+ * (ECONNREFUSED; EAGAIN for a UNIX listener whose backlog is full).
+ * May park.
  */
 int	io_connect(int, const struct sock_addr *, int64_t);
 
@@ -87,11 +98,11 @@ int	io_sleep(int64_t);
 void	io_abort(int, int);
 
 /*
- * io_interrupt(fd):
- * Wake a coroutine waiting in io_wait(fd, IO_READ, ...) with EINTR, so it
- * looks at its deadline again.  Loop thread.
+ * io_interrupt(fd, what):
+ * Wake a coroutine waiting on fd in direction what (IO_READ or IO_WRITE)
+ * with EINTR, so it looks at its deadline again.  Loop thread.
  */
-void	io_interrupt(int);
+void	io_interrupt(int, int);
 
 /*
  * io_close(fd):

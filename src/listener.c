@@ -25,8 +25,6 @@
 #include "loop.h"
 #include "sock.h"
 
-/* Accepts in a row before letting other coroutines run. */
-#define ACCEPT_BURST		64
 /* Pause after accept fails for want of fds or memory. */
 #define ACCEPT_PAUSE_MS		100
 int
@@ -201,7 +199,6 @@ accept_loop(void *arg)
 {
 	struct listener *l = arg;
 	struct sock_addr peer;
-	unsigned burst = 0;
 	int fd;
 
 	for (;;) {
@@ -214,11 +211,6 @@ accept_loop(void *arg)
 			conn_reject(l, fd, &peer, "max_connections reached");
 		else
 			conn_start(l, fd, &peer);
-		if (++burst == ACCEPT_BURST) {
-			burst = 0;
-			if (loop_yield() == -1)
-				break;
-		}
 	}
 	listener_close(l);
 	log_info("%s: stopped accepting (%llu served, %llu active)",

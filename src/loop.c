@@ -68,6 +68,7 @@ struct loop {
 };
 
 static __thread struct loop	*cur;
+static __thread size_t		 slice_spent;	/* by the running coroutine */
 static int			 signal_write_fd = -1;	/* process-wide */
 
 static void	on_ready(evutil_socket_t, short, void *);
@@ -167,11 +168,33 @@ stop_if_done(struct loop *l)
 		event_base_loopbreak(l->base);
 }
 
-/* Resume co; if it has finished, free it and see whether a stop is done. */
+void
+loop_spend(size_t n)
+{
+	slice_spent += n;
+}
+
+int
+loop_slice_spent(void)
+{
+	return (slice_spent >= LOOP_SLICE);
+}
+
+/*
+ * Resume co with a fresh slice; if it has finished, free it and see
+ * whether a stop is done.  A coroutine that starts another (loop_spawn)
+ * gets its own slice back afterwards.
+ */
 static void
 loop_resume(struct loop *l, struct coro *co)
 {
-	if (!coro_resume(co))
+	size_t saved = slice_spent;
+	int finished;
+
+	slice_spent = 0;
+	finished = coro_resume(co);
+	slice_spent = saved;
+	if (!finished)
 		return;
 	coro_free(co);
 	l->live--;

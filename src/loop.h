@@ -1,6 +1,7 @@
 #ifndef LOOP_H
 #define LOOP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -84,6 +85,19 @@ void	loop_join(struct loop_child *);
  * errno ECANCELED once the loop is canceling.  May park.
  */
 int	loop_yield(void);
+
+/*
+ * A coroutine runs in slices: from when the loop resumes it until it
+ * parks.  io.c spends from the slice (bytes moved plus a cost per system
+ * call); once LOOP_SLICE has been spent, it yields before its next call.
+ */
+#define LOOP_SLICE	(256 * 1024)
+
+/* loop_spend(n): count n units of work against the running slice. */
+void	loop_spend(size_t);
+
+/* loop_slice_spent(): 1 once the running slice is used up, else 0. */
+int	loop_slice_spent(void);
 
 /*
  * loop_on_signal(l, signo, fn, arg):

@@ -13,11 +13,17 @@
  * before the upstream fd is closed.
  *
  * End of stream travels: EOF from one side becomes shutdown(SHUT_WR) to
- * the other, while the other direction goes on, for at most fin_timeout.
- * An error on either side aborts both directions (io_abort) and both
- * sockets are closed with a reset, so neither peer mistakes a cut-off
- * stream for a complete one.  Idle time is the connection's: a direction
- * waiting for data does not time out while the other one moves bytes.
+ * the other, while the other direction goes on, for at most fin_timeout
+ * (reads and writes alike).  Idle time is the connection's: a direction
+ * waiting for data, or waiting to write, does not time out while the
+ * other one moves bytes.
+ *
+ * A side gets a FIN only when its stream ended naturally (the other side
+ * sent its FIN and every byte was passed on).  Any cut -- idle_timeout,
+ * fin_timeout, the shutdown, an error on either side, a failed connect --
+ * aborts both directions (io_abort) and closes both sockets with a reset,
+ * so neither peer can mistake a cut-off stream for a complete one.  The
+ * close reason names the cut.
  */
 #include "proxy.h"
 
@@ -65,6 +71,15 @@ relay_deadline(const struct relay *r)
 	return (d);
 }
 
+/* Which timeout has passed: fin_timeout once it has started, else idle. */
+static enum conn_close
+relay_timeout_reason(const struct relay *r)
+{
+	if (r->fin_deadline != -1 && io_now() >= r->fin_deadline)
+		return (CONN_FIN_TIMEOUT);
+	return (CONN_IDLE_TIMEOUT);
+}
+
 /* The first error decides the close reason (over a FIN) and ends both. */
 static void
 relay_fail(struct relay *r, int err)
@@ -75,7 +90,7 @@ relay_fail(struct relay *r, int err)
 		if (err == ECANCELED)
 			r->why = CONN_SHUTDOWN;
 		else if (err == ETIMEDOUT)
-			r->why = CONN_IDLE_TIMEOUT;
+			r->why = relay_timeout_reason(r);
 		else {
 			r->why = CONN_RESET;
 			r->c->err = err;
@@ -98,8 +113,28 @@ relay_eof(struct relay *r, const struct direction *d)
 	(void)shutdown(d->to, SHUT_WR);
 	if (fin > 0 && r->fin_deadline == -1) {
 		r->fin_deadline = io_now() + fin;
-		io_interrupt(d->to);	/* the other side's reader re-times */
+		/* The other direction re-times its read and its write. */
+		io_interrupt(d->to, IO_READ);
+		io_interrupt(d->from, IO_WRITE);
 	}
+}
+
+/*
+ * A failed wait: 0 to wait again (the deadline moved: the other direction
+ * was busy, or fin_timeout began), -1 once the relay has failed.  Once it
+ * has, every wait fails at once (io_abort): stop rather than retry.
+ */
+static int
+relay_retry(struct relay *r, int err)
+{
+	if (r->failed)
+		return (-1);
+	if (err == EINTR)
+		return (0);
+	if (err == ETIMEDOUT && relay_deadline(r) > io_now())
+		return (0);
+	relay_fail(r, err);
+	return (-1);
 }
 
 /* Wait for data on d->from; 0 when there may be some, -1 when done. */
@@ -108,29 +143,38 @@ pump_wait(struct direction *d)
 {
 	struct relay *r = d->r;
 
-	/*
-	 * Once the relay has failed, every wait fails at once (io_abort):
-	 * stop, rather than retry a "moved" deadline forever.
-	 */
 	while (!r->failed) {
 		if (io_wait(d->from, IO_READ, relay_deadline(r)) == 0)
 			return (0);
-		if (r->failed)
+		if (relay_retry(r, errno) == -1)
 			break;
-		if (errno == EINTR)
-			continue;	/* the deadline moved */
-		if (errno == ETIMEDOUT && relay_deadline(r) > io_now())
-			continue;	/* the other direction was busy */
-		relay_fail(r, errno);
 	}
 	return (-1);
+}
+
+/* Write all n bytes to d->to within the relay's deadline; 0 or -1. */
+static int
+pump_write(struct direction *d, const char *p, size_t n)
+{
+	struct relay *r = d->r;
+	ssize_t k;
+
+	while (n > 0) {
+		if ((k = io_write_some(d->to, p, n, relay_deadline(r))) > 0) {
+			p += k;
+			n -= (size_t)k;
+			*d->count += (uint64_t)k;
+			r->last = io_now();
+		} else if (relay_retry(r, errno) == -1)
+			return (-1);
+	}
+	return (0);
 }
 
 static void
 pump(struct direction *d)
 {
 	struct relay *r = d->r;
-	int64_t idle = r->c->lc->idle_timeout;
 	ssize_t n;
 	void *buf;
 
@@ -153,15 +197,11 @@ pump(struct direction *d)
 			return;
 		}
 		r->last = io_now();
-		if (io_write(d->to, buf, (size_t)n,
-		    idle > 0 ? r->last + idle : -1) == -1) {
+		if (pump_write(d, buf, (size_t)n) == -1) {
 			buf_return(buf);
-			relay_fail(r, errno);
 			return;
 		}
 		buf_return(buf);
-		*d->count += (uint64_t)n;
-		r->last = io_now();
 	}
 }
 
@@ -227,6 +267,8 @@ proxy_serve(struct conn *c, struct upstreams *us)
 	int ufd;
 
 	if ((ufd = proxy_connect(c, us)) == -1) {
+		/* The client's stream never reached an upstream: a cut. */
+		(void)sock_reset_on_close(c->fd);
 		if (errno == ECANCELED)
 			return (CONN_SHUTDOWN);
 		c->err = errno;
@@ -237,12 +279,14 @@ proxy_serve(struct conn *c, struct upstreams *us)
 	up = (struct direction){ &r, c->fd, ufd, &c->bytes_in, 1 };
 	down = (struct direction){ &r, ufd, c->fd, &c->bytes_out, 0 };
 	if (loop_spawn_child(c->loop, &child, pump_main, &down) == -1) {
+		(void)sock_reset_on_close(c->fd);
+		(void)sock_reset_on_close(ufd);
 		io_close(ufd);
 		return (CONN_LIMIT);
 	}
 	pump(&up);
 	loop_join(&child);
-	if (r.failed && r.why == CONN_RESET) {
+	if (r.failed) {
 		(void)sock_reset_on_close(c->fd);
 		(void)sock_reset_on_close(ufd);
 	}

@@ -73,12 +73,12 @@ setup() {
 	stop_daemon
 }
 
-@test "all upstreams down: the client is closed, connect-failed is logged" {
+@test "all upstreams down: the client is reset, connect-failed is logged" {
 	d1=$(free_port)
 	d2=$(free_port)
 	proxy_conf "$ADDR" "\"127.0.0.1:$d1\", \"127.0.0.1:$d2\"" "access_log = \"$ALOG\";"
 	start_daemon
-	run "${CLIENT[@]}" --timeout 10 idle "$ADDR"
+	run "${CLIENT[@]}" --timeout 10 expect-reset "$ADDR"
 	[ "$status" -eq 0 ]
 	wait_until 5000 grep -q " - [0-9]* 0 0 connect-failed$" "$ALOG"
 	log_has "px: no upstream reachable: Connection refused"
@@ -92,7 +92,7 @@ setup() {
 	proxy_conf "$ADDR" "\"127.0.0.1:$FULL_PORT\"" "connect_timeout = \"300ms\"; access_log = \"$ALOG\";"
 	start_daemon
 	t0=$(now_ms)
-	run "${CLIENT[@]}" --timeout 10 idle "$ADDR"
+	run "${CLIENT[@]}" --timeout 10 expect-reset "$ADDR"
 	took=$(($(now_ms) - t0))
 	echo "closed after $took ms"
 	[ "$status" -eq 0 ]
@@ -161,11 +161,11 @@ setup() {
 	stop_daemon
 }
 
-@test "idle_timeout closes a proxied connection nobody uses" {
+@test "idle_timeout resets a proxied connection nobody uses" {
 	start_upstream UP hold
 	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "idle_timeout = \"300ms\"; access_log = \"$ALOG\";"
 	start_daemon
-	run "${CLIENT[@]}" --timeout 10 idle "$ADDR"
+	run "${CLIENT[@]}" --timeout 10 expect-reset "$ADDR"
 	[ "$status" -eq 0 ]
 	wait_until 5000 grep -q " idle-timeout$" "$ALOG"
 	stop_daemon
@@ -191,9 +191,107 @@ setup() {
 	start_daemon
 	bg_client SLEEPER --timeout 30 sleep "$ADDR"
 	wait_until 5000 output_has SLEEPER connected
-	wait_until 10000 grep -q " idle-timeout$" "$ALOG"
+	wait_until 10000 grep -q " fin-timeout$" "$ALOG"
 	cat "$ALOG"
 	ms=$(awk '{print $5}' "$ALOG")
 	[ "$ms" -ge 250 ] && [ "$ms" -lt 10000 ]
+	stop_daemon
+}
+
+@test "fin_timeout cuts a download: the client gets every byte or a reset, never a short EOF" {
+	# After the client's EOF the upstream sends 20 x 64 KiB over 2 s.
+	start_upstream UP drip 20
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "fin_timeout = \"500ms\"; access_log = \"$ALOG\";"
+	start_daemon
+	run "${CLIENT[@]}" --timeout 20 whole-or-reset "$ADDR" --bytes $((20 * 65536))
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_until 5000 grep -q " fin-timeout$" "$ALOG"
+	stop_daemon
+}
+
+@test "fin_timeout cuts an upload: the upstream gets every byte or a reset, never a short EOF" {
+	# The upstream half-closes at once; the client then uploads 20 x
+	# 64 KiB over 2 s.
+	start_upstream UP sink
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "fin_timeout = \"500ms\"; access_log = \"$ALOG\";"
+	start_daemon
+	run "${CLIENT[@]}" --timeout 20 upload "$ADDR" --chunks 20
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_until 5000 grep -q "^got " "$BATS_TEST_TMPDIR/UP.up"
+	cat "$BATS_TEST_TMPDIR/UP.up"
+	grep -Eq "^got ($((20 * 65536)) eof|[0-9]+ reset)$" "$BATS_TEST_TMPDIR/UP.up"
+	wait_until 5000 grep -q " fin-timeout$" "$ALOG"
+	stop_daemon
+}
+
+@test "fin_timeout bounds writes: a half-closed client that stops reading is cut" {
+	# idle_timeout = 0: only fin_timeout can end this.  The client
+	# half-closes and never reads; the upstream floods it.
+	start_upstream UP flood $((200 * 1024 * 1024))
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "fin_timeout = \"300ms\"; idle_timeout = 0; access_log = \"$ALOG\";"
+	start_daemon
+	bg_client HALF --timeout 30 halfclose "$ADDR" --bytes 1
+	wait_until 10000 grep -q " fin-timeout$" "$ALOG"
+	stop_daemon
+}
+
+@test "shutdown_timeout cuts a download: the client gets a reset, not a short EOF" {
+	start_upstream UP drip 30
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "fin_timeout = \"60s\"; access_log = \"$ALOG\";" 'shutdown_timeout = "300ms";'
+	start_daemon
+	bg_client CUT --timeout 20 whole-or-reset "$ADDR" --bytes $((30 * 65536))
+	# Let the download begin, then stop the daemon under it.
+	wait_until 5000 output_has CUT "^receiving"
+	kill -TERM "$DAEMON_PID"
+	wait_exit 10000
+	wait "$CUT_PID"
+	cat "$BATS_TEST_TMPDIR/CUT.out"
+	grep -q "then reset$" "$BATS_TEST_TMPDIR/CUT.out"
+	grep -q " shutdown$" "$ALOG"
+}
+
+@test "idle_timeout cuts a one-way download: the client gets a reset, not a short EOF" {
+	# The upstream sends 64 KiB, then nothing, and never finishes.
+	start_upstream UP sendhold 65536
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "idle_timeout = \"300ms\"; access_log = \"$ALOG\";"
+	start_daemon
+	run "${CLIENT[@]}" --timeout 20 whole-or-reset "$ADDR" --one-way --bytes 65536
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[-1]}" == *"bytes, then reset" ]]
+	wait_until 5000 grep -q " idle-timeout$" "$ALOG"
+	stop_daemon
+}
+
+@test "a UNIX upstream with a full backlog is a failed attempt: the next upstream serves" {
+	start_upstream UP echo
+	full=$BATS_TEST_TMPDIR/full.sock
+	python3 -c '
+import os, socket, sys, threading
+path = sys.argv[1]
+ls = socket.socket(socket.AF_UNIX)
+ls.bind(path)
+ls.listen(0)
+fill = []
+for _ in range(4):
+    c = socket.socket(socket.AF_UNIX)
+    c.setblocking(False)
+    try:
+        c.connect(path)
+    except BlockingIOError:
+        pass
+    fill.append(c)
+print("full", flush=True)
+threading.Event().wait()
+' "$full" >"$BATS_TEST_TMPDIR/full.out" 2>&1 &
+	wait_until 5000 grep -q full "$BATS_TEST_TMPDIR/full.out"
+	proxy_conf "$ADDR" "\"unix:$full\", \"127.0.0.1:$UP_PORT\"" "balance = \"first\"; access_log = \"$ALOG\";"
+	start_daemon
+	run "${CLIENT[@]}" --timeout 10 echo "$ADDR" --clients 3
+	echo "$output"
+	[ "$status" -eq 0 ]
+	log_has "px: upstream unix:$full (unix:$full): Resource temporarily unavailable"
 	stop_daemon
 }

@@ -10,9 +10,11 @@ import argparse
 import asyncio
 import hashlib
 import os
+import selectors
 import socket
 import struct
 import sys
+import threading
 import time
 
 
@@ -178,11 +180,11 @@ def cmd_fetch(a):
 def cmd_expect_reset(a):
     """Send a little; the connection must end in a reset, not a FIN."""
     s = connect_sync(a.addr, a.timeout)
-    s.sendall(b"x")
     try:
+        s.sendall(b"x")
         while s.recv(65536):
             pass
-    except ConnectionResetError:
+    except (ConnectionResetError, BrokenPipeError):
         print("reset")
         return
     raise AssertionError("clean EOF where a reset was expected")
@@ -204,6 +206,153 @@ def cmd_reset(a):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
     print("reset sent")
+
+
+def read_to_end(s, progress=False):
+    """Read until EOF or a reset: (bytes, "eof" or "reset").  With
+    progress, print "receiving" once the first bytes are in."""
+    n = 0
+    try:
+        while True:
+            block = s.recv(1 << 20)
+            if not block:
+                return n, "eof"
+            if progress and n == 0:
+                print("receiving", flush=True)
+            n += len(block)
+    except ConnectionResetError:
+        return n, "reset"
+
+
+def cmd_whole_or_reset(a):
+    """Half-close at once (unless --one-way), then read to the end.  The
+    stream must be whole (--bytes, then EOF) or end in a reset: a short
+    stream that ends in a clean EOF is a lie."""
+    s = connect_sync(a.addr, a.timeout)
+    if not a.one_way:
+        s.shutdown(socket.SHUT_WR)
+    n, end = read_to_end(s, progress=True)
+    if end == "eof" and n != a.bytes:
+        raise AssertionError(f"clean EOF after {n} of {a.bytes} bytes")
+    print(f"{n} bytes, then {end}")
+
+
+def cmd_upload(a):
+    """Wait for the server's EOF, then send --chunks blocks of 64 KiB, one
+    every 100 ms, then half-close and read to the end."""
+    s = connect_sync(a.addr, a.timeout)
+    n, end = read_to_end(s)
+    print(f"server ended ({end}) after {n} bytes", flush=True)
+    sent = 0
+    try:
+        for _ in range(a.chunks):
+            s.sendall(b"u" * 65536)
+            sent += 65536
+            time.sleep(0.1)
+        s.shutdown(socket.SHUT_WR)
+        read_to_end(s)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    print(f"sent {sent}")
+
+
+def cmd_stall_reset(a):
+    """As stall, then read to the end: once the daemon cuts the echo that
+    is still pending, the connection must end in a reset."""
+    s = connect_sync(a.addr, a.timeout, rcvbuf=4096)
+    s.settimeout(0.5)
+    block = b"s" * 65536
+    try:
+        while True:
+            s.send(block)
+    except socket.timeout:
+        pass
+    s.settimeout(a.timeout)
+    n, end = read_to_end(s)
+    if end != "reset":
+        raise AssertionError(f"clean EOF after {n} echoed bytes, with "
+                             "echoes still pending")
+    print(f"{n} bytes, then reset")
+
+
+def cmd_fairness(a):
+    """Stream at full speed on one connection (one thread writes, another
+    reads) for --seconds; meanwhile time 20 one-byte round trips on a
+    second connection.  Prints "streaming", then "max rtt N ms", then
+    "stream done"."""
+    hog = connect_sync(a.addr, a.timeout)
+    stop = time.monotonic() + a.seconds
+
+    def writer():
+        block = b"w" * 65536
+        try:
+            while time.monotonic() < stop:
+                hog.sendall(block)
+        except OSError:
+            pass
+
+    def reader():
+        try:
+            while hog.recv(1 << 20):
+                pass
+        except OSError:
+            pass
+    threads = [threading.Thread(target=writer, daemon=True),
+               threading.Thread(target=reader, daemon=True)]
+    for t in threads:
+        t.start()
+    print("streaming", flush=True)
+    time.sleep(0.5)  # let the stream reach full speed
+    probe = connect_sync(a.addr, a.timeout)
+    rtts = []
+    for _ in range(20):
+        t0 = time.monotonic()
+        probe.sendall(b"p")
+        if probe.recv(1) != b"p":
+            raise AssertionError("probe: no echo")
+        rtts.append((time.monotonic() - t0) * 1000)
+    print(f"max rtt {max(rtts):.1f} ms (p50 {sorted(rtts)[10]:.1f})",
+          flush=True)
+    threads[0].join()
+    print("stream done", flush=True)
+
+
+def cmd_pingpong(a):
+    """--clients connections, each sending --messages messages of --size
+    bytes, one at a time, waiting for each whole echo before the next."""
+    sel = selectors.DefaultSelector()
+    msg = b"m" * a.size
+    left = {}
+    for _ in range(a.clients):
+        s = connect_sync(a.addr, a.timeout)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        left[s] = [a.messages, 0]
+        s.send(msg)
+    deadline = time.monotonic() + a.timeout
+    done = 0
+    while left:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {done} messages echoed in time")
+        for key, _ in sel.select(1.0):
+            s = key.fileobj
+            st = left[s]
+            got = s.recv(65536)
+            if not got:
+                raise AssertionError("EOF in the middle of a message")
+            st[1] += len(got)
+            if st[1] < a.size:
+                continue
+            st[1] = 0
+            st[0] -= 1
+            done += 1
+            if st[0] == 0:
+                sel.unregister(s)
+                s.close()
+                del left[s]
+            else:
+                s.send(msg)
+    print(f"{done} messages")
 
 
 def main():
@@ -228,12 +377,29 @@ def main():
     h = sub.add_parser("hold")
     h.add_argument("addr")
     h.add_argument("n", type=int)
+    w = sub.add_parser("whole-or-reset")
+    w.add_argument("addr")
+    w.add_argument("--bytes", type=int, required=True)
+    w.add_argument("--one-way", action="store_true")
+    u = sub.add_parser("upload")
+    u.add_argument("addr")
+    u.add_argument("--chunks", type=int, default=20)
+    sub.add_parser("stall-reset").add_argument("addr")
+    fa = sub.add_parser("fairness")
+    fa.add_argument("addr")
+    fa.add_argument("--seconds", type=float, default=5.0)
+    pp = sub.add_parser("pingpong")
+    pp.add_argument("addr")
+    pp.add_argument("--clients", type=int, default=100)
+    pp.add_argument("--messages", type=int, default=100)
+    pp.add_argument("--size", type=int, default=64)
     a = p.parse_args()
     a.cmd = a.cmd.replace("-", "_")
 
     try:
         if a.cmd in ("reset", "stall", "flood", "halfclose", "fetch",
-                     "expect_reset", "sleep"):
+                     "expect_reset", "sleep", "whole_or_reset", "upload",
+                     "stall_reset", "fairness", "pingpong"):
             globals()["cmd_" + a.cmd](a)
             return 0
         coro = globals()["cmd_" + a.cmd](a)

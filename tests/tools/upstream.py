@@ -17,6 +17,11 @@ and serves each connection in a thread until killed:
   reset    read one chunk, then reset the connection (RST)
   full     never accept, and fill the accept queue first, so that new
            connections hang in SYN-SENT (a connect-timeout target)
+  drip     read until the client's EOF, then send N blocks of 64 KiB,
+           one every 100 ms, then close (a FIN)
+  sendhold send N bytes of the pattern, then hold without a FIN
+  sink     half-close at once, then read until EOF or a reset and print
+           "got N eof" or "got N reset"
 """
 import socket
 import struct
@@ -81,6 +86,27 @@ def serve(mode, conn, n):
             done.set()
         elif mode == "hold":
             threading.Event().wait()
+        elif mode == "drip":
+            while conn.recv(65536):
+                pass
+            for _ in range(n):
+                conn.sendall(CHUNK[:65536])
+                time.sleep(0.1)
+        elif mode == "sendhold":
+            send_pattern(conn, n)
+            threading.Event().wait()
+        elif mode == "sink":
+            conn.shutdown(socket.SHUT_WR)
+            total = 0
+            try:
+                while True:
+                    data = conn.recv(65536)
+                    if not data:
+                        print(f"got {total} eof", flush=True)
+                        break
+                    total += len(data)
+            except ConnectionResetError:
+                print(f"got {total} reset", flush=True)
         elif mode == "reset":
             conn.recv(65536)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
