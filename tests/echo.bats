@@ -199,3 +199,14 @@ setup() {
 	stop_daemon
 	[ "$(grep -c "No such file or directory" "$LOG")" -eq 1 ]
 }
+
+@test "a client cut with echoes still pending gets a reset, not a FIN" {
+	# It sends without reading until the daemon's write back parks;
+	# idle_timeout then cuts that write.
+	echo_conf "$ADDR" 'idle_timeout = "300ms";'
+	start_daemon
+	run "${CLIENT[@]}" --timeout 20 stall-reset "$ADDR"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	stop_daemon
+}

@@ -276,36 +276,46 @@ def cmd_stall_reset(a):
 
 
 def cmd_fairness(a):
-    """Stream at full speed on one connection (one thread writes, another
-    reads) for --seconds; meanwhile time 20 one-byte round trips on a
-    second connection.  Prints "streaming", then "max rtt N ms", then
-    "stream done"."""
+    """Stream at full speed on one connection for --seconds: a forked
+    writer (pinned to --writer-cpu, if given) and a forked reader (pinned
+    to --reader-cpu), each with big buffers, so that the daemon's reads
+    always find data and its writes always find room.  Meanwhile time 20
+    one-byte round trips on a second connection, 100 ms apart.  Prints "streaming",
+    then "max rtt N ms", then "stream done"."""
     hog = connect_sync(a.addr, a.timeout)
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     stop = time.monotonic() + a.seconds
 
-    def writer():
-        block = b"w" * 65536
-        try:
-            while time.monotonic() < stop:
-                hog.sendall(block)
-        except OSError:
-            pass
-
-    def reader():
-        try:
-            while hog.recv(1 << 20):
+    def child(cpu, body):
+        pid = os.fork()
+        if pid == 0:
+            if cpu is not None:
+                os.sched_setaffinity(0, {cpu})
+            try:
+                body()
+            except OSError:
                 pass
-        except OSError:
+            os._exit(0)
+        return pid
+
+    def write():
+        block = b"w" * (1 << 20)
+        while time.monotonic() < stop:
+            hog.sendall(block)
+        hog.shutdown(socket.SHUT_WR)
+
+    def read():
+        buf = bytearray(4 << 20)
+        while hog.recv_into(buf):
             pass
-    threads = [threading.Thread(target=writer, daemon=True),
-               threading.Thread(target=reader, daemon=True)]
-    for t in threads:
-        t.start()
+    pids = [child(a.writer_cpu, write), child(a.reader_cpu, read)]
     print("streaming", flush=True)
     time.sleep(0.5)  # let the stream reach full speed
     probe = connect_sync(a.addr, a.timeout)
     rtts = []
     for _ in range(20):
+        time.sleep(0.1)  # spread the probes over the stream
         t0 = time.monotonic()
         probe.sendall(b"p")
         if probe.recv(1) != b"p":
@@ -313,7 +323,8 @@ def cmd_fairness(a):
         rtts.append((time.monotonic() - t0) * 1000)
     print(f"max rtt {max(rtts):.1f} ms (p50 {sorted(rtts)[10]:.1f})",
           flush=True)
-    threads[0].join()
+    for pid in pids:
+        os.waitpid(pid, 0)
     print("stream done", flush=True)
 
 
@@ -388,6 +399,8 @@ def main():
     fa = sub.add_parser("fairness")
     fa.add_argument("addr")
     fa.add_argument("--seconds", type=float, default=5.0)
+    fa.add_argument("--writer-cpu", type=int)
+    fa.add_argument("--reader-cpu", type=int)
     pp = sub.add_parser("pingpong")
     pp.add_argument("addr")
     pp.add_argument("--clients", type=int, default=100)

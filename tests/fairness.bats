@@ -1,0 +1,79 @@
+#!/usr/bin/env bats
+# Fairness and cost: no client can starve the loop, and an echoed or
+# proxied message costs the fewest system calls.
+
+load helpers
+
+setup() {
+	PORT=$(free_port)
+	ADDR="127.0.0.1:$PORT"
+}
+
+# syscalls_now: the daemon's read and write system calls so far.
+syscalls_now() {
+	awk '/^syscr:|^syscw:/ {n += $2} END {print n}' "/proc/$DAEMON_PID/io"
+}
+
+@test "a client streaming at full speed does not starve another, nor a SIGTERM" {
+	echo_conf "$ADDR" "" 'shutdown_timeout = "1s";'
+	# The daemon and the hog's reader share CPU 0; its writer has CPU 1
+	# to itself.  Then the daemon's reads always find data and its
+	# writes always find room: it never has to park.
+	pin=()
+	if [ "$(nproc)" -ge 2 ]; then
+		DAEMON_WRAP=(taskset -c 0)
+		pin=(--writer-cpu 1 --reader-cpu 0)
+	fi
+	start_daemon
+	bg_client HOG --timeout 30 fairness "$ADDR" --seconds 5 "${pin[@]}"
+	wait_until 10000 output_has HOG "^max rtt"
+	echo "# probe beside the stream: $(grep '^max rtt' "$BATS_TEST_TMPDIR/HOG.out")" >&3
+	# Each of 20 one-byte round trips beside the stream within 50 ms.
+	max=$(awk '/^max rtt/ {print int($3)}' "$BATS_TEST_TMPDIR/HOG.out")
+	[ "$max" -lt 50 ]
+	# The stream still runs; a SIGTERM is handled at once all the same.
+	! output_has HOG "^stream done"
+	kill -TERM "$DAEMON_PID"
+	wait_until 500 log_has "SIGTERM: stopping"
+	wait_exit 10000
+}
+
+@test "one read and one write per echoed message (100 clients, 64 B ping-pong)" {
+	echo_conf "$ADDR"
+	start_daemon
+	# Warm up: every fd's event and every stack exist before counting.
+	"${CLIENT[@]}" --timeout 60 pingpong "$ADDR" --clients 100 --messages 5
+	before=$(syscalls_now)
+	run "${CLIENT[@]}" --timeout 120 pingpong "$ADDR" --clients 100 --messages 100
+	after=$(syscalls_now)
+	echo "$output"
+	[ "$status" -eq 0 ]
+	per=$(awk -v n=$((after - before)) 'BEGIN {printf "%.3f", n / 10000}')
+	echo "# $per read+write system calls per echoed message" >&3
+	awk -v p="$per" 'BEGIN {exit !(p <= 2.05)}'
+	stop_daemon
+}
+
+@test "two reads and two writes per proxied message (100 clients, 64 B ping-pong)" {
+	# The upstream is a second aio-echod; only the proxy is counted.
+	UPORT=$(free_port)
+	cat >"$BATS_TEST_TMPDIR/up.conf" <<EOC
+listeners = ( { name = "up"; address = "127.0.0.1:$UPORT"; service = "echo"; } );
+EOC
+	"$AIO_BIN" -f "$BATS_TEST_TMPDIR/up.conf" 2>"$BATS_TEST_TMPDIR/up.log" &
+	UP_PID=$!
+	wait_until 15000 grep -q " ready: " "$BATS_TEST_TMPDIR/up.log"
+	proxy_conf "$ADDR" "\"127.0.0.1:$UPORT\""
+	start_daemon
+	"${CLIENT[@]}" --timeout 60 pingpong "$ADDR" --clients 100 --messages 5
+	before=$(syscalls_now)
+	run "${CLIENT[@]}" --timeout 120 pingpong "$ADDR" --clients 100 --messages 100
+	after=$(syscalls_now)
+	echo "$output"
+	[ "$status" -eq 0 ]
+	per=$(awk -v n=$((after - before)) 'BEGIN {printf "%.3f", n / 10000}')
+	echo "# $per read+write system calls per proxied message" >&3
+	awk -v p="$per" 'BEGIN {exit !(p <= 4.1)}'
+	stop_daemon
+	kill "$UP_PID"
+}
