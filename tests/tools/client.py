@@ -256,17 +256,66 @@ def cmd_upload(a):
     print(f"sent {sent}")
 
 
+def tcp_socket(local, remote):
+    """(state, tx_queue, rx_queue) of the loopback TCP socket bound to
+    local port and connected to remote port, from /proc/net/tcp; None if
+    there is none.  State 1 is ESTABLISHED."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            lport = int(fields[1].split(":")[1], 16)
+            rport = int(fields[2].split(":")[1], 16)
+            if (lport, rport) == (local, remote):
+                tx, rx = fields[4].split(":")
+                return int(fields[3], 16), int(tx, 16), int(rx, 16)
+    return None
+
+
+def tcp_queues(local, remote):
+    """(tx_queue, rx_queue) of that socket; it must exist."""
+    sk = tcp_socket(local, remote)
+    if sk is None:
+        raise AssertionError("daemon socket not in /proc/net/tcp")
+    return sk[1], sk[2]
+
+
 def cmd_stall_reset(a):
-    """As stall, then read to the end: once the daemon cuts the echo that
-    is still pending, the connection must end in a reset."""
+    """Make the daemon's echo write park with nothing unread on its side
+    (else the kernel would reset at close anyway), then read to the end:
+    once the daemon cuts the pending echo, the connection must end in a
+    reset.  Sends 16 KiB at a time, each once the daemon has read the
+    last, until one is not wholly queued back: the write has parked."""
     s = connect_sync(a.addr, a.timeout, rcvbuf=4096)
-    s.settimeout(0.5)
-    block = b"s" * 65536
-    try:
-        while True:
-            s.send(block)
-    except socket.timeout:
-        pass
+    me, daemon = s.getsockname()[1], s.getpeername()[1]
+    chunk = b"s" * 16384
+    tx_before = 0
+    for i in range(4096):
+        s.sendall(chunk)
+        end = time.monotonic() + 2
+        while tcp_queues(daemon, me)[1] != 0:
+            if time.monotonic() > end:
+                raise AssertionError("the daemon stopped reading")
+            time.sleep(0.005)
+        # The first chunks fill our receive window: only then does the
+        # daemon's send queue take each whole echo, until it is full.
+        end = time.monotonic() + 0.05
+        while (tx := tcp_queues(daemon, me)[0]) - tx_before < len(chunk):
+            if time.monotonic() > end:
+                break
+            time.sleep(0.001)
+        if i >= 2 and tx - tx_before < len(chunk):
+            break  # the echo of this chunk is parked
+        tx_before = tx
+    else:
+        raise AssertionError("the daemon's writes never parked")
+    print("echo parked", flush=True)
+    # Read nothing (that would let the echo finish) until the daemon has
+    # closed its side.
+    end = time.monotonic() + a.timeout
+    while (sk := tcp_socket(daemon, me)) is not None and sk[0] == 1:
+        if time.monotonic() > end:
+            raise AssertionError("the daemon never cut the connection")
+        time.sleep(0.02)
     s.settimeout(a.timeout)
     n, end = read_to_end(s)
     if end != "reset":
