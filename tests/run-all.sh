@@ -32,9 +32,10 @@ run_build() {
 	shift 2
 
 	echo "== $name: build in $dir"
-	if ! cmake -S . -B "$dir" "$@" >"$dir.cmake.log" 2>&1 ||
+	mkdir -p "$dir"
+	if ! cmake -S . -B "$dir" "$@" >"$dir/cmake.log" 2>&1 ||
 		! cmake --build "$dir" -j"$(nproc)" 2>&1 | tail -n 30; then
-		cat "$dir.cmake.log"
+		cat "$dir/cmake.log"
 		echo "== $name: build FAILED"
 		failed=$((failed + 1))
 		return
