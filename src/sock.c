@@ -14,11 +14,14 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #define UNIX_PREFIX	"unix:"
+/* How long the stale-socket probe waits for a connect in progress. */
+#define UNIX_PROBE_MS	100
 
 static int
 fail(const char **why, const char *reason)
@@ -222,14 +225,21 @@ sock_unix_path(const struct sock_addr *sa)
 
 /*
  * A socket file left by a daemon that died is "stale": nothing accepts on
- * it.  Remove it so bind can succeed; refuse anything else.
+ * it.  Remove it so bind can succeed; refuse anything else.  The probe
+ * connect must not block: a live listener whose accept queue is full
+ * would hold a blocking connect (and so the whole startup, which no
+ * signal interrupts yet) forever.  A non-blocking UNIX connect to a full
+ * queue fails at once with EAGAIN, which means someone is listening; a
+ * connect still in progress after UNIX_PROBE_MS counts as in use too.
  */
 static int
 unix_clear_stale(const struct sock_addr *sa)
 {
 	const char *path = sock_unix_path(sa);
+	struct pollfd pfd;
 	struct stat st;
-	int fd, r, saved;
+	socklen_t elen = sizeof(int);
+	int fd, r, err;
 
 	if (lstat(path, &st) == -1)
 		return (errno == ENOENT ? 0 : -1);
@@ -237,17 +247,27 @@ unix_clear_stale(const struct sock_addr *sa)
 		errno = EEXIST;
 		return (-1);
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
 		return (-1);
 	r = connect(fd, (const struct sockaddr *)&sa->ss, sa->len);
-	saved = errno;
+	err = (r == 0) ? 0 : errno;
+	if (err == EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, UNIX_PROBE_MS) != 1)
+			err = EAGAIN;	/* no answer in time: in use */
+		else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+		    &elen) == -1)
+			err = errno;
+	}
 	close(fd);
-	if (r == 0) {
+	if (err == 0 || err == EAGAIN) {
 		errno = EADDRINUSE;
 		return (-1);
 	}
-	if (saved != ECONNREFUSED) {
-		errno = saved;
+	if (err != ECONNREFUSED) {
+		errno = err;
 		return (-1);
 	}
 	return (unlink(path) == -1 && errno != ENOENT ? -1 : 0);

@@ -61,7 +61,9 @@ const char	*sock_unix_path(const struct sock_addr *);
  * Create a non-blocking, close-on-exec socket listening on sa: TCP with
  * SO_REUSEADDR (and IPV6_V6ONLY for IPv6), or UNIX, where a stale socket
  * file (nobody accepting) is replaced but a live one or a file that is
- * not a socket is left alone (EADDRINUSE, EEXIST), and a missing parent
+ * not a socket is left alone (EADDRINUSE, EEXIST; the probe that tells
+ * them apart never blocks: a full accept queue is EADDRINUSE), and a
+ * missing parent
  * directory is created (one level, mode 0755).  Returns the fd, or -1
  * with errno set by the failing call.
  */
