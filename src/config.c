@@ -266,7 +266,8 @@ static void
 parse_upstream(struct parse *p, const config_setting_t *s,
     struct upstream_conf *u)
 {
-	const char *str = config_setting_get_string(s), *why, *why_name;
+	const char *str = config_setting_get_string(s), *why;
+	const char *why_name = NULL;
 	char host[SOCK_NAME_MAX];
 	size_t len;
 
@@ -284,7 +285,7 @@ parse_upstream(struct parse *p, const config_setting_t *s,
 		return;
 	}
 	problem(p, s, "upstreams: \"%s\": expected IPV4:PORT, [IPV6]:PORT, "
-	    "NAME:PORT or unix:PATH", str);
+	    "NAME:PORT or unix:PATH (%s)", str, why_name ? why_name : why);
 }
 
 static void

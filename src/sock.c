@@ -141,6 +141,28 @@ sock_addr_parse(const char *buf, size_t len, struct sock_addr *sa,
 	return (parse_inet4(buf, hlen, port, sa, why));
 }
 
+/*
+ * 1 if the host (hlen bytes at h) looks like a number rather than a DNS
+ * name: its last dot-separated label is all digits or starts with "0x".
+ * The resolver would read such a host as an IPv4 address in the old
+ * inet_aton forms (octal "010", hex "0x7f", short "1.2.3"), which is
+ * never what an operator meant, so numbers are left to inet_pton alone.
+ */
+static int
+looks_numeric(const char *h, size_t hlen)
+{
+	const char *dot = memrchr(h, '.', hlen);
+	const char *label = dot ? dot + 1 : h;
+	size_t n = hlen - (size_t)(label - h), i;
+
+	if (n >= 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X'))
+		return (1);
+	for (i = 0; i < n; i++)
+		if (label[i] < '0' || label[i] > '9')
+			return (0);
+	return (n > 0);
+}
+
 int
 sock_name_parse(const char *buf, size_t len, char *host, unsigned *port,
     const char **why)
@@ -163,6 +185,10 @@ sock_name_parse(const char *buf, size_t len, char *host, unsigned *port,
 		    buf[i] == '-' || buf[i] == '.'))
 			return (fail(why, "host name may hold only letters, "
 			    "digits, '-' and '.'"));
+	if (looks_numeric(buf, hlen))
+		return (fail(why, "a numeric host must be a dotted-quad IPv4 "
+		    "address (four decimal numbers 0 to 255, no leading "
+		    "zeros)"));
 	memcpy(host, buf, hlen);
 	host[hlen] = '\0';
 	*port = ntohs(p);

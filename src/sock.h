@@ -31,8 +31,10 @@ int	sock_addr_parse(const char *, size_t, struct sock_addr *,
  * sock_name_parse(buf, len, host, port, why):
  * Parse "NAME:PORT", where NAME is a DNS name (letters, digits, '-' and
  * '.', at most 253 bytes), into host (SOCK_NAME_MAX bytes) and port (host
- * order).  Returns 0, or -1 with errno EINVAL and *why set.  Allocates
- * nothing.  Any thread.
+ * order).  A NAME whose last label is all digits or starts with "0x" is
+ * refused: it is a malformed number ("010.0.0.1", "1.2.3"), not a name
+ * (sock_addr_parse() takes the well-formed ones).  Returns 0, or -1 with
+ * errno EINVAL and *why set.  Allocates nothing.  Any thread.
  */
 int	sock_name_parse(const char *, size_t, char *, unsigned *,
 	    const char **);

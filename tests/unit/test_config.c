@@ -269,6 +269,16 @@ test_proxy_keys(void)
 	    cfg->listeners[0].balance == BALANCE_ROUND_ROBIN &&
 	    cfg->listeners[0].access_log == NULL, "issue 4 defaults");
 	config_free(cfg);
+	cfg = config_load_string(
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    "  service = \"proxy\"; upstreams = ( \"10.0.0.1:80\",\n"
+	    "  \"db.0x7f.example:5\", \"4chan.example.net:80\",\n"
+	    "  \"0x.example:80\" ); } );\n", "t.conf");
+	CHECK(cfg != NULL && cfg->listeners[0].upstreams[0].host == NULL &&
+	    cfg->listeners[0].upstreams[1].host != NULL &&
+	    cfg->listeners[0].upstreams[2].host != NULL,
+	    "a dotted quad is numeric; names with digits elsewhere are names");
+	config_free(cfg);
 
 	BAD("proxy without upstreams",
 	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
@@ -282,6 +292,24 @@ test_proxy_keys(void)
 	    " service = \"proxy\"; upstreams = ( \"127.0.0.1:2\",\n"
 	    " \"no_such:host:x\" ); } );\n",
 	    "t.conf:3: upstreams: \"no_such:host:x\": expected");
+	BAD("an octal-looking upstream is not a name",
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    " service = \"proxy\";\n upstreams = ( \"010.0.0.1:80\" ); } );\n",
+	    "t.conf:3: upstreams: \"010.0.0.1:80\": expected",
+	    "dotted-quad");
+	BAD("a hex-looking upstream is not a name",
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    " service = \"proxy\"; upstreams = (\n\"127.0.0.1:2\",\n"
+	    " \"0x7f.0.0.1:80\" ); } );\n",
+	    "t.conf:4: upstreams: \"0x7f.0.0.1:80\": expected");
+	BAD("a three-part IPv4 upstream is not a name",
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    " service = \"proxy\"; upstreams = ( \"1.2.3:80\" ); } );\n",
+	    "t.conf:2: upstreams: \"1.2.3:80\": expected", "dotted-quad");
+	BAD("a bare number upstream is not a name",
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    " service = \"proxy\"; upstreams = ( \"2130706433:80\" ); } );\n",
+	    "t.conf:2: upstreams: \"2130706433:80\"", "dotted-quad");
 	BAD("an empty upstream list",
 	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
 	    " service = \"proxy\"; upstreams = (); } );\n",

@@ -108,6 +108,16 @@ test_names(void)
 	    "no port refused");
 	CHECK(sock_name_parse(":80", 3, host, &port, &why) == -1,
 	    "empty host refused");
+	CHECK(sock_name_parse("010.0.0.1:80", 12, host, &port, &why) == -1 &&
+	    strstr(why, "dotted-quad"), "octal-looking host refused: %s", why);
+	CHECK(sock_name_parse("0x7f.0.0.1:80", 13, host, &port, &why) == -1,
+	    "hex-looking host refused");
+	CHECK(sock_name_parse("1.2.3:80", 8, host, &port, &why) == -1,
+	    "three-part number refused");
+	CHECK(sock_name_parse("a.0X1:80", 8, host, &port, &why) == -1,
+	    "a last label starting with 0X refused");
+	CHECK(sock_name_parse("1.2.3.example:80", 16, host, &port, &why) == 0,
+	    "digits in earlier labels are fine");
 }
 
 static void
