@@ -22,9 +22,12 @@
 #include "log.h"
 
 #define DAY_MS		(86400LL * 1000)
+#define NAME_CHARS	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+			"0123456789-_."
 
 enum key_type {
 	KEY_STRING,	/* non-empty string, copied */
+	KEY_NAME,	/* string of letters, digits, '-', '_', '.' */
 	KEY_INT,
 	KEY_DURATION,	/* ms */
 	KEY_SIZE,	/* bytes */
@@ -71,7 +74,7 @@ static const struct key global_keys[] = {
 };
 
 static const struct key listener_keys[] = {
-	{ .name = "name", .type = KEY_STRING, .offset = L(name),
+	{ .name = "name", .type = KEY_NAME, .offset = L(name),
 	  .required = 1 },
 	{ .name = "address", .type = KEY_ADDRESS, .offset = L(address),
 	  .required = 1 },
@@ -354,6 +357,17 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 	switch (k->type) {
 	case KEY_STRING:
 		*strp = strdup(str);
+		break;
+	case KEY_NAME:
+		/*
+		 * A listener's name is one field of every access log line
+		 * and the subject of its log lines: no spaces, no controls.
+		 */
+		if (strspn(str, NAME_CHARS) != strlen(str))
+			problem(p, s, "%s: \"%s\": may hold only letters, "
+			    "digits, '-', '_' and '.'", k->name, str);
+		else
+			*strp = strdup(str);
 		break;
 	case KEY_LOG_LEVEL:
 		if ((level = log_level_parse(str)) == -1)

@@ -3,7 +3,8 @@
  *
  * Owns address parsing and formatting and the setup of listening
  * sockets.  Parking and the event loop are io.c's business; nothing here
- * logs, callers decide what a failure means.
+ * logs, callers decide what a failure means (log_escape() is borrowed
+ * from log.c only to format peer paths safely).
  */
 #include "sock.h"
 
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "log.h"
 
 #define UNIX_PREFIX	"unix:"
 /* How long the stale-socket probe waits for a connect in progress. */
@@ -202,6 +205,8 @@ sock_addr_format(const struct sock_addr *sa, char *buf, size_t size)
 	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&sa->ss;
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&sa->ss;
 	const struct sockaddr_un *sun = (const struct sockaddr_un *)&sa->ss;
+	size_t plen;
+	int n;
 
 	switch (sa->ss.ss_family) {
 	case AF_INET:
@@ -213,13 +218,16 @@ sock_addr_format(const struct sock_addr *sa, char *buf, size_t size)
 		snprintf(buf, size, "[%s]:%u", host, ntohs(s6->sin6_port));
 		break;
 	case AF_UNIX:
-		if (sa->len > offsetof(struct sockaddr_un, sun_path) &&
-		    sun->sun_path[0] != '\0')
-			snprintf(buf, size, "unix:%.*s",
-			    (int)(sa->len - offsetof(struct sockaddr_un,
-			    sun_path)), sun->sun_path);
-		else
-			snprintf(buf, size, "unix");
+		/* Unnamed, or abstract (a leading NUL): just "unix". */
+		plen = sa->len > offsetof(struct sockaddr_un, sun_path) ?
+		    sa->len - offsetof(struct sockaddr_un, sun_path) : 0;
+		if (plen > sizeof(sun->sun_path))
+			plen = sizeof(sun->sun_path);
+		plen = strnlen(sun->sun_path, plen);
+		n = snprintf(buf, size, plen > 0 ? UNIX_PREFIX : "unix");
+		if (plen > 0 && n > 0 && (size_t)n < size)
+			log_escape(buf + n, size - (size_t)n, sun->sun_path,
+			    plen);
 		break;
 	default:
 		snprintf(buf, size, "?");

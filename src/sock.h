@@ -11,8 +11,12 @@ struct sock_addr {
 	socklen_t		len;
 };
 
-/* Longest text sock_addr_format() writes, NUL included. */
-#define SOCK_ADDR_STRLEN	(5 + 108 + 1)
+/*
+ * Longest text sock_addr_format() writes, NUL included: "unix:" and a
+ * peer's path of up to 108 bytes (a peer may fill sun_path without a
+ * NUL) with every byte escaped as \xHH.
+ */
+#define SOCK_ADDR_STRLEN	(5 + 4 * 108 + 1)
 
 /*
  * sock_addr_parse(buf, len, sa, why):
@@ -42,7 +46,10 @@ int	sock_name_parse(const char *, size_t, char *, unsigned *,
 /*
  * sock_addr_format(sa, buf, size):
  * Write sa as sock_addr_parse() reads it ("unix" for an unnamed UNIX
- * peer) into buf, truncating to size.  Returns buf.  Any thread.
+ * peer) into buf, truncating to size.  A UNIX path is whatever the peer
+ * bound, so it goes through log_escape(): bytes outside printable ASCII,
+ * the space and the backslash become "\xHH" ("unix:/tmp/a\x20b"), and
+ * the text is safe as one field of a log line.  Returns buf.  Any thread.
  */
 char	*sock_addr_format(const struct sock_addr *, char *, size_t);
 

@@ -143,6 +143,18 @@ test_defaults(void)
 }
 
 static void
+test_names(void)
+{
+	struct config *cfg = config_load_string(
+	    "listeners = ( { name = \"Echo-1_a.b\"; address = \"127.0.0.1:1\";"
+	    " service = \"echo\"; } );\n", "t.conf");
+
+	CHECK(cfg != NULL && strcmp(cfg->listeners[0].name, "Echo-1_a.b") == 0,
+	    "a listener name of letters, digits, '-', '_' and '.' loads");
+	config_free(cfg);
+}
+
+static void
 test_value_forms(void)
 {
 	struct config *cfg = config_load_string(
@@ -215,6 +227,18 @@ test_bad_files(void)
 	    "t.conf:2: listeners: expected a non-empty list");
 	BAD("entry not a group", "listeners = ( 5 );\n",
 	    "t.conf:1: listeners: entry 1 is not a group");
+	BAD("a listener name with a space",
+	    "listeners = ( { name = \"my echo\";\n address = \"127.0.0.1:1\";"
+	    " service = \"echo\"; } );\n",
+	    "t.conf:1: name: \"my echo\": may hold only letters, digits");
+	BAD("a listener name with a newline",
+	    "listeners = ( { address = \"127.0.0.1:1\";\n"
+	    " name = \"a\\nb\"; service = \"echo\"; } );\n",
+	    "t.conf:2: name: \"a");
+	BAD("a listener name with a slash",
+	    "listeners = ( { name = \"a/b\"; address = \"127.0.0.1:1\";"
+	    " service = \"echo\"; } );\n",
+	    "t.conf:1: name: \"a/b\": may hold only");
 	BAD("duplicate name",
 	    "listeners = (\n"
 	    " { name = \"e\"; address = \"127.0.0.1:1\"; service = \"echo\"; },\n"
@@ -400,6 +424,7 @@ main(void)
 	test_builtin_default();
 	test_defaults();
 	test_value_forms();
+	test_names();
 	test_bad_files();
 	test_proxy_keys();
 	test_all_problems_reported();

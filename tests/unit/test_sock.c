@@ -120,6 +120,42 @@ test_names(void)
 	    "digits in earlier labels are fine");
 }
 
+/* A UNIX address shows as "unix:" and the escaped path: one safe field. */
+static void
+test_format_unix(void)
+{
+	struct sock_addr sa;
+	struct sockaddr_un *sun = (struct sockaddr_un *)&sa.ss;
+	char out[SOCK_ADDR_STRLEN], small[16];
+	static const char weird[] = "/tmp/a b\n2026 forged\\\x01\xff";
+
+	memset(&sa, 0, sizeof(sa));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, weird, sizeof(weird));
+	sa.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    sizeof(weird));
+	CHECK(strcmp(sock_addr_format(&sa, out, sizeof(out)),
+	    "unix:/tmp/a\\x20b\\x0a2026\\x20forged\\x5c\\x01\\xff") == 0,
+	    "a peer path is escaped: %s", out);
+
+	sa.len = offsetof(struct sockaddr_un, sun_path);
+	CHECK(strcmp(sock_addr_format(&sa, out, sizeof(out)), "unix") == 0,
+	    "an unnamed peer is \"unix\"");
+	sa.len = sizeof(struct sockaddr_un);
+	sun->sun_path[0] = '\0';
+	CHECK(strcmp(sock_addr_format(&sa, out, sizeof(out)), "unix") == 0,
+	    "an abstract peer is \"unix\"");
+
+	/* Without a NUL in sun_path (108 bytes), the path stops there. */
+	memset(sun->sun_path, ' ', sizeof(sun->sun_path));
+	CHECK(strlen(sock_addr_format(&sa, out, sizeof(out))) ==
+	    5 + 4 * sizeof(sun->sun_path),
+	    "a full 108-byte path of spaces fits SOCK_ADDR_STRLEN escaped");
+	sock_addr_format(&sa, small, sizeof(small));
+	CHECK(strcmp(small, "unix:\\x20\\x20") == 0,
+	    "truncation keeps escapes whole: %s", small);
+}
+
 static void
 test_equal(void)
 {
@@ -197,6 +233,7 @@ main(void)
 {
 	test_parse();
 	test_names();
+	test_format_unix();
 	test_equal();
 	test_listen_unix();
 	test_listen_tcp();
