@@ -307,28 +307,120 @@ unix_clear_stale(const struct sock_addr *sa)
 	return (unlink(path) == -1 && errno != ENOENT ? -1 : 0);
 }
 
-/* Make a UNIX socket's missing parent directory (one level, 0755). */
+/* The directory a UNIX socket's file goes in ("." or "/" at the top). */
+static void
+unix_parent(const struct sock_addr *sa, char *dir, size_t size)
+{
+	char *slash;
+
+	snprintf(dir, size, "%s", sock_unix_path(sa));
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, size, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+}
+
+/*
+ * The socket file's directory must be one that only its owner can change:
+ * whoever can rename or replace entries in it could swap our socket for
+ * their own, or turn the chmod and chown below onto another file.  So a
+ * symlink is refused (ELOOP), and so is a group- or world-writable
+ * directory without the sticky bit (EPERM); /tmp (1777) is fine, because
+ * the sticky bit keeps others from renaming or removing our file.  A
+ * missing directory is fine: unix_mkdir() makes it.
+ */
+static int
+unix_check_dir(const struct sock_addr *sa)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+
+	unix_parent(sa, dir, sizeof(dir));
+	if (lstat(dir, &st) == -1)
+		return (errno == ENOENT ? 0 : -1);
+	if (S_ISLNK(st.st_mode)) {
+		errno = ELOOP;
+		return (-1);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return (-1);
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (st.st_mode & S_ISVTX) == 0) {
+		errno = EPERM;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Make a UNIX socket's missing parent directory: one level, mode 0755
+ * whatever the umask (a umask of 077 would leave 0700, shutting out the
+ * clients the socket's own mode lets in).  If someone else made it first,
+ * it must pass the same check as a directory that was there all along.
+ */
 static int
 unix_mkdir(const struct sock_addr *sa)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char *slash;
 
-	snprintf(dir, sizeof(dir), "%s", sock_unix_path(sa));
-	if ((slash = strrchr(dir, '/')) == NULL || slash == dir) {
+	unix_parent(sa, dir, sizeof(dir));
+	if (strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0) {
 		errno = ENOENT;
 		return (-1);
 	}
-	*slash = '\0';
-	return (mkdir(dir, 0755) == -1 && errno != EEXIST ? -1 : 0);
+	if (mkdir(dir, 0755) == -1)
+		return (errno == EEXIST ? unix_check_dir(sa) : -1);
+	return (chmod(dir, 0755));
+}
+
+/*
+ * Give a freshly bound socket file its mode and group.  This runs before
+ * listen(), so no client can connect while the file still has the mode
+ * bind gave it (0777 less the umask): until then a connect is refused.
+ * lchown, because the path is the socket we just made, never a link to
+ * follow.
+ */
+static int
+unix_set_owner(const struct sock_addr *sa, mode_t mode, gid_t gid)
+{
+	const char *path = sock_unix_path(sa);
+
+	if (chmod(path, mode & 0777) == -1)
+		return (-1);
+	if (gid != (gid_t)-1 && lchown(path, (uid_t)-1, gid) == -1)
+		return (-1);
+	return (0);
+}
+
+static int
+bind_unix(int fd, const struct sock_addr *sa, mode_t mode, gid_t gid)
+{
+	const struct sockaddr *addr = (const struct sockaddr *)&sa->ss;
+	int saved;
+
+	if (bind(fd, addr, sa->len) == -1 && (errno != ENOENT ||
+	    unix_mkdir(sa) == -1 || bind(fd, addr, sa->len) == -1))
+		return (-1);
+	if (unix_set_owner(sa, mode, gid) == -1) {
+		saved = errno;
+		unlink(sock_unix_path(sa));
+		errno = saved;
+		return (-1);
+	}
+	return (0);
 }
 
 int
-sock_listen(const struct sock_addr *sa, int backlog)
+sock_listen(const struct sock_addr *sa, int backlog, mode_t mode, gid_t gid)
 {
 	int fd, on = 1, family = sa->ss.ss_family, saved;
 
-	if (family == AF_UNIX && unix_clear_stale(sa) == -1)
+	if (family == AF_UNIX &&
+	    (unix_check_dir(sa) == -1 || unix_clear_stale(sa) == -1))
 		goto fail;
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -340,14 +432,20 @@ sock_listen(const struct sock_addr *sa, int backlog)
 	if (family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
 		goto fail_close;
-	if (bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1 &&
-	    (family != AF_UNIX || errno != ENOENT || unix_mkdir(sa) == -1 ||
-	    bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1))
+	if (family == AF_UNIX) {
+		if (bind_unix(fd, sa, mode, gid) == -1)
+			goto fail_close;
+	} else if (bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1)
 		goto fail_close;
 	if (listen(fd, backlog) == -1)
-		goto fail_close;
+		goto fail_unlink;
 	return (fd);
 
+fail_unlink:
+	saved = errno;
+	if (family == AF_UNIX)
+		unlink(sock_unix_path(sa));
+	errno = saved;
 fail_close:
 	saved = errno;
 	close(fd);

@@ -1,6 +1,7 @@
 #ifndef SOCK_H
 #define SOCK_H
 
+#include <sys/types.h>
 #include <sys/socket.h>
 
 #include <stddef.h>
@@ -66,17 +67,21 @@ int	sock_addr_equal(const struct sock_addr *, const struct sock_addr *);
 const char	*sock_unix_path(const struct sock_addr *);
 
 /*
- * sock_listen(sa, backlog):
+ * sock_listen(sa, backlog, mode, gid):
  * Create a non-blocking, close-on-exec socket listening on sa: TCP with
  * SO_REUSEADDR (and IPV6_V6ONLY for IPv6), or UNIX, where a stale socket
  * file (nobody accepting) is replaced but a live one or a file that is
  * not a socket is left alone (EADDRINUSE, EEXIST; the probe that tells
- * them apart never blocks: a full accept queue is EADDRINUSE), and a
- * missing parent
- * directory is created (one level, mode 0755).  Returns the fd, or -1
- * with errno set by the failing call.
+ * them apart never blocks: a full accept queue is EADDRINUSE).  For UNIX
+ * the parent directory must not be a symlink (ELOOP) nor group- or
+ * world-writable without the sticky bit (EPERM); a missing one is
+ * created (one level, mode 0755 whatever the umask).  The socket file
+ * gets permission bits mode and group gid ((gid_t)-1: unchanged) before
+ * listen(), so no client connects while it has others; mode and gid are
+ * ignored for TCP.  Returns the fd, or -1 with errno set by the failing
+ * call.
  */
-int	sock_listen(const struct sock_addr *, int);
+int	sock_listen(const struct sock_addr *, int, mode_t, gid_t);
 
 /*
  * sock_tune_stream(fd, family):

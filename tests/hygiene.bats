@@ -35,3 +35,61 @@ exit_status_within() {
 	log_has "listener echo: unix:$sock: Address already in use"
 	[ -S "$sock" ]
 }
+
+@test "socket_mode and socket_group (a number) set the UNIX socket file's mode and group" {
+	sock=$BATS_TEST_TMPDIR/s.sock
+	echo_conf "unix:$sock" "socket_mode = \"0660\"; socket_group = \"$(id -g)\";"
+	start_daemon
+	[ "$(stat -c '%a %g' "$sock")" = "660 $(id -g)" ]
+	run "${CLIENT[@]}" echo "unix:$sock"
+	[ "$status" -eq 0 ]
+	stop_daemon
+}
+
+@test "socket_group by name" {
+	sock=$BATS_TEST_TMPDIR/s.sock
+	echo_conf "unix:$sock" "socket_mode = \"640\"; socket_group = \"$(id -gn)\";"
+	start_daemon
+	[ "$(stat -c '%a %g' "$sock")" = "640 $(id -g)" ]
+	stop_daemon
+}
+
+@test "under umask 077 the socket file is 0666 by default and a created parent is 0755" {
+	dir=$BATS_TEST_TMPDIR/run
+	echo_conf "unix:$dir/e.sock"
+	umask 077
+	start_daemon
+	[ "$(stat -c '%a' "$dir")" = 755 ]
+	[ "$(stat -c '%a' "$dir/e.sock")" = 666 ]
+	stop_daemon
+}
+
+@test "a parent directory that is a symlink is refused, naming the listener" {
+	mkdir "$BATS_TEST_TMPDIR/real"
+	ln -s "$BATS_TEST_TMPDIR/real" "$BATS_TEST_TMPDIR/link"
+	echo_conf "unix:$BATS_TEST_TMPDIR/link/e.sock"
+	run timeout 10 "$AIO_BIN" -f "$CONF"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"listener echo: unix:$BATS_TEST_TMPDIR/link/e.sock: Too many levels of symbolic links"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/real/e.sock" ]
+}
+
+@test "a world-writable parent directory without the sticky bit (0777) is refused" {
+	mkdir -m 0777 "$BATS_TEST_TMPDIR/open"
+	echo_conf "unix:$BATS_TEST_TMPDIR/open/e.sock"
+	run timeout 10 "$AIO_BIN" -f "$CONF"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"listener echo: unix:$BATS_TEST_TMPDIR/open/e.sock: Operation not permitted"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/open/e.sock" ]
+}
+
+@test "a sticky world-writable parent directory (1777, like /tmp) is accepted" {
+	mkdir -m 1777 "$BATS_TEST_TMPDIR/sticky"
+	echo_conf "unix:$BATS_TEST_TMPDIR/sticky/e.sock"
+	start_daemon
+	run "${CLIENT[@]}" echo "unix:$BATS_TEST_TMPDIR/sticky/e.sock"
+	[ "$status" -eq 0 ]
+	stop_daemon
+}

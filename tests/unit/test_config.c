@@ -154,6 +154,66 @@ test_names(void)
 	config_free(cfg);
 }
 
+#define UNIX_LISTENER(extra)						\
+	"listeners = (\n"						\
+	"  { name = \"u\"; address = \"unix:/run/x/u.sock\";\n"		\
+	"    service = \"echo\"; " extra " }\n"				\
+	");\n"
+
+static void
+test_socket_keys(void)
+{
+	struct config *cfg;
+
+	cfg = config_load_string(UNIX_LISTENER(""), "t.conf");
+	CHECK(cfg != NULL && cfg->listeners[0].socket_mode == 0666 &&
+	    cfg->listeners[0].socket_group == -1,
+	    "socket_mode defaults to 0666, socket_group to unchanged");
+	config_free(cfg);
+	cfg = config_load_string(UNIX_LISTENER(
+	    "socket_mode = \"0660\"; socket_group = \"0\";"), "t.conf");
+	CHECK(cfg != NULL && cfg->listeners[0].socket_mode == 0660 &&
+	    cfg->listeners[0].socket_group == 0,
+	    "socket_mode \"0660\" and a numeric socket_group");
+	config_free(cfg);
+	cfg = config_load_string(UNIX_LISTENER(
+	    "socket_mode = \"600\"; socket_group = \"root\";"), "t.conf");
+	CHECK(cfg != NULL && cfg->listeners[0].socket_mode == 0600 &&
+	    cfg->listeners[0].socket_group == 0,
+	    "three-digit socket_mode and a group name (root)");
+	config_free(cfg);
+	cfg = config_load_string(UNIX_LISTENER("socket_group = 42;"), "t.conf");
+	CHECK(cfg != NULL && cfg->listeners[0].socket_group == 42,
+	    "an integer socket_group");
+	config_free(cfg);
+
+	BAD("socket_mode as a decimal-looking integer",
+	    UNIX_LISTENER("\nsocket_mode = 660;"),
+	    "t.conf:4: socket_mode: expected an octal string");
+	BAD("socket_mode with a non-octal digit",
+	    UNIX_LISTENER("\nsocket_mode = \"0689\";"),
+	    "t.conf:4: socket_mode: expected an octal string");
+	BAD("socket_mode with setuid or sticky bits",
+	    UNIX_LISTENER("\nsocket_mode = \"1777\";"),
+	    "t.conf:4: socket_mode: expected an octal string");
+	BAD("socket_mode too long",
+	    UNIX_LISTENER("\nsocket_mode = \"00660\";"),
+	    "t.conf:4: socket_mode: expected");
+	BAD("socket_mode in letters",
+	    UNIX_LISTENER("\nsocket_mode = \"rw-rw----\";"),
+	    "t.conf:4: socket_mode: expected");
+	BAD("an unknown socket_group",
+	    UNIX_LISTENER("\nsocket_group = \"no-such-group-aio\";"),
+	    "t.conf:4: socket_group: \"no-such-group-aio\": no such group");
+	BAD("a negative socket_group",
+	    UNIX_LISTENER("\nsocket_group = -2;"),
+	    "t.conf:4: socket_group: out of range");
+	BAD("socket_mode and socket_group on a TCP listener",
+	    ONE_LISTENER("\nsocket_mode = \"0660\";\nsocket_group = 0;"),
+	    "t.conf:4: socket_mode: only for a unix: address",
+	    "t.conf:5: socket_group: only for a unix: address");
+}
+
 static void
 test_value_forms(void)
 {
@@ -425,6 +485,7 @@ main(void)
 	test_defaults();
 	test_value_forms();
 	test_names();
+	test_socket_keys();
 	test_bad_files();
 	test_proxy_keys();
 	test_all_problems_reported();

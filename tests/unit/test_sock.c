@@ -189,24 +189,92 @@ test_listen_unix(void)
 	path = text + 5;
 	sock_addr_parse(text, strlen(text), &sa, &why);
 
-	fd1 = sock_listen(&sa, 16);
+	fd1 = sock_listen(&sa, 16, 0666, (gid_t)-1);
 	CHECK(fd1 >= 0 && (fcntl(fd1, F_GETFL) & O_NONBLOCK),
 	    "listen on a UNIX socket, non-blocking");
-	fd2 = sock_listen(&sa, 16);
+	fd2 = sock_listen(&sa, 16, 0666, (gid_t)-1);
 	CHECK(fd2 == -1 && errno == EADDRINUSE,
 	    "a live socket file is not stolen");
 	close(fd1);	/* the file stays behind: stale now */
-	fd3 = sock_listen(&sa, 16);
+	fd3 = sock_listen(&sa, 16, 0666, (gid_t)-1);
 	CHECK(fd3 >= 0, "a stale socket file is replaced");
 	close(fd3);
 	unlink(path);
 
 	f = open(path, O_CREAT | O_WRONLY, 0600);
 	close(f);
-	CHECK(sock_listen(&sa, 16) == -1 && errno == EEXIST,
+	CHECK(sock_listen(&sa, 16, 0666, (gid_t)-1) == -1 && errno == EEXIST,
 	    "a regular file at the path is left alone");
 	unlink(path);
 	rmdir(dir);
+}
+
+static int
+listen_in(const char *dir, mode_t mode, gid_t gid)
+{
+	struct sock_addr sa;
+	char text[200];
+	const char *why;
+
+	snprintf(text, sizeof(text), "unix:%s/s.sock", dir);
+	sock_addr_parse(text, strlen(text), &sa, &why);
+	return (sock_listen(&sa, 16, mode, gid));
+}
+
+/* The socket file's mode and group, and the rules for its directory. */
+static void
+test_listen_unix_dir(void)
+{
+	char top[] = "/tmp/test_sock.XXXXXX", dir[200], path[220];
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	if (mkdtemp(top) == NULL) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	/* A directory the daemon makes is 0755, whatever the umask. */
+	snprintf(dir, sizeof(dir), "%s/made", top);
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	old = umask(077);
+	fd = listen_in(dir, 0660, getgid());
+	umask(old);
+	CHECK(fd >= 0 && stat(dir, &st) == 0 && (st.st_mode & 07777) == 0755,
+	    "a created parent directory is 0755 under umask 077 (%o)",
+	    (unsigned)(st.st_mode & 07777));
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0660 &&
+	    st.st_gid == getgid(), "the socket file gets mode 0660 and the "
+	    "group (%o, %u)", (unsigned)(st.st_mode & 0777),
+	    (unsigned)st.st_gid);
+	close(fd);
+	unlink(path);
+
+	chmod(dir, 0777);
+	fd = listen_in(dir, 0666, (gid_t)-1);
+	CHECK(fd == -1 && errno == EPERM, "a 0777 parent is refused (EPERM)");
+	chmod(dir, 0775);
+	fd = listen_in(dir, 0666, (gid_t)-1);
+	CHECK(fd == -1 && errno == EPERM,
+	    "a group-writable parent is refused (EPERM)");
+	chmod(dir, 01777);
+	fd = listen_in(dir, 0666, (gid_t)-1);
+	CHECK(fd >= 0, "a 1777 parent (sticky, like /tmp) is accepted");
+	close(fd);
+	unlink(path);
+	chmod(dir, 0755);
+
+	snprintf(path, sizeof(path), "%s/link", top);
+	(void)!symlink(dir, path);
+	fd = listen_in(path, 0666, (gid_t)-1);
+	CHECK(fd == -1 && errno == ELOOP,
+	    "a symlinked parent is refused (ELOOP)");
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	CHECK(access(path, F_OK) == -1, "and nothing was bound through it");
+	snprintf(path, sizeof(path), "%s/link", top);
+	unlink(path);
+	rmdir(dir);
+	rmdir(top);
 }
 
 static void
@@ -220,10 +288,10 @@ test_listen_tcp(void)
 
 	sock_addr_parse("127.0.0.1:1", 11, &sa, &why);
 	s4->sin_port = 0;	/* let the kernel pick a free port */
-	fd = sock_listen(&sa, 16);
+	fd = sock_listen(&sa, 16, 0666, (gid_t)-1);
 	CHECK(fd >= 0, "listen on 127.0.0.1");
 	getsockname(fd, (struct sockaddr *)&sa.ss, &len);
-	fd2 = sock_listen(&sa, 16);
+	fd2 = sock_listen(&sa, 16, 0666, (gid_t)-1);
 	CHECK(fd2 == -1 && errno == EADDRINUSE, "port in use is EADDRINUSE");
 	close(fd);
 }
@@ -236,6 +304,7 @@ main(void)
 	test_format_unix();
 	test_equal();
 	test_listen_unix();
+	test_listen_unix_dir();
 	test_listen_tcp();
 	return (check_done());
 }
