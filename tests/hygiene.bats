@@ -93,3 +93,36 @@ exit_status_within() {
 	[ "$status" -eq 0 ]
 	stop_daemon
 }
+
+# fd_target N: what the daemon's fd N points at.
+fd_target() {
+	readlink "/proc/$DAEMON_PID/fd/$1"
+}
+
+@test "started with stdin and stdout closed, the daemon has them on /dev/null" {
+	port=$(free_port)
+	echo_conf "127.0.0.1:$port"
+	"$AIO_BIN" -f "$CONF" 2>"$LOG" <&- >&- &
+	DAEMON_PID=$!
+	wait_until 15000 log_has " ready: "
+	[ "$(fd_target 0)" = /dev/null ]
+	[ "$(fd_target 1)" = /dev/null ]
+	run "${CLIENT[@]}" echo "127.0.0.1:$port"
+	[ "$status" -eq 0 ]
+	stop_daemon
+}
+
+@test "started with fds 0 to 2 closed, no socket becomes stderr and clients are served" {
+	sock=$BATS_TEST_TMPDIR/e.sock
+	echo_conf "unix:$sock"
+	"$AIO_BIN" -f "$CONF" <&- >&- 2>&- &
+	DAEMON_PID=$!
+	# No log to wait on: ready is when a client is served.
+	wait_until 15000 "${CLIENT[@]}" --timeout 2 echo "unix:$sock"
+	run "${CLIENT[@]}" echo "unix:$sock" --clients 3
+	[ "$status" -eq 0 ]
+	for fd in 0 1 2; do
+		[ "$(fd_target $fd)" = /dev/null ]
+	done
+	stop_daemon
+}
