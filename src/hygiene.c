@@ -48,6 +48,14 @@ hygiene_stdio(void)
 	return (0);
 }
 
+#ifdef HYGIENE_ASAN
+int
+hygiene_overflow_handler(int64_t stack_size)
+{
+	(void)stack_size;
+	return (0);	/* ASan owns SIGSEGV and reports overflows itself */
+}
+#else
 /* What the handler needs, set once before it is installed. */
 static int64_t	overflow_stack_size;
 static int	overflow_journal;
@@ -204,10 +212,6 @@ altstack_ensure(void)
 int
 hygiene_overflow_handler(int64_t stack_size)
 {
-#ifdef HYGIENE_ASAN
-	(void)stack_size;
-	return (0);
-#else
 	const char *js = getenv("JOURNAL_STREAM");
 	struct sigaction sa;
 
@@ -220,5 +224,5 @@ hygiene_overflow_handler(int64_t stack_size)
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigfillset(&sa.sa_mask);
 	return (sigaction(SIGSEGV, &sa, NULL));
-#endif
 }
+#endif /* HYGIENE_ASAN */
