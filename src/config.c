@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <libconfig.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -22,9 +23,14 @@
 #include "log.h"
 
 #define DAY_MS		(86400LL * 1000)
+#define NAME_CHARS	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+			"0123456789-_."
 
 enum key_type {
 	KEY_STRING,	/* non-empty string, copied */
+	KEY_NAME,	/* string of letters, digits, '-', '_', '.' */
+	KEY_MODE,	/* octal string "0000" to "0777" */
+	KEY_GROUP,	/* group name or number, stored as a gid */
 	KEY_INT,
 	KEY_DURATION,	/* ms */
 	KEY_SIZE,	/* bytes */
@@ -71,7 +77,7 @@ static const struct key global_keys[] = {
 };
 
 static const struct key listener_keys[] = {
-	{ .name = "name", .type = KEY_STRING, .offset = L(name),
+	{ .name = "name", .type = KEY_NAME, .offset = L(name),
 	  .required = 1 },
 	{ .name = "address", .type = KEY_ADDRESS, .offset = L(address),
 	  .required = 1 },
@@ -83,6 +89,9 @@ static const struct key listener_keys[] = {
 	NUM("idle_timeout", KEY_DURATION, L(idle_timeout), 0, 30 * DAY_MS,
 	    "0 (none) to 30d"),
 	{ .name = "access_log", .type = KEY_STRING, .offset = L(access_log) },
+	{ .name = "socket_mode", .type = KEY_MODE, .offset = L(socket_mode) },
+	{ .name = "socket_group", .type = KEY_GROUP,
+	  .offset = L(socket_group) },
 	{ .name = "upstreams", .type = KEY_UPSTREAMS },
 	{ .name = "balance", .type = KEY_CHOICE, .offset = L(balance),
 	  .choices = balance_names },
@@ -95,6 +104,11 @@ static const struct key listener_keys[] = {
 /* Listener keys that only a proxy may set. */
 static const char *const proxy_only[] = {
 	"upstreams", "balance", "connect_timeout", "fin_timeout", NULL
+};
+
+/* Listener keys that only a unix: address may set. */
+static const char *const unix_only[] = {
+	"socket_mode", "socket_group", NULL
 };
 
 #define NKEYS(t)	(sizeof(t) / sizeof((t)[0]))
@@ -266,7 +280,8 @@ static void
 parse_upstream(struct parse *p, const config_setting_t *s,
     struct upstream_conf *u)
 {
-	const char *str = config_setting_get_string(s), *why, *why_name;
+	const char *str = config_setting_get_string(s), *why;
+	const char *why_name = NULL;
 	char host[SOCK_NAME_MAX];
 	size_t len;
 
@@ -284,7 +299,7 @@ parse_upstream(struct parse *p, const config_setting_t *s,
 		return;
 	}
 	problem(p, s, "upstreams: \"%s\": expected IPV4:PORT, [IPV6]:PORT, "
-	    "NAME:PORT or unix:PATH", str);
+	    "NAME:PORT or unix:PATH (%s)", str, why_name ? why_name : why);
 }
 
 static void
@@ -327,6 +342,61 @@ apply_choice(struct parse *p, const config_setting_t *s, const struct key *k,
 	problem(p, s, "%s: \"%s\": expected %s", k->name, str, list);
 }
 
+/*
+ * A UNIX socket file's permission bits: an octal string, "0660" or "660",
+ * at most 0777.  A bare libconfig integer is refused, because 0660 there
+ * is decimal 660, not the mode it looks like.
+ */
+static void
+apply_mode(struct parse *p, const config_setting_t *s, int64_t *num)
+{
+	const char *str = config_setting_get_string(s);
+	size_t len = str ? strlen(str) : 0, i;
+	int64_t v = 0;
+
+	for (i = 0; i < len && str[i] >= '0' && str[i] <= '7'; i++)
+		v = v * 8 + (str[i] - '0');
+	if (len == 0 || len > 4 || i != len || v > 0777) {
+		problem(p, s, "socket_mode: expected an octal string from "
+		    "\"0000\" to \"0777\", such as \"0660\"");
+		return;
+	}
+	*num = v;
+}
+
+/*
+ * A group, by name or number, as a gid.  Names are looked up once, here,
+ * so that a typo fails the load as file:line instead of the first bind.
+ */
+static void
+apply_group(struct parse *p, const config_setting_t *s, int64_t *num)
+{
+	const char *str = config_setting_get_string(s);
+	const struct group *gr;
+	int64_t v;
+
+	if (config_setting_type(s) == CONFIG_TYPE_INT ||
+	    config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = config_setting_get_int64(s);
+	else if (str == NULL || *str == '\0') {
+		problem(p, s, "socket_group: expected a group name or number");
+		return;
+	} else if (parse_digits(str, strlen(str), &v) != strlen(str)) {
+		/* getgrnam: config is loaded before any thread starts. */
+		if ((gr = getgrnam(str)) == NULL) {
+			problem(p, s, "socket_group: \"%s\": no such group",
+			    str);
+			return;
+		}
+		v = gr->gr_gid;
+	}
+	if (v < 0 || v >= (int64_t)UINT32_MAX) {
+		problem(p, s, "socket_group: out of range (0 to 4294967294)");
+		return;
+	}
+	*num = v;
+}
+
 /* Store one setting s, described by k, into the struct at base. */
 static void
 apply(struct parse *p, const config_setting_t *s, const struct key *k,
@@ -346,6 +416,14 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 		apply_upstreams(p, s, (struct listen_conf *)base);
 		return;
 	}
+	if (k->type == KEY_MODE) {
+		apply_mode(p, s, num);
+		return;
+	}
+	if (k->type == KEY_GROUP) {
+		apply_group(p, s, num);
+		return;
+	}
 	if (str == NULL || *str == '\0') {
 		problem(p, s, "%s: expected a non-empty string", k->name);
 		return;
@@ -353,6 +431,17 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 	switch (k->type) {
 	case KEY_STRING:
 		*strp = strdup(str);
+		break;
+	case KEY_NAME:
+		/*
+		 * A listener's name is one field of every access log line
+		 * and the subject of its log lines: no spaces, no controls.
+		 */
+		if (strspn(str, NAME_CHARS) != strlen(str))
+			problem(p, s, "%s: \"%s\": may hold only letters, "
+			    "digits, '-', '_' and '.'", k->name, str);
+		else
+			*strp = strdup(str);
 		break;
 	case KEY_LOG_LEVEL:
 		if ((level = log_level_parse(str)) == -1)
@@ -413,6 +502,8 @@ listener_defaults(struct listen_conf *lc)
 	lc->balance = BALANCE_ROUND_ROBIN;
 	lc->connect_timeout = 5 * 1000;
 	lc->fin_timeout = 30 * 1000;
+	lc->socket_mode = 0666;		/* what nginx gives a UNIX listener */
+	lc->socket_group = -1;
 }
 
 /* Keys that depend on the service. */
@@ -434,6 +525,22 @@ check_service_keys(struct parse *p, const config_setting_t *g,
 		if ((s = config_setting_get_member(g, proxy_only[i])) != NULL)
 			problem(p, s, "%s: only for service \"proxy\"",
 			    proxy_only[i]);
+}
+
+/* Keys that depend on the address family (if the address parsed). */
+static void
+check_address_keys(struct parse *p, const config_setting_t *g,
+    const struct listen_conf *lc)
+{
+	const config_setting_t *s;
+	size_t i;
+
+	if (lc->addr.len == 0 || lc->addr.ss.ss_family == AF_UNIX)
+		return;
+	for (i = 0; unix_only[i] != NULL; i++)
+		if ((s = config_setting_get_member(g, unix_only[i])) != NULL)
+			problem(p, s, "%s: only for a unix: address",
+			    unix_only[i]);
 }
 
 /* Names and addresses must be unique across listeners. */
@@ -498,6 +605,7 @@ walk_listeners(struct parse *p, const config_setting_t *root,
 		walk_group(p, g, listener_keys, NKEYS(listener_keys),
 		    (char *)lc);
 		check_service_keys(p, g, lc);
+		check_address_keys(p, g, lc);
 	}
 	check_unique(p, cfg, list);
 }

@@ -36,6 +36,8 @@ struct listen_conf {
 	int64_t		 max_connections;
 	int64_t		 idle_timeout;	/* ms; 0 means none */
 	char		*access_log;	/* path, or NULL for none */
+	int64_t		 socket_mode;	/* UNIX: the socket file's mode bits */
+	int64_t		 socket_group;	/* UNIX: its gid, or -1: unchanged */
 	struct upstream_conf *upstreams;	/* proxy only */
 	size_t		 nupstreams;
 	int64_t		 balance;	/* enum balance */

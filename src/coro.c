@@ -88,6 +88,7 @@ struct coro {
 	size_t		 stack_size;	/* usable bytes, up to this struct */
 	size_t		 map_size;	/* the whole mapping, guard included */
 	struct coro	*next_free;	/* pool link */
+	const char	*label;		/* for overflow reports, or NULL */
 	int		 finished;
 	unsigned	 vg_id;		/* valgrind stack id */
 #ifdef CORO_ASAN
@@ -343,6 +344,7 @@ coro_create(void (*fn)(void *), void *arg)
 	co->arg = arg;
 	co->caller = NULL;
 	co->next_free = NULL;
+	co->label = NULL;
 	co->finished = 0;
 #ifdef CORO_ASAN
 	co->asan_fake = NULL;
@@ -429,6 +431,33 @@ coro_free(struct coro *co)
 		pool_len++;
 	} else
 		stack_unmap(co);
+}
+
+void
+coro_set_label(const char *label)
+{
+	if (current != &main_ctx)
+		current->label = label;
+}
+
+/*
+ * Only reads: the thread's running context and its stack bounds, which
+ * nothing changes while a fault on that stack is being handled.
+ */
+int
+coro_fault_is_overflow(const void *addr, const char **label)
+{
+	const struct coro *co = current;
+	uintptr_t a = (uintptr_t)addr, guard;
+
+	if (co == NULL || co == &main_ctx || co->stack == NULL)
+		return (0);
+	guard = (uintptr_t)co->stack - page_size;
+	if (a < guard || a >= (uintptr_t)co->stack)
+		return (0);
+	if (label != NULL)
+		*label = co->label;
+	return (1);
 }
 
 const char *

@@ -76,6 +76,24 @@ struct coro	*coro_self(void);
  */
 void	coro_free(struct coro *);
 
+/*
+ * coro_set_label(label):
+ * Name the running coroutine (a listener names its connections'), so a
+ * stack overflow can be reported against it.  label is not copied and
+ * must outlive the coroutine; a reused stack starts unlabelled.  Does
+ * nothing on the thread's main stack.
+ */
+void	coro_set_label(const char *);
+
+/*
+ * coro_fault_is_overflow(addr, label):
+ * 1 if addr lies in the guard page of this thread's running coroutine,
+ * so that a fault there is that coroutine overflowing its stack; *label
+ * is then its label (NULL if none).  Else 0.  Async-signal-safe: meant
+ * for a SIGSEGV handler on the alternate signal stack.
+ */
+int	coro_fault_is_overflow(const void *, const char **);
+
 /* coro_backend(): "asm" or "ucontext". */
 const char	*coro_backend(void);
 

@@ -37,7 +37,8 @@ listener_open(struct listener *l, const struct listen_conf *lc,
 	memset(l, 0, sizeof(*l));
 	l->lc = lc;
 	l->loop = loop;
-	if ((l->fd = sock_listen(&lc->addr, (int)lc->backlog)) == -1)
+	if ((l->fd = sock_listen(&lc->addr, (int)lc->backlog,
+	    (mode_t)lc->socket_mode, (gid_t)lc->socket_group)) == -1)
 		return (-1);
 	if (path != NULL && stat(path, &st) == 0) {
 		l->unix_dev = st.st_dev;

@@ -7,6 +7,13 @@
  * journal reads stderr; a "<N>" prefix carries the level through and the
  * journal adds its own time stamp.  Elsewhere each line gets a UTC time
  * stamp and a level word.
+ *
+ * One escaping for text from outside (UNIX peer paths, anything a peer or
+ * DNS controls): log_escape() writes every byte outside printable ASCII,
+ * the space and the backslash as "\xHH".  So such text is one log field
+ * that cannot hold a space or start a new line, and its bytes can be
+ * recovered exactly.  As a last line of defence, every finished message
+ * has its control characters escaped the same way before it is written.
  */
 #include "log.h"
 
@@ -86,15 +93,95 @@ log_prefix(char *buf, size_t size, int level)
 	return (n);
 }
 
+static const char	hex[] = "0123456789abcdef";
+
+/* 1 for the bytes log_escape() leaves as they are. */
+static int
+plain(unsigned char c)
+{
+	return (c > ' ' && c < 0x7f && c != '\\');
+}
+
+size_t
+log_escape(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t i, n = 0, out = 0, w;
+	unsigned char c;
+
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)src[i];
+		w = plain(c) ? 1 : 4;
+		/* Once something was dropped, everything after it is too. */
+		if (out == n && n + w < size) {
+			if (w == 1)
+				dst[n] = (char)c;
+			else {
+				dst[n] = '\\';
+				dst[n + 1] = 'x';
+				dst[n + 2] = hex[c >> 4];
+				dst[n + 3] = hex[c & 0xf];
+			}
+			out = n + w;
+		}
+		n += w;
+	}
+	if (size > 0)
+		dst[out] = '\0';
+	return (n);
+}
+
+/* A byte that would end or garble a line on a terminal or the journal. */
+static int
+control(unsigned char c)
+{
+	return (c < ' ' || c == 0x7f);
+}
+
+/*
+ * Rewrite the len bytes at p in place with control characters as "\xHH",
+ * within room bytes, dropping bytes from the end if it must (and setting
+ * *cut); returns the new length.  The last line of defence: a newline
+ * that reached a message unescaped would otherwise forge a line.
+ */
+static size_t
+escape_controls(char *p, size_t len, size_t room, int *cut)
+{
+	size_t i, k = 0, out;
+	unsigned char c;
+
+	for (i = 0; i < len; i++)
+		k += control((unsigned char)p[i]);
+	if (k == 0)
+		return (len);
+	out = len + 3 * k;
+	while (out > room) {
+		len--;
+		out -= control((unsigned char)p[len]) ? 4 : 1;
+		*cut = 1;
+	}
+	/* Back to front, so each byte moves before it is overwritten. */
+	for (i = len, k = out; i-- > 0;) {
+		c = (unsigned char)p[i];
+		if (!control(c)) {
+			p[--k] = (char)c;
+			continue;
+		}
+		p[--k] = hex[c & 0xf];
+		p[--k] = hex[c >> 4];
+		p[--k] = 'x';
+		p[--k] = '\\';
+	}
+	return (out);
+}
+
 static void
 log_vwrite(int level, int with_errno, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
-	int saved_errno = errno;
-	size_t n, room = sizeof(line) - 1;	/* keep one byte for '\n' */
-	int r;
+	int saved_errno = errno, r, cut = 0;
+	size_t n, p, room = sizeof(line) - 1;	/* keep one byte for '\n' */
 
-	n = log_prefix(line, room, level);
+	n = p = log_prefix(line, room, level);
 	r = vsnprintf(line + n, room - n, fmt, ap);
 	if (r > 0)
 		n += (size_t)r;
@@ -104,8 +191,15 @@ log_vwrite(int level, int with_errno, const char *fmt, va_list ap)
 			n += (size_t)r;
 	}
 	if (n >= room) {
-		n = room;
-		memcpy(line + n - 3, "...", 3);
+		n = room - 1;	/* what vsnprintf kept, NUL excluded */
+		cut = 1;
+	}
+	n = p + escape_controls(line + p, n - p, room - p, &cut);
+	if (cut) {
+		if (n > room - 3)
+			n = room - 3;
+		memcpy(line + n, "...", 3);
+		n += 3;
 	}
 	line[n++] = '\n';
 	/* One write per line; a short or failed write to stderr is dropped. */

@@ -2,6 +2,7 @@
 #define LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -30,10 +31,27 @@ void	log_init(int);
 int	log_level_parse(const char *);
 
 /*
+ * log_escape(dst, size, src, len):
+ * Copy the len bytes at src into dst (size bytes, always NUL-terminated
+ * when size > 0), writing every byte outside printable ASCII, the space
+ * and the backslash as "\xHH" (two lower-case hex digits), so text a
+ * peer or DNS controls can never split a log line or a log field, and
+ * the original bytes can be recovered.  An escape is never cut in half:
+ * text that does not fit is dropped.  Returns the length the whole
+ * escaped text needs, NUL excluded (>= size means it was cut).  Any
+ * thread; async-signal-safe.
+ */
+size_t	log_escape(char *, size_t, const char *, size_t);
+
+/*
  * log_write(level, with_errno, fmt, ...):
  * Format one line and write it to stderr in a single write(2).  Appends
- * ": strerror(errno)" when with_errno is set.  Preserves errno.  Use the
- * macros below, which skip the formatting when the level is off.
+ * ": strerror(errno)" when with_errno is set.  Control characters (below
+ * 0x20, and 0x7f) in the formatted message become "\xHH", so no message
+ * can split into two lines, whatever its arguments held; callers still
+ * pass untrusted text through log_escape(), which also escapes spaces and
+ * backslashes.  Preserves errno.  Use the macros below, which skip the
+ * formatting when the level is off.
  */
 void	log_write(int, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));

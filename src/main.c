@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "config.h"
 #include "coro.h"
+#include "hygiene.h"
 #include "limits.h"
 #include "listener.h"
 #include "log.h"
@@ -232,6 +233,9 @@ main(int argc, char **argv)
 	size_t i;
 	int status = 0;
 
+	/* Before anything opens an fd that could land on 0, 1 or 2. */
+	if (hygiene_stdio() == -1)
+		return (1);
 	parse_options(argc, argv, &opt);
 	log_init(opt.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	if ((d.cfg = load_config(&opt)) == NULL)
@@ -253,6 +257,8 @@ main(int argc, char **argv)
 	    (int)d.cfg->worker_queue)) == NULL)
 		fatal("worker pool");
 	install_signals(&d);
+	if (hygiene_overflow_handler(d.cfg->coroutine_stack_size) == -1)
+		fatal("stack overflow handler");
 
 	if (open_listeners(&d) == -1) {
 		status = 1;

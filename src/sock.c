@@ -3,7 +3,8 @@
  *
  * Owns address parsing and formatting and the setup of listening
  * sockets.  Parking and the event loop are io.c's business; nothing here
- * logs, callers decide what a failure means.
+ * logs, callers decide what a failure means (log_escape() is borrowed
+ * from log.c only to format peer paths safely).
  */
 #include "sock.h"
 
@@ -14,11 +15,16 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
+
 #define UNIX_PREFIX	"unix:"
+/* How long the stale-socket probe waits for a connect in progress. */
+#define UNIX_PROBE_MS	100
 
 static int
 fail(const char **why, const char *reason)
@@ -138,6 +144,28 @@ sock_addr_parse(const char *buf, size_t len, struct sock_addr *sa,
 	return (parse_inet4(buf, hlen, port, sa, why));
 }
 
+/*
+ * 1 if the host (hlen bytes at h) looks like a number rather than a DNS
+ * name: its last dot-separated label is all digits or starts with "0x".
+ * The resolver would read such a host as an IPv4 address in the old
+ * inet_aton forms (octal "010", hex "0x7f", short "1.2.3"), which is
+ * never what an operator meant, so numbers are left to inet_pton alone.
+ */
+static int
+looks_numeric(const char *h, size_t hlen)
+{
+	const char *dot = memrchr(h, '.', hlen);
+	const char *label = dot ? dot + 1 : h;
+	size_t n = hlen - (size_t)(label - h), i;
+
+	if (n >= 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X'))
+		return (1);
+	for (i = 0; i < n; i++)
+		if (label[i] < '0' || label[i] > '9')
+			return (0);
+	return (n > 0);
+}
+
 int
 sock_name_parse(const char *buf, size_t len, char *host, unsigned *port,
     const char **why)
@@ -160,6 +188,10 @@ sock_name_parse(const char *buf, size_t len, char *host, unsigned *port,
 		    buf[i] == '-' || buf[i] == '.'))
 			return (fail(why, "host name may hold only letters, "
 			    "digits, '-' and '.'"));
+	if (looks_numeric(buf, hlen))
+		return (fail(why, "a numeric host must be a dotted-quad IPv4 "
+		    "address (four decimal numbers 0 to 255, no leading "
+		    "zeros)"));
 	memcpy(host, buf, hlen);
 	host[hlen] = '\0';
 	*port = ntohs(p);
@@ -173,6 +205,8 @@ sock_addr_format(const struct sock_addr *sa, char *buf, size_t size)
 	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&sa->ss;
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&sa->ss;
 	const struct sockaddr_un *sun = (const struct sockaddr_un *)&sa->ss;
+	size_t plen;
+	int n;
 
 	switch (sa->ss.ss_family) {
 	case AF_INET:
@@ -184,13 +218,16 @@ sock_addr_format(const struct sock_addr *sa, char *buf, size_t size)
 		snprintf(buf, size, "[%s]:%u", host, ntohs(s6->sin6_port));
 		break;
 	case AF_UNIX:
-		if (sa->len > offsetof(struct sockaddr_un, sun_path) &&
-		    sun->sun_path[0] != '\0')
-			snprintf(buf, size, "unix:%.*s",
-			    (int)(sa->len - offsetof(struct sockaddr_un,
-			    sun_path)), sun->sun_path);
-		else
-			snprintf(buf, size, "unix");
+		/* Unnamed, or abstract (a leading NUL): just "unix". */
+		plen = sa->len > offsetof(struct sockaddr_un, sun_path) ?
+		    sa->len - offsetof(struct sockaddr_un, sun_path) : 0;
+		if (plen > sizeof(sun->sun_path))
+			plen = sizeof(sun->sun_path);
+		plen = strnlen(sun->sun_path, plen);
+		n = snprintf(buf, size, plen > 0 ? UNIX_PREFIX : "unix");
+		if (plen > 0 && n > 0 && (size_t)n < size)
+			log_escape(buf + n, size - (size_t)n, sun->sun_path,
+			    plen);
 		break;
 	default:
 		snprintf(buf, size, "?");
@@ -222,14 +259,21 @@ sock_unix_path(const struct sock_addr *sa)
 
 /*
  * A socket file left by a daemon that died is "stale": nothing accepts on
- * it.  Remove it so bind can succeed; refuse anything else.
+ * it.  Remove it so bind can succeed; refuse anything else.  The probe
+ * connect must not block: a live listener whose accept queue is full
+ * would hold a blocking connect (and so the whole startup, which no
+ * signal interrupts yet) forever.  A non-blocking UNIX connect to a full
+ * queue fails at once with EAGAIN, which means someone is listening; a
+ * connect still in progress after UNIX_PROBE_MS counts as in use too.
  */
 static int
 unix_clear_stale(const struct sock_addr *sa)
 {
 	const char *path = sock_unix_path(sa);
+	struct pollfd pfd;
 	struct stat st;
-	int fd, r, saved;
+	socklen_t elen = sizeof(int);
+	int fd, r, err;
 
 	if (lstat(path, &st) == -1)
 		return (errno == ENOENT ? 0 : -1);
@@ -237,44 +281,146 @@ unix_clear_stale(const struct sock_addr *sa)
 		errno = EEXIST;
 		return (-1);
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
 		return (-1);
 	r = connect(fd, (const struct sockaddr *)&sa->ss, sa->len);
-	saved = errno;
+	err = (r == 0) ? 0 : errno;
+	if (err == EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, UNIX_PROBE_MS) != 1)
+			err = EAGAIN;	/* no answer in time: in use */
+		else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+		    &elen) == -1)
+			err = errno;
+	}
 	close(fd);
-	if (r == 0) {
+	if (err == 0 || err == EAGAIN) {
 		errno = EADDRINUSE;
 		return (-1);
 	}
-	if (saved != ECONNREFUSED) {
-		errno = saved;
+	if (err != ECONNREFUSED) {
+		errno = err;
 		return (-1);
 	}
 	return (unlink(path) == -1 && errno != ENOENT ? -1 : 0);
 }
 
-/* Make a UNIX socket's missing parent directory (one level, 0755). */
+/* The directory a UNIX socket's file goes in ("." or "/" at the top). */
+static void
+unix_parent(const struct sock_addr *sa, char *dir, size_t size)
+{
+	char *slash;
+
+	snprintf(dir, size, "%s", sock_unix_path(sa));
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, size, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+}
+
+/*
+ * The socket file's directory must be one that only its owner can change:
+ * whoever can rename or replace entries in it could swap our socket for
+ * their own, or turn the chmod and chown below onto another file.  So a
+ * symlink is refused (ELOOP), and so is a group- or world-writable
+ * directory without the sticky bit (EPERM); /tmp (1777) is fine, because
+ * the sticky bit keeps others from renaming or removing our file.  A
+ * missing directory is fine: unix_mkdir() makes it.
+ */
+static int
+unix_check_dir(const struct sock_addr *sa)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+
+	unix_parent(sa, dir, sizeof(dir));
+	if (lstat(dir, &st) == -1)
+		return (errno == ENOENT ? 0 : -1);
+	if (S_ISLNK(st.st_mode)) {
+		errno = ELOOP;
+		return (-1);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return (-1);
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (st.st_mode & S_ISVTX) == 0) {
+		errno = EPERM;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Make a UNIX socket's missing parent directory: one level, mode 0755
+ * whatever the umask (a umask of 077 would leave 0700, shutting out the
+ * clients the socket's own mode lets in).  If someone else made it first,
+ * it must pass the same check as a directory that was there all along.
+ */
 static int
 unix_mkdir(const struct sock_addr *sa)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char *slash;
 
-	snprintf(dir, sizeof(dir), "%s", sock_unix_path(sa));
-	if ((slash = strrchr(dir, '/')) == NULL || slash == dir) {
+	unix_parent(sa, dir, sizeof(dir));
+	if (strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0) {
 		errno = ENOENT;
 		return (-1);
 	}
-	*slash = '\0';
-	return (mkdir(dir, 0755) == -1 && errno != EEXIST ? -1 : 0);
+	if (mkdir(dir, 0755) == -1)
+		return (errno == EEXIST ? unix_check_dir(sa) : -1);
+	return (chmod(dir, 0755));
+}
+
+/*
+ * Give a freshly bound socket file its mode and group.  This runs before
+ * listen(), so no client can connect while the file still has the mode
+ * bind gave it (0777 less the umask): until then a connect is refused.
+ * lchown, because the path is the socket we just made, never a link to
+ * follow.
+ */
+static int
+unix_set_owner(const struct sock_addr *sa, mode_t mode, gid_t gid)
+{
+	const char *path = sock_unix_path(sa);
+
+	if (chmod(path, mode & 0777) == -1)
+		return (-1);
+	if (gid != (gid_t)-1 && lchown(path, (uid_t)-1, gid) == -1)
+		return (-1);
+	return (0);
+}
+
+static int
+bind_unix(int fd, const struct sock_addr *sa, mode_t mode, gid_t gid)
+{
+	const struct sockaddr *addr = (const struct sockaddr *)&sa->ss;
+	int saved;
+
+	if (bind(fd, addr, sa->len) == -1 && (errno != ENOENT ||
+	    unix_mkdir(sa) == -1 || bind(fd, addr, sa->len) == -1))
+		return (-1);
+	if (unix_set_owner(sa, mode, gid) == -1) {
+		saved = errno;
+		unlink(sock_unix_path(sa));
+		errno = saved;
+		return (-1);
+	}
+	return (0);
 }
 
 int
-sock_listen(const struct sock_addr *sa, int backlog)
+sock_listen(const struct sock_addr *sa, int backlog, mode_t mode, gid_t gid)
 {
 	int fd, on = 1, family = sa->ss.ss_family, saved;
 
-	if (family == AF_UNIX && unix_clear_stale(sa) == -1)
+	if (family == AF_UNIX &&
+	    (unix_check_dir(sa) == -1 || unix_clear_stale(sa) == -1))
 		goto fail;
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -286,14 +432,20 @@ sock_listen(const struct sock_addr *sa, int backlog)
 	if (family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
 		goto fail_close;
-	if (bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1 &&
-	    (family != AF_UNIX || errno != ENOENT || unix_mkdir(sa) == -1 ||
-	    bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1))
+	if (family == AF_UNIX) {
+		if (bind_unix(fd, sa, mode, gid) == -1)
+			goto fail_close;
+	} else if (bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1)
 		goto fail_close;
 	if (listen(fd, backlog) == -1)
-		goto fail_close;
+		goto fail_unlink;
 	return (fd);
 
+fail_unlink:
+	saved = errno;
+	if (family == AF_UNIX)
+		unlink(sock_unix_path(sa));
+	errno = saved;
 fail_close:
 	saved = errno;
 	close(fd);

@@ -1,6 +1,7 @@
 #ifndef SOCK_H
 #define SOCK_H
 
+#include <sys/types.h>
 #include <sys/socket.h>
 
 #include <stddef.h>
@@ -11,8 +12,12 @@ struct sock_addr {
 	socklen_t		len;
 };
 
-/* Longest text sock_addr_format() writes, NUL included. */
-#define SOCK_ADDR_STRLEN	(5 + 108 + 1)
+/*
+ * Longest text sock_addr_format() writes, NUL included: "unix:" and a
+ * peer's path of up to 108 bytes (a peer may fill sun_path without a
+ * NUL) with every byte escaped as \xHH.
+ */
+#define SOCK_ADDR_STRLEN	(5 + 4 * 108 + 1)
 
 /*
  * sock_addr_parse(buf, len, sa, why):
@@ -31,8 +36,10 @@ int	sock_addr_parse(const char *, size_t, struct sock_addr *,
  * sock_name_parse(buf, len, host, port, why):
  * Parse "NAME:PORT", where NAME is a DNS name (letters, digits, '-' and
  * '.', at most 253 bytes), into host (SOCK_NAME_MAX bytes) and port (host
- * order).  Returns 0, or -1 with errno EINVAL and *why set.  Allocates
- * nothing.  Any thread.
+ * order).  A NAME whose last label is all digits or starts with "0x" is
+ * refused: it is a malformed number ("010.0.0.1", "1.2.3"), not a name
+ * (sock_addr_parse() takes the well-formed ones).  Returns 0, or -1 with
+ * errno EINVAL and *why set.  Allocates nothing.  Any thread.
  */
 int	sock_name_parse(const char *, size_t, char *, unsigned *,
 	    const char **);
@@ -40,7 +47,10 @@ int	sock_name_parse(const char *, size_t, char *, unsigned *,
 /*
  * sock_addr_format(sa, buf, size):
  * Write sa as sock_addr_parse() reads it ("unix" for an unnamed UNIX
- * peer) into buf, truncating to size.  Returns buf.  Any thread.
+ * peer) into buf, truncating to size.  A UNIX path is whatever the peer
+ * bound, so it goes through log_escape(): bytes outside printable ASCII,
+ * the space and the backslash become "\xHH" ("unix:/tmp/a\x20b"), and
+ * the text is safe as one field of a log line.  Returns buf.  Any thread.
  */
 char	*sock_addr_format(const struct sock_addr *, char *, size_t);
 
@@ -57,15 +67,21 @@ int	sock_addr_equal(const struct sock_addr *, const struct sock_addr *);
 const char	*sock_unix_path(const struct sock_addr *);
 
 /*
- * sock_listen(sa, backlog):
+ * sock_listen(sa, backlog, mode, gid):
  * Create a non-blocking, close-on-exec socket listening on sa: TCP with
  * SO_REUSEADDR (and IPV6_V6ONLY for IPv6), or UNIX, where a stale socket
  * file (nobody accepting) is replaced but a live one or a file that is
- * not a socket is left alone (EADDRINUSE, EEXIST), and a missing parent
- * directory is created (one level, mode 0755).  Returns the fd, or -1
- * with errno set by the failing call.
+ * not a socket is left alone (EADDRINUSE, EEXIST; the probe that tells
+ * them apart never blocks: a full accept queue is EADDRINUSE).  For UNIX
+ * the parent directory must not be a symlink (ELOOP) nor group- or
+ * world-writable without the sticky bit (EPERM); a missing one is
+ * created (one level, mode 0755 whatever the umask).  The socket file
+ * gets permission bits mode and group gid ((gid_t)-1: unchanged) before
+ * listen(), so no client connects while it has others; mode and gid are
+ * ignored for TCP.  Returns the fd, or -1 with errno set by the failing
+ * call.
  */
-int	sock_listen(const struct sock_addr *, int);
+int	sock_listen(const struct sock_addr *, int, mode_t, gid_t);
 
 /*
  * sock_tune_stream(fd, family):

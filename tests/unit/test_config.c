@@ -143,6 +143,78 @@ test_defaults(void)
 }
 
 static void
+test_names(void)
+{
+	struct config *cfg = config_load_string(
+	    "listeners = ( { name = \"Echo-1_a.b\"; address = \"127.0.0.1:1\";"
+	    " service = \"echo\"; } );\n", "t.conf");
+
+	CHECK(cfg != NULL && strcmp(cfg->listeners[0].name, "Echo-1_a.b") == 0,
+	    "a listener name of letters, digits, '-', '_' and '.' loads");
+	config_free(cfg);
+}
+
+#define UNIX_LISTENER(extra)						\
+	"listeners = (\n"						\
+	"  { name = \"u\"; address = \"unix:/run/x/u.sock\";\n"		\
+	"    service = \"echo\"; " extra " }\n"				\
+	");\n"
+
+static void
+test_socket_keys(void)
+{
+	struct config *cfg;
+
+	cfg = config_load_string(UNIX_LISTENER(""), "t.conf");
+	CHECK(cfg != NULL && cfg->listeners[0].socket_mode == 0666 &&
+	    cfg->listeners[0].socket_group == -1,
+	    "socket_mode defaults to 0666, socket_group to unchanged");
+	config_free(cfg);
+	cfg = config_load_string(UNIX_LISTENER(
+	    "socket_mode = \"0660\"; socket_group = \"0\";"), "t.conf");
+	CHECK(cfg != NULL && cfg->listeners[0].socket_mode == 0660 &&
+	    cfg->listeners[0].socket_group == 0,
+	    "socket_mode \"0660\" and a numeric socket_group");
+	config_free(cfg);
+	cfg = config_load_string(UNIX_LISTENER(
+	    "socket_mode = \"600\"; socket_group = \"root\";"), "t.conf");
+	CHECK(cfg != NULL && cfg->listeners[0].socket_mode == 0600 &&
+	    cfg->listeners[0].socket_group == 0,
+	    "three-digit socket_mode and a group name (root)");
+	config_free(cfg);
+	cfg = config_load_string(UNIX_LISTENER("socket_group = 42;"), "t.conf");
+	CHECK(cfg != NULL && cfg->listeners[0].socket_group == 42,
+	    "an integer socket_group");
+	config_free(cfg);
+
+	BAD("socket_mode as a decimal-looking integer",
+	    UNIX_LISTENER("\nsocket_mode = 660;"),
+	    "t.conf:4: socket_mode: expected an octal string");
+	BAD("socket_mode with a non-octal digit",
+	    UNIX_LISTENER("\nsocket_mode = \"0689\";"),
+	    "t.conf:4: socket_mode: expected an octal string");
+	BAD("socket_mode with setuid or sticky bits",
+	    UNIX_LISTENER("\nsocket_mode = \"1777\";"),
+	    "t.conf:4: socket_mode: expected an octal string");
+	BAD("socket_mode too long",
+	    UNIX_LISTENER("\nsocket_mode = \"00660\";"),
+	    "t.conf:4: socket_mode: expected");
+	BAD("socket_mode in letters",
+	    UNIX_LISTENER("\nsocket_mode = \"rw-rw----\";"),
+	    "t.conf:4: socket_mode: expected");
+	BAD("an unknown socket_group",
+	    UNIX_LISTENER("\nsocket_group = \"no-such-group-aio\";"),
+	    "t.conf:4: socket_group: \"no-such-group-aio\": no such group");
+	BAD("a negative socket_group",
+	    UNIX_LISTENER("\nsocket_group = -2;"),
+	    "t.conf:4: socket_group: out of range");
+	BAD("socket_mode and socket_group on a TCP listener",
+	    ONE_LISTENER("\nsocket_mode = \"0660\";\nsocket_group = 0;"),
+	    "t.conf:4: socket_mode: only for a unix: address",
+	    "t.conf:5: socket_group: only for a unix: address");
+}
+
+static void
 test_value_forms(void)
 {
 	struct config *cfg = config_load_string(
@@ -215,6 +287,18 @@ test_bad_files(void)
 	    "t.conf:2: listeners: expected a non-empty list");
 	BAD("entry not a group", "listeners = ( 5 );\n",
 	    "t.conf:1: listeners: entry 1 is not a group");
+	BAD("a listener name with a space",
+	    "listeners = ( { name = \"my echo\";\n address = \"127.0.0.1:1\";"
+	    " service = \"echo\"; } );\n",
+	    "t.conf:1: name: \"my echo\": may hold only letters, digits");
+	BAD("a listener name with a newline",
+	    "listeners = ( { address = \"127.0.0.1:1\";\n"
+	    " name = \"a\\nb\"; service = \"echo\"; } );\n",
+	    "t.conf:2: name: \"a");
+	BAD("a listener name with a slash",
+	    "listeners = ( { name = \"a/b\"; address = \"127.0.0.1:1\";"
+	    " service = \"echo\"; } );\n",
+	    "t.conf:1: name: \"a/b\": may hold only");
 	BAD("duplicate name",
 	    "listeners = (\n"
 	    " { name = \"e\"; address = \"127.0.0.1:1\"; service = \"echo\"; },\n"
@@ -269,6 +353,16 @@ test_proxy_keys(void)
 	    cfg->listeners[0].balance == BALANCE_ROUND_ROBIN &&
 	    cfg->listeners[0].access_log == NULL, "issue 4 defaults");
 	config_free(cfg);
+	cfg = config_load_string(
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    "  service = \"proxy\"; upstreams = ( \"10.0.0.1:80\",\n"
+	    "  \"db.0x7f.example:5\", \"4chan.example.net:80\",\n"
+	    "  \"0x.example:80\" ); } );\n", "t.conf");
+	CHECK(cfg != NULL && cfg->listeners[0].upstreams[0].host == NULL &&
+	    cfg->listeners[0].upstreams[1].host != NULL &&
+	    cfg->listeners[0].upstreams[2].host != NULL,
+	    "a dotted quad is numeric; names with digits elsewhere are names");
+	config_free(cfg);
 
 	BAD("proxy without upstreams",
 	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
@@ -282,6 +376,24 @@ test_proxy_keys(void)
 	    " service = \"proxy\"; upstreams = ( \"127.0.0.1:2\",\n"
 	    " \"no_such:host:x\" ); } );\n",
 	    "t.conf:3: upstreams: \"no_such:host:x\": expected");
+	BAD("an octal-looking upstream is not a name",
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    " service = \"proxy\";\n upstreams = ( \"010.0.0.1:80\" ); } );\n",
+	    "t.conf:3: upstreams: \"010.0.0.1:80\": expected",
+	    "dotted-quad");
+	BAD("a hex-looking upstream is not a name",
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    " service = \"proxy\"; upstreams = (\n\"127.0.0.1:2\",\n"
+	    " \"0x7f.0.0.1:80\" ); } );\n",
+	    "t.conf:4: upstreams: \"0x7f.0.0.1:80\": expected");
+	BAD("a three-part IPv4 upstream is not a name",
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    " service = \"proxy\"; upstreams = ( \"1.2.3:80\" ); } );\n",
+	    "t.conf:2: upstreams: \"1.2.3:80\": expected", "dotted-quad");
+	BAD("a bare number upstream is not a name",
+	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
+	    " service = \"proxy\"; upstreams = ( \"2130706433:80\" ); } );\n",
+	    "t.conf:2: upstreams: \"2130706433:80\"", "dotted-quad");
 	BAD("an empty upstream list",
 	    "listeners = ( { name = \"p\"; address = \"127.0.0.1:1\";\n"
 	    " service = \"proxy\"; upstreams = (); } );\n",
@@ -372,6 +484,8 @@ main(void)
 	test_builtin_default();
 	test_defaults();
 	test_value_forms();
+	test_names();
+	test_socket_keys();
 	test_bad_files();
 	test_proxy_keys();
 	test_all_problems_reported();

@@ -385,7 +385,7 @@ test_accept_connect(void)
 
 	sock_addr_parse("127.0.0.1:1", 11, &lsa, &why);
 	((struct sockaddr_in *)&lsa.ss)->sin_port = 0;
-	lfd = sock_listen(&lsa, 16);
+	lfd = sock_listen(&lsa, 16, 0666, (gid_t)-1);
 	getsockname(lfd, (struct sockaddr *)&lsa.ss, &len);
 	run(t_data_then_reset);
 	run(t_accept);

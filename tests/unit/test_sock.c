@@ -108,6 +108,52 @@ test_names(void)
 	    "no port refused");
 	CHECK(sock_name_parse(":80", 3, host, &port, &why) == -1,
 	    "empty host refused");
+	CHECK(sock_name_parse("010.0.0.1:80", 12, host, &port, &why) == -1 &&
+	    strstr(why, "dotted-quad"), "octal-looking host refused: %s", why);
+	CHECK(sock_name_parse("0x7f.0.0.1:80", 13, host, &port, &why) == -1,
+	    "hex-looking host refused");
+	CHECK(sock_name_parse("1.2.3:80", 8, host, &port, &why) == -1,
+	    "three-part number refused");
+	CHECK(sock_name_parse("a.0X1:80", 8, host, &port, &why) == -1,
+	    "a last label starting with 0X refused");
+	CHECK(sock_name_parse("1.2.3.example:80", 16, host, &port, &why) == 0,
+	    "digits in earlier labels are fine");
+}
+
+/* A UNIX address shows as "unix:" and the escaped path: one safe field. */
+static void
+test_format_unix(void)
+{
+	struct sock_addr sa;
+	struct sockaddr_un *sun = (struct sockaddr_un *)&sa.ss;
+	char out[SOCK_ADDR_STRLEN], small[16];
+	static const char weird[] = "/tmp/a b\n2026 forged\\\x01\xff";
+
+	memset(&sa, 0, sizeof(sa));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, weird, sizeof(weird));
+	sa.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    sizeof(weird));
+	CHECK(strcmp(sock_addr_format(&sa, out, sizeof(out)),
+	    "unix:/tmp/a\\x20b\\x0a2026\\x20forged\\x5c\\x01\\xff") == 0,
+	    "a peer path is escaped: %s", out);
+
+	sa.len = offsetof(struct sockaddr_un, sun_path);
+	CHECK(strcmp(sock_addr_format(&sa, out, sizeof(out)), "unix") == 0,
+	    "an unnamed peer is \"unix\"");
+	sa.len = sizeof(struct sockaddr_un);
+	sun->sun_path[0] = '\0';
+	CHECK(strcmp(sock_addr_format(&sa, out, sizeof(out)), "unix") == 0,
+	    "an abstract peer is \"unix\"");
+
+	/* Without a NUL in sun_path (108 bytes), the path stops there. */
+	memset(sun->sun_path, ' ', sizeof(sun->sun_path));
+	CHECK(strlen(sock_addr_format(&sa, out, sizeof(out))) ==
+	    5 + 4 * sizeof(sun->sun_path),
+	    "a full 108-byte path of spaces fits SOCK_ADDR_STRLEN escaped");
+	sock_addr_format(&sa, small, sizeof(small));
+	CHECK(strcmp(small, "unix:\\x20\\x20") == 0,
+	    "truncation keeps escapes whole: %s", small);
 }
 
 static void
@@ -143,24 +189,92 @@ test_listen_unix(void)
 	path = text + 5;
 	sock_addr_parse(text, strlen(text), &sa, &why);
 
-	fd1 = sock_listen(&sa, 16);
+	fd1 = sock_listen(&sa, 16, 0666, (gid_t)-1);
 	CHECK(fd1 >= 0 && (fcntl(fd1, F_GETFL) & O_NONBLOCK),
 	    "listen on a UNIX socket, non-blocking");
-	fd2 = sock_listen(&sa, 16);
+	fd2 = sock_listen(&sa, 16, 0666, (gid_t)-1);
 	CHECK(fd2 == -1 && errno == EADDRINUSE,
 	    "a live socket file is not stolen");
 	close(fd1);	/* the file stays behind: stale now */
-	fd3 = sock_listen(&sa, 16);
+	fd3 = sock_listen(&sa, 16, 0666, (gid_t)-1);
 	CHECK(fd3 >= 0, "a stale socket file is replaced");
 	close(fd3);
 	unlink(path);
 
 	f = open(path, O_CREAT | O_WRONLY, 0600);
 	close(f);
-	CHECK(sock_listen(&sa, 16) == -1 && errno == EEXIST,
+	CHECK(sock_listen(&sa, 16, 0666, (gid_t)-1) == -1 && errno == EEXIST,
 	    "a regular file at the path is left alone");
 	unlink(path);
 	rmdir(dir);
+}
+
+static int
+listen_in(const char *dir, mode_t mode, gid_t gid)
+{
+	struct sock_addr sa;
+	char text[200];
+	const char *why;
+
+	snprintf(text, sizeof(text), "unix:%s/s.sock", dir);
+	sock_addr_parse(text, strlen(text), &sa, &why);
+	return (sock_listen(&sa, 16, mode, gid));
+}
+
+/* The socket file's mode and group, and the rules for its directory. */
+static void
+test_listen_unix_dir(void)
+{
+	char top[] = "/tmp/test_sock.XXXXXX", dir[200], path[220];
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	if (mkdtemp(top) == NULL) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	/* A directory the daemon makes is 0755, whatever the umask. */
+	snprintf(dir, sizeof(dir), "%s/made", top);
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	old = umask(077);
+	fd = listen_in(dir, 0660, getgid());
+	umask(old);
+	CHECK(fd >= 0 && stat(dir, &st) == 0 && (st.st_mode & 07777) == 0755,
+	    "a created parent directory is 0755 under umask 077 (%o)",
+	    (unsigned)(st.st_mode & 07777));
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0660 &&
+	    st.st_gid == getgid(), "the socket file gets mode 0660 and the "
+	    "group (%o, %u)", (unsigned)(st.st_mode & 0777),
+	    (unsigned)st.st_gid);
+	close(fd);
+	unlink(path);
+
+	chmod(dir, 0777);
+	fd = listen_in(dir, 0666, (gid_t)-1);
+	CHECK(fd == -1 && errno == EPERM, "a 0777 parent is refused (EPERM)");
+	chmod(dir, 0775);
+	fd = listen_in(dir, 0666, (gid_t)-1);
+	CHECK(fd == -1 && errno == EPERM,
+	    "a group-writable parent is refused (EPERM)");
+	chmod(dir, 01777);
+	fd = listen_in(dir, 0666, (gid_t)-1);
+	CHECK(fd >= 0, "a 1777 parent (sticky, like /tmp) is accepted");
+	close(fd);
+	unlink(path);
+	chmod(dir, 0755);
+
+	snprintf(path, sizeof(path), "%s/link", top);
+	(void)!symlink(dir, path);
+	fd = listen_in(path, 0666, (gid_t)-1);
+	CHECK(fd == -1 && errno == ELOOP,
+	    "a symlinked parent is refused (ELOOP)");
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	CHECK(access(path, F_OK) == -1, "and nothing was bound through it");
+	snprintf(path, sizeof(path), "%s/link", top);
+	unlink(path);
+	rmdir(dir);
+	rmdir(top);
 }
 
 static void
@@ -174,10 +288,10 @@ test_listen_tcp(void)
 
 	sock_addr_parse("127.0.0.1:1", 11, &sa, &why);
 	s4->sin_port = 0;	/* let the kernel pick a free port */
-	fd = sock_listen(&sa, 16);
+	fd = sock_listen(&sa, 16, 0666, (gid_t)-1);
 	CHECK(fd >= 0, "listen on 127.0.0.1");
 	getsockname(fd, (struct sockaddr *)&sa.ss, &len);
-	fd2 = sock_listen(&sa, 16);
+	fd2 = sock_listen(&sa, 16, 0666, (gid_t)-1);
 	CHECK(fd2 == -1 && errno == EADDRINUSE, "port in use is EADDRINUSE");
 	close(fd);
 }
@@ -187,8 +301,10 @@ main(void)
 {
 	test_parse();
 	test_names();
+	test_format_unix();
 	test_equal();
 	test_listen_unix();
+	test_listen_unix_dir();
 	test_listen_tcp();
 	return (check_done());
 }

@@ -1,0 +1,121 @@
+/*
+ * test_log: the one escaping (log_escape) and the last line of defence
+ * in log_write: no message can split into two lines.
+ */
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static void
+esc(const char *src, size_t len, const char *want)
+{
+	char out[256];
+	size_t n = log_escape(out, sizeof(out), src, len);
+
+	CHECK(strcmp(out, want) == 0 && n == strlen(want),
+	    "escape \"%s\" -> \"%s\"", want, out);
+}
+
+static void
+test_escape(void)
+{
+	char out[16];
+	size_t n;
+
+	esc("/run/a.sock", 11, "/run/a.sock");
+	esc("a b", 3, "a\\x20b");
+	esc("a\\b", 3, "a\\x5cb");
+	esc("x\ny\r", 4, "x\\x0ay\\x0d");
+	esc("\x7f\xff\x80", 3, "\\x7f\\xff\\x80");
+	esc("a\0b", 3, "a\\x00b");
+	esc("", 0, "");
+	esc("~!\"#$%&'()*+,-./:;<=>?@[]^_`{|}", 31,
+	    "~!\"#$%&'()*+,-./:;<=>?@[]^_`{|}");
+
+	/* Cut at an escape boundary, never inside one; NUL-terminated. */
+	n = log_escape(out, 6, "ab cd", 5);
+	CHECK(n == 8 && strcmp(out, "ab") == 0,
+	    "a cut drops a whole escape: \"%s\", needs %zu", out, n);
+	n = log_escape(out, 7, "ab cd", 5);
+	CHECK(n == 8 && strcmp(out, "ab\\x20") == 0,
+	    "an escape that fits is kept whole: \"%s\"", out);
+	n = log_escape(out, 0, "abc", 3);
+	CHECK(n == 3, "size 0 writes nothing and counts");
+	n = log_escape(out, 1, "abc", 3);
+	CHECK(n == 3 && out[0] == '\0', "size 1 is just the NUL");
+}
+
+static char	captured[8192];
+
+/* Run log_write with stderr going to a file; return what it wrote. */
+static const char *
+capture(int level, const char *arg)
+{
+	FILE *fp = tmpfile();
+	int saved = dup(STDERR_FILENO);
+	size_t n;
+
+	dup2(fileno(fp), STDERR_FILENO);
+	log_write(level, 0, "peer %s: closed", arg);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(fp);
+	n = fread(captured, 1, sizeof(captured) - 1, fp);
+	captured[n] = '\0';
+	fclose(fp);
+	return (captured);
+}
+
+static int
+count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += (*s == '\n');
+	return (n);
+}
+
+static void
+test_defence(void)
+{
+	static char big[3000];
+	const char *out;
+
+	unsetenv("JOURNAL_STREAM");
+	log_init(LOG_LEVEL_DEBUG);
+	out = capture(LOG_LEVEL_INFO,
+	    "x\n2026-11-25T10:00:00.000Z crit: forged\r\x1b[2J");
+	CHECK(count_lines(out) == 1 && strstr(out, " info: peer x\\x0a2026") &&
+	    strstr(out, "forged\\x0d\\x1b[2J: closed\n"),
+	    "controls in a message are escaped: one line: %s", out);
+	out = capture(LOG_LEVEL_INFO, "a b\\c \xc3\xa9");
+	CHECK(strstr(out, "peer a b\\c \xc3\xa9: closed\n") != NULL,
+	    "spaces, backslashes and UTF-8 in a message are left alone");
+
+	/* A message far too long, full of newlines, is still one line. */
+	memset(big, '\n', sizeof(big) - 1);
+	out = capture(LOG_LEVEL_WARN, big);
+	CHECK(count_lines(out) == 1 && strlen(out) <= 1024 &&
+	    strstr(out, "\\x0a...\n") != NULL,
+	    "a cut message of newlines is one line ending in \"...\"");
+
+	setenv("JOURNAL_STREAM", "1:1", 1);
+	log_init(LOG_LEVEL_DEBUG);
+	out = capture(LOG_LEVEL_DEBUG, "a\nb");
+	CHECK(strcmp(out, "<7>peer a\\x0ab: closed\n") == 0,
+	    "journal lines too: %s", out);
+	unsetenv("JOURNAL_STREAM");
+}
+
+int
+main(void)
+{
+	test_escape();
+	test_defence();
+	return (check_done());
+}
