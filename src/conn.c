@@ -45,7 +45,7 @@ size_t
 conn_access_line(const struct conn *c, enum conn_close why, char *buf,
     size_t size)
 {
-	char peer[SOCK_ADDR_STRLEN], when[32];
+	char peer[SOCK_ADDR_STRLEN], up[SOCK_ADDR_STRLEN], when[32];
 	struct timespec ts;
 	struct tm tm;
 	int n;
@@ -56,7 +56,8 @@ conn_access_line(const struct conn *c, enum conn_close why, char *buf,
 	n = snprintf(buf, size, "%s.%03ldZ %s %s %s %lld %llu %llu %s\n",
 	    when, ts.tv_nsec / 1000000, c->lc->name,
 	    sock_addr_format(&c->peer, peer, sizeof(peer)),
-	    c->upstream[0] != '\0' ? c->upstream : "-",
+	    c->upstream.ss.ss_family != 0 ?
+	    sock_addr_format(&c->upstream, up, sizeof(up)) : "-",
 	    (long long)(io_now() - c->started),
 	    (unsigned long long)c->bytes_in,
 	    (unsigned long long)c->bytes_out, conn_close_name(why));

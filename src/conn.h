@@ -37,7 +37,7 @@ struct conn {
 	uint64_t		 bytes_in;	/* from the client */
 	uint64_t		 bytes_out;	/* to the client */
 	int			 err;		/* errno behind a reset */
-	char			 upstream[SOCK_ADDR_STRLEN];	/* proxy */
+	struct sock_addr	 upstream;	/* proxy; family 0 until connected */
 };
 
 /* conn_close_name(why): "client-fin", "reset", ... as logged. */

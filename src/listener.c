@@ -18,6 +18,7 @@
 
 #include "accesslog.h"
 #include "config.h"
+#include "coro.h"
 #include "echo.h"
 #include "proxy.h"
 #include "io.h"
@@ -104,7 +105,7 @@ conn_log_close(const struct conn *c, enum conn_close why)
 static void
 conn_account(struct listener *l, const struct conn *c, enum conn_close why)
 {
-	char line[512];
+	char line[1024];	/* escaped UNIX paths are long */
 
 	l->closed[why]++;
 	l->bytes_in += c->bytes_in;
@@ -121,6 +122,8 @@ conn_main(void *arg)
 	struct conn *c = arg;
 	struct listener *l = c->l;
 	enum conn_close why;
+
+	coro_set_label(c->lc->name);	/* named if its stack overflows */
 
 	switch (c->lc->service) {
 	case SERVICE_PROXY:

@@ -240,8 +240,7 @@ proxy_connect(struct conn *c, struct upstreams *us)
 			    io_now() + c->lc->connect_timeout) == 0) {
 				(void)sock_tune_stream(fd,
 				    addrs[j].ss.ss_family);
-				sock_addr_format(&addrs[j], c->upstream,
-				    sizeof(c->upstream));
+				c->upstream = addrs[j];
 				return (fd);
 			}
 			err = errno;
