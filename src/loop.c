@@ -475,6 +475,13 @@ on_signal_pipe(evutil_socket_t fd, short what, void *arg)
 				    l->signals[sigs[i]].arg);
 }
 
+void
+loop_signals(struct loop *l)
+{
+	if (l->signal_ev != NULL)
+		on_signal_pipe(l->signal_pipe[0], EV_READ, l);
+}
+
 /* The pipe, its event and the alternate stack, made on first use. */
 static int
 signals_setup(struct loop *l)

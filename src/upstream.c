@@ -1,15 +1,24 @@
 /*
  * upstream.c: a proxy listener's upstreams and their addresses.
  *
- * Owns the address cache of each named upstream.  getaddrinfo(3) blocks,
- * so it runs in the worker pool (pool_run); the loop thread never waits
- * on DNS.  A name is resolved the first time a client needs it (that
- * client waits for the answer) and again once resolve_interval has
- * passed, in a background coroutine, while clients keep using the
- * addresses already known.
+ * Owns the address cache of each named upstream, and the lookup of each
+ * name while it is in the worker pool.  getaddrinfo(3) blocks, so it runs
+ * in the pool; the loop thread never waits on DNS.  A name is resolved
+ * the first time a client needs it (that client waits for the answer, up
+ * to its deadline) and again once resolve_interval has passed, in the
+ * background, while clients keep using the addresses already known.
+ *
+ * Lookups are coalesced: at most one per name is in the pool, and every
+ * client that needs the name meanwhile parks on the upstream's list of
+ * waiters, which the lookup's done callback wakes all at once.  So a DNS
+ * outage costs one queued job per name, not one per client, and cannot
+ * fill the queue that the access logs share.  A waiter that gives up
+ * (its deadline, the shutdown) only leaves the list; the lookup goes on
+ * and fills the cache for the next client.
  */
 #include "upstream.h"
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <netdb.h>
 
@@ -21,9 +30,20 @@
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "loop_park.h"
 #include "pool.h"
 
 #define RETRY_FAILED_MS	1000
+
+struct resolve_job;
+
+/* A client waiting for a name's lookup, on its coroutine's stack. */
+struct upstream_wait {
+	struct loop_wait		 lw;	/* first: detach gets &lw */
+	TAILQ_ENTRY(upstream_wait)	 link;
+	struct upstream			*u;
+	int				 linked;	/* on u->waiters */
+};
 
 struct upstream {
 	const struct upstream_conf *uc;
@@ -31,7 +51,8 @@ struct upstream {
 	struct sock_addr	 addrs[UPSTREAM_ADDRS_MAX];
 	size_t			 naddrs;
 	int64_t			 resolved_at;	/* loop_now(); 0: never */
-	int			 refreshing;
+	struct resolve_job	*inflight;	/* the lookup in the pool */
+	TAILQ_HEAD(, upstream_wait) waiters;
 	const char		*error;		/* last resolver message */
 };
 
@@ -45,10 +66,15 @@ struct upstreams {
 	struct upstream		 u[];
 };
 
-/* A name to resolve, on the resolving coroutine's stack. */
+/*
+ * A name to resolve, on the heap: the pool owns it until resolve_done.
+ * It keeps its own copy of the name, and u is cleared if the upstreams
+ * are freed first (a worker stuck in getaddrinfo at exit).
+ */
 struct resolve_job {
-	struct pool_job		 job;
-	const char		*host;
+	struct pool_job		 job;		/* first: the pool's view */
+	struct upstream		*u;
+	char			 host[SOCK_NAME_MAX];
 	char			 port[8];
 	struct sock_addr	 addrs[UPSTREAM_ADDRS_MAX];
 	size_t			 n;
@@ -73,6 +99,7 @@ upstreams_create(const struct listen_conf *lc, struct loop *loop,
 	for (i = 0; i < us->n; i++) {
 		us->u[i].uc = &lc->upstreams[i];
 		us->u[i].us = us;
+		TAILQ_INIT(&us->u[i].waiters);
 	}
 	return (us);
 }
@@ -80,6 +107,14 @@ upstreams_create(const struct listen_conf *lc, struct loop *loop,
 void
 upstreams_free(struct upstreams *us)
 {
+	size_t i;
+
+	if (us == NULL)
+		return;
+	/* A lookup still out frees itself when it comes back, if ever. */
+	for (i = 0; i < us->n; i++)
+		if (us->u[i].inflight != NULL)
+			us->u[i].inflight->u = NULL;
 	free(us);
 }
 
@@ -127,59 +162,145 @@ resolve_fn(struct pool_job *job)
 	freeaddrinfo(res);
 }
 
-/* Resolve u's name in the pool and update its cache.  May park. */
+/* Update u's cache from a finished lookup, and say what happened. */
 static void
-resolve(struct upstream *u)
+resolve_update(struct upstream *u, struct resolve_job *r)
 {
-	struct resolve_job r;
-
-	memset(&r, 0, sizeof(r));
-	r.job.fn = resolve_fn;
-	r.host = u->uc->host;
-	snprintf(r.port, sizeof(r.port), "%u", u->uc->port);
-	u->refreshing = 1;
-	if (pool_run(u->us->pool, &r.job) == -1)
-		r.gai = EAI_SYSTEM;
-	u->refreshing = 0;
 	u->resolved_at = loop_now();
-	if (r.gai == 0 && r.n > 0) {
-		memcpy(u->addrs, r.addrs, r.n * sizeof(r.addrs[0]));
-		u->naddrs = r.n;
+	if (r->gai == 0 && r->n > 0) {
+		memcpy(u->addrs, r->addrs, r->n * sizeof(r->addrs[0]));
+		u->naddrs = r->n;
 		u->error = NULL;
 		log_debug("%s: resolved %s: %zu addresses", u->us->lc->name,
-		    u->uc->text, r.n);
+		    u->uc->text, r->n);
 		return;
 	}
 	/* Keep the old addresses: a failed lookup is often passing. */
-	u->error = r.gai == 0 ? "no addresses" : r.gai == EAI_SYSTEM ?
-	    "resolver stopped" : gai_strerror(r.gai);
+	u->error = r->gai == 0 ? "no addresses" : r->gai == EAI_SYSTEM ?
+	    "resolver stopped" : gai_strerror(r->gai);
 	log_warnx("%s: resolve %s: %s%s", u->us->lc->name, u->uc->text,
 	    u->error, u->naddrs > 0 ? " (keeping the last addresses)" : "");
 }
 
+/* Loop side: the lookup is back; fill the cache, wake every waiter. */
 static void
-refresh_main(void *arg)
+resolve_done(struct pool_job *job)
 {
-	resolve(arg);
+	struct resolve_job *r = (struct resolve_job *)job;
+	struct upstream *u = r->u;
+	TAILQ_HEAD(, upstream_wait) batch = TAILQ_HEAD_INITIALIZER(batch);
+	struct upstream_wait *w;
+
+	if (u == NULL) {		/* the upstreams are gone */
+		free(r);
+		return;
+	}
+	u->inflight = NULL;
+	if (job->cancelled)
+		r->gai = EAI_SYSTEM;
+	resolve_update(u, r);
+	free(r);
+	/* A woken client runs at once and may wait on u again: take the
+	 * list first. */
+	TAILQ_CONCAT(&batch, &u->waiters, link);
+	TAILQ_FOREACH(w, &batch, link)
+		w->linked = 0;
+	while ((w = TAILQ_FIRST(&batch)) != NULL) {
+		TAILQ_REMOVE(&batch, w, link);
+		loop_unpark(&w->lw, 0);
+	}
+}
+
+/*
+ * Hand u's name to the pool, unless a lookup is already out.  Returns 0,
+ * or -1 with errno EAGAIN (queue full), ECANCELED (the pool has stopped)
+ * or ENOMEM.
+ */
+static int
+resolve_start(struct upstream *u)
+{
+	struct resolve_job *r;
+
+	if (u->inflight != NULL)
+		return (0);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return (-1);
+	r->job.fn = resolve_fn;
+	r->job.done = resolve_done;
+	snprintf(r->job.what, sizeof(r->job.what), "resolve %s",
+	    u->uc->text);
+	r->u = u;
+	snprintf(r->host, sizeof(r->host), "%s", u->uc->host);
+	snprintf(r->port, sizeof(r->port), "%u", u->uc->port);
+	if (pool_submit(u->us->pool, &r->job) == -1) {
+		free(r);
+		return (-1);
+	}
+	u->inflight = r;
+	return (0);
+}
+
+/* loop_wait detach hook: a waiter timed out or was cancelled. */
+static void
+waiter_detach(struct loop_wait *lw)
+{
+	struct upstream_wait *w = (struct upstream_wait *)lw;
+
+	if (w->linked) {
+		TAILQ_REMOVE(&w->u->waiters, w, link);
+		w->linked = 0;
+	}
+}
+
+/*
+ * Park until u's lookup is back or deadline.  Returns 0, or -1 with
+ * errno ETIMEDOUT or ECANCELED.  May park.
+ */
+static int
+resolve_wait(struct upstream *u, int64_t deadline)
+{
+	struct upstream_wait w;
+	int r;
+
+	memset(&w, 0, sizeof(w));
+	w.lw.detach = waiter_detach;
+	w.u = u;
+	TAILQ_INSERT_TAIL(&u->waiters, &w, link);
+	w.linked = 1;
+	r = loop_park(&w.lw, deadline, 0);
+	waiter_detach(&w.lw);		/* if it failed without parking */
+	return (r);
 }
 
 size_t
 upstreams_addrs(struct upstreams *us, size_t i, struct sock_addr *addrs,
-    const char **why)
+    const char **why, int64_t deadline)
 {
 	struct upstream *u = &us->u[i];
+	int64_t now = loop_now();
 
 	if (u->uc->host == NULL) {
 		addrs[0] = u->uc->addr;
 		return (1);
 	}
-	/* A name that just failed is not looked up again for each client. */
-	if (u->naddrs == 0 && (u->resolved_at == 0 ||
-	    loop_now() - u->resolved_at >= RETRY_FAILED_MS))
-		resolve(u);
-	else if (!u->refreshing &&
-	    loop_now() - u->resolved_at >= us->interval)
-		(void)loop_spawn(us->loop, refresh_main, u);
+	if (u->naddrs == 0) {
+		/* A name that just failed is not looked up again for each
+		 * client; one being looked up is waited for. */
+		if (u->inflight == NULL && (u->resolved_at == 0 ||
+		    now - u->resolved_at >= RETRY_FAILED_MS) &&
+		    resolve_start(u) == -1) {
+			*why = errno == EAGAIN ? "worker queue full" :
+			    errno == ECANCELED ? "resolver stopped" :
+			    strerror(errno);
+			return (0);
+		}
+		if (u->inflight != NULL && resolve_wait(u, deadline) == -1) {
+			*why = errno == ETIMEDOUT ? "timed out resolving" :
+			    "stopping";
+			return (0);
+		}
+	} else if (now - u->resolved_at >= us->interval)
+		(void)resolve_start(u);	/* the old addresses serve meanwhile */
 	if (u->naddrs == 0) {
 		*why = u->error != NULL ? u->error : "no addresses";
 		return (0);
