@@ -217,7 +217,7 @@ gated_job(const char *what)
 	struct pool_job *job = calloc(1, sizeof(*job));
 
 	job->fn = gated_fn;
-	job->done = nothing_done;
+	job->done = free_job;		/* pool_submit() */
 	job->release = gated_release;
 	snprintf(job->what, sizeof(job->what), "%s", what);
 	return (job);
