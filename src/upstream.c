@@ -176,8 +176,14 @@ resolve_update(struct upstream *u, struct resolve_job *r)
 		return;
 	}
 	/* Keep the old addresses: a failed lookup is often passing. */
-	u->error = r->gai == 0 ? "no addresses" : r->gai == EAI_SYSTEM ?
-	    "resolver stopped" : gai_strerror(r->gai);
+	if (r->job.cancelled) {
+		/* The daemon is stopping: nothing for an operator to do. */
+		u->error = "resolver stopped";
+		log_debug("%s: resolve %s: %s", u->us->lc->name, u->uc->text,
+		    u->error);
+		return;
+	}
+	u->error = r->gai == 0 ? "no addresses" : gai_strerror(r->gai);
 	log_warnx("%s: resolve %s: %s%s", u->us->lc->name, u->uc->text,
 	    u->error, u->naddrs > 0 ? " (keeping the last addresses)" : "");
 }
@@ -196,8 +202,6 @@ resolve_done(struct pool_job *job)
 		return;
 	}
 	u->inflight = NULL;
-	if (job->cancelled)
-		r->gai = EAI_SYSTEM;
 	resolve_update(u, r);
 	free(r);
 	/* A woken client runs at once and may wait on u again: take the
