@@ -273,7 +273,8 @@ pool_create(int nthreads, int queue_max)
 	    on_complete, p);
 	if (p->ev == NULL || event_add(p->ev, NULL) == -1)
 		goto fail;
-	if ((p->workers = calloc((size_t)nthreads, sizeof(*p->workers))) == NULL)
+	p->workers = calloc((size_t)nthreads, sizeof(*p->workers));
+	if (p->workers == NULL)
 		goto fail;
 	for (i = 0; i < nthreads; i++) {
 		w = &p->workers[i];
