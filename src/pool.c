@@ -78,7 +78,7 @@ struct worker {
 	pthread_t		 thread;
 	struct pool		*p;
 	struct pool_job		*job;		/* running now; under lock */
-	int			 started, joined, stuck;
+	int			 joined, stuck;
 	char			 what[POOL_WHAT_MAX];	/* job when left */
 };
 
@@ -282,7 +282,6 @@ pool_create(int nthreads, int queue_max)
 		if ((errno = pthread_create(&w->thread, NULL, worker_main,
 		    w)) != 0)
 			goto fail;
-		w->started = 1;
 		p->nthreads++;
 	}
 	return (p);
