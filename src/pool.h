@@ -21,9 +21,9 @@ struct pool;
  * A job, on the heap: a job handed to pool_run() may outlive the
  * coroutine that waits for it.  The caller fills fn (run on a worker
  * thread, touching only the job), what (e.g. "resolve localhost:7000";
- * fn must not change it), and done (pool_submit(): run on the loop thread afterwards) or release
- * (pool_run(): frees a job its caller gave up on).  The rest is the
- * pool's.
+ * fn must not change it), and done (pool_submit(): run on the loop
+ * thread afterwards) or release (pool_run(): frees a job its caller gave
+ * up on).  The rest is the pool's.
  */
 struct pool_job {
 	void			(*fn)(struct pool_job *);
