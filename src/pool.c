@@ -23,6 +23,10 @@
  * frees it, and a wedged worker never holds a connection or the shutdown
  * hostage.
  *
+ * pool_wait() lets coroutines share a submitted job (lookups of one name
+ * are coalesced this way): each waiter is linked on the job, and they are
+ * all woken once its done callback has run.
+ *
  * A pool_run() caller whose job finds the queue full parks (with its
  * deadline) until a worker takes a job; a pool_submit() caller is told
  * EAGAIN and decides (the access log keeps its lines for later).
@@ -72,6 +76,13 @@ struct run_wait {
 	int			 linked;	/* on p->room_waiters */
 	struct pool		*p;
 	struct pool_job		*job;
+};
+
+/* A pool_wait() caller, on its stack, linked on job->waiters. */
+struct job_wait {
+	struct loop_wait	 lw;		/* first: detach gets &lw */
+	struct job_wait		*next;
+	struct job_wait		**prevp;	/* NULL: not linked */
 };
 
 struct worker {
@@ -194,6 +205,43 @@ wake_room_waiters(struct pool *p)
 	}
 }
 
+/* Unlink a pool_wait() waiter from its job, if it still is. */
+static void
+job_wait_unlink(struct job_wait *jw)
+{
+	if (jw->prevp == NULL)
+		return;
+	if ((*jw->prevp = jw->next) != NULL)
+		jw->next->prevp = jw->prevp;
+	jw->prevp = NULL;
+}
+
+/*
+ * Run a submitted job's done, then wake its pool_wait() waiters (done
+ * may free the job, so they are taken first), oldest first: they were
+ * linked at the head.  A woken coroutine runs at once, so the next one is
+ * read before.
+ */
+static void
+deliver_done(struct pool_job *job)
+{
+	struct job_wait *jw = NULL, *next, *cur;
+
+	for (cur = job->waiters; cur != NULL; cur = next) {
+		next = cur->next;
+		cur->prevp = NULL;
+		cur->next = jw;
+		jw = cur;
+	}
+	job->waiters = NULL;
+	if (job->done != NULL)
+		job->done(job);
+	for (; jw != NULL; jw = next) {
+		next = jw->next;
+		loop_unpark(&jw->lw, 0);
+	}
+}
+
 /* Hand one completed job back: to its waiter, its done, or release. */
 static void
 deliver(struct pool_job *job)
@@ -212,8 +260,8 @@ deliver(struct pool_job *job)
 		job->release(job);
 	} else if (job->abandoned)
 		job->release(job);
-	else if (job->done != NULL)
-		job->done(job);
+	else
+		deliver_done(job);
 }
 
 /* The loop side: deliver every completed job. */
@@ -360,6 +408,7 @@ pool_run(struct pool *p, struct pool_job *job, int64_t deadline)
 	rw.p = p;
 	rw.job = job;
 	job->waiter = NULL;
+	job->waiters = NULL;
 	job->abandoned = 0;
 	while (enqueue(p, job) == -1) {
 		if (errno != EAGAIN)
@@ -398,8 +447,36 @@ int
 pool_submit(struct pool *p, struct pool_job *job)
 {
 	job->waiter = NULL;
+	job->waiters = NULL;
 	job->abandoned = 0;
 	return (enqueue(p, job));
+}
+
+/* loop_wait detach hook: a pool_wait() timed out or was cancelled. */
+static void
+wait_detach(struct loop_wait *lw)
+{
+	job_wait_unlink((struct job_wait *)lw);
+}
+
+int
+pool_wait(struct pool *p, struct pool_job *job, int64_t deadline)
+{
+	struct job_wait jw;
+	int r, err;
+
+	(void)p;
+	memset(&jw, 0, sizeof(jw));
+	jw.lw.detach = wait_detach;
+	if ((jw.next = job->waiters) != NULL)
+		jw.next->prevp = &jw.next;
+	job->waiters = &jw;
+	jw.prevp = &job->waiters;
+	r = loop_park(&jw.lw, deadline, 0);
+	err = errno;
+	job_wait_unlink(&jw);		/* if it failed without parking */
+	errno = err;
+	return (r);
 }
 
 size_t

@@ -11,6 +11,7 @@
  * job's completion resumes it on the loop thread.
  */
 
+struct job_wait;
 struct loop_wait;
 struct pool;
 
@@ -34,6 +35,7 @@ struct pool_job {
 	/* Private to pool.c. */
 	struct pool_job		 *next;
 	struct loop_wait	 *waiter;
+	struct job_wait		 *waiters;	/* pool_wait() */
 	int			  abandoned;
 };
 
@@ -70,6 +72,17 @@ int	pool_run(struct pool *, struct pool_job *, int64_t);
  * has stopped (done is not called).  Loop thread.
  */
 int	pool_submit(struct pool *, struct pool_job *);
+
+/*
+ * pool_wait(p, job, deadline):
+ * Park until job, handed to pool_submit() and not yet done, is done (its
+ * done callback has run, so job may be gone), or until the absolute
+ * monotonic deadline in ms (-1: none) or cancellation; the job goes on
+ * regardless.  Any number of coroutines may wait for one job: this is how
+ * a result is shared.  Returns 0, or -1 with errno ETIMEDOUT or
+ * ECANCELED.  May park.
+ */
+int	pool_wait(struct pool *, struct pool_job *, int64_t);
 
 /*
  * pool_stopping():

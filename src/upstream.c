@@ -9,16 +9,15 @@
  * background, while clients keep using the addresses already known.
  *
  * Lookups are coalesced: at most one per name is in the pool, and every
- * client that needs the name meanwhile parks on the upstream's list of
- * waiters, which the lookup's done callback wakes all at once.  So a DNS
- * outage costs one queued job per name, not one per client, and cannot
- * fill the queue that the access logs share.  A waiter that gives up
- * (its deadline, the shutdown) only leaves the list; the lookup goes on
- * and fills the cache for the next client.
+ * client that needs the name meanwhile waits for that one job
+ * (pool_wait), which wakes them all once its done callback has filled
+ * the cache.  So a DNS outage costs one queued job per name, not one per
+ * client, and cannot fill the queue that the access logs share.  A client
+ * that gives up (its deadline, the shutdown) only stops waiting; the
+ * lookup goes on and fills the cache for the next client.
  */
 #include "upstream.h"
 
-#include <sys/queue.h>
 #include <sys/socket.h>
 #include <netdb.h>
 
@@ -30,20 +29,11 @@
 #include "config.h"
 #include "log.h"
 #include "loop.h"
-#include "loop_park.h"
 #include "pool.h"
 
 #define RETRY_FAILED_MS	1000
 
 struct resolve_job;
-
-/* A client waiting for a name's lookup, on its coroutine's stack. */
-struct upstream_wait {
-	struct loop_wait		 lw;	/* first: detach gets &lw */
-	TAILQ_ENTRY(upstream_wait)	 link;
-	struct upstream			*u;
-	int				 linked;	/* on u->waiters */
-};
 
 struct upstream {
 	const struct upstream_conf *uc;
@@ -52,7 +42,6 @@ struct upstream {
 	size_t			 naddrs;
 	int64_t			 resolved_at;	/* loop_now(); 0: never */
 	struct resolve_job	*inflight;	/* the lookup in the pool */
-	TAILQ_HEAD(, upstream_wait) waiters;
 	const char		*error;		/* last resolver message */
 };
 
@@ -99,7 +88,6 @@ upstreams_create(const struct listen_conf *lc, struct loop *loop,
 	for (i = 0; i < us->n; i++) {
 		us->u[i].uc = &lc->upstreams[i];
 		us->u[i].us = us;
-		TAILQ_INIT(&us->u[i].waiters);
 	}
 	return (us);
 }
@@ -188,31 +176,20 @@ resolve_update(struct upstream *u, struct resolve_job *r)
 	    u->error, u->naddrs > 0 ? " (keeping the last addresses)" : "");
 }
 
-/* Loop side: the lookup is back; fill the cache, wake every waiter. */
+/*
+ * Loop side: the lookup is back; fill the cache.  The pool then wakes
+ * the clients waiting for it.
+ */
 static void
 resolve_done(struct pool_job *job)
 {
 	struct resolve_job *r = (struct resolve_job *)job;
-	struct upstream *u = r->u;
-	TAILQ_HEAD(, upstream_wait) batch = TAILQ_HEAD_INITIALIZER(batch);
-	struct upstream_wait *w;
 
-	if (u == NULL) {		/* the upstreams are gone */
-		free(r);
-		return;
+	if (r->u != NULL) {		/* else the upstreams are gone */
+		r->u->inflight = NULL;
+		resolve_update(r->u, r);
 	}
-	u->inflight = NULL;
-	resolve_update(u, r);
 	free(r);
-	/* A woken client runs at once and may wait on u again: take the
-	 * list first. */
-	TAILQ_CONCAT(&batch, &u->waiters, link);
-	TAILQ_FOREACH(w, &batch, link)
-		w->linked = 0;
-	while ((w = TAILQ_FIRST(&batch)) != NULL) {
-		TAILQ_REMOVE(&batch, w, link);
-		loop_unpark(&w->lw, 0);
-	}
 }
 
 /*
@@ -244,38 +221,6 @@ resolve_start(struct upstream *u)
 	return (0);
 }
 
-/* loop_wait detach hook: a waiter timed out or was cancelled. */
-static void
-waiter_detach(struct loop_wait *lw)
-{
-	struct upstream_wait *w = (struct upstream_wait *)lw;
-
-	if (w->linked) {
-		TAILQ_REMOVE(&w->u->waiters, w, link);
-		w->linked = 0;
-	}
-}
-
-/*
- * Park until u's lookup is back or deadline.  Returns 0, or -1 with
- * errno ETIMEDOUT or ECANCELED.  May park.
- */
-static int
-resolve_wait(struct upstream *u, int64_t deadline)
-{
-	struct upstream_wait w;
-	int r;
-
-	memset(&w, 0, sizeof(w));
-	w.lw.detach = waiter_detach;
-	w.u = u;
-	TAILQ_INSERT_TAIL(&u->waiters, &w, link);
-	w.linked = 1;
-	r = loop_park(&w.lw, deadline, 0);
-	waiter_detach(&w.lw);		/* if it failed without parking */
-	return (r);
-}
-
 size_t
 upstreams_addrs(struct upstreams *us, size_t i, struct sock_addr *addrs,
     const char **why, int64_t deadline)
@@ -298,7 +243,8 @@ upstreams_addrs(struct upstreams *us, size_t i, struct sock_addr *addrs,
 			    strerror(errno);
 			return (0);
 		}
-		if (u->inflight != NULL && resolve_wait(u, deadline) == -1) {
+		if (u->inflight != NULL && pool_wait(us->pool,
+		    &u->inflight->job, deadline) == -1) {
 			*why = errno == ETIMEDOUT ? "timed out resolving" :
 			    "stopping";
 			return (0);

@@ -378,6 +378,67 @@ test_run_full(void)
 	loop_free(L);
 }
 
+static int	shared_done, shared_woken, shared_timedout, shared_finished;
+
+static void
+shared_job_done(struct pool_job *job)
+{
+	shared_done++;
+	free(job);
+}
+
+static void
+shared_waiter(void *arg)
+{
+	struct pool_job *job = arg;
+
+	if (pool_wait(P, job, -1) == 0 && shared_done == 1)
+		shared_woken++;
+	if (++shared_finished == 5)
+		loop_stop(L);
+}
+
+static void
+impatient_waiter(void *arg)
+{
+	struct pool_job *job = arg;
+	int64_t t0 = loop_now();
+
+	if (pool_wait(P, job, t0 + 30) == -1 && errno == ETIMEDOUT &&
+	    shared_done == 0)
+		shared_timedout++;
+	atomic_store(&gate, 1);		/* now let the job finish */
+}
+
+/*
+ * Five coroutines share one submitted job, woken once its done has run;
+ * a sixth gives up at its deadline without disturbing the others.
+ */
+static void
+test_wait_shared(void)
+{
+	struct pool_job *job;
+	int i;
+
+	gates_reset();
+	shared_done = shared_woken = shared_timedout = shared_finished = 0;
+	L = loop_create();
+	P = pool_create(1, 4);
+	job = gated_job("shared");
+	job->done = shared_job_done;
+	pool_submit(P, job);
+	for (i = 0; i < 5; i++)
+		loop_spawn(L, shared_waiter, job);
+	loop_spawn(L, impatient_waiter, job);
+	loop_run(L);
+	CHECK(shared_timedout == 1 && shared_woken == 5 && shared_done == 1 &&
+	    atomic_load(&gated_runs) == 1,
+	    "pool_wait: one job, one run, done once, 5 waiters woken after "
+	    "it (%d), 1 timed out before (%d)", shared_woken, shared_timedout);
+	pool_free(P);
+	loop_free(L);
+}
+
 static atomic_int	stubborn_done;
 
 /* A job that ignores EINTR and pool_stopping(): stuck until a reader. */
@@ -449,6 +510,7 @@ main(void)
 	test_run_timeout();
 	test_run_cancel();
 	test_run_full();
+	test_wait_shared();
 	test_stop_stuck();
 	coro_fini();
 	return (check_done());
