@@ -19,7 +19,8 @@
  * Stopping is two steps.  loop_drain() fails every idle wait (accepts,
  * connections between requests) with ECANCELED, so listeners close and
  * idle clients go; busy connections carry on until the drain timer, when
- * loop_cancel() fails every wait but the pool's.  Handlers unwind through
+ * loop_cancel() fails every wait (a parent joining its child waits for
+ * the child, which is cancelled itself).  Handlers unwind through
  * their normal error paths; when the last spawned coroutine has finished,
  * loop_run() returns.
  *
