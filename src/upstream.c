@@ -253,6 +253,7 @@ upstreams_addrs(struct upstreams *us, size_t i, struct sock_addr *addrs,
 		(void)resolve_start(u);	/* the old addresses serve meanwhile */
 	if (u->naddrs == 0) {
 		*why = u->error != NULL ? u->error : "no addresses";
+		errno = EHOSTUNREACH;
 		return (0);
 	}
 	memcpy(addrs, u->addrs, u->naddrs * sizeof(addrs[0]));

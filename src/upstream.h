@@ -52,8 +52,10 @@ size_t	upstreams_start(struct upstreams *);
  * or the absolute monotonic deadline in ms (-1: none), sharing the one
  * lookup of that name with every other client waiting for it.  A stale
  * name is refreshed in the background while the old addresses serve.
- * Returns how many, or 0 with *why set to the resolver's message (errno
- * ETIMEDOUT or ECANCELED if the wait itself failed).  May park.
+ * Returns how many, or 0 with *why set to the resolver's message and
+ * errno ETIMEDOUT or ECANCELED (the wait failed, or the pool has
+ * stopped), EAGAIN (the pool's queue is full), ENOMEM, or EHOSTUNREACH
+ * (no address known).  May park.
  */
 size_t	upstreams_addrs(struct upstreams *, size_t, struct sock_addr *,
 	    const char **, int64_t);
