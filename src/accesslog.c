@@ -5,8 +5,16 @@
  * appends lines to a pending buffer; at most one flush job per log is in
  * the pool at a time, and it takes the whole buffer with it, so lines are
  * written in order and batch up by themselves under load.  The fd is
- * touched only by that one job (and by accesslog_free once the pool has
- * stopped), so it needs no lock: the pool's queue orders the hand-offs.
+ * touched only by that one job (and by accesslog_free once no job is
+ * out), so it needs no lock: the pool's queue orders the hand-offs.
+ *
+ * A log freed while its job is still out (a worker stuck in the kernel
+ * at exit) is not freed under the job, which uses fd and path: it is
+ * orphaned, and the job frees it if it ever comes back.
+ *
+ * The file is opened with O_NOFOLLOW: logs often live in a directory that
+ * others can write to, and a symbolic link planted there must not turn a
+ * root daemon's appends onto a file of the attacker's choosing.
  *
  * A writer that blocks (a full disk, a FIFO nobody reads) only stops its
  * own log: lines wait up to PENDING_MAX, then are dropped and counted,
@@ -16,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,6 +55,7 @@ struct accesslog {
 	uint64_t	 dropped_told;	/* how many the last warning counted */
 	int64_t		 warned;	/* log_ratelimit(), drops */
 	int64_t		 warned_err;	/* log_ratelimit(), open/write */
+	int		 orphaned;	/* freed while a job was out */
 };
 
 struct accesslog *
@@ -78,8 +88,8 @@ flush_fn(struct pool_job *job)
 		l->fd = -1;
 	}
 	while (l->fd == -1) {
-		l->fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		    0640);
+		l->fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT |
+		    O_CLOEXEC | O_NOFOLLOW, 0640);
 		if (l->fd == -1 && (errno != EINTR || pool_stopping())) {
 			f->err = errno;
 			return;
@@ -121,6 +131,32 @@ warn_dropped(struct accesslog *l, const char *why)
 static void
 start_flush(struct accesslog *l);
 
+/* Free l for good: no job of it is out. */
+static void
+destroy(struct accesslog *l)
+{
+	if (l->fd != -1)
+		close(l->fd);
+	free(l->pending);
+	free(l->path);
+	free(l);
+}
+
+/* Say why the file cannot be written, at most every 10 s. */
+static void
+warn_error(struct accesslog *l, int err)
+{
+	if (!log_ratelimit(&l->warned_err))
+		return;
+	if (err == ELOOP)
+		log_warnx("access log %s: is a symbolic link; refusing to "
+		    "follow it (lines are dropped until it is a regular "
+		    "file)", l->path);
+	else
+		log_warnx("access log %s: %s (lines are dropped until it can "
+		    "be written)", l->path, strerror(err));
+}
+
 /* Loop side: the job is back. */
 static void
 flush_done(struct pool_job *job)
@@ -129,13 +165,18 @@ flush_done(struct pool_job *job)
 	struct accesslog *l = f->log;
 
 	l->inflight = NULL;
+	if (l->orphaned) {
+		free(f->data);
+		free(f);
+		destroy(l);
+		return;
+	}
 	if (job->cancelled || f->err != 0) {
 		l->dropped += count_lines(f->data, f->len);
 		/* A log that cannot be written fails every flush: say so
 		 * once in a while, not once per line. */
-		if (f->err != 0 && log_ratelimit(&l->warned_err))
-			log_warnx("access log %s: %s (lines are dropped until "
-			    "it can be written)", l->path, strerror(f->err));
+		if (f->err != 0)
+			warn_error(l, f->err);
 		else if (job->cancelled)
 			warn_dropped(l, "stopping");
 	}
@@ -157,6 +198,11 @@ start_flush(struct accesslog *l)
 		return;		/* the lines wait for the next try */
 	f->job.fn = flush_fn;
 	f->job.done = flush_done;
+	/* Named for a worker stuck at exit.  A job that opens the file
+	 * then writes too, but open(2) is where a FIFO or a hung mount
+	 * blocks. */
+	snprintf(f->job.what, sizeof(f->job.what), "access log %s: %s",
+	    l->path, l->fd == -1 || l->reopen ? "open" : "write");
 	f->log = l;
 	f->data = l->pending;
 	f->len = l->len;
@@ -214,9 +260,13 @@ accesslog_free(struct accesslog *l)
 		l->dropped += count_lines(l->pending, l->len);
 		warn_dropped(l, "stopping");
 	}
-	if (l->fd != -1)
-		close(l->fd);
-	free(l->pending);
-	free(l->path);
-	free(l);
+	if (l->inflight != NULL) {
+		/* The job uses fd and path: leave l to it. */
+		free(l->pending);
+		l->pending = NULL;
+		l->len = 0;
+		l->orphaned = 1;
+		return;
+	}
+	destroy(l);
 }

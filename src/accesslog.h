@@ -15,7 +15,8 @@ struct pool;
 /*
  * accesslog_create(path, pool):
  * A log that appends to path (created 0640 if missing) through pool.
- * Nothing is opened yet: the first write opens it, on a worker.
+ * Nothing is opened yet: the first write opens it, on a worker.  A path
+ * that is a symbolic link is refused (ELOOP, logged as such).
  * Returns the log, or NULL with errno ENOMEM.
  */
 struct accesslog	*accesslog_create(const char *, struct pool *);
@@ -42,8 +43,10 @@ uint64_t	accesslog_dropped(const struct accesslog *);
 
 /*
  * accesslog_free(log):
- * Close the file and free log.  The pool must have been stopped (no job
- * of this log in flight).  NULL is a no-op.
+ * Close the file and free log, dropping (and counting) lines not handed
+ * to the pool.  If a flush job is still out (a worker left stuck by
+ * pool_stop()), log is left to that job, which frees it if it ever comes
+ * back.  NULL is a no-op.
  */
 void	accesslog_free(struct accesslog *);
 

@@ -19,7 +19,8 @@
  * Stopping is two steps.  loop_drain() fails every idle wait (accepts,
  * connections between requests) with ECANCELED, so listeners close and
  * idle clients go; busy connections carry on until the drain timer, when
- * loop_cancel() fails every wait but the pool's.  Handlers unwind through
+ * loop_cancel() fails every wait (a parent joining its child waits for
+ * the child, which is cancelled itself).  Handlers unwind through
  * their normal error paths; when the last spawned coroutine has finished,
  * loop_run() returns.
  *
@@ -496,6 +497,13 @@ on_signal_pipe(evutil_socket_t fd, short what, void *arg)
 			if (sigs[i] < NSIG && l->signals[sigs[i]].fn != NULL)
 				l->signals[sigs[i]].fn(sigs[i],
 				    l->signals[sigs[i]].arg);
+}
+
+void
+loop_signals(struct loop *l)
+{
+	if (l->signal_ev != NULL)
+		on_signal_pipe(l->signal_pipe[0], EV_READ, l);
 }
 
 /* The pipe, its event and the alternate stack, made on first use. */

@@ -122,6 +122,13 @@ void	loop_drain(struct loop *, int64_t);
  */
 void	loop_cancel(struct loop *);
 
+/*
+ * loop_signals(l):
+ * Run the handlers of the signals that arrived while the loop was not
+ * running (at exit, between the slices of a wait outside loop_run()).
+ */
+void	loop_signals(struct loop *);
+
 /* loop_state(l): where the stop sequence stands. */
 enum loop_state	loop_state(const struct loop *);
 

@@ -3,7 +3,7 @@
 
 /*
  * The parking record shared by the modules that suspend coroutines on
- * libevent (io.c, later pool.c).  Not for handlers: they call io_*.
+ * libevent (io.c, pool.c).  Not for handlers: they call io_*.
  */
 
 #include <sys/queue.h>
@@ -16,13 +16,13 @@ struct coro;
 
 /* Flags for loop_park(). */
 #define LOOP_WAIT_IDLE		0x1	/* cancelled as soon as draining begins */
-#define LOOP_WAIT_NOCANCEL	0x2	/* never cancelled (pool jobs) */
+#define LOOP_WAIT_NOCANCEL	0x2	/* never cancelled (loop_join) */
 
 /*
  * A coroutine parked on the loop.  It lives on the parked coroutine's
  * stack, which outlives the wait.  detach, if set, is called before a
  * timeout or cancellation resumes the coroutine, so the owner of the wait
- * (io.c) can forget it.
+ * (io.c, pool.c) can forget it.
  */
 struct loop_wait {
 	TAILQ_ENTRY(loop_wait)	 link;

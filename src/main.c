@@ -26,8 +26,18 @@
 #include "upstream.h"
 
 #define DEFAULT_CONFIG	"/etc/aio-echod.conf"
-/* At exit, how long access log lines may take to reach their files. */
+/*
+ * At exit, how long access log lines may take to reach their files, and
+ * the workers to be interrupted and joined: the whole of the pool's time
+ * after the drain, whatever the workers are doing.
+ */
 #define LOG_FLUSH_MS	2000
+/* The same after a second stop signal: the operator wants out now. */
+#define LOG_HURRY_MS	500
+/* Of that time, what is kept for interrupting and joining the workers. */
+#define POOL_JOIN_MS	250
+/* While waiting for the logs, how often to look for a second signal. */
+#define SIGNAL_POLL_MS	50
 
 struct options {
 	const char	*path;		/* NULL: DEFAULT_CONFIG or built-in */
@@ -41,6 +51,7 @@ struct daemon {
 	struct pool	*pool;
 	struct listener	*listeners;
 	size_t		 nopen;
+	int		 hurry;		/* a second stop signal came */
 };
 
 static void
@@ -125,26 +136,58 @@ open_listeners(struct daemon *d)
 }
 
 /*
- * Close the listeners, let the access logs' last lines reach their files
- * (bounded: a blocked writer is given up), stop the pool.
+ * Wait for the access logs' last lines until *end, less the time kept
+ * for the workers.  The loop is not running: a second stop signal is
+ * delivered here, between slices, and brings *end closer.  Returns 0, or
+ * -1 if the logs are still busy.
+ */
+static int
+wait_logs(struct daemon *d, int64_t *end)
+{
+	int64_t until;
+
+	for (;;) {
+		until = loop_now() + SIGNAL_POLL_MS;
+		if (until > *end - POOL_JOIN_MS)
+			until = *end - POOL_JOIN_MS;
+		if (pool_wait_idle(d->pool, until) == 0)
+			return (0);
+		loop_signals(d->loop);
+		if (d->hurry && *end > loop_now() + LOG_HURRY_MS)
+			*end = loop_now() + LOG_HURRY_MS;
+		if (loop_now() >= *end - POOL_JOIN_MS)
+			return (-1);
+	}
+}
+
+/*
+ * Close the listeners, let the access logs' last lines reach their files,
+ * stop the pool: LOG_FLUSH_MS in all (LOG_HURRY_MS after a second
+ * signal), then a worker still stuck in a blocking call is named and left
+ * behind, and so is what its job uses.
  */
 static void
 close_listeners(struct daemon *d)
 {
+	int64_t start = loop_now(), end;
 	size_t i;
-	int stuck;
+	int stuck, k;
 
 	for (i = 0; i < d->nopen; i++) {
 		listener_close(&d->listeners[i]);
 		if (d->listeners[i].log != NULL)
 			accesslog_flush(d->listeners[i].log);
 	}
-	if (d->pool != NULL && pool_wait_idle(d->pool, LOG_FLUSH_MS) == -1)
-		log_warnx("access logs still busy after %d ms; giving up",
-		    LOG_FLUSH_MS);
-	if (d->pool != NULL && (stuck = pool_stop(d->pool)) > 0)
-		log_warnx("worker pool: %d threads stuck in a blocking call; "
-		    "leaving them", stuck);
+	if (d->pool != NULL) {
+		end = start + (d->hurry ? LOG_HURRY_MS : LOG_FLUSH_MS);
+		if (wait_logs(d, &end) == -1)
+			log_warnx("access logs still busy after %lld ms; "
+			    "giving up", (long long)(loop_now() - start));
+		stuck = pool_stop(d->pool, end);
+		for (k = 0; k < stuck; k++)
+			log_warnx("worker pool: a worker is stuck in \"%s\"; "
+			    "leaving it", pool_stuck_what(d->pool, k));
+	}
 	pool_free(d->pool);
 	for (i = 0; i < d->nopen; i++) {
 		accesslog_free(d->listeners[i].log);
@@ -184,6 +227,7 @@ on_stop(int signo, void *arg)
 	} else {
 		log_info("SIG%s again: closing every connection now",
 		    sigabbrev_np(signo));
+		d->hurry = 1;
 		loop_cancel(d->loop);
 	}
 }

@@ -2,28 +2,43 @@
  * pool.c: worker threads for blocking work, completing on the loop.
  *
  * Owns the worker threads, the job queue and the completion list.  The
- * jobs themselves belong to their callers (pool_run) or to the pool
- * until their done callback (pool_submit).
+ * jobs belong to their callers except while the pool holds them: from
+ * pool_submit() until done, and from pool_run() until it returns 0, or
+ * for good (until release) once a pool_run() caller has given up.
  *
  * DESIGN.  The queue is a mutex-protected FIFO with a cap; workers sleep
  * on a condition variable.  A worker runs job->fn, which touches only the
  * job, then appends the job to the completion list and writes the
  * eventfd.  The loop watches the eventfd; its callback takes the whole
  * completion list under the lock and, outside it, resumes each
- * pool_run() caller or calls each submitted job's done.  So workers never
- * touch libevent, coroutines or connections, and every result is
- * delivered on the loop thread.
+ * pool_run() caller, calls each submitted job's done, or releases each
+ * abandoned job.  So workers never touch libevent, coroutines or
+ * connections, and every result is delivered on the loop thread.
  *
- * A pool_run() caller whose job finds the queue full parks until a worker
- * takes a job; a pool_submit() caller is told EAGAIN and decides (the
- * access log drops the lines and counts them).
+ * A pool_run() wait is like any other: it has a deadline and is
+ * cancelled at shutdown.  The job cannot follow the caller out (a worker
+ * may be in the middle of fn), so it is abandoned: marked under the lock,
+ * skipped if no worker has taken it yet, and released by the loop when
+ * it comes back.  Whoever finishes last (the caller or the worker) thus
+ * frees it, and a wedged worker never holds a connection or the shutdown
+ * hostage.
+ *
+ * pool_wait() lets coroutines share a submitted job (lookups of one name
+ * are coalesced this way): each waiter is linked on the job, and they are
+ * all woken once its done callback has run.
+ *
+ * A pool_run() caller whose job finds the queue full parks (with its
+ * deadline) until a worker takes a job; a pool_submit() caller is told
+ * EAGAIN and decides (the access log keeps its lines for later).
  *
  * Stopping must not hang on a job stuck in a blocking call (an access log
  * on a FIFO that nobody reads blocks in open(2) forever).  Workers run
  * with every signal blocked but POOL_SIGNAL, whose handler does nothing
- * and is installed without SA_RESTART; pool_free() sends it until each
- * worker has exited, so a blocked call fails with EINTR and the job,
- * seeing pool_stopping(), gives up.
+ * and is installed without SA_RESTART; pool_stop() sends it until each
+ * worker has exited or its deadline has passed, so a blocked call fails
+ * with EINTR and the job, seeing pool_stopping(), gives up.  A job that
+ * does not (a write stuck in the kernel) is left behind, with the
+ * description of its job kept for the caller to log.
  */
 #include "pool.h"
 
@@ -46,13 +61,36 @@
 #include "loop_park.h"
 
 #define POOL_SIGNAL		(SIGRTMIN + 1)
-/* How long pool_free() keeps interrupting a worker before leaving it. */
-#define POOL_JOIN_TRIES		300	/* x 10 ms */
+/* How often pool_stop() interrupts the workers still running. */
+#define POOL_KICK_MS		5
+/* pool_free() without pool_stop(): how long running jobs get. */
+#define POOL_FREE_STOP_MS	1000
 
-/* A pool_run() caller waiting for room in a full queue. */
-struct room_wait {
-	TAILQ_ENTRY(room_wait)	 link;
-	struct loop_wait	 lw;
+/*
+ * A pool_run() caller's wait, on its stack: first for room in the queue
+ * (linked on room_waiters), then for its job (job->waiter points here).
+ */
+struct run_wait {
+	struct loop_wait	 lw;		/* first: detach gets &lw */
+	TAILQ_ENTRY(run_wait)	 link;
+	int			 linked;	/* on p->room_waiters */
+	struct pool		*p;
+	struct pool_job		*job;
+};
+
+/* A pool_wait() caller, on its stack, linked on job->waiters. */
+struct job_wait {
+	struct loop_wait	 lw;		/* first: detach gets &lw */
+	struct job_wait		*next;
+	struct job_wait		**prevp;	/* NULL: not linked */
+};
+
+struct worker {
+	pthread_t		 thread;
+	struct pool		*p;
+	struct pool_job		*job;		/* running now; under lock */
+	int			 joined, stuck;
+	char			 what[POOL_WHAT_MAX];	/* job when left */
 };
 
 struct pool {
@@ -67,9 +105,9 @@ struct pool {
 	int			 stopped;	/* pool_stop() has run */
 	int			 efd;		/* eventfd: completions */
 	struct event		*ev;
-	pthread_t		*threads;
+	struct worker		*workers;
 	int			 nthreads;
-	TAILQ_HEAD(, room_wait)	 room_waiters;
+	TAILQ_HEAD(, run_wait)	 room_waiters;
 };
 
 static atomic_int	stopping;
@@ -112,7 +150,8 @@ complete_locked(struct pool *p, struct pool_job *job)
 static void *
 worker_main(void *arg)
 {
-	struct pool *p = arg;
+	struct worker *w = arg;
+	struct pool *p = w->p;
 	struct pool_job *job;
 	sigset_t all;
 
@@ -129,13 +168,16 @@ worker_main(void *arg)
 		if ((p->head = job->next) == NULL)
 			p->tail = NULL;
 		p->queued--;
-		if (p->stop) {
+		/* Nobody waits for an abandoned job: skip its work. */
+		if (p->stop || job->abandoned) {
 			job->cancelled = 1;
 		} else {
 			p->running++;
+			w->job = job;
 			pthread_mutex_unlock(&p->lock);
 			job->fn(job);
 			pthread_mutex_lock(&p->lock);
+			w->job = NULL;
 			p->running--;
 		}
 		complete_locked(p, job);
@@ -151,14 +193,75 @@ worker_main(void *arg)
 static void
 wake_room_waiters(struct pool *p)
 {
-	TAILQ_HEAD(, room_wait) batch = TAILQ_HEAD_INITIALIZER(batch);
-	struct room_wait *rw;
+	TAILQ_HEAD(, run_wait) batch = TAILQ_HEAD_INITIALIZER(batch);
+	struct run_wait *rw;
 
 	TAILQ_CONCAT(&batch, &p->room_waiters, link);
+	TAILQ_FOREACH(rw, &batch, link)
+		rw->linked = 0;
 	while ((rw = TAILQ_FIRST(&batch)) != NULL) {
 		TAILQ_REMOVE(&batch, rw, link);
 		loop_unpark(&rw->lw, 0);
 	}
+}
+
+/* Unlink a pool_wait() waiter from its job, if it still is. */
+static void
+job_wait_unlink(struct job_wait *jw)
+{
+	if (jw->prevp == NULL)
+		return;
+	if ((*jw->prevp = jw->next) != NULL)
+		jw->next->prevp = jw->prevp;
+	jw->prevp = NULL;
+}
+
+/*
+ * Run a submitted job's done, then wake its pool_wait() waiters (done
+ * may free the job, so they are taken first), oldest first: they were
+ * linked at the head.  A woken coroutine runs at once, so the next one is
+ * read before.
+ */
+static void
+deliver_done(struct pool_job *job)
+{
+	struct job_wait *jw = NULL, *next, *cur;
+
+	for (cur = job->waiters; cur != NULL; cur = next) {
+		next = cur->next;
+		cur->prevp = NULL;
+		cur->next = jw;
+		jw = cur;
+	}
+	job->waiters = NULL;
+	if (job->done != NULL)
+		job->done(job);
+	for (; jw != NULL; jw = next) {
+		next = jw->next;
+		loop_unpark(&jw->lw, 0);
+	}
+}
+
+/* Hand one completed job back: to its waiter, its done, or release. */
+static void
+deliver(struct pool_job *job)
+{
+	struct loop_wait *w;
+
+	if ((w = job->waiter) != NULL) {
+		job->waiter = NULL;
+		if (!job->cancelled) {
+			loop_unpark(w, 0);	/* the caller owns job again */
+			return;
+		}
+		/* Cancelled by pool_stop(): the caller fails, the pool
+		 * keeps the job, as after any failed pool_run(). */
+		loop_unpark(w, ECANCELED);
+		job->release(job);
+	} else if (job->abandoned)
+		job->release(job);
+	else
+		deliver_done(job);
 }
 
 /* The loop side: deliver every completed job. */
@@ -177,10 +280,7 @@ on_complete(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&p->lock);
 	for (; job != NULL; job = next) {
 		next = job->next;
-		if (job->waiter != NULL)
-			loop_unpark(job->waiter, job->cancelled ? ECANCELED : 0);
-		else if (job->done != NULL)
-			job->done(job);
+		deliver(job);
 	}
 	wake_room_waiters(p);
 }
@@ -200,6 +300,7 @@ struct pool *
 pool_create(int nthreads, int queue_max)
 {
 	struct pool *p;
+	struct worker *w;
 	int i;
 
 	if (nthreads < 1 || queue_max < 1) {
@@ -220,11 +321,14 @@ pool_create(int nthreads, int queue_max)
 	    on_complete, p);
 	if (p->ev == NULL || event_add(p->ev, NULL) == -1)
 		goto fail;
-	if ((p->threads = calloc((size_t)nthreads, sizeof(*p->threads))) == NULL)
+	p->workers = calloc((size_t)nthreads, sizeof(*p->workers));
+	if (p->workers == NULL)
 		goto fail;
 	for (i = 0; i < nthreads; i++) {
-		if ((errno = pthread_create(&p->threads[i], NULL, worker_main,
-		    p)) != 0)
+		w = &p->workers[i];
+		w->p = p;
+		if ((errno = pthread_create(&w->thread, NULL, worker_main,
+		    w)) != 0)
 			goto fail;
 		p->nthreads++;
 	}
@@ -237,49 +341,142 @@ fail:
 	return (NULL);
 }
 
-/* Queue job if there is room.  Returns 0, or -1 if the queue is full. */
+/*
+ * Queue job if there is room.  Returns 0, or -1 with errno EAGAIN if the
+ * queue is full or ECANCELED if the pool has stopped (no worker would
+ * ever take it).
+ */
 static int
 enqueue(struct pool *p, struct pool_job *job)
 {
+	int err = 0;
+
 	pthread_mutex_lock(&p->lock);
-	if (p->queued >= p->queue_max) {
-		pthread_mutex_unlock(&p->lock);
+	if (p->stop)
+		err = ECANCELED;
+	else if (p->queued >= p->queue_max)
+		err = EAGAIN;
+	else {
+		job->cancelled = 0;
+		fifo_push(&p->head, &p->tail, job);
+		p->queued++;
+		pthread_cond_signal(&p->work);
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (err != 0) {
+		errno = err;
 		return (-1);
 	}
-	job->cancelled = 0;
-	fifo_push(&p->head, &p->tail, job);
-	p->queued++;
-	pthread_cond_signal(&p->work);
-	pthread_mutex_unlock(&p->lock);
 	return (0);
 }
 
-int
-pool_run(struct pool *p, struct pool_job *job)
+/*
+ * Give up on a queued or running job: no waiter any more, and the pool
+ * releases it when it comes back.  The flag is read by the workers, so
+ * it is set under the lock.
+ */
+static void
+abandon(struct pool *p, struct pool_job *job)
 {
-	struct room_wait room;
-	struct loop_wait done;
+	job->waiter = NULL;
+	pthread_mutex_lock(&p->lock);
+	job->abandoned = 1;
+	pthread_mutex_unlock(&p->lock);
+}
 
-	memset(&done, 0, sizeof(done));
-	job->waiter = &done;
+/* loop_wait detach hook: a pool_run() wait timed out or was cancelled. */
+static void
+run_detach(struct loop_wait *lw)
+{
+	struct run_wait *rw = (struct run_wait *)lw;
+
+	if (rw->linked) {
+		TAILQ_REMOVE(&rw->p->room_waiters, rw, link);
+		rw->linked = 0;
+	} else if (rw->job->waiter == lw)
+		abandon(rw->p, rw->job);
+}
+
+int
+pool_run(struct pool *p, struct pool_job *job, int64_t deadline)
+{
+	struct run_wait rw;
+	int err;
+
+	memset(&rw, 0, sizeof(rw));
+	rw.lw.detach = run_detach;
+	rw.p = p;
+	rw.job = job;
+	job->waiter = NULL;
+	job->waiters = NULL;
+	job->abandoned = 0;
 	while (enqueue(p, job) == -1) {
+		if (errno != EAGAIN)
+			goto fail_release;
 		/* Full: wait for the next completion to make room. */
-		memset(&room, 0, sizeof(room));
-		TAILQ_INSERT_TAIL(&p->room_waiters, &room, link);
-		loop_park(&room.lw, -1, LOOP_WAIT_NOCANCEL);
+		TAILQ_INSERT_TAIL(&p->room_waiters, &rw, link);
+		rw.linked = 1;
+		if (loop_park(&rw.lw, deadline, 0) == -1) {
+			if (rw.linked) {	/* it failed without parking */
+				TAILQ_REMOVE(&p->room_waiters, &rw, link);
+				rw.linked = 0;
+			}
+			goto fail_release;
+		}
 	}
-	return (loop_park(&done, -1, LOOP_WAIT_NOCANCEL));
+	job->waiter = &rw.lw;
+	if (loop_park(&rw.lw, deadline, 0) == 0)
+		return (0);
+	/* The detach hook, or deliver(), has taken care of the job unless
+	 * loop_park() failed without parking. */
+	err = errno;
+	if (job->waiter == &rw.lw)
+		abandon(p, job);
+	errno = err;
+	return (-1);
+
+fail_release:
+	/* Never queued: nobody else will ever see the job. */
+	err = errno;
+	job->release(job);
+	errno = err;
+	return (-1);
 }
 
 int
 pool_submit(struct pool *p, struct pool_job *job)
 {
 	job->waiter = NULL;
-	if (enqueue(p, job) == -1) {
-		errno = EAGAIN;
-		return (-1);
-	}
-	return (0);
+	job->waiters = NULL;
+	job->abandoned = 0;
+	return (enqueue(p, job));
+}
+
+/* loop_wait detach hook: a pool_wait() timed out or was cancelled. */
+static void
+wait_detach(struct loop_wait *lw)
+{
+	job_wait_unlink((struct job_wait *)lw);
+}
+
+int
+pool_wait(struct pool *p, struct pool_job *job, int64_t deadline)
+{
+	struct job_wait jw;
+	int r, err;
+
+	(void)p;
+	memset(&jw, 0, sizeof(jw));
+	jw.lw.detach = wait_detach;
+	if ((jw.next = job->waiters) != NULL)
+		jw.next->prevp = &jw.next;
+	job->waiters = &jw;
+	jw.prevp = &job->waiters;
+	r = loop_park(&jw.lw, deadline, 0);
+	err = errno;
+	job_wait_unlink(&jw);		/* if it failed without parking */
+	errno = err;
+	return (r);
 }
 
 size_t
@@ -289,10 +486,10 @@ pool_queued(const struct pool *p)
 }
 
 int
-pool_wait_idle(struct pool *p, int64_t timeout_ms)
+pool_wait_idle(struct pool *p, int64_t deadline)
 {
-	int64_t end = loop_now() + timeout_ms, left;
 	struct pollfd pfd = { .fd = p->efd, .events = POLLIN };
+	int64_t left;
 	int idle;
 
 	for (;;) {
@@ -303,7 +500,7 @@ pool_wait_idle(struct pool *p, int64_t timeout_ms)
 		pthread_mutex_unlock(&p->lock);
 		if (idle)
 			return (0);
-		if ((left = end - loop_now()) <= 0) {
+		if ((left = deadline - loop_now()) <= 0) {
 			errno = ETIMEDOUT;
 			return (-1);
 		}
@@ -311,33 +508,62 @@ pool_wait_idle(struct pool *p, int64_t timeout_ms)
 	}
 }
 
-/* Interrupt a worker until it exits; 0 if it did, -1 if it is stuck. */
-static int
-join_worker(pthread_t t)
+/*
+ * Interrupt the workers still running every POOL_KICK_MS and join those
+ * that exit, until none is left or the deadline has passed (after one
+ * round at least, so a pool told to stop at once still gets its idle
+ * workers back).  Those still running are detached and counted stuck,
+ * with what they were doing.
+ */
+static void
+join_workers(struct pool *p, int64_t deadline)
 {
-	struct timespec until;
-	int i;
+	const struct timespec kick = { 0, POOL_KICK_MS * 1000 * 1000 };
+	struct worker *w;
+	int i, left;
 
-	for (i = 0; i < POOL_JOIN_TRIES; i++) {
-		pthread_kill(t, POOL_SIGNAL);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 10 * 1000 * 1000;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
+	for (;;) {
+		left = 0;
+		for (i = 0; i < p->nthreads; i++) {
+			w = &p->workers[i];
+			if (w->joined)
+				continue;
+			if (pthread_tryjoin_np(w->thread, NULL) == 0)
+				w->joined = 1;
+			else {
+				pthread_kill(w->thread, POOL_SIGNAL);
+				left++;
+			}
 		}
-		if (pthread_timedjoin_np(t, NULL, &until) == 0)
-			return (0);
+		if (left == 0)
+			return;
+		(void)nanosleep(&kick, NULL);
+		if (loop_now() >= deadline)
+			break;
 	}
-	pthread_detach(t);
-	return (-1);
+	for (i = 0; i < p->nthreads; i++) {
+		w = &p->workers[i];
+		if (w->joined || pthread_tryjoin_np(w->thread, NULL) == 0) {
+			w->joined = 1;
+			continue;
+		}
+		pthread_mutex_lock(&p->lock);
+		if (w->job != NULL)
+			memcpy(w->what, w->job->what, sizeof(w->what));
+		else
+			strcpy(w->what, "(between jobs)");
+		w->what[sizeof(w->what) - 1] = '\0';
+		pthread_mutex_unlock(&p->lock);
+		pthread_detach(w->thread);
+		w->stuck = 1;
+		p->stuck++;
+	}
 }
 
 int
-pool_stop(struct pool *p)
+pool_stop(struct pool *p, int64_t deadline)
 {
 	struct pool_job *job;
-	int i;
 
 	if (p->stopped)
 		return (p->stuck);
@@ -347,10 +573,13 @@ pool_stop(struct pool *p)
 	p->stop = 1;
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->lock);
-	for (i = 0; i < p->nthreads; i++)
-		p->stuck += (join_worker(p->threads[i]) == -1);
+	join_workers(p, deadline);
 
-	/* Jobs no worker took are cancelled; every done callback runs. */
+	/*
+	 * Jobs no worker took are cancelled; every job that came back is
+	 * delivered.  A stuck worker's job never comes back: it may still
+	 * touch it.
+	 */
 	pthread_mutex_lock(&p->lock);
 	while ((job = p->head) != NULL) {
 		p->head = job->next;
@@ -368,17 +597,28 @@ pool_stop(struct pool *p)
 	return (p->stuck);
 }
 
+const char *
+pool_stuck_what(const struct pool *p, int i)
+{
+	int k;
+
+	for (k = 0; k < p->nthreads; k++)
+		if (p->workers[k].stuck && i-- == 0)
+			return (p->workers[k].what);
+	return (NULL);
+}
+
 void
 pool_free(struct pool *p)
 {
 	if (p == NULL)
 		return;
-	if (pool_stop(p) > 0)
+	if (pool_stop(p, loop_now() + POOL_FREE_STOP_MS) > 0)
 		return;		/* a stuck worker may still touch p: keep it */
 	if (p->efd > 0)
 		close(p->efd);
 	pthread_cond_destroy(&p->work);
 	pthread_mutex_destroy(&p->lock);
-	free(p->threads);
+	free(p->workers);
 	free(p);
 }

@@ -11,21 +11,32 @@
  * job's completion resumes it on the loop thread.
  */
 
+struct job_wait;
 struct loop_wait;
 struct pool;
 
+/* A job's description, for naming a worker stuck at exit. */
+#define POOL_WHAT_MAX	96
+
 /*
- * A job.  The caller fills fn (run on a worker thread, touching only the
- * job) and, for pool_submit(), done (run on the loop thread afterwards).
- * The rest is the pool's.
+ * A job, on the heap: a job handed to pool_run() may outlive the
+ * coroutine that waits for it.  The caller fills fn (run on a worker
+ * thread, touching only the job), what (e.g. "resolve localhost:7000";
+ * fn must not change it), and done (pool_submit(): run on the loop
+ * thread afterwards) or release (pool_run(): frees a job its caller gave
+ * up on).  The rest is the pool's.
  */
 struct pool_job {
 	void			(*fn)(struct pool_job *);
 	void			(*done)(struct pool_job *);
+	void			(*release)(struct pool_job *);
+	char			  what[POOL_WHAT_MAX];
 	int			  cancelled;	/* set if fn never ran */
 	/* Private to pool.c. */
 	struct pool_job		 *next;
 	struct loop_wait	 *waiter;
+	struct job_wait		 *waiters;	/* pool_wait() */
+	int			  abandoned;
 };
 
 #define POOL_THREADS_DEFAULT	4
@@ -40,55 +51,80 @@ struct pool_job {
 struct pool	*pool_create(int, int);
 
 /*
- * pool_run(p, job):
- * Run job->fn(job) on a worker and park until it is done; waits for room
- * if the queue is full.  Not cancellable: the job lives on the caller's
- * stack, which must outlive it.  job->done is not used.  Returns 0, or
- * -1 with errno ECANCELED if the pool stopped before fn ran.  May park.
+ * pool_run(p, job, deadline):
+ * Run job->fn(job) on a worker and park until it is done, or until the
+ * absolute monotonic deadline in ms (-1: none) or cancellation; waits for
+ * room first if the queue is full.  job->done is not used.  Returns 0
+ * once fn has run: the caller owns job again.  Returns -1 with errno
+ * ETIMEDOUT or ECANCELED (also if the pool stopped before fn ran): job
+ * then belongs to the pool, which calls job->release(job) on the loop
+ * thread once no worker holds it (possibly before pool_run() returns),
+ * exactly once.  May park.
  */
-int	pool_run(struct pool *, struct pool_job *);
+int	pool_run(struct pool *, struct pool_job *, int64_t);
 
 /*
  * pool_submit(p, job):
  * Queue job without waiting: job->fn(job) runs on a worker, then
  * job->done(job) on the loop thread (also when the job was cancelled:
  * job->cancelled is then set).  The pool owns job until done.  Returns 0,
- * or -1 with errno EAGAIN if the queue is full (done is not called).
- * Loop thread.
+ * or -1 with errno EAGAIN if the queue is full or ECANCELED if the pool
+ * has stopped (done is not called).  Loop thread.
  */
 int	pool_submit(struct pool *, struct pool_job *);
 
 /*
+ * pool_wait(p, job, deadline):
+ * Park until job, handed to pool_submit() and not yet done, is done (its
+ * done callback has run, so job may be gone), or until the absolute
+ * monotonic deadline in ms (-1: none) or cancellation; the job goes on
+ * regardless.  Any number of coroutines may wait for one job: this is how
+ * a result is shared.  Returns 0, or -1 with errno ETIMEDOUT or
+ * ECANCELED.  May park.
+ */
+int	pool_wait(struct pool *, struct pool_job *, int64_t);
+
+/*
  * pool_stopping():
- * 1 once pool_free() has begun.  A job blocked in a system call is
+ * 1 once pool_stop() has begun.  A job blocked in a system call is
  * interrupted (EINTR) and should give up when this says so.  Any thread.
  */
 int	pool_stopping(void);
 
 /*
- * pool_wait_idle(p, timeout_ms):
+ * pool_wait_idle(p, deadline):
  * Deliver completions until no job is queued or running (done callbacks
- * may queue more), or until timeout_ms has passed.  Returns 0, or -1 with
- * errno ETIMEDOUT.  Loop thread, outside any coroutine, with the loop not
- * running (at shutdown).
+ * may queue more), or until the absolute monotonic deadline in ms.
+ * Returns 0, or -1 with errno ETIMEDOUT.  Loop thread, outside any
+ * coroutine, with the loop not running (at shutdown).
  */
 int	pool_wait_idle(struct pool *, int64_t);
 
 /*
- * pool_stop(p):
+ * pool_stop(p, deadline):
  * Jobs not yet started are cancelled, running ones are interrupted and
- * waited for (3 s at most), every done callback runs, the threads are
- * joined.  Returns how many workers were still stuck in a blocking call
- * and were left behind.  Loop thread, with no coroutine parked in
- * pool_run().
+ * waited for until the absolute monotonic deadline in ms (a few tens of
+ * ms past it at most), every done (or release) callback of a job that
+ * came back runs, the threads that exited are joined.  A worker still in
+ * its job then is left behind: its job is never completed.  Returns how
+ * many workers were left (see pool_stuck_what()).  Loop thread, outside
+ * any coroutine.
  */
-int	pool_stop(struct pool *);
+int	pool_stop(struct pool *, int64_t);
+
+/*
+ * pool_stuck_what(p, i):
+ * After pool_stop(): the description of what the i-th worker left behind
+ * was doing (0 <= i < what pool_stop() returned), or NULL.  Valid until
+ * pool_free().
+ */
+const char	*pool_stuck_what(const struct pool *, int);
 
 /*
  * pool_free(p):
- * Stop p if that was not done, and free it (unless a stuck worker may
- * still touch it: then it is left, as the process is ending).  NULL is
- * a no-op.
+ * Stop p if that was not done (waiting 1 s at most), and free it (unless
+ * a worker left behind may still touch it: then it is left, as the
+ * process is ending).  NULL is a no-op.
  */
 void	pool_free(struct pool *);
 

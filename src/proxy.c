@@ -224,7 +224,8 @@ proxy_connect(struct conn *c, struct upstreams *us)
 
 	for (i = 0; i < n; i++) {
 		k = (start + i) % n;
-		if ((na = upstreams_addrs(us, k, addrs, &why)) == 0) {
+		if ((na = upstreams_addrs(us, k, addrs, &why,
+		    io_now() + c->lc->connect_timeout)) == 0) {
 			log_debug("%s: upstream %s: %s", c->lc->name,
 			    upstreams_text(us, k), why);
 			continue;

@@ -1,12 +1,20 @@
 /*
  * upstream.c: a proxy listener's upstreams and their addresses.
  *
- * Owns the address cache of each named upstream.  getaddrinfo(3) blocks,
- * so it runs in the worker pool (pool_run); the loop thread never waits
- * on DNS.  A name is resolved the first time a client needs it (that
- * client waits for the answer) and again once resolve_interval has
- * passed, in a background coroutine, while clients keep using the
- * addresses already known.
+ * Owns the address cache of each named upstream, and the lookup of each
+ * name while it is in the worker pool.  getaddrinfo(3) blocks, so it runs
+ * in the pool; the loop thread never waits on DNS.  A name is resolved
+ * the first time a client needs it (that client waits for the answer, up
+ * to its deadline) and again once resolve_interval has passed, in the
+ * background, while clients keep using the addresses already known.
+ *
+ * Lookups are coalesced: at most one per name is in the pool, and every
+ * client that needs the name meanwhile waits for that one job
+ * (pool_wait), which wakes them all once its done callback has filled
+ * the cache.  So a DNS outage costs one queued job per name, not one per
+ * client, and cannot fill the queue that the access logs share.  A client
+ * that gives up (its deadline, the shutdown) only stops waiting; the
+ * lookup goes on and fills the cache for the next client.
  */
 #include "upstream.h"
 
@@ -25,13 +33,15 @@
 
 #define RETRY_FAILED_MS	1000
 
+struct resolve_job;
+
 struct upstream {
 	const struct upstream_conf *uc;
 	struct upstreams	*us;
 	struct sock_addr	 addrs[UPSTREAM_ADDRS_MAX];
 	size_t			 naddrs;
 	int64_t			 resolved_at;	/* loop_now(); 0: never */
-	int			 refreshing;
+	struct resolve_job	*inflight;	/* the lookup in the pool */
 	const char		*error;		/* last resolver message */
 };
 
@@ -45,10 +55,15 @@ struct upstreams {
 	struct upstream		 u[];
 };
 
-/* A name to resolve, on the resolving coroutine's stack. */
+/*
+ * A name to resolve, on the heap: the pool owns it until resolve_done.
+ * It keeps its own copy of the name, and u is cleared if the upstreams
+ * are freed first (a worker stuck in getaddrinfo at exit).
+ */
 struct resolve_job {
-	struct pool_job		 job;
-	const char		*host;
+	struct pool_job		 job;		/* first: the pool's view */
+	struct upstream		*u;
+	char			 host[SOCK_NAME_MAX];
 	char			 port[8];
 	struct sock_addr	 addrs[UPSTREAM_ADDRS_MAX];
 	size_t			 n;
@@ -80,6 +95,14 @@ upstreams_create(const struct listen_conf *lc, struct loop *loop,
 void
 upstreams_free(struct upstreams *us)
 {
+	size_t i;
+
+	if (us == NULL)
+		return;
+	/* A lookup still out frees itself when it comes back, if ever. */
+	for (i = 0; i < us->n; i++)
+		if (us->u[i].inflight != NULL)
+			us->u[i].inflight->u = NULL;
 	free(us);
 }
 
@@ -127,61 +150,110 @@ resolve_fn(struct pool_job *job)
 	freeaddrinfo(res);
 }
 
-/* Resolve u's name in the pool and update its cache.  May park. */
+/* Update u's cache from a finished lookup, and say what happened. */
 static void
-resolve(struct upstream *u)
+resolve_update(struct upstream *u, struct resolve_job *r)
 {
-	struct resolve_job r;
-
-	memset(&r, 0, sizeof(r));
-	r.job.fn = resolve_fn;
-	r.host = u->uc->host;
-	snprintf(r.port, sizeof(r.port), "%u", u->uc->port);
-	u->refreshing = 1;
-	if (pool_run(u->us->pool, &r.job) == -1)
-		r.gai = EAI_SYSTEM;
-	u->refreshing = 0;
 	u->resolved_at = loop_now();
-	if (r.gai == 0 && r.n > 0) {
-		memcpy(u->addrs, r.addrs, r.n * sizeof(r.addrs[0]));
-		u->naddrs = r.n;
+	if (r->gai == 0 && r->n > 0) {
+		memcpy(u->addrs, r->addrs, r->n * sizeof(r->addrs[0]));
+		u->naddrs = r->n;
 		u->error = NULL;
 		log_debug("%s: resolved %s: %zu addresses", u->us->lc->name,
-		    u->uc->text, r.n);
+		    u->uc->text, r->n);
 		return;
 	}
 	/* Keep the old addresses: a failed lookup is often passing. */
-	u->error = r.gai == 0 ? "no addresses" : r.gai == EAI_SYSTEM ?
-	    "resolver stopped" : gai_strerror(r.gai);
+	if (r->job.cancelled) {
+		/* The daemon is stopping: nothing for an operator to do. */
+		u->error = "resolver stopped";
+		log_debug("%s: resolve %s: %s", u->us->lc->name, u->uc->text,
+		    u->error);
+		return;
+	}
+	u->error = r->gai == 0 ? "no addresses" : gai_strerror(r->gai);
 	log_warnx("%s: resolve %s: %s%s", u->us->lc->name, u->uc->text,
 	    u->error, u->naddrs > 0 ? " (keeping the last addresses)" : "");
 }
 
+/*
+ * Loop side: the lookup is back; fill the cache.  The pool then wakes
+ * the clients waiting for it.
+ */
 static void
-refresh_main(void *arg)
+resolve_done(struct pool_job *job)
 {
-	resolve(arg);
+	struct resolve_job *r = (struct resolve_job *)job;
+
+	if (r->u != NULL) {		/* else the upstreams are gone */
+		r->u->inflight = NULL;
+		resolve_update(r->u, r);
+	}
+	free(r);
+}
+
+/*
+ * Hand u's name to the pool, unless a lookup is already out.  Returns 0,
+ * or -1 with errno EAGAIN (queue full), ECANCELED (the pool has stopped)
+ * or ENOMEM.
+ */
+static int
+resolve_start(struct upstream *u)
+{
+	struct resolve_job *r;
+
+	if (u->inflight != NULL)
+		return (0);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return (-1);
+	r->job.fn = resolve_fn;
+	r->job.done = resolve_done;
+	snprintf(r->job.what, sizeof(r->job.what), "resolve %s",
+	    u->uc->text);
+	r->u = u;
+	snprintf(r->host, sizeof(r->host), "%s", u->uc->host);
+	snprintf(r->port, sizeof(r->port), "%u", u->uc->port);
+	if (pool_submit(u->us->pool, &r->job) == -1) {
+		free(r);
+		return (-1);
+	}
+	u->inflight = r;
+	return (0);
 }
 
 size_t
 upstreams_addrs(struct upstreams *us, size_t i, struct sock_addr *addrs,
-    const char **why)
+    const char **why, int64_t deadline)
 {
 	struct upstream *u = &us->u[i];
+	int64_t now = loop_now();
 
 	if (u->uc->host == NULL) {
 		addrs[0] = u->uc->addr;
 		return (1);
 	}
-	/* A name that just failed is not looked up again for each client. */
-	if (u->naddrs == 0 && (u->resolved_at == 0 ||
-	    loop_now() - u->resolved_at >= RETRY_FAILED_MS))
-		resolve(u);
-	else if (!u->refreshing &&
-	    loop_now() - u->resolved_at >= us->interval)
-		(void)loop_spawn(us->loop, refresh_main, u);
+	if (u->naddrs == 0) {
+		/* A name that just failed is not looked up again for each
+		 * client; one being looked up is waited for. */
+		if (u->inflight == NULL && (u->resolved_at == 0 ||
+		    now - u->resolved_at >= RETRY_FAILED_MS) &&
+		    resolve_start(u) == -1) {
+			*why = errno == EAGAIN ? "worker queue full" :
+			    errno == ECANCELED ? "resolver stopped" :
+			    strerror(errno);
+			return (0);
+		}
+		if (u->inflight != NULL && pool_wait(us->pool,
+		    &u->inflight->job, deadline) == -1) {
+			*why = errno == ETIMEDOUT ? "timed out resolving" :
+			    "stopping";
+			return (0);
+		}
+	} else if (now - u->resolved_at >= us->interval)
+		(void)resolve_start(u);	/* the old addresses serve meanwhile */
 	if (u->naddrs == 0) {
 		*why = u->error != NULL ? u->error : "no addresses";
+		errno = EHOSTUNREACH;
 		return (0);
 	}
 	memcpy(addrs, u->addrs, u->naddrs * sizeof(addrs[0]));

@@ -28,7 +28,11 @@ struct upstreams;
 struct upstreams	*upstreams_create(const struct listen_conf *,
 			    struct loop *, struct pool *, int64_t);
 
-/* upstreams_free(us): NULL is a no-op.  No coroutine may be using it. */
+/*
+ * upstreams_free(us):
+ * NULL is a no-op.  No coroutine may be using it.  A lookup still in the
+ * pool is detached: it frees itself when it comes back.
+ */
 void	upstreams_free(struct upstreams *);
 
 /* upstreams_count(us): how many upstreams there are. */
@@ -42,15 +46,19 @@ size_t	upstreams_count(const struct upstreams *);
 size_t	upstreams_start(struct upstreams *);
 
 /*
- * upstreams_addrs(us, i, addrs, why):
+ * upstreams_addrs(us, i, addrs, why, deadline):
  * Fill addrs (UPSTREAM_ADDRS_MAX entries) with upstream i's addresses.
- * A name never resolved is resolved now (parks until the pool answers);
- * a stale one is refreshed in the background while the old addresses
- * serve.  Returns how many, or 0 with *why set to the resolver's
- * message.  May park.
+ * A name never resolved is resolved now: parks until the pool answers
+ * or the absolute monotonic deadline in ms (-1: none), sharing the one
+ * lookup of that name with every other client waiting for it.  A stale
+ * name is refreshed in the background while the old addresses serve.
+ * Returns how many, or 0 with *why set to the resolver's message and
+ * errno ETIMEDOUT or ECANCELED (the wait failed, or the pool has
+ * stopped), EAGAIN (the pool's queue is full), ENOMEM, or EHOSTUNREACH
+ * (no address known).  May park.
  */
 size_t	upstreams_addrs(struct upstreams *, size_t, struct sock_addr *,
-	    const char **);
+	    const char **, int64_t);
 
 /* upstreams_text(us, i): upstream i as written in the configuration. */
 const char	*upstreams_text(const struct upstreams *, size_t);

@@ -1,6 +1,7 @@
 /*
  * test_pool: the worker pool: jobs run off the loop and resume on it, a
- * full queue, and stopping with jobs pending or stuck.
+ * full queue, waits that time out or are cancelled while their job goes
+ * on, and stopping with jobs pending or stuck.
  */
 #include "pool.h"
 
@@ -9,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,14 +43,24 @@ square_fn(struct pool_job *job)
 static int	done_runs, done_right;
 
 static void
+free_job(struct pool_job *job)
+{
+	free(job);
+}
+
+static void
 one_run(void *arg)
 {
-	struct square sq = { .job.fn = square_fn, .in = (int)(long)arg };
+	struct square *sq = calloc(1, sizeof(*sq));
 
-	if (pool_run(P, &sq.job) == 0 && sq.out == sq.in * sq.in &&
-	    !pthread_equal(sq.ran_on, loop_thread) &&
+	sq->job.fn = square_fn;
+	sq->job.release = free_job;
+	sq->in = (int)(long)arg;
+	if (pool_run(P, &sq->job, -1) == 0 && sq->out == sq->in * sq->in &&
+	    !pthread_equal(sq->ran_on, loop_thread) &&
 	    pthread_equal(pthread_self(), loop_thread) && coro_self() != NULL)
 		done_right++;
+	free(sq);
 	if (++done_runs == 100)
 		loop_stop(L);
 }
@@ -175,6 +187,318 @@ test_stop_interrupts(void)
 	unlink(fifo);
 }
 
+/*
+ * Jobs held at a gate: fn waits (5 s at most) until the test opens it,
+ * and counts its runs; release counts the jobs the pool gave back.
+ */
+static atomic_int	gate, gated_runs, releases;
+
+static void
+gated_fn(struct pool_job *job)
+{
+	int i;
+
+	(void)job;
+	for (i = 0; i < 5000 && !atomic_load(&gate); i++)
+		usleep(1000);
+	atomic_fetch_add(&gated_runs, 1);
+}
+
+static void
+gated_release(struct pool_job *job)
+{
+	atomic_fetch_add(&releases, 1);
+	free(job);
+}
+
+static struct pool_job *
+gated_job(const char *what)
+{
+	struct pool_job *job = calloc(1, sizeof(*job));
+
+	job->fn = gated_fn;
+	job->done = free_job;		/* pool_submit() */
+	job->release = gated_release;
+	snprintf(job->what, sizeof(job->what), "%s", what);
+	return (job);
+}
+
+static void
+gates_reset(void)
+{
+	atomic_store(&gate, 0);
+	atomic_store(&gated_runs, 0);
+	atomic_store(&releases, 0);
+}
+
+/* Park (in a coroutine) until n jobs have been released, 5 s at most. */
+static void
+wait_releases(int n)
+{
+	int64_t end = loop_now() + 5000;
+
+	while (atomic_load(&releases) < n && loop_now() < end)
+		(void)io_sleep(loop_now() + 10);
+}
+
+static void
+timeout_main(void *arg)
+{
+	int64_t t0 = loop_now();
+	int r, err;
+
+	(void)arg;
+	r = pool_run(P, gated_job("gated 1"), t0 + 50);
+	err = errno;
+	CHECK(r == -1 && err == ETIMEDOUT && loop_now() - t0 >= 45,
+	    "pool_run times out at its deadline while fn runs (errno %d, "
+	    "%lld ms)", err, (long long)(loop_now() - t0));
+	CHECK(atomic_load(&releases) == 0,
+	    "a job still running is not released under its worker");
+	atomic_store(&gate, 1);
+	wait_releases(1);
+	CHECK(atomic_load(&releases) == 1 && atomic_load(&gated_runs) == 1,
+	    "once fn returns, the pool releases the abandoned job");
+	loop_stop(L);
+}
+
+/* A wait that times out leaves the job to the pool, released once. */
+static void
+test_run_timeout(void)
+{
+	gates_reset();
+	L = loop_create();
+	P = pool_create(1, 4);
+	loop_spawn(L, timeout_main, NULL);
+	loop_run(L);
+	pool_free(P);
+	CHECK(atomic_load(&releases) == 1, "released exactly once (%d)",
+	    atomic_load(&releases));
+	loop_free(L);
+}
+
+static int	cancel_errs[2];
+
+static void
+cancelled_main(void *arg)
+{
+	long k = (long)arg;
+
+	if (pool_run(P, gated_job("gated"), -1) == -1)
+		cancel_errs[k] = errno;
+	CHECK(atomic_load(&releases) == 0 || k == 1,
+	    "a cancelled job still running is not released yet");
+}
+
+static void
+canceller_main(void *arg)
+{
+	(void)arg;
+	(void)io_sleep(loop_now() + 50);
+	loop_cancel(L);
+}
+
+/*
+ * Cancelling the loop (a second SIGTERM) fails pool waits at once: one
+ * job running, one queued behind it.  The queued one never runs.
+ */
+static void
+test_run_cancel(void)
+{
+	int64_t t0;
+	int r;
+
+	gates_reset();
+	cancel_errs[0] = cancel_errs[1] = 0;
+	L = loop_create();
+	P = pool_create(1, 4);
+	loop_spawn(L, cancelled_main, (void *)0L);
+	loop_spawn(L, cancelled_main, (void *)1L);
+	loop_spawn(L, canceller_main, NULL);
+	t0 = loop_now();
+	loop_run(L);
+	CHECK(cancel_errs[0] == ECANCELED && cancel_errs[1] == ECANCELED &&
+	    loop_now() - t0 < 2000,
+	    "loop_cancel fails both pool_run waits with ECANCELED (%d, %d)",
+	    cancel_errs[0], cancel_errs[1]);
+	atomic_store(&gate, 1);
+	r = pool_wait_idle(P, loop_now() + 5000);
+	CHECK(r == 0 && atomic_load(&releases) == 2 &&
+	    atomic_load(&gated_runs) == 1,
+	    "both jobs are released (%d), the queued one without running "
+	    "(%d runs)", atomic_load(&releases), atomic_load(&gated_runs));
+	pool_free(P);
+	CHECK(atomic_load(&releases) == 2, "released exactly once each");
+	loop_free(L);
+}
+
+static void
+room_main(void *arg)
+{
+	int64_t t0 = loop_now();
+	int r, err;
+
+	(void)arg;
+	r = pool_run(P, gated_job("no room"), t0 + 50);
+	err = errno;
+	CHECK(r == -1 && err == ETIMEDOUT && loop_now() - t0 >= 45 &&
+	    atomic_load(&releases) == 1,
+	    "waiting for room in a full queue times out at the deadline, "
+	    "and the job, never queued, is released at once (errno %d, "
+	    "%d released)", err, atomic_load(&releases));
+	loop_spawn(L, canceller_main, NULL);
+	r = pool_run(P, gated_job("no room either"), -1);
+	err = errno;
+	CHECK(r == -1 && err == ECANCELED && atomic_load(&releases) == 2,
+	    "waiting for room is cancelled too (errno %d)", err);
+}
+
+/* A full queue: the wait for room honours the deadline and cancel. */
+static void
+test_run_full(void)
+{
+	int64_t end;
+
+	gates_reset();
+	L = loop_create();
+	P = pool_create(1, 1);
+	pool_submit(P, gated_job("running"));
+	end = loop_now() + 5000;
+	while (pool_queued(P) > 0 && loop_now() < end)
+		usleep(1000);	/* until the worker holds it */
+	pool_submit(P, gated_job("queued"));
+	CHECK(pool_queued(P) == 1, "the queue is full");
+	loop_spawn(L, room_main, NULL);
+	loop_run(L);
+	atomic_store(&gate, 1);
+	(void)pool_wait_idle(P, loop_now() + 5000);
+	pool_free(P);
+	CHECK(atomic_load(&gated_runs) == 2 && atomic_load(&releases) == 2,
+	    "only the two submitted jobs ran (%d)", atomic_load(&gated_runs));
+	loop_free(L);
+}
+
+static int	shared_done, shared_woken, shared_timedout, shared_finished;
+
+static void
+shared_job_done(struct pool_job *job)
+{
+	shared_done++;
+	free(job);
+}
+
+static void
+shared_waiter(void *arg)
+{
+	struct pool_job *job = arg;
+
+	if (pool_wait(P, job, -1) == 0 && shared_done == 1)
+		shared_woken++;
+	if (++shared_finished == 5)
+		loop_stop(L);
+}
+
+static void
+impatient_waiter(void *arg)
+{
+	struct pool_job *job = arg;
+	int64_t t0 = loop_now();
+
+	if (pool_wait(P, job, t0 + 30) == -1 && errno == ETIMEDOUT &&
+	    shared_done == 0)
+		shared_timedout++;
+	atomic_store(&gate, 1);		/* now let the job finish */
+}
+
+/*
+ * Five coroutines share one submitted job, woken once its done has run;
+ * a sixth gives up at its deadline without disturbing the others.
+ */
+static void
+test_wait_shared(void)
+{
+	struct pool_job *job;
+	int i;
+
+	gates_reset();
+	shared_done = shared_woken = shared_timedout = shared_finished = 0;
+	L = loop_create();
+	P = pool_create(1, 4);
+	job = gated_job("shared");
+	job->done = shared_job_done;
+	pool_submit(P, job);
+	for (i = 0; i < 5; i++)
+		loop_spawn(L, shared_waiter, job);
+	loop_spawn(L, impatient_waiter, job);
+	loop_run(L);
+	CHECK(shared_timedout == 1 && shared_woken == 5 && shared_done == 1 &&
+	    atomic_load(&gated_runs) == 1,
+	    "pool_wait: one job, one run, done once, 5 waiters woken after "
+	    "it (%d), 1 timed out before (%d)", shared_woken, shared_timedout);
+	pool_free(P);
+	loop_free(L);
+}
+
+static atomic_int	stubborn_done;
+
+/* A job that ignores EINTR and pool_stopping(): stuck until a reader. */
+static void
+stubborn_fn(struct pool_job *job)
+{
+	int fd;
+
+	(void)job;
+	while ((fd = open(fifo, O_WRONLY)) == -1 && errno == EINTR)
+		;
+	if (fd != -1)
+		close(fd);
+	atomic_store(&stubborn_done, 1);
+}
+
+/*
+ * A job that will not give up does not hold pool_stop() past its
+ * deadline, and is named.  Last: the pool is left behind, as at exit.
+ */
+static void
+test_stop_stuck(void)
+{
+	static struct pool_job job = { .fn = stubborn_fn,
+	    .done = nothing_done };
+	const char *what;
+	int64_t t0, took, end;
+	int stuck, fd;
+
+	snprintf(job.what, sizeof(job.what), "open fifo %s", fifo);
+	unlink(fifo);
+	mkfifo(fifo, 0600);
+	L = loop_create();
+	P = pool_create(2, 8);
+	pool_submit(P, &job);
+	end = loop_now() + 5000;
+	while (pool_queued(P) > 0 && loop_now() < end)
+		usleep(1000);	/* until a worker holds it */
+	t0 = loop_now();
+	stuck = pool_stop(P, t0 + 200);
+	took = loop_now() - t0;
+	CHECK(stuck == 1 && took >= 190 && took < 200 + 500,
+	    "pool_stop leaves a worker that ignores EINTR at its deadline "
+	    "(%d stuck, %lld ms)", stuck, (long long)took);
+	what = pool_stuck_what(P, 0);
+	CHECK(what != NULL && strcmp(what, job.what) == 0 &&
+	    pool_stuck_what(P, 1) == NULL,
+	    "the stuck worker is named by its job: \"%s\"", what);
+	/* Let it go, so that the thread ends before the process. */
+	fd = open(fifo, O_RDONLY | O_NONBLOCK);
+	end = loop_now() + 5000;
+	while (!atomic_load(&stubborn_done) && loop_now() < end)
+		usleep(1000);
+	CHECK(atomic_load(&stubborn_done), "the stuck job ends once read");
+	close(fd);
+	pool_free(P);	/* keeps P: its worker was left behind */
+	loop_free(L);
+	unlink(fifo);
+}
+
 int
 main(void)
 {
@@ -183,6 +507,11 @@ main(void)
 	test_run();
 	test_submit_full();
 	test_stop_interrupts();
+	test_run_timeout();
+	test_run_cancel();
+	test_run_full();
+	test_wait_shared();
+	test_stop_stuck();
 	coro_fini();
 	return (check_done());
 }

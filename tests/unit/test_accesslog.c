@@ -1,0 +1,105 @@
+/*
+ * test_accesslog: an access log freed while its flush job is still out is
+ * left to the job, not freed under it; a symbolic link is not followed.
+ */
+#include "accesslog.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "coro.h"
+#include "log.h"
+#include "loop.h"
+#include "pool.h"
+
+static char	dir[64];
+
+/*
+ * The job blocks in open(2) on a FIFO nobody reads; the log is freed
+ * meanwhile (as at exit, with a worker stuck); then a reader comes, and
+ * the job carries on with the log's fd and path.  Run under valgrind or
+ * ASan, this catches a log freed under its job.
+ */
+static void
+test_free_with_job_out(void)
+{
+	struct loop *l = loop_create();
+	struct pool *p = pool_create(1, 8);
+	struct accesslog *al;
+	char fifo[96], buf[16];
+	int64_t end;
+	ssize_t n;
+	int fd;
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	mkfifo(fifo, 0600);
+	al = accesslog_create(fifo, p);
+	accesslog_write(al, "line\n", 5);
+	end = loop_now() + 5000;
+	while (pool_queued(p) > 0 && loop_now() < end)
+		usleep(1000);	/* until the worker holds the job */
+	accesslog_free(al);
+	fd = open(fifo, O_RDONLY | O_NONBLOCK);
+	CHECK(pool_wait_idle(p, loop_now() + 5000) == 0,
+	    "the job comes back once the FIFO has a reader");
+	n = read(fd, buf, sizeof(buf));
+	CHECK(n == 5 && memcmp(buf, "line\n", 5) == 0,
+	    "the job wrote its line after the log was freed (%zd bytes)", n);
+	close(fd);
+	pool_free(p);
+	loop_free(l);
+	unlink(fifo);
+}
+
+/* A symbolic link at the log's path is refused, its target untouched. */
+static void
+test_symlink_refused(void)
+{
+	struct loop *l = loop_create();
+	struct pool *p = pool_create(1, 8);
+	struct accesslog *al;
+	char target[96], link[96];
+	struct stat st;
+
+	snprintf(target, sizeof(target), "%s/target", dir);
+	snprintf(link, sizeof(link), "%s/access.log", dir);
+	close(open(target, O_WRONLY | O_CREAT | O_TRUNC, 0600));
+	CHECK(symlink(target, link) == 0, "planted %s -> %s", link, target);
+	al = accesslog_create(link, p);
+	accesslog_write(al, "line\n", 5);
+	(void)pool_wait_idle(p, loop_now() + 5000);
+	CHECK(stat(target, &st) == 0 && st.st_size == 0 &&
+	    accesslog_dropped(al) == 1,
+	    "the link is not followed: the target has %lld bytes, %llu "
+	    "line dropped", (long long)st.st_size,
+	    (unsigned long long)accesslog_dropped(al));
+	accesslog_free(al);
+	pool_free(p);
+	loop_free(l);
+	unlink(link);
+	unlink(target);
+}
+
+int
+main(void)
+{
+	coro_init(CORO_STACK_DEFAULT, CORO_POOL_DEFAULT);
+	log_init(LOG_LEVEL_WARN);
+	snprintf(dir, sizeof(dir), "/tmp/test_accesslog.XXXXXX");
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return (1);
+	}
+	test_free_with_job_out();
+	test_symlink_refused();
+	rmdir(dir);
+	coro_fini();
+	return (check_done());
+}
