@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh [BUILD_DIR]: the coroutine benchmarks, median of 7 runs
 # each, pinned to one CPU, as a table with each backend's ratio to
-# ucontext (the peer measured in the same run).  Targets from
-# shared/research/coroutines.md: T1 <= 6 ns per raw switch (asm, the
-# research's loop harness), T5 <= 100 ns per lifecycle.  "api" is a
+# ucontext (the peer measured in the same run).  Targets: at most 6 ns
+# per raw switch (asm, a bare loop of switches) and at most 100 ns per
+# create+run+finish from a warm pool.  "api" is a
 # switch through coro_resume/coro_yield; bench/switch.c says why it is
 # about twice the raw one.
 set -euo pipefail

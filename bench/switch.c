@@ -1,8 +1,7 @@
 /*
  * bench/switch.c: what a coroutine switch and a coroutine's life cost,
- * for the backend this binary was built with (shared/research/
- * coroutines.md section 8: T1 hot switch, T5 create+run+finish from a
- * warm pool).  Prints one line: backend, raw ns/switch (asm only: the
+ * for the backend this binary was built with: the hot switch (target
+ * 6 ns) and create+run+finish from a warm pool (target 100 ns).  Prints one line: backend, raw ns/switch (asm only: the
  * bare coro_jump in a loop, the harness T1 is defined on), ns/switch
  * through coro_resume/coro_yield, ns/lifecycle.
  *
@@ -52,7 +51,7 @@ nothing(void *arg)
 }
 
 #ifdef CORO_BACKEND_ASM
-/* The bare switch, as in the research's harness (coro_x86_64.S). */
+/* The bare switch, as a loop of coro_jump calls (coro_x86_64.S). */
 struct xfer {
 	void	*sp;
 	void	*data;

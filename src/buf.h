@@ -3,7 +3,8 @@
 
 /*
  * I/O buffers lent to a connection for one read-and-write, so that an
- * idle connection holds none (shared/research/coroutines.md 3.1).
+ * idle connection holds none: 10,000 idle clients would otherwise pin
+ * 160 MiB of 16 KiB buffers that are empty almost all the time.
  * Each thread keeps its own free list.  Loop thread.
  */
 

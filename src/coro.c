@@ -14,8 +14,8 @@
  * stack; the struct coro sits at its very top, so an idle coroutine whose
  * frames fit in one page costs one page of RAM.  The guard is a page-table
  * marker (MADV_GUARD_INSTALL, Linux 6.13+) where the kernel has it, else
- * an mprotect(PROT_NONE) page, which costs a second VMA (see
- * shared/research/coroutines.md 3.2).
+ * an mprotect(PROT_NONE) page, which costs a second VMA per stack and so
+ * counts twice against vm.max_map_count (limits.c checks it).
  *
  * The canary is the lowest CORO_CANARY_BYTES of the usable stack, which
  * must still read as zeros; it is checked on every yield and when the

@@ -1,5 +1,5 @@
 /*
- * limits.c: the startup budget check (shared/research/coroutines.md 7.6).
+ * limits.c: the startup budget check.
  *
  * Owns nothing; reads system limits, raises the fd limit, and tells the
  * operator, with the number needed, when the configuration asks for more

@@ -292,6 +292,12 @@ signals_ready(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_interrupt;	/* no SA_RESTART: calls get EINTR */
+	/*
+	 * On the alternate stack: sent to the process from outside, it may
+	 * land on the loop thread, in a coroutine whose small stack has no
+	 * room for a signal frame.
+	 */
+	sa.sa_flags = SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
 	return (sigaction(POOL_SIGNAL, &sa, NULL));
 }

@@ -226,6 +226,10 @@ proxy_connect(struct conn *c, struct upstreams *us)
 		k = (start + i) % n;
 		if ((na = upstreams_addrs(us, k, addrs, &why,
 		    io_now() + c->lc->connect_timeout)) == 0) {
+			if (errno == ECANCELED) {	/* the stop, not DNS */
+				err = ECANCELED;
+				goto fail;
+			}
 			log_debug("%s: upstream %s: %s", c->lc->name,
 			    upstreams_text(us, k), why);
 			continue;
