@@ -63,6 +63,9 @@ proxy_waiting() {
 	[ "$DAEMON_STATUS" -eq 0 ]
 	[ ! -e "$SOCK" ]
 	grep -q "access logs still busy" "$LOG"
+	# The client's lookup was cut by the stop, not by a failed upstream.
+	grep -q "px 127.0.0.1:[0-9]*: closed (shutdown)" "$LOG"
+	! grep -q "no upstream reachable" "$LOG"
 }
 
 @test "stop: a second SIGTERM exits within 1 s even with a stuck pool" {

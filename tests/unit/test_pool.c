@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,6 +500,21 @@ test_stop_stuck(void)
 	unlink(fifo);
 }
 
+/* The pool's interrupt signal must not need room on a coroutine stack. */
+static void
+test_signal_on_altstack(void)
+{
+	struct sigaction sa;
+	struct loop *l = loop_create();
+	struct pool *p = pool_create(1, 4);
+
+	sigaction(SIGRTMIN + 1, NULL, &sa);
+	CHECK(sa.sa_flags & SA_ONSTACK,
+	    "the pool's interrupt signal runs on the alternate stack");
+	pool_free(p);
+	loop_free(l);
+}
+
 int
 main(void)
 {
@@ -512,6 +528,7 @@ main(void)
 	test_run_full();
 	test_wait_shared();
 	test_stop_stuck();
+	test_signal_on_altstack();
 	coro_fini();
 	return (check_done());
 }
