@@ -41,10 +41,9 @@ echo_serve(struct conn *c)
 			return (conn_close_from_errno(c, errno));
 		if ((buf = buf_borrow()) == NULL)
 			return (CONN_LIMIT);
-		/* Deadline 0: readiness may be stale; then wait again. */
-		n = io_read(c->fd, buf, BUF_SIZE, 0);
-		if (n == -1 && errno == ETIMEDOUT) {
-			buf_return(buf);
+		n = io_read_now(c->fd, buf, BUF_SIZE);
+		if (n == -1 && errno == EAGAIN) {
+			buf_return(buf);	/* readiness was stale */
 			continue;
 		}
 		if (n <= 0) {

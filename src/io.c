@@ -17,23 +17,26 @@
  * edges do not.
  *
  * One read per message.  A read that returns less than asked for has
- * emptied the socket, and data arriving later raises a new edge, so it
- * clears the read flag: no EAGAIN read per message.  But an EOF or an
- * error that arrived in the same edge as the data raises no further edge,
- * and must not be lost.  What epoll tells, as libevent reports it:
- *  - a FIN sets EPOLLRDHUP: EV_CLOSED.  Such an edge makes the read flag
- *    sticky until a read sees EAGAIN (or EOF).
- *  - a reset or another socket error sets EPOLLERR, which libevent turns
- *    into EV_READ|EV_WRITE without EV_CLOSED.  So does plain data on a
- *    socket whose send buffer has room, because an edge reports the whole
- *    readiness mask: on loopback nearly every message carries the ACK of
- *    our last write and comes as EV_READ|EV_WRITE.  The two cannot be told
- *    apart, so such an edge marks the fd "unconfirmed".  A successful
- *    write to the fd confirms it (a pending socket error fails every
- *    write, and one that arrives later raises a new edge).  A reader that
- *    would park on an unconfirmed fd waits at most IO_RECHECK_MS and then
- *    reads once more.  An echo writes back on the same fd and never pays
- *    for the check; a proxy pays at most one read per side per quiet spell.
+ * usually emptied the socket, and data arriving later raises a new edge,
+ * so it clears the read flag: no EAGAIN read per message.  But it does
+ * not prove the socket empty, and what is left raises no further edge:
+ *  - an EOF that came with the data.  A FIN sets EPOLLRDHUP, which
+ *    libevent reports as EV_CLOSED: such an edge makes the read flag
+ *    sticky until a read sees EAGAIN or the EOF.
+ *  - a reset or another socket error that came with the data.  EPOLLERR
+ *    reaches us as EV_READ|EV_WRITE, exactly like plain data on a socket
+ *    with room to write (an edge reports the whole readiness mask, and on
+ *    loopback nearly every message carries the ACK of our last write).
+ *  - data behind a point where the kernel stops a read early: TCP's
+ *    urgent mark (telnet's ^C sends one), an AF_UNIX message that carried
+ *    file descriptors.
+ * So a short read leaves a "recheck": a reader that would park on that
+ * fd before any new edge waits at most IO_RECHECK_MS, then reads once
+ * more.  In a steady exchange the next message comes first and the check
+ * costs nothing; a connection going quiet pays one read.  Sooner than
+ * that, an error shows in the next write to the socket (a pending socket
+ * error fails every write), and io_on_error() lets the owner of an fd
+ * that nobody is waiting on hear of an error edge at once.
  *
  * Fairness.  A call that finds its fd ready never parks, so a client that
  * always has data could keep its coroutine running forever.  Each read,
@@ -56,7 +59,7 @@
 #include "loop_park.h"
 #include "sock.h"
 
-/* How long a reader parks on an unconfirmed fd before reading again. */
+/* How long a reader parks after a short read before reading again. */
 #define IO_RECHECK_MS	100
 /* What a system call costs from a slice, besides the bytes it moves. */
 #define IO_CALL_COST	1024
@@ -70,7 +73,9 @@ struct io_fd {
 	int		 readable;
 	int		 writable;
 	int		 sticky;	/* an EOF follows the data */
-	int		 unconfirmed;	/* an error may follow the data */
+	int		 recheck;	/* a short read may have left some */
+	void		(*on_error)(void *, int);	/* io_on_error() */
+	void		*on_error_arg;
 	int		*alive;		/* cleared by io_close() during dispatch */
 	int		 aborted;	/* io_abort()'s errno, or 0 */
 	struct io_wait	*reader;
@@ -115,21 +120,35 @@ wait_detach(struct loop_wait *lw)
 
 static void	wake_err(struct io_fd *, int, int);
 
+/*
+ * An edge that nobody was parked for and that may carry a socket error
+ * (EV_READ|EV_WRITE without EV_CLOSED): tell the fd's owner if it asked.
+ * Runs last in on_fd_event(): the owner may close fd, freeing f.
+ */
+static void
+check_error(struct io_fd *f, int fd)
+{
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
+		f->on_error(f->on_error_arg, err);
+}
+
 static void
 on_fd_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct io_fd *f = arg;
-	int alive = 1;
+	int alive = 1, orphan;
 
-	(void)fd;
 	if (what & EV_CLOSED)
 		f->sticky = 1;
-	else if ((what & (EV_READ | EV_WRITE)) == (EV_READ | EV_WRITE))
-		f->unconfirmed = 1;
 	if (what & (EV_READ | EV_CLOSED))
 		f->readable = 1;
 	if (what & EV_WRITE)
 		f->writable = 1;
+	orphan = f->reader == NULL && f->writer == NULL &&
+	    (what & (EV_READ | EV_WRITE | EV_CLOSED)) == (EV_READ | EV_WRITE);
 	/*
 	 * The reader runs first and may close fd: io_close() then wakes the
 	 * writer with EBADF and frees f, and says so through alive.
@@ -142,6 +161,8 @@ on_fd_event(evutil_socket_t fd, short what, void *arg)
 	f->alive = NULL;
 	if (what & EV_WRITE)
 		wake_err(f, IO_WRITE, 0);
+	if (orphan && f->on_error != NULL)	/* nobody woke: f is alive */
+		check_error(f, fd);
 }
 
 /* fd's state, if it has any yet. */
@@ -205,8 +226,8 @@ park(struct io_fd *f, int what, int64_t deadline, int flags)
 		errno = EBUSY;
 		return (-1);
 	}
-	/* An error may be hiding behind the last data: look again soon. */
-	if (what == IO_READ && f->unconfirmed) {
+	/* The last read was short: look again soon, if no edge comes. */
+	if (what == IO_READ && f->recheck) {
 		recheck = io_now() + IO_RECHECK_MS;
 		if (until == -1 || recheck < until)
 			until = recheck;
@@ -221,7 +242,7 @@ park(struct io_fd *f, int what, int64_t deadline, int flags)
 	if (r == -1 && errno == ETIMEDOUT && until != deadline &&
 	    (deadline == -1 || io_now() < deadline)) {
 		/* The recheck: f is alive, io_close() would have said EBADF. */
-		f->unconfirmed = 0;
+		f->recheck = 0;
 		f->readable = 1;
 		return (0);
 	}
@@ -239,7 +260,7 @@ park_until(int fd, int what, int64_t deadline, int flags)
 	if (what == IO_READ) {
 		f->readable = 0;
 		f->sticky = 0;
-		f->unconfirmed = 0;
+		f->recheck = 0;
 	} else
 		f->writable = 0;
 	return (park(f, what, deadline, flags));
@@ -269,24 +290,16 @@ io_wait_idle(int fd, int64_t deadline)
 	return (wait_ready(fd, IO_READ, deadline, LOOP_WAIT_IDLE));
 }
 
-/* A short read emptied the socket: wait for the next edge, if safe. */
+/* A short read: wait for the next edge, or recheck (see DESIGN). */
 static void
 mark_drained(int fd)
 {
 	struct io_fd *f = fd_find(fd);
 
-	if (f != NULL && !f->sticky)
+	if (f != NULL && !f->sticky) {
 		f->readable = 0;
-}
-
-/* A write succeeded: no socket error was pending on fd. */
-static void
-mark_confirmed(int fd)
-{
-	struct io_fd *f = fd_find(fd);
-
-	if (f != NULL)
-		f->unconfirmed = 0;
+		f->recheck = 1;
+	}
 }
 
 /* Before a system call: once the slice is spent, let the loop run. */
@@ -324,6 +337,28 @@ io_read(int fd, void *buf, size_t len, int64_t deadline)
 }
 
 ssize_t
+io_read_now(int fd, void *buf, size_t len)
+{
+	struct io_fd *f;
+	ssize_t n;
+
+	if (take_turn() == -1)
+		return (-1);
+	while ((n = read(fd, buf, len)) == -1 && errno == EINTR)
+		continue;
+	if (n > 0) {
+		loop_spend((size_t)n + IO_CALL_COST);
+		if ((size_t)n < len)
+			mark_drained(fd);
+	} else if (n == -1 && errno == EAGAIN && (f = fd_find(fd)) != NULL) {
+		f->readable = 0;
+		f->sticky = 0;
+		f->recheck = 0;
+	}
+	return (n);
+}
+
+ssize_t
 io_write_some(int fd, const void *buf, size_t len, int64_t deadline)
 {
 	ssize_t n;
@@ -333,7 +368,6 @@ io_write_some(int fd, const void *buf, size_t len, int64_t deadline)
 	for (;;) {
 		if ((n = write(fd, buf, len)) > 0) {
 			loop_spend((size_t)n + IO_CALL_COST);
-			mark_confirmed(fd);
 			return (n);
 		}
 		if (n == 0)
@@ -393,9 +427,10 @@ io_accept(int lfd, struct sock_addr *peer, int64_t deadline)
 	struct sock_addr *sa = peer ? peer : &tmp;
 	int fd;
 
-	if (take_turn() == -1)
-		return (-1);
 	for (;;) {
+		/* Draining: an accept waiting for its turn is idle, too. */
+		if (loop_slice_spent() && loop_yield_idle() == -1)
+			return (-1);
 		sa->len = sizeof(sa->ss);
 		fd = accept4(lfd, (struct sockaddr *)&sa->ss, &sa->len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -403,8 +438,10 @@ io_accept(int lfd, struct sock_addr *peer, int64_t deadline)
 			loop_spend(IO_ACCEPT_COST);
 			return (fd);
 		}
-		if (accept_retry(errno))
+		if (accept_retry(errno)) {
+			loop_spend(IO_CALL_COST);
 			continue;
+		}
 		if (errno != EAGAIN)
 			return (-1);
 		if (park_until(lfd, IO_READ, deadline, LOOP_WAIT_IDLE) == -1)
@@ -472,6 +509,18 @@ io_abort(int fd, int err)
 	wake_err(f, IO_READ, err);
 	if ((f = fd_find(fd)) != NULL)	/* the reader may have closed fd */
 		wake_err(f, IO_WRITE, err);
+}
+
+int
+io_on_error(int fd, void (*fn)(void *, int), void *arg)
+{
+	struct io_fd *f = fd_get(fd);
+
+	if (f == NULL)
+		return (-1);
+	f->on_error = fn;
+	f->on_error_arg = arg;
+	return (0);
 }
 
 void

@@ -49,6 +49,15 @@ int	io_wait_idle(int, int64_t);
 ssize_t	io_read(int, void *, size_t, int64_t);
 
 /*
+ * io_read_now(fd, buf, len):
+ * Read up to len bytes that fd has now, without parking (after io_wait:
+ * readiness may be stale).  Returns the count, 0 at EOF, or -1 with
+ * errno EAGAIN (nothing after all), ECANCELED, or a read(2) error, which
+ * may be ETIMEDOUT (TCP gave up on the peer).  May park (to take turns).
+ */
+ssize_t	io_read_now(int, void *, size_t);
+
+/*
  * io_write_some(fd, buf, len, deadline):
  * Write at least one of len bytes, parking while fd's buffer is full.
  * Returns how many were written, or -1 with errno ETIMEDOUT, ECANCELED,
@@ -96,6 +105,17 @@ int	io_sleep(int64_t);
  * halves of a relay when one fails.  Loop thread.
  */
 void	io_abort(int, int);
+
+/*
+ * io_on_error(fd, fn, arg):
+ * Call fn(arg, err) on the loop's main stack when an edge that may carry
+ * a socket error arrives on fd while no coroutine waits on it, and
+ * SO_ERROR says err (the error is consumed).  For a relay whose
+ * coroutines are all parked on other fds.  fn may io_abort() and resume
+ * coroutines, even io_close(fd).  Returns 0, or -1 with errno ENOMEM.
+ * Loop thread.
+ */
+int	io_on_error(int, void (*)(void *, int), void *);
 
 /*
  * io_interrupt(fd, what):

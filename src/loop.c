@@ -407,6 +407,17 @@ loop_yield(void)
 	return (0);
 }
 
+int
+loop_yield_idle(void)
+{
+	if (would_cancel(cur, LOOP_WAIT_IDLE) || loop_yield() == -1 ||
+	    would_cancel(cur, LOOP_WAIT_IDLE)) {
+		errno = ECANCELED;
+		return (-1);
+	}
+	return (0);
+}
+
 /* Fail the cancellable waits (only the idle ones if idle_only). */
 static void
 cancel_waits(struct loop *l, int idle_only)

@@ -100,6 +100,14 @@ void	loop_spend(size_t);
 int	loop_slice_spent(void);
 
 /*
+ * loop_yield_idle():
+ * As loop_yield() for a coroutine with nothing in progress (an accept
+ * loop): fails with ECANCELED once draining has begun, before or after
+ * its turn.  May park.
+ */
+int	loop_yield_idle(void);
+
+/*
  * loop_on_signal(l, signo, fn, arg):
  * Call fn(signo, arg) on the loop thread when signo arrives.  The handler
  * itself runs on an alternate stack and only writes to a pipe.  Returns 0

@@ -71,13 +71,20 @@ relay_deadline(const struct relay *r)
 	return (d);
 }
 
-/* Which timeout has passed: fin_timeout once it has started, else idle. */
+/*
+ * Why ETIMEDOUT: fin_timeout or idle_timeout if one of them has passed.
+ * Otherwise it came from the kernel (TCP gave up on a peer): a reset.
+ */
 static enum conn_close
 relay_timeout_reason(const struct relay *r)
 {
-	if (r->fin_deadline != -1 && io_now() >= r->fin_deadline)
+	int64_t now = io_now(), d = relay_deadline(r);
+
+	if (r->fin_deadline != -1 && now >= r->fin_deadline)
 		return (CONN_FIN_TIMEOUT);
-	return (CONN_IDLE_TIMEOUT);
+	if (d != -1 && now >= d)
+		return (CONN_IDLE_TIMEOUT);
+	return (CONN_RESET);
 }
 
 /* The first error decides the close reason (over a FIN) and ends both. */
@@ -91,10 +98,10 @@ relay_fail(struct relay *r, int err)
 			r->why = CONN_SHUTDOWN;
 		else if (err == ETIMEDOUT)
 			r->why = relay_timeout_reason(r);
-		else {
+		else
 			r->why = CONN_RESET;
+		if (r->why == CONN_RESET)
 			r->c->err = err;
-		}
 	}
 	io_abort(r->c->fd, err);
 	io_abort(r->ufd, err);
@@ -179,12 +186,17 @@ pump(struct direction *d)
 	void *buf;
 
 	while (pump_wait(d) == 0) {
+		/* A direction that never parks is bounded all the same. */
+		if (r->fin_deadline != -1 && io_now() >= r->fin_deadline) {
+			relay_fail(r, ETIMEDOUT);
+			return;
+		}
 		if ((buf = buf_borrow()) == NULL) {
 			relay_fail(r, ENOMEM);
 			return;
 		}
-		n = io_read(d->from, buf, BUF_SIZE, 0);
-		if (n == -1 && errno == ETIMEDOUT) {
+		n = io_read_now(d->from, buf, BUF_SIZE);
+		if (n == -1 && errno == EAGAIN) {
 			buf_return(buf);	/* readiness was stale */
 			continue;
 		}
@@ -209,6 +221,17 @@ static void
 pump_main(void *arg)
 {
 	pump(arg);
+}
+
+/*
+ * An error edge on a side that neither direction waits on (each is
+ * parked on the other fd: one writing under backpressure, one reading,
+ * or one has finished): end the relay now, not at a timeout.
+ */
+static void
+on_side_error(void *arg, int err)
+{
+	relay_fail(arg, err);
 }
 
 /* Try the upstreams in turn; the connected fd, or -1 with errno. */
@@ -282,14 +305,17 @@ proxy_serve(struct conn *c, struct upstreams *us)
 	r.last = io_now();
 	up = (struct direction){ &r, c->fd, ufd, &c->bytes_in, 1 };
 	down = (struct direction){ &r, ufd, c->fd, &c->bytes_out, 0 };
-	if (loop_spawn_child(c->loop, &child, pump_main, &down) == -1) {
-		(void)sock_reset_on_close(c->fd);
-		(void)sock_reset_on_close(ufd);
-		io_close(ufd);
-		return (CONN_LIMIT);
+	if (io_on_error(c->fd, on_side_error, &r) == -1 ||
+	    io_on_error(ufd, on_side_error, &r) == -1 ||
+	    loop_spawn_child(c->loop, &child, pump_main, &down) == -1) {
+		r.failed = 1;
+		r.why = CONN_LIMIT;
+		goto out;
 	}
 	pump(&up);
 	loop_join(&child);
+out:
+	(void)io_on_error(c->fd, NULL, NULL);	/* r is going away */
 	if (r.failed) {
 		(void)sock_reset_on_close(c->fd);
 		(void)sock_reset_on_close(ufd);

@@ -459,10 +459,12 @@ sock_tune_stream(int fd, int family)
 {
 	int on = 1;
 
-	if (family == AF_INET || family == AF_INET6)
-		return (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
-		    sizeof(on)));
-	return (0);
+	if (family != AF_INET && family != AF_INET6)
+		return (0);
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
+		return (-1);
+	/* An urgent byte (telnet's ^C sends one) stays in the stream. */
+	return (setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &on, sizeof(on)));
 }
 
 int

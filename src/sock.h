@@ -85,9 +85,10 @@ int	sock_listen(const struct sock_addr *, int, mode_t, gid_t);
 
 /*
  * sock_tune_stream(fd, family):
- * Per-connection options for an accepted or connected socket
- * (TCP_NODELAY on TCP, so small echoes and relayed requests are not held
- * back by Nagle).  Returns 0 or -1.
+ * Per-connection options for an accepted or connected socket, on TCP:
+ * TCP_NODELAY, so small echoes and relayed requests are not held back by
+ * Nagle, and SO_OOBINLINE, so an urgent byte is relayed like any other
+ * instead of being dropped from the stream.  Returns 0 or -1.
  */
 int	sock_tune_stream(int, int);
 

@@ -210,3 +210,13 @@ setup() {
 	[ "$status" -eq 0 ]
 	stop_daemon
 }
+
+@test "data behind TCP's urgent mark is echoed, the urgent byte too (telnet's ^C)" {
+	# The first read stops short at the mark, with no new edge to come.
+	echo_conf "$ADDR"
+	start_daemon
+	run "${CLIENT[@]}" --timeout 10 urgent "$ADDR" "$DAEMON_PID"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	stop_daemon
+}

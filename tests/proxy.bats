@@ -295,3 +295,23 @@ threading.Event().wait()
 	log_has "px: upstream unix:$full (unix:$full): Resource temporarily unavailable"
 	stop_daemon
 }
+
+@test "an upstream that TCP gives up on resets the client: a cut reply never looks whole" {
+	# A private network namespace: lo, a short tcp_retries2 and a
+	# blackhole route there touch nothing outside this test.
+	run timeout 60 unshare -n python3 "$BATS_TEST_DIRNAME/tools/peer_vanishes.py" "$AIO_BIN" "$BATS_TEST_TMPDIR"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "a client that resets while both directions wait elsewhere is noticed at once" {
+	# The upstream never reads: client -> upstream is parked writing,
+	# upstream -> client parked reading; nothing waits on the client.
+	start_upstream UP hold
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "idle_timeout = 0; access_log = \"$ALOG\";"
+	start_daemon
+	run "${CLIENT[@]}" --timeout 20 stall-then-reset "$ADDR"
+	[ "$status" -eq 0 ]
+	wait_until 3000 grep -q " reset$" "$ALOG"
+	stop_daemon
+}

@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev
-	bats netcat-openbsd python3 valgrind"
+	bats netcat-openbsd python3 valgrind iproute2 util-linux"
 
 passed=0
 failed=0

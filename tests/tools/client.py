@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import os
 import selectors
+import signal
 import socket
 import struct
 import sys
@@ -415,6 +416,47 @@ def cmd_pingpong(a):
     print(f"{done} messages")
 
 
+def cmd_urgent(a):
+    """Send "hello", an urgent (MSG_OOB) "X" and "world" while the daemon
+    is stopped (SIGSTOP), so that all three arrive in one edge and the
+    daemon's first read stops short at the urgent mark.  Every byte must
+    come back, in order."""
+    s = connect_sync(a.addr, a.timeout)
+    os.kill(a.pid, signal.SIGSTOP)
+    try:
+        s.sendall(b"hello")
+        s.send(b"X", socket.MSG_OOB)
+        s.sendall(b"world")
+        time.sleep(0.1)  # let the segments land while it cannot read
+    finally:
+        os.kill(a.pid, signal.SIGCONT)
+    got = b""
+    while len(got) < 11:
+        block = s.recv(64)
+        if not block:
+            break
+        got += block
+    if got != b"helloXworld":
+        raise AssertionError(f"got {got!r} back")
+    print("helloXworld")
+
+
+def cmd_stall_then_reset(a):
+    """Send until our sends block (the daemon has stopped reading, its
+    relay parked under backpressure), then reset the connection."""
+    s = connect_sync(a.addr, a.timeout)
+    s.settimeout(0.5)
+    block = b"s" * 65536
+    try:
+        while True:
+            s.send(block)
+    except socket.timeout:
+        pass
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    print("reset sent")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--timeout", type=float, default=30.0,
@@ -455,13 +497,18 @@ def main():
     pp.add_argument("--clients", type=int, default=100)
     pp.add_argument("--messages", type=int, default=100)
     pp.add_argument("--size", type=int, default=64)
+    ug = sub.add_parser("urgent")
+    ug.add_argument("addr")
+    ug.add_argument("pid", type=int)
+    sub.add_parser("stall-then-reset").add_argument("addr")
     a = p.parse_args()
     a.cmd = a.cmd.replace("-", "_")
 
     try:
         if a.cmd in ("reset", "stall", "flood", "halfclose", "fetch",
                      "expect_reset", "sleep", "whole_or_reset", "upload",
-                     "stall_reset", "fairness", "pingpong"):
+                     "stall_reset", "fairness", "pingpong", "urgent",
+                     "stall_then_reset"):
             globals()["cmd_" + a.cmd](a)
             return 0
         coro = globals()["cmd_" + a.cmd](a)
