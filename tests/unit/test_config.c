@@ -11,46 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "check.h"
 #include "log.h"
-
-static char	captured[8192];
-static int	saved_stderr = -1;
-static FILE	*capture_fp;
-
-/* Send stderr (where config problems go) to a temporary file. */
-static void
-capture_begin(void)
-{
-	fflush(stderr);
-	capture_fp = tmpfile();
-	saved_stderr = dup(STDERR_FILENO);
-	dup2(fileno(capture_fp), STDERR_FILENO);
-}
-
-static const char *
-capture_end(void)
-{
-	size_t n;
-
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
-	rewind(capture_fp);
-	n = fread(captured, 1, sizeof(captured) - 1, capture_fp);
-	captured[n] = '\0';
-	fclose(capture_fp);
-	return (captured);
-}
-
-static int
-count_lines(const char *s)
-{
-	int n = 0;
-
-	for (; *s; s++)
-		n += (*s == '\n');
-	return (n);
-}
 
 /* Load text; expect failure whose messages contain each of want[]. */
 static void

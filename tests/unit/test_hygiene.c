@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "check.h"
 #include "coro.h"
 
@@ -27,7 +28,7 @@
 #endif
 #endif
 
-static char	out[4096];
+static const char	*out;
 
 /* Run fn in a child with stderr going to a file; return its status. */
 static int
@@ -36,7 +37,6 @@ in_child(void (*fn)(void), const char *journal)
 	FILE *fp = tmpfile();
 	struct rlimit nocore = { 0, 0 };
 	int status = 0;
-	size_t n;
 	pid_t pid;
 
 	fflush(stdout);
@@ -51,21 +51,8 @@ in_child(void (*fn)(void), const char *journal)
 		_exit(0);
 	}
 	waitpid(pid, &status, 0);
-	rewind(fp);
-	n = fread(out, 1, sizeof(out) - 1, fp);
-	out[n] = '\0';
-	fclose(fp);
+	out = capture_slurp(fp);
 	return (status);
-}
-
-static int
-count_lines(const char *s)
-{
-	int n = 0;
-
-	for (; *s; s++)
-		n += (*s == '\n');
-	return (n);
 }
 
 static int

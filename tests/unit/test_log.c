@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "check.h"
 
 static void
@@ -49,35 +50,13 @@ test_escape(void)
 	CHECK(n == 3 && out[0] == '\0', "size 1 is just the NUL");
 }
 
-static char	captured[8192];
-
 /* Run log_write with stderr going to a file; return what it wrote. */
 static const char *
 capture(int level, const char *arg)
 {
-	FILE *fp = tmpfile();
-	int saved = dup(STDERR_FILENO);
-	size_t n;
-
-	dup2(fileno(fp), STDERR_FILENO);
+	capture_begin();
 	log_write(level, 0, "peer %s: closed", arg);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	rewind(fp);
-	n = fread(captured, 1, sizeof(captured) - 1, fp);
-	captured[n] = '\0';
-	fclose(fp);
-	return (captured);
-}
-
-static int
-count_lines(const char *s)
-{
-	int n = 0;
-
-	for (; *s; s++)
-		n += (*s == '\n');
-	return (n);
+	return (capture_end());
 }
 
 static void
