@@ -5,6 +5,7 @@
 #include "io.h"
 
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <netinet/in.h>
 
 #include <errno.h>
@@ -19,6 +20,25 @@
 
 static struct loop	*L;
 static int		 sp[2];
+
+/*
+ * accept4() as io.c sees it (the test binary's definition wins over
+ * libc's): the next accept_faults calls fail with accept_errno, the way
+ * accept(2) reports an error of the connection being accepted.
+ */
+static int	accept_faults, accept_errno, accept_calls;
+
+int
+accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+	accept_calls++;
+	if (accept_faults > 0) {
+		accept_faults--;
+		errno = accept_errno;
+		return (-1);
+	}
+	return ((int)syscall(SYS_accept4, fd, sa, len, flags));
+}
 
 /* Run fn in a coroutine on a fresh loop until it calls loop_stop(). */
 static void
@@ -329,6 +349,26 @@ client(void *arg)
 	io_close(fd);
 }
 
+static int	turn_accept, turn_errno;
+
+static void
+accept_after_turn(void *arg)
+{
+	(void)arg;
+	loop_spend(LOOP_SLICE);
+	turn_accept = io_accept(lfd, NULL, io_now() + 2000);
+	turn_errno = errno;
+	if (turn_accept >= 0)
+		io_close(turn_accept);
+}
+
+static void
+drain_now(void *arg)
+{
+	(void)arg;
+	loop_drain(L, 5000);
+}
+
 static void
 t_accept(void *arg)
 {
@@ -343,6 +383,33 @@ t_accept(void *arg)
 	CHECK(io_read(fd, &c, 1, io_now() + 2000) == 1 && c == 'x',
 	    "accepted connection carries data");
 	io_close(fd);
+
+	/* Errors of the connection being accepted: retry at once. */
+	loop_spawn(L, client, NULL);
+	accept_faults = 3;
+	accept_errno = EPROTO;
+	accept_calls = 0;
+	fd = io_accept(lfd, &peer, io_now() + 2000);
+	CHECK(fd >= 0 && accept_calls == 4,
+	    "accept retries EPROTO at once (%d calls)", accept_calls);
+	io_close(fd);
+
+	/*
+	 * An accept that waits for its turn (its slice spent) when the drain
+	 * begins is idle too: it stops, though a client is queued.
+	 */
+	loop_spawn(L, client, NULL);
+	loop_spawn(L, accept_after_turn, NULL);
+	loop_spawn(L, drain_now, NULL);
+	io_sleep(io_now() + 50);
+	CHECK(turn_accept == -1 && turn_errno == ECANCELED,
+	    "an accept waiting for its turn stops once draining (%d, errno %d)",
+	    turn_accept, turn_errno);
+	accept_faults = 1;
+	accept_errno = EMFILE;
+	CHECK(io_accept(lfd, &peer, io_now() + 2000) == -1 && errno == EMFILE,
+	    "accept returns EMFILE to its caller");
+	accept_faults = 0;
 
 	struct sock_addr refused = lsa;
 	int cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
