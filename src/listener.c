@@ -18,6 +18,7 @@
 
 #include "accesslog.h"
 #include "config.h"
+#include "conn.h"
 #include "coro.h"
 #include "echo.h"
 #include "proxy.h"
@@ -25,30 +26,71 @@
 #include "log.h"
 #include "loop.h"
 #include "sock.h"
+#include "upstream.h"
 
 /* Pause after accept fails for want of fds or memory. */
 #define ACCEPT_PAUSE_MS		100
-int
-listener_open(struct listener *l, const struct listen_conf *lc,
-    struct loop *loop)
+
+struct listener {
+	const struct listen_conf *lc;
+	struct loop	*loop;
+	int		 fd;		/* -1 once closed */
+	dev_t		 unix_dev;	/* our UNIX socket file, to remove */
+	ino_t		 unix_ino;
+	uint64_t	 active;	/* clients being served */
+	uint64_t	 total;		/* clients accepted and served */
+	uint64_t	 closed[CONN_CLOSE_MAX];	/* by close reason */
+	uint64_t	 bytes_in;	/* from clients, closed connections */
+	uint64_t	 bytes_out;	/* to clients */
+	struct accesslog *log;		/* NULL: no access log */
+	struct upstreams *upstreams;	/* proxy listeners */
+	int64_t		 warned_upstream;
+	int64_t		 warned_limit;	/* io_now() of the last warning */
+	int64_t		 warned_accept;
+};
+
+struct listener *
+listener_open(const struct listen_conf *lc, struct loop *loop,
+    struct pool *pool, int64_t resolve_interval)
 {
 	const char *path = sock_unix_path(&lc->addr);
+	struct listener *l;
 	struct stat st;
+	int saved;
 
-	memset(l, 0, sizeof(*l));
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return (NULL);
 	l->lc = lc;
 	l->loop = loop;
 	if ((l->fd = sock_listen(&lc->addr, (int)lc->backlog,
 	    (mode_t)lc->socket_mode, (gid_t)lc->socket_group)) == -1)
-		return (-1);
+		goto fail;
 	if (path != NULL && stat(path, &st) == 0) {
 		l->unix_dev = st.st_dev;
 		l->unix_ino = st.st_ino;
 	}
-	return (0);
+	if (lc->access_log != NULL &&
+	    (l->log = accesslog_create(lc->access_log, pool)) == NULL)
+		goto fail_stop;
+	if (lc->service == SERVICE_PROXY && (l->upstreams =
+	    upstreams_create(lc, loop, pool, resolve_interval)) == NULL)
+		goto fail_stop;
+	return (l);
+
+fail_stop:
+	saved = errno;
+	listener_free(l);
+	errno = saved;
+	return (NULL);
+fail:
+	saved = errno;
+	free(l);
+	errno = saved;
+	return (NULL);
 }
 
-void
+/* Close the listening socket and remove our UNIX socket file. */
+static void
 listener_close(struct listener *l)
 {
 	const char *path = sock_unix_path(&l->lc->addr);
@@ -63,6 +105,44 @@ listener_close(struct listener *l)
 	    st.st_dev == l->unix_dev && st.st_ino == l->unix_ino)
 		unlink(path);
 	l->unix_ino = 0;
+}
+
+void
+listener_stop(struct listener *l)
+{
+	listener_close(l);
+	if (l->log != NULL)
+		accesslog_flush(l->log);
+}
+
+size_t
+listeners_reopen_logs(struct listener *const *ls, size_t n)
+{
+	size_t i, logs = 0;
+
+	for (i = 0; i < n; i++)
+		if (ls[i]->log != NULL) {
+			accesslog_reopen(ls[i]->log);
+			logs++;
+		}
+	return (logs);
+}
+
+const char *
+listener_name(const struct listener *l)
+{
+	return (l->lc->name);
+}
+
+void
+listener_free(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	listener_close(l);
+	accesslog_free(l->log);
+	upstreams_free(l->upstreams);
+	free(l);
 }
 
 char *

@@ -1,46 +1,30 @@
 #ifndef LISTENER_H
 #define LISTENER_H
 
-#include <sys/types.h>
-
+#include <stddef.h>
 #include <stdint.h>
 
-#include "conn.h"
-
-struct accesslog;
 struct listen_conf;
+struct listener;
 struct loop;
+struct pool;
 
 /*
- * A listening socket, its accept coroutine and its counters.  It owns
- * the listening fd, every accepted client fd and the client coroutines.
+ * A listener: its listening socket, its accept coroutine, its counters,
+ * and what serves its clients (an access log, a proxy's upstreams).  It
+ * owns the listening fd, every accepted client fd and the client
+ * coroutines.  All calls: loop thread.
  */
-struct listener {
-	const struct listen_conf *lc;
-	struct loop	*loop;
-	int		 fd;		/* -1 once closed */
-	dev_t		 unix_dev;	/* our UNIX socket file, to remove */
-	ino_t		 unix_ino;
-	uint64_t	 active;	/* clients being served */
-	uint64_t	 total;		/* clients accepted and served */
-	uint64_t	 closed[CONN_CLOSE_MAX];	/* by close reason */
-	uint64_t	 bytes_in;	/* from clients, closed connections */
-	uint64_t	 bytes_out;	/* to clients */
-	struct accesslog *log;		/* NULL: no access log */
-	struct upstreams *upstreams;	/* proxy listeners */
-	int64_t		 warned_upstream;
-	int64_t		 warned_limit;	/* io_now() of the last warning */
-	int64_t		 warned_accept;
-};
 
 /*
- * listener_open(l, lc, loop):
- * Bind and listen on lc's address.  Returns 0, or -1 with errno set
- * (EADDRINUSE, EACCES, EEXIST for a UNIX path that is not a socket...);
- * the caller logs.  Loop thread.
+ * listener_open(lc, loop, pool, resolve_interval_ms):
+ * Bind and listen on lc's address, and make its access log and (proxy)
+ * upstreams, which use pool.  Returns the listener, or NULL with errno
+ * set (EADDRINUSE, EACCES, EEXIST for a UNIX path that is not a
+ * socket...; ENOMEM); the caller logs.
  */
-int	listener_open(struct listener *, const struct listen_conf *,
-	    struct loop *);
+struct listener	*listener_open(const struct listen_conf *, struct loop *,
+		    struct pool *, int64_t);
 
 /*
  * listener_start(l):
@@ -50,6 +34,24 @@ int	listener_open(struct listener *, const struct listen_conf *,
 int	listener_start(struct listener *);
 
 /*
+ * listener_stop(l):
+ * Close the listening socket if it is still open, remove its UNIX socket
+ * file if it is still ours, and hand the access log's waiting lines to
+ * the pool.  Clients are not touched.
+ */
+void	listener_stop(struct listener *);
+
+/*
+ * listeners_reopen_logs(ls, n):
+ * Reopen the access logs of the n listeners ls before their next write
+ * (SIGUSR1, after logrotate has moved them).  Returns how many there are.
+ */
+size_t	listeners_reopen_logs(struct listener *const *, size_t);
+
+/* listener_name(l): its name, as configured. */
+const char	*listener_name(const struct listener *);
+
+/*
  * listener_summary(l, buf, size):
  * l's counters as one line for the log: clients served, by close
  * reason, and bytes each way.  Returns buf.
@@ -57,10 +59,11 @@ int	listener_start(struct listener *);
 char	*listener_summary(const struct listener *, char *, size_t);
 
 /*
- * listener_close(l):
- * Close the listening socket if it is still open and remove its UNIX
- * socket file if it is still ours.  Clients are not touched.
+ * listener_free(l):
+ * Stop l if that was not done, and free it with its access log and
+ * upstreams.  No client coroutine may be left, and the pool must have
+ * stopped (a stuck job keeps what it uses).  NULL is a no-op.
  */
-void	listener_close(struct listener *);
+void	listener_free(struct listener *);
 
 #endif /* LISTENER_H */

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "accesslog.h"
 #include "buf.h"
 #include "config.h"
 #include "coro.h"
@@ -23,7 +22,6 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
-#include "upstream.h"
 
 #define DEFAULT_CONFIG	"/etc/aio-echod.conf"
 /*
@@ -49,7 +47,7 @@ struct daemon {
 	struct config	*cfg;
 	struct loop	*loop;
 	struct pool	*pool;
-	struct listener	*listeners;
+	struct listener	**listeners;
 	size_t		 nopen;
 	int		 hurry;		/* a second stop signal came */
 };
@@ -109,26 +107,18 @@ static int
 open_listeners(struct daemon *d)
 {
 	const struct listen_conf *lc;
-	struct listener *l;
 
 	d->listeners = calloc(d->cfg->nlisteners, sizeof(*d->listeners));
 	if (d->listeners == NULL)
 		fatal("calloc");
 	for (; d->nopen < d->cfg->nlisteners; d->nopen++) {
 		lc = &d->cfg->listeners[d->nopen];
-		l = &d->listeners[d->nopen];
-		if (listener_open(l, lc, d->loop) == -1) {
+		if ((d->listeners[d->nopen] = listener_open(lc, d->loop,
+		    d->pool, d->cfg->resolve_interval)) == NULL) {
 			log_write(LOG_LEVEL_CRIT, 1, "listener %s: %s",
 			    lc->name, lc->address);
 			return (-1);
 		}
-		if (lc->access_log != NULL &&
-		    (l->log = accesslog_create(lc->access_log, d->pool)) == NULL)
-			fatal("access log");
-		if (lc->service == SERVICE_PROXY && (l->upstreams =
-		    upstreams_create(lc, d->loop, d->pool,
-		    d->cfg->resolve_interval)) == NULL)
-			fatal("upstreams");
 		log_info("%s: listening on %s (%s)", lc->name, lc->address,
 		    config_service_name(lc->service));
 	}
@@ -173,11 +163,8 @@ close_listeners(struct daemon *d)
 	size_t i;
 	int stuck, k;
 
-	for (i = 0; i < d->nopen; i++) {
-		listener_close(&d->listeners[i]);
-		if (d->listeners[i].log != NULL)
-			accesslog_flush(d->listeners[i].log);
-	}
+	for (i = 0; i < d->nopen; i++)
+		listener_stop(d->listeners[i]);
 	if (d->pool != NULL) {
 		end = start + (d->hurry ? LOG_HURRY_MS : LOG_FLUSH_MS);
 		if (wait_logs(d, &end) == -1)
@@ -189,10 +176,8 @@ close_listeners(struct daemon *d)
 			    "leaving it", pool_stuck_what(d->pool, k));
 	}
 	pool_free(d->pool);
-	for (i = 0; i < d->nopen; i++) {
-		accesslog_free(d->listeners[i].log);
-		upstreams_free(d->listeners[i].upstreams);
-	}
+	for (i = 0; i < d->nopen; i++)
+		listener_free(d->listeners[i]);
 	free(d->listeners);
 }
 
@@ -245,15 +230,10 @@ static void
 on_usr1(int signo, void *arg)
 {
 	struct daemon *d = arg;
-	size_t i, n = 0;
 
 	(void)signo;
-	for (i = 0; i < d->nopen; i++)
-		if (d->listeners[i].log != NULL) {
-			accesslog_reopen(d->listeners[i].log);
-			n++;
-		}
-	log_info("SIGUSR1: reopening %zu access logs", n);
+	log_info("SIGUSR1: reopening %zu access logs",
+	    listeners_reopen_logs(d->listeners, d->nopen));
 }
 
 static void
@@ -309,7 +289,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < d.nopen; i++)
-		if (listener_start(&d.listeners[i]) == -1)
+		if (listener_start(d.listeners[i]) == -1)
 			fatal("%s: accept coroutine", d.cfg->listeners[i].name);
 	log_info("aio-echod %s ready: %zu listeners, pid %d, %s coroutines "
 	    "with %lld KiB stacks", AIO_VERSION, d.nopen, (int)getpid(),
@@ -318,8 +298,8 @@ main(int argc, char **argv)
 	if (loop_run(d.loop) == -1)
 		fatal("event loop");
 	for (i = 0; i < d.nopen; i++)
-		log_info("%s: %s", d.listeners[i].lc->name,
-		    listener_summary(&d.listeners[i], line, sizeof(line)));
+		log_info("%s: %s", listener_name(d.listeners[i]),
+		    listener_summary(d.listeners[i], line, sizeof(line)));
 	log_info("aio-echod stopped");
 
 out:
