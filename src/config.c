@@ -19,7 +19,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "coro.h"
 #include "log.h"
 
 #define DAY_MS		(86400LL * 1000)
@@ -65,7 +64,7 @@ static const char *const balance_names[] = { "round-robin", "first", NULL };
 static const struct key global_keys[] = {
 	{ .name = "log_level", .type = KEY_LOG_LEVEL, .offset = G(log_level) },
 	NUM("coroutine_stack_size", KEY_SIZE, G(coroutine_stack_size),
-	    CORO_STACK_MIN, CORO_STACK_MAX, "16k to 1m"),
+	    CONFIG_STACK_MIN, CONFIG_STACK_MAX, "16k to 1m"),
 	NUM("shutdown_timeout", KEY_DURATION, G(shutdown_timeout),
 	    0, 3600 * 1000, "0s to 1h"),
 	NUM("worker_threads", KEY_INT, G(worker_threads), 1, 64, "1 to 64"),
@@ -622,7 +621,7 @@ config_build(config_t *cf, const char *file)
 		fatal("calloc");
 	cfg->path = strdup(file);
 	cfg->log_level = LOG_LEVEL_INFO;
-	cfg->coroutine_stack_size = CORO_STACK_DEFAULT;
+	cfg->coroutine_stack_size = CONFIG_STACK_DEFAULT;
 	cfg->shutdown_timeout = 30 * 1000;
 	cfg->worker_threads = 4;
 	cfg->worker_queue = 1024;

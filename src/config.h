@@ -46,6 +46,14 @@ struct listen_conf {
 	int		 line;		/* where its group starts */
 };
 
+/*
+ * coroutine_stack_size: its default and range.  coro_init() must accept
+ * the whole range (main.c checks that at compile time).
+ */
+#define CONFIG_STACK_DEFAULT	(64 * 1024)
+#define CONFIG_STACK_MIN	(16 * 1024)
+#define CONFIG_STACK_MAX	(1024 * 1024)
+
 /* The whole configuration: plain data, immutable once loaded. */
 struct config {
 	char		*path;

@@ -5,8 +5,8 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "io.h"
 
@@ -45,20 +45,17 @@ size_t
 conn_access_line(const struct conn *c, enum conn_close why, char *buf,
     size_t size)
 {
-	char peer[SOCK_ADDR_STRLEN], up[SOCK_ADDR_STRLEN], when[32];
-	struct timespec ts;
-	struct tm tm;
+	char peer[SOCK_ADDR_STRLEN], up[SOCK_ADDR_STRLEN];
+	char when[CLOCK_UTC_SIZE];
 	int n;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(buf, size, "%s.%03ldZ %s %s %s %lld %llu %llu %s\n",
-	    when, ts.tv_nsec / 1000000, c->lc->name,
+	clock_utc(when, sizeof(when));
+	n = snprintf(buf, size, "%s %s %s %s %lld %llu %llu %s\n",
+	    when, c->lc->name,
 	    sock_addr_format(&c->peer, peer, sizeof(peer)),
 	    c->upstream.ss.ss_family != 0 ?
 	    sock_addr_format(&c->upstream, up, sizeof(up)) : "-",
-	    (long long)(io_now() - c->started),
+	    (long long)(clock_now() - c->started),
 	    (unsigned long long)c->bytes_in,
 	    (unsigned long long)c->bytes_out, conn_close_name(why));
 	if (n < 0)

@@ -33,7 +33,7 @@ struct conn {
 	const struct listen_conf *lc;
 	struct listener		*l;
 	struct loop		*loop;
-	int64_t			 started;	/* io_now() at accept */
+	int64_t			 started;	/* clock_now() at accept */
 	uint64_t		 bytes_in;	/* from the client */
 	uint64_t		 bytes_out;	/* to the client */
 	int			 err;		/* errno behind a reset */

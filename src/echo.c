@@ -19,6 +19,7 @@
 #include <errno.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "io.h"
 #include "sock.h"
@@ -27,7 +28,7 @@
 static int64_t
 idle_deadline(const struct conn *c)
 {
-	return (c->lc->idle_timeout > 0 ? io_now() + c->lc->idle_timeout : -1);
+	return (c->lc->idle_timeout > 0 ? clock_now() + c->lc->idle_timeout : -1);
 }
 
 enum conn_close

@@ -16,9 +16,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "coro.h"
 #include "log.h"
 
@@ -86,43 +86,14 @@ put_str(char *p, const char *end, const char *s)
 	return (p);
 }
 
-/*
- * log.c's "2026-11-25T10:00:00.123Z crit: " without gmtime_r, which is
- * not async-signal-safe: the civil date from the day count (valid from
- * 1970 on).
- */
+/* log.c's "2026-11-25T10:00:00.123Z crit: ", async-signal-safely. */
 static char *
 put_prefix(char *p)
 {
-	struct timespec ts;
-	int64_t days, secs, doe, yoe, doy, mp, y, m, d;
-
 	if (overflow_journal)
 		return (put_str(p, p + 4, "<2>"));
-	clock_gettime(CLOCK_REALTIME, &ts);
-	days = ts.tv_sec / 86400 + 719468;	/* days since 0000-03-01 */
-	secs = ts.tv_sec % 86400;
-	doe = days % 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	d = doy - (153 * mp + 2) / 5 + 1;
-	m = mp < 10 ? mp + 3 : mp - 9;
-	y = yoe + days / 146097 * 400 + (m <= 2);
-	p = put_num(p, y, 4);
-	*p++ = '-';
-	p = put_num(p, m, 2);
-	*p++ = '-';
-	p = put_num(p, d, 2);
-	*p++ = 'T';
-	p = put_num(p, secs / 3600, 2);
-	*p++ = ':';
-	p = put_num(p, secs / 60 % 60, 2);
-	*p++ = ':';
-	p = put_num(p, secs % 60, 2);
-	*p++ = '.';
-	p = put_num(p, ts.tv_nsec / 1000000, 3);
-	return (put_str(p, p + 8, "Z crit: "));
+	p += clock_utc(p, CLOCK_UTC_SIZE);
+	return (put_str(p, p + 7, " crit: "));
 }
 
 /* A size as the configuration writes it: "1m", "64k" or bytes. */

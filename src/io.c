@@ -55,6 +55,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "loop.h"
 #include "loop_park.h"
 #include "sock.h"
@@ -91,12 +92,6 @@ struct io_wait {
 /* This thread's fd table, indexed by fd, grown on demand. */
 static __thread struct io_fd	**fds;
 static __thread size_t		  nfds;
-
-int64_t
-io_now(void)
-{
-	return (loop_now());
-}
 
 static struct io_wait **
 slot(struct io_fd *f, int what)
@@ -228,7 +223,7 @@ park(struct io_fd *f, int what, int64_t deadline, int flags)
 	}
 	/* The last read was short: look again soon, if no edge comes. */
 	if (what == IO_READ && f->recheck) {
-		recheck = io_now() + IO_RECHECK_MS;
+		recheck = clock_now() + IO_RECHECK_MS;
 		if (until == -1 || recheck < until)
 			until = recheck;
 	}
@@ -240,7 +235,7 @@ park(struct io_fd *f, int what, int64_t deadline, int flags)
 	r = loop_park(&w.lw, until, flags);
 	wait_unlink(&w);	/* if loop_park failed without parking */
 	if (r == -1 && errno == ETIMEDOUT && until != deadline &&
-	    (deadline == -1 || io_now() < deadline)) {
+	    (deadline == -1 || clock_now() < deadline)) {
 		/* The recheck: f is alive, io_close() would have said EBADF. */
 		f->recheck = 0;
 		f->readable = 1;

@@ -10,7 +10,7 @@ struct sock_addr;
 /*
  * Parking I/O for coroutines.  Each call tries the system call first and
  * parks only when it would block.  Deadlines are absolute monotonic
- * milliseconds (io_now() + ms); -1 means none.  A call that would park
+ * milliseconds on clock_now() (clock.h); -1 means none.  A call that would park
  * past its deadline fails with ETIMEDOUT, and every parking call fails
  * with ECANCELED once shutdown cancels it.  All calls: loop thread, from
  * a coroutine ("May park").  Reads, writes and accepts spend from the
@@ -20,9 +20,6 @@ struct sock_addr;
 
 #define IO_READ		1
 #define IO_WRITE	2
-
-/* io_now(): monotonic milliseconds, the clock deadlines are on. */
-int64_t	io_now(void);
 
 /*
  * io_wait(fd, what, deadline):

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "accesslog.h"
+#include "clock.h"
 #include "config.h"
 #include "conn.h"
 #include "coro.h"
@@ -45,7 +46,7 @@ struct listener {
 	struct accesslog *log;		/* NULL: no access log */
 	struct upstreams *upstreams;	/* proxy listeners */
 	int64_t		 warned_upstream;
-	int64_t		 warned_limit;	/* io_now() of the last warning */
+	int64_t		 warned_limit;	/* clock_now() of the last warning */
 	int64_t		 warned_accept;
 };
 
@@ -176,7 +177,7 @@ conn_log_close(const struct conn *c, enum conn_close why)
 	log_debug("%s %s: closed (%s%s%s) after %lld ms, %llu bytes in, "
 	    "%llu bytes out", c->lc->name, peer, conn_close_name(why),
 	    c->err ? ": " : "", c->err ? strerror(c->err) : "",
-	    (long long)(io_now() - c->started),
+	    (long long)(clock_now() - c->started),
 	    (unsigned long long)c->bytes_in,
 	    (unsigned long long)c->bytes_out);
 }
@@ -229,7 +230,7 @@ static void
 conn_reject(struct listener *l, int fd, const struct sock_addr *peer,
     const char *what)
 {
-	struct conn c = { .peer = *peer, .lc = l->lc, .started = io_now() };
+	struct conn c = { .peer = *peer, .lc = l->lc, .started = clock_now() };
 	char text[SOCK_ADDR_STRLEN];
 
 	close(fd);
@@ -255,7 +256,7 @@ conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 	c->lc = l->lc;
 	c->l = l;
 	c->loop = l->loop;
-	c->started = io_now();
+	c->started = clock_now();
 	(void)sock_tune_stream(fd, peer->ss.ss_family);
 	l->active++;
 	l->total++;
@@ -275,7 +276,7 @@ accept_failed(struct listener *l)
 	if (log_ratelimit(&l->warned_accept))
 		log_warn("%s: accept (pausing %d ms)", l->lc->name,
 		    ACCEPT_PAUSE_MS);
-	return (io_sleep(io_now() + ACCEPT_PAUSE_MS));
+	return (io_sleep(clock_now() + ACCEPT_PAUSE_MS));
 }
 
 static void

@@ -22,8 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 /* Long enough for any message we write; longer ones end in "...". */
 #define LOG_LINE_MAX	1024
@@ -79,17 +80,12 @@ level_word(int level)
 static size_t
 log_prefix(char *buf, size_t size, int level)
 {
-	struct timespec ts;
-	struct tm tm;
 	size_t n;
 
 	if (log_journal)
 		return ((size_t)snprintf(buf, size, "<%d>", level));
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(buf + n, size - n, ".%03ldZ %s: ",
-	    ts.tv_nsec / 1000000, level_word(level));
+	n = clock_utc(buf, size);
+	n += (size_t)snprintf(buf + n, size - n, " %s: ", level_word(level));
 	return (n);
 }
 
@@ -222,11 +218,8 @@ log_write(int level, int with_errno, const char *fmt, ...)
 int
 log_ratelimit(int64_t *last)
 {
-	struct timespec ts;
-	int64_t now;
+	int64_t now = clock_now();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	if (*last != 0 && now - *last < RATELIMIT_MS)
 		return (0);
 	*last = now;

@@ -35,11 +35,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "coro.h"
 #include "log.h"
 #include "loop_park.h"
@@ -75,15 +75,6 @@ static int			 signal_write_fd = -1;	/* process-wide */
 static void	on_ready(evutil_socket_t, short, void *);
 static void	on_drain_timeout(evutil_socket_t, short, void *);
 static void	on_wait_timeout(evutil_socket_t, short, void *);
-
-int64_t
-loop_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 struct event_base *
 loop_base(void)
@@ -290,7 +281,7 @@ loop_park(struct loop_wait *w, int64_t deadline, int flags)
 	w->flags = flags;
 	w->err = 0;
 	if (deadline != -1) {
-		if ((left = deadline - loop_now()) <= 0) {
+		if ((left = deadline - clock_now()) <= 0) {
 			errno = ETIMEDOUT;
 			return (-1);
 		}

@@ -143,7 +143,5 @@ enum loop_state	loop_state(const struct loop *);
 /* loop_live(l): coroutines started by loop_spawn() still running. */
 unsigned long	loop_live(const struct loop *);
 
-/* loop_now(): monotonic milliseconds.  Any thread. */
-int64_t	loop_now(void);
 
 #endif /* LOOP_H */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "coro.h"
 #include "hygiene.h"
@@ -24,6 +25,10 @@
 #include "pool.h"
 
 #define DEFAULT_CONFIG	"/etc/aio-echod.conf"
+
+_Static_assert(CONFIG_STACK_MIN >= CORO_STACK_MIN &&
+    CONFIG_STACK_MAX <= CORO_STACK_MAX,
+    "coroutine_stack_size may be set outside what coro_init() accepts");
 /*
  * At exit, how long access log lines may take to reach their files, and
  * the workers to be interrupted and joined: the whole of the pool's time
@@ -137,15 +142,15 @@ wait_logs(struct daemon *d, int64_t *end)
 	int64_t until;
 
 	for (;;) {
-		until = loop_now() + SIGNAL_POLL_MS;
+		until = clock_now() + SIGNAL_POLL_MS;
 		if (until > *end - POOL_JOIN_MS)
 			until = *end - POOL_JOIN_MS;
 		if (pool_wait_idle(d->pool, until) == 0)
 			return (0);
 		loop_signals(d->loop);
-		if (d->hurry && *end > loop_now() + LOG_HURRY_MS)
-			*end = loop_now() + LOG_HURRY_MS;
-		if (loop_now() >= *end - POOL_JOIN_MS)
+		if (d->hurry && *end > clock_now() + LOG_HURRY_MS)
+			*end = clock_now() + LOG_HURRY_MS;
+		if (clock_now() >= *end - POOL_JOIN_MS)
 			return (-1);
 	}
 }
@@ -159,7 +164,7 @@ wait_logs(struct daemon *d, int64_t *end)
 static void
 close_listeners(struct daemon *d)
 {
-	int64_t start = loop_now(), end;
+	int64_t start = clock_now(), end;
 	size_t i;
 	int stuck, k;
 
@@ -169,7 +174,7 @@ close_listeners(struct daemon *d)
 		end = start + (d->hurry ? LOG_HURRY_MS : LOG_FLUSH_MS);
 		if (wait_logs(d, &end) == -1)
 			log_warnx("access logs still busy after %lld ms; "
-			    "giving up", (long long)(loop_now() - start));
+			    "giving up", (long long)(clock_now() - start));
 		stuck = pool_stop(d->pool, end);
 		for (k = 0; k < stuck; k++)
 			log_warnx("worker pool: a worker is stuck in \"%s\"; "

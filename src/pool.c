@@ -57,6 +57,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "loop.h"
 #include "loop_park.h"
 
@@ -506,7 +507,7 @@ pool_wait_idle(struct pool *p, int64_t deadline)
 		pthread_mutex_unlock(&p->lock);
 		if (idle)
 			return (0);
-		if ((left = deadline - loop_now()) <= 0) {
+		if ((left = deadline - clock_now()) <= 0) {
 			errno = ETIMEDOUT;
 			return (-1);
 		}
@@ -544,7 +545,7 @@ join_workers(struct pool *p, int64_t deadline)
 		if (left == 0)
 			return;
 		(void)nanosleep(&kick, NULL);
-		if (loop_now() >= deadline)
+		if (clock_now() >= deadline)
 			break;
 	}
 	for (i = 0; i < p->nthreads; i++) {
@@ -619,7 +620,7 @@ pool_free(struct pool *p)
 {
 	if (p == NULL)
 		return;
-	if (pool_stop(p, loop_now() + POOL_FREE_STOP_MS) > 0)
+	if (pool_stop(p, clock_now() + POOL_FREE_STOP_MS) > 0)
 		return;		/* a stuck worker may still touch p: keep it */
 	if (p->efd > 0)
 		close(p->efd);

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "io.h"
 #include "log.h"
@@ -44,7 +45,7 @@
 struct relay {
 	struct conn	*c;
 	int		 ufd;
-	int64_t		 last;		/* io_now() of the last bytes moved */
+	int64_t		 last;		/* clock_now() of the last bytes moved */
 	int64_t		 fin_deadline;	/* -1 until one side has finished */
 	int		 decided;	/* why is final */
 	int		 failed;	/* an error ended it: reset both */
@@ -78,7 +79,7 @@ relay_deadline(const struct relay *r)
 static enum conn_close
 relay_timeout_reason(const struct relay *r)
 {
-	int64_t now = io_now(), d = relay_deadline(r);
+	int64_t now = clock_now(), d = relay_deadline(r);
 
 	if (r->fin_deadline != -1 && now >= r->fin_deadline)
 		return (CONN_FIN_TIMEOUT);
@@ -119,7 +120,7 @@ relay_eof(struct relay *r, const struct direction *d)
 	}
 	(void)shutdown(d->to, SHUT_WR);
 	if (fin > 0 && r->fin_deadline == -1) {
-		r->fin_deadline = io_now() + fin;
+		r->fin_deadline = clock_now() + fin;
 		/* The other direction re-times its read and its write. */
 		io_interrupt(d->to, IO_READ);
 		io_interrupt(d->from, IO_WRITE);
@@ -138,7 +139,7 @@ relay_retry(struct relay *r, int err)
 		return (-1);
 	if (err == EINTR)
 		return (0);
-	if (err == ETIMEDOUT && relay_deadline(r) > io_now())
+	if (err == ETIMEDOUT && relay_deadline(r) > clock_now())
 		return (0);
 	relay_fail(r, err);
 	return (-1);
@@ -171,7 +172,7 @@ pump_write(struct direction *d, const char *p, size_t n)
 			p += k;
 			n -= (size_t)k;
 			*d->count += (uint64_t)k;
-			r->last = io_now();
+			r->last = clock_now();
 		} else if (relay_retry(r, errno) == -1)
 			return (-1);
 	}
@@ -187,7 +188,7 @@ pump(struct direction *d)
 
 	while (pump_wait(d) == 0) {
 		/* A direction that never parks is bounded all the same. */
-		if (r->fin_deadline != -1 && io_now() >= r->fin_deadline) {
+		if (r->fin_deadline != -1 && clock_now() >= r->fin_deadline) {
 			relay_fail(r, ETIMEDOUT);
 			return;
 		}
@@ -208,7 +209,7 @@ pump(struct direction *d)
 				relay_fail(r, errno);
 			return;
 		}
-		r->last = io_now();
+		r->last = clock_now();
 		if (pump_write(d, buf, (size_t)n) == -1) {
 			buf_return(buf);
 			return;
@@ -248,7 +249,7 @@ proxy_connect(struct conn *c, struct upstreams *us)
 	for (i = 0; i < n; i++) {
 		k = (start + i) % n;
 		if ((na = upstreams_addrs(us, k, addrs, &why,
-		    io_now() + c->lc->connect_timeout)) == 0) {
+		    clock_now() + c->lc->connect_timeout)) == 0) {
 			if (errno == ECANCELED) {	/* the stop, not DNS */
 				err = ECANCELED;
 				goto fail;
@@ -265,7 +266,7 @@ proxy_connect(struct conn *c, struct upstreams *us)
 				continue;
 			}
 			if (io_connect(fd, &addrs[j],
-			    io_now() + c->lc->connect_timeout) == 0) {
+			    clock_now() + c->lc->connect_timeout) == 0) {
 				(void)sock_tune_stream(fd,
 				    addrs[j].ss.ss_family);
 				c->upstream = addrs[j];
@@ -302,7 +303,7 @@ proxy_serve(struct conn *c, struct upstreams *us)
 		return (CONN_CONNECT_FAILED);
 	}
 	r.ufd = ufd;
-	r.last = io_now();
+	r.last = clock_now();
 	up = (struct direction){ &r, c->fd, ufd, &c->bytes_in, 1 };
 	down = (struct direction){ &r, ufd, c->fd, &c->bytes_out, 0 };
 	if (io_on_error(c->fd, on_side_error, &r) == -1 ||

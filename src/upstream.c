@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "loop.h"
@@ -40,7 +41,7 @@ struct upstream {
 	struct upstreams	*us;
 	struct sock_addr	 addrs[UPSTREAM_ADDRS_MAX];
 	size_t			 naddrs;
-	int64_t			 resolved_at;	/* loop_now(); 0: never */
+	int64_t			 resolved_at;	/* clock_now(); 0: never */
 	struct resolve_job	*inflight;	/* the lookup in the pool */
 	const char		*error;		/* last resolver message */
 };
@@ -154,7 +155,7 @@ resolve_fn(struct pool_job *job)
 static void
 resolve_update(struct upstream *u, struct resolve_job *r)
 {
-	u->resolved_at = loop_now();
+	u->resolved_at = clock_now();
 	if (r->gai == 0 && r->n > 0) {
 		memcpy(u->addrs, r->addrs, r->n * sizeof(r->addrs[0]));
 		u->naddrs = r->n;
@@ -226,7 +227,7 @@ upstreams_addrs(struct upstreams *us, size_t i, struct sock_addr *addrs,
     const char **why, int64_t deadline)
 {
 	struct upstream *u = &us->u[i];
-	int64_t now = loop_now();
+	int64_t now = clock_now();
 
 	if (u->uc->host == NULL) {
 		addrs[0] = u->uc->addr;

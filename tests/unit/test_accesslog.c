@@ -3,6 +3,7 @@
  * left to the job, not freed under it; a symbolic link is not followed.
  */
 #include "accesslog.h"
+#include "clock.h"
 
 #include <sys/stat.h>
 
@@ -42,12 +43,12 @@ test_free_with_job_out(void)
 	mkfifo(fifo, 0600);
 	al = accesslog_create(fifo, p);
 	accesslog_write(al, "line\n", 5);
-	end = loop_now() + 5000;
-	while (pool_queued(p) > 0 && loop_now() < end)
+	end = clock_now() + 5000;
+	while (pool_queued(p) > 0 && clock_now() < end)
 		usleep(1000);	/* until the worker holds the job */
 	accesslog_free(al);
 	fd = open(fifo, O_RDONLY | O_NONBLOCK);
-	CHECK(pool_wait_idle(p, loop_now() + 5000) == 0,
+	CHECK(pool_wait_idle(p, clock_now() + 5000) == 0,
 	    "the job comes back once the FIFO has a reader");
 	n = read(fd, buf, sizeof(buf));
 	CHECK(n == 5 && memcmp(buf, "line\n", 5) == 0,
@@ -74,7 +75,7 @@ test_symlink_refused(void)
 	CHECK(symlink(target, link) == 0, "planted %s -> %s", link, target);
 	al = accesslog_create(link, p);
 	accesslog_write(al, "line\n", 5);
-	(void)pool_wait_idle(p, loop_now() + 5000);
+	(void)pool_wait_idle(p, clock_now() + 5000);
 	CHECK(stat(target, &st) == 0 && st.st_size == 0 &&
 	    accesslog_dropped(al) == 1,
 	    "the link is not followed: the target has %lld bytes, %llu "

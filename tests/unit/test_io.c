@@ -2,6 +2,7 @@
  * test_io: parking I/O on the loop: deadlines, wakeups, backpressure,
  * close, the two-step stop, accept and connect.
  */
+#include "clock.h"
 #include "io.h"
 
 #include <sys/socket.h>
@@ -57,9 +58,9 @@ static void
 t_timeout(void *arg)
 {
 	char c;
-	int64_t t0 = io_now();
+	int64_t t0 = clock_now();
 	ssize_t n = io_read(sp[0], &c, 1, t0 + 50);
-	int64_t took = io_now() - t0;
+	int64_t took = clock_now() - t0;
 
 	(void)arg;
 	CHECK(n == -1 && errno == ETIMEDOUT && took >= 49 && took < 1000,
@@ -74,7 +75,7 @@ static void
 writer_later(void *arg)
 {
 	(void)arg;
-	io_sleep(io_now() + 20);
+	io_sleep(clock_now() + 20);
 	io_write(sp[1], "hello", 5, -1);
 }
 
@@ -86,10 +87,10 @@ t_wakeup(void *arg)
 
 	(void)arg;
 	loop_spawn(L, writer_later, NULL);
-	n = io_read(sp[0], buf, sizeof(buf), io_now() + 5000);
+	n = io_read(sp[0], buf, sizeof(buf), clock_now() + 5000);
 	CHECK(n == 5 && memcmp(buf, "hello", 5) == 0,
 	    "a parked reader wakes when data arrives");
-	io_sleep(io_now() + 5);
+	io_sleep(clock_now() + 5);
 	loop_stop(L);
 }
 
@@ -130,7 +131,7 @@ t_backpressure(void *arg)
 		big[i] = (unsigned char)i;
 	got = 0;
 	loop_spawn(L, slow_reader, &got);
-	CHECK(io_write(sp[0], big, BIG, io_now() + 10000) == 0,
+	CHECK(io_write(sp[0], big, BIG, clock_now() + 10000) == 0,
 	    "io_write parks under backpressure and writes everything");
 	free(big);
 }
@@ -155,11 +156,11 @@ t_busy_and_close(void *arg)
 	(void)arg;
 	second_errno = 0;
 	loop_spawn(L, second_reader, NULL);	/* parks on sp[0] */
-	CHECK(io_read(sp[0], &c, 1, io_now() + 10) == -1 && errno == EBUSY,
+	CHECK(io_read(sp[0], &c, 1, clock_now() + 10) == -1 && errno == EBUSY,
 	    "a second reader on one fd gets EBUSY");
 	io_close(sp[0]);
 	sp[0] = socket(AF_UNIX, SOCK_STREAM, 0);	/* for run()'s close */
-	io_sleep(io_now() + 1);
+	io_sleep(clock_now() + 1);
 	CHECK(second_errno == EBADF, "io_close wakes the waiter with EBADF");
 	loop_stop(L);
 }
@@ -173,7 +174,7 @@ blocked_writer(void *arg)
 
 	(void)arg;
 	writer_errno = 0;
-	if (io_write(sp[0], big, sizeof(big), io_now() + 5000) == -1)
+	if (io_write(sp[0], big, sizeof(big), clock_now() + 5000) == -1)
 		writer_errno = errno;
 }
 
@@ -183,7 +184,7 @@ reader_closer(void *arg)
 	char c;
 
 	(void)arg;
-	if (io_read(sp[0], &c, 1, io_now() + 5000) == 1) {
+	if (io_read(sp[0], &c, 1, clock_now() + 5000) == 1) {
 		io_close(sp[0]);
 		/* The fd number is free again: the next socket reuses it. */
 		sp[0] = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -207,7 +208,7 @@ t_reader_closes(void *arg)
 	(void)!write(sp[1], "r", 1);
 	while (read(sp[1], sink, sizeof(sink)) > 0)
 		;
-	io_sleep(io_now() + 50);
+	io_sleep(clock_now() + 50);
 	CHECK(writer_errno == EBADF, "a writer whose fd its reader closed "
 	    "in the same edge fails with EBADF (errno %d)", writer_errno);
 	loop_stop(L);
@@ -219,7 +220,7 @@ static void
 short_sleeper(void *arg)
 {
 	(void)arg;
-	io_sleep(io_now() + 1);
+	io_sleep(clock_now() + 1);
 	timer_fired = 1;
 }
 
@@ -256,12 +257,12 @@ static void
 busy_conn(void *arg)
 {
 	char c;
-	int64_t t0 = io_now();
+	int64_t t0 = clock_now();
 
 	(void)arg;
 	if (io_read(sp[1], &c, 1, -1) == -1)
 		busy_errno = errno;
-	busy_took = io_now() - t0;
+	busy_took = clock_now() - t0;
 }
 
 static void
@@ -329,7 +330,7 @@ t_data_then_fin(void *arg)
 	(void)arg;
 	io_write(sp[1], "abc", 3, -1);
 	shutdown(sp[1], SHUT_WR);
-	r = drain_to_end(sp[0], io_now() + 2000, &total);
+	r = drain_to_end(sp[0], clock_now() + 2000, &total);
 	CHECK(r == 0 && total == 3, "data and FIN in one edge: data, then EOF"
 	    " (r=%zd, errno %d)", r, r == -1 ? errno : 0);
 	loop_stop(L);
@@ -344,7 +345,7 @@ client(void *arg)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 
 	(void)arg;
-	CHECK(io_connect(fd, &lsa, io_now() + 2000) == 0, "io_connect");
+	CHECK(io_connect(fd, &lsa, clock_now() + 2000) == 0, "io_connect");
 	io_write(fd, "x", 1, -1);
 	io_close(fd);
 }
@@ -356,7 +357,7 @@ accept_after_turn(void *arg)
 {
 	(void)arg;
 	loop_spend(LOOP_SLICE);
-	turn_accept = io_accept(lfd, NULL, io_now() + 2000);
+	turn_accept = io_accept(lfd, NULL, clock_now() + 2000);
 	turn_errno = errno;
 	if (turn_accept >= 0)
 		io_close(turn_accept);
@@ -378,9 +379,9 @@ t_accept(void *arg)
 
 	(void)arg;
 	loop_spawn(L, client, NULL);
-	fd = io_accept(lfd, &peer, io_now() + 2000);
+	fd = io_accept(lfd, &peer, clock_now() + 2000);
 	CHECK(fd >= 0 && peer.ss.ss_family == AF_INET, "io_accept");
-	CHECK(io_read(fd, &c, 1, io_now() + 2000) == 1 && c == 'x',
+	CHECK(io_read(fd, &c, 1, clock_now() + 2000) == 1 && c == 'x',
 	    "accepted connection carries data");
 	io_close(fd);
 
@@ -389,7 +390,7 @@ t_accept(void *arg)
 	accept_faults = 3;
 	accept_errno = EPROTO;
 	accept_calls = 0;
-	fd = io_accept(lfd, &peer, io_now() + 2000);
+	fd = io_accept(lfd, &peer, clock_now() + 2000);
 	CHECK(fd >= 0 && accept_calls == 4,
 	    "accept retries EPROTO at once (%d calls)", accept_calls);
 	io_close(fd);
@@ -401,13 +402,13 @@ t_accept(void *arg)
 	loop_spawn(L, client, NULL);
 	loop_spawn(L, accept_after_turn, NULL);
 	loop_spawn(L, drain_now, NULL);
-	io_sleep(io_now() + 50);
+	io_sleep(clock_now() + 50);
 	CHECK(turn_accept == -1 && turn_errno == ECANCELED,
 	    "an accept waiting for its turn stops once draining (%d, errno %d)",
 	    turn_accept, turn_errno);
 	accept_faults = 1;
 	accept_errno = EMFILE;
-	CHECK(io_accept(lfd, &peer, io_now() + 2000) == -1 && errno == EMFILE,
+	CHECK(io_accept(lfd, &peer, clock_now() + 2000) == -1 && errno == EMFILE,
 	    "accept returns EMFILE to its caller");
 	accept_faults = 0;
 
@@ -415,7 +416,7 @@ t_accept(void *arg)
 	int cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 
 	io_close(lfd);
-	CHECK(io_connect(cfd, &refused, io_now() + 2000) == -1 &&
+	CHECK(io_connect(cfd, &refused, clock_now() + 2000) == -1 &&
 	    errno == ECONNREFUSED, "connect to a closed port: ECONNREFUSED");
 	io_close(cfd);
 	loop_stop(L);
@@ -432,11 +433,11 @@ t_data_then_reset(void *arg)
 
 	(void)arg;
 	connect(c, (struct sockaddr *)&lsa.ss, lsa.len);
-	fd = io_accept(lfd, NULL, io_now() + 2000);
+	fd = io_accept(lfd, NULL, clock_now() + 2000);
 	(void)!write(c, "abc", 3);
 	setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(c);
-	r = drain_to_end(fd, io_now() + 2000, &total);
+	r = drain_to_end(fd, clock_now() + 2000, &total);
 	CHECK(r == -1 && errno == ECONNRESET,
 	    "data and RST in one edge: the reset is seen, not a timeout "
 	    "(errno %d)", errno);

@@ -3,6 +3,7 @@
  * full queue, waits that time out or are cancelled while their job goes
  * on, and stopping with jobs pending or stuck.
  */
+#include "clock.h"
 #include "pool.h"
 
 #include <sys/stat.h>
@@ -179,11 +180,11 @@ test_stop_interrupts(void)
 	P = pool_create(2, 8);
 	pool_submit(P, &job);
 	usleep(50000);		/* let a worker block in open(2) */
-	t0 = loop_now();
+	t0 = clock_now();
 	pool_free(P);
-	CHECK(open_errno == EINTR && loop_now() - t0 < 3000,
+	CHECK(open_errno == EINTR && clock_now() - t0 < 3000,
 	    "stopping interrupts a job blocked in open(2) on a FIFO "
-	    "(errno %d, %lld ms)", open_errno, (long long)(loop_now() - t0));
+	    "(errno %d, %lld ms)", open_errno, (long long)(clock_now() - t0));
 	loop_free(L);
 	unlink(fifo);
 }
@@ -236,24 +237,24 @@ gates_reset(void)
 static void
 wait_releases(int n)
 {
-	int64_t end = loop_now() + 5000;
+	int64_t end = clock_now() + 5000;
 
-	while (atomic_load(&releases) < n && loop_now() < end)
-		(void)io_sleep(loop_now() + 10);
+	while (atomic_load(&releases) < n && clock_now() < end)
+		(void)io_sleep(clock_now() + 10);
 }
 
 static void
 timeout_main(void *arg)
 {
-	int64_t t0 = loop_now();
+	int64_t t0 = clock_now();
 	int r, err;
 
 	(void)arg;
 	r = pool_run(P, gated_job("gated 1"), t0 + 50);
 	err = errno;
-	CHECK(r == -1 && err == ETIMEDOUT && loop_now() - t0 >= 45,
+	CHECK(r == -1 && err == ETIMEDOUT && clock_now() - t0 >= 45,
 	    "pool_run times out at its deadline while fn runs (errno %d, "
-	    "%lld ms)", err, (long long)(loop_now() - t0));
+	    "%lld ms)", err, (long long)(clock_now() - t0));
 	CHECK(atomic_load(&releases) == 0,
 	    "a job still running is not released under its worker");
 	atomic_store(&gate, 1);
@@ -295,7 +296,7 @@ static void
 canceller_main(void *arg)
 {
 	(void)arg;
-	(void)io_sleep(loop_now() + 50);
+	(void)io_sleep(clock_now() + 50);
 	loop_cancel(L);
 }
 
@@ -316,14 +317,14 @@ test_run_cancel(void)
 	loop_spawn(L, cancelled_main, (void *)0L);
 	loop_spawn(L, cancelled_main, (void *)1L);
 	loop_spawn(L, canceller_main, NULL);
-	t0 = loop_now();
+	t0 = clock_now();
 	loop_run(L);
 	CHECK(cancel_errs[0] == ECANCELED && cancel_errs[1] == ECANCELED &&
-	    loop_now() - t0 < 2000,
+	    clock_now() - t0 < 2000,
 	    "loop_cancel fails both pool_run waits with ECANCELED (%d, %d)",
 	    cancel_errs[0], cancel_errs[1]);
 	atomic_store(&gate, 1);
-	r = pool_wait_idle(P, loop_now() + 5000);
+	r = pool_wait_idle(P, clock_now() + 5000);
 	CHECK(r == 0 && atomic_load(&releases) == 2 &&
 	    atomic_load(&gated_runs) == 1,
 	    "both jobs are released (%d), the queued one without running "
@@ -336,13 +337,13 @@ test_run_cancel(void)
 static void
 room_main(void *arg)
 {
-	int64_t t0 = loop_now();
+	int64_t t0 = clock_now();
 	int r, err;
 
 	(void)arg;
 	r = pool_run(P, gated_job("no room"), t0 + 50);
 	err = errno;
-	CHECK(r == -1 && err == ETIMEDOUT && loop_now() - t0 >= 45 &&
+	CHECK(r == -1 && err == ETIMEDOUT && clock_now() - t0 >= 45 &&
 	    atomic_load(&releases) == 1,
 	    "waiting for room in a full queue times out at the deadline, "
 	    "and the job, never queued, is released at once (errno %d, "
@@ -364,15 +365,15 @@ test_run_full(void)
 	L = loop_create();
 	P = pool_create(1, 1);
 	pool_submit(P, gated_job("running"));
-	end = loop_now() + 5000;
-	while (pool_queued(P) > 0 && loop_now() < end)
+	end = clock_now() + 5000;
+	while (pool_queued(P) > 0 && clock_now() < end)
 		usleep(1000);	/* until the worker holds it */
 	pool_submit(P, gated_job("queued"));
 	CHECK(pool_queued(P) == 1, "the queue is full");
 	loop_spawn(L, room_main, NULL);
 	loop_run(L);
 	atomic_store(&gate, 1);
-	(void)pool_wait_idle(P, loop_now() + 5000);
+	(void)pool_wait_idle(P, clock_now() + 5000);
 	pool_free(P);
 	CHECK(atomic_load(&gated_runs) == 2 && atomic_load(&releases) == 2,
 	    "only the two submitted jobs ran (%d)", atomic_load(&gated_runs));
@@ -403,7 +404,7 @@ static void
 impatient_waiter(void *arg)
 {
 	struct pool_job *job = arg;
-	int64_t t0 = loop_now();
+	int64_t t0 = clock_now();
 
 	if (pool_wait(P, job, t0 + 30) == -1 && errno == ETIMEDOUT &&
 	    shared_done == 0)
@@ -475,12 +476,12 @@ test_stop_stuck(void)
 	L = loop_create();
 	P = pool_create(2, 8);
 	pool_submit(P, &job);
-	end = loop_now() + 5000;
-	while (pool_queued(P) > 0 && loop_now() < end)
+	end = clock_now() + 5000;
+	while (pool_queued(P) > 0 && clock_now() < end)
 		usleep(1000);	/* until a worker holds it */
-	t0 = loop_now();
+	t0 = clock_now();
 	stuck = pool_stop(P, t0 + 200);
-	took = loop_now() - t0;
+	took = clock_now() - t0;
 	CHECK(stuck == 1 && took >= 190 && took < 200 + 500,
 	    "pool_stop leaves a worker that ignores EINTR at its deadline "
 	    "(%d stuck, %lld ms)", stuck, (long long)took);
@@ -490,8 +491,8 @@ test_stop_stuck(void)
 	    "the stuck worker is named by its job: \"%s\"", what);
 	/* Let it go, so that the thread ends before the process. */
 	fd = open(fifo, O_RDONLY | O_NONBLOCK);
-	end = loop_now() + 5000;
-	while (!atomic_load(&stubborn_done) && loop_now() < end)
+	end = clock_now() + 5000;
+	while (!atomic_load(&stubborn_done) && clock_now() < end)
 		usleep(1000);
 	CHECK(atomic_load(&stubborn_done), "the stuck job ends once read");
 	close(fd);
