@@ -91,7 +91,7 @@ flush_fn(struct pool_job *job)
 		l->fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT |
 		    O_CLOEXEC | O_NOFOLLOW, 0640);
 		if (l->fd == -1 && (errno != EINTR || pool_stopping())) {
-			f->err = errno;
+			f->err = errno == EINTR ? ECANCELED : errno;
 			return;
 		}
 	}
@@ -101,7 +101,8 @@ flush_fn(struct pool_job *job)
 		else if (n == -1 && errno == EINTR && !pool_stopping())
 			continue;
 		else {
-			f->err = n == -1 ? errno : EIO;
+			f->err = n == -1 ? (errno == EINTR ? ECANCELED :
+			    errno) : EIO;
 			return;
 		}
 	}
@@ -175,9 +176,10 @@ flush_done(struct pool_job *job)
 		l->dropped += count_lines(f->data, f->len);
 		/* A log that cannot be written fails every flush: say so
 		 * once in a while, not once per line. */
-		if (f->err != 0)
+		/* ECANCELED: the stop interrupted a blocked open or write. */
+		if (f->err != 0 && f->err != ECANCELED)
 			warn_error(l, f->err);
-		else if (job->cancelled)
+		else
 			warn_dropped(l, "stopping");
 	}
 	free(f->data);

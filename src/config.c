@@ -439,6 +439,9 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 		if (strspn(str, NAME_CHARS) != strlen(str))
 			problem(p, s, "%s: \"%s\": may hold only letters, "
 			    "digits, '-', '_' and '.'", k->name, str);
+		else if (strlen(str) > CONFIG_NAME_MAX)
+			problem(p, s, "%s: longer than %d bytes", k->name,
+			    CONFIG_NAME_MAX);
 		else
 			*strp = strdup(str);
 		break;

@@ -26,6 +26,9 @@ struct upstream_conf {
 	struct sock_addr addr;		/* if numeric */
 };
 
+/* Longest listener name: one field of an access log line. */
+#define CONFIG_NAME_MAX	64
+
 /* One listener's settings, as read from its group in "listeners". */
 struct listen_conf {
 	char		*name;

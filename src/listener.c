@@ -186,7 +186,8 @@ conn_log_close(const struct conn *c, enum conn_close why)
 static void
 conn_account(struct listener *l, const struct conn *c, enum conn_close why)
 {
-	char line[1024];	/* escaped UNIX paths are long */
+	/* Two escaped UNIX paths, the name and the numbers. */
+	char line[2 * SOCK_ADDR_STRLEN + CONFIG_NAME_MAX + 128];
 
 	l->closed[why]++;
 	l->bytes_in += c->bytes_in;

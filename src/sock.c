@@ -300,6 +300,8 @@ unix_clear_stale(const struct sock_addr *sa)
 		errno = EADDRINUSE;
 		return (-1);
 	}
+	if (err == ENOENT)
+		return (0);	/* removed meanwhile: nothing to clear */
 	if (err != ECONNREFUSED) {
 		errno = err;
 		return (-1);
@@ -323,13 +325,14 @@ unix_parent(const struct sock_addr *sa, char *dir, size_t size)
 }
 
 /*
- * The socket file's directory must be one that only its owner can change:
- * whoever can rename or replace entries in it could swap our socket for
- * their own, or turn the chmod and chown below onto another file.  So a
- * symlink is refused (ELOOP), and so is a group- or world-writable
- * directory without the sticky bit (EPERM); /tmp (1777) is fine, because
+ * The socket file's directory must be one that only we (or root) can
+ * change: whoever can rename or replace entries in it could swap our
+ * socket for their own.  So a symlink is refused (ELOOP), and so is a
+ * directory owned by another user, or a group- or world-writable one
+ * without the sticky bit (EPERM); /tmp (root's, 1777) is fine, because
  * the sticky bit keeps others from renaming or removing our file.  A
- * missing directory is fine: unix_mkdir() makes it.
+ * missing directory is fine: unix_mkdir() makes it.  Its ancestors are
+ * the operator's to trust.
  */
 static int
 unix_check_dir(const struct sock_addr *sa)
@@ -348,8 +351,9 @@ unix_check_dir(const struct sock_addr *sa)
 		errno = ENOTDIR;
 		return (-1);
 	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
-	    (st.st_mode & S_ISVTX) == 0) {
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (st.st_mode & S_ISVTX) == 0)) {
 		errno = EPERM;
 		return (-1);
 	}
@@ -358,7 +362,7 @@ unix_check_dir(const struct sock_addr *sa)
 
 /*
  * Make a UNIX socket's missing parent directory: one level, mode 0755
- * whatever the umask (a umask of 077 would leave 0700, shutting out the
+ * (bind_unix() clears the umask: 077 would leave 0700, shutting out the
  * clients the socket's own mode lets in).  If someone else made it first,
  * it must pass the same check as a directory that was there all along.
  */
@@ -374,38 +378,38 @@ unix_mkdir(const struct sock_addr *sa)
 	}
 	if (mkdir(dir, 0755) == -1)
 		return (errno == EEXIST ? unix_check_dir(sa) : -1);
-	return (chmod(dir, 0755));
-}
-
-/*
- * Give a freshly bound socket file its mode and group.  This runs before
- * listen(), so no client can connect while the file still has the mode
- * bind gave it (0777 less the umask): until then a connect is refused.
- * lchown, because the path is the socket we just made, never a link to
- * follow.
- */
-static int
-unix_set_owner(const struct sock_addr *sa, mode_t mode, gid_t gid)
-{
-	const char *path = sock_unix_path(sa);
-
-	if (chmod(path, mode & 0777) == -1)
-		return (-1);
-	if (gid != (gid_t)-1 && lchown(path, (uid_t)-1, gid) == -1)
-		return (-1);
 	return (0);
 }
 
+/*
+ * Bind fd, making its socket file with mode exactly: bind gives the file
+ * the socket's own mode less the umask, so the mode is set on the socket
+ * first (fchmod) and the umask cleared for the call.  Nothing is done by
+ * path afterwards but the group, with lchown, which never follows a
+ * link, and before listen(), so no client connects before it is set.
+ * The umask is the process's: this runs at startup, when no other
+ * thread creates files.
+ */
 static int
 bind_unix(int fd, const struct sock_addr *sa, mode_t mode, gid_t gid)
 {
 	const struct sockaddr *addr = (const struct sockaddr *)&sa->ss;
-	int saved;
+	mode_t old;
+	int r, saved;
 
-	if (bind(fd, addr, sa->len) == -1 && (errno != ENOENT ||
-	    unix_mkdir(sa) == -1 || bind(fd, addr, sa->len) == -1))
+	if (fchmod(fd, mode & 0777) == -1)
 		return (-1);
-	if (unix_set_owner(sa, mode, gid) == -1) {
+	old = umask(0);
+	r = bind(fd, addr, sa->len);
+	if (r == -1 && errno == ENOENT && unix_mkdir(sa) == 0)
+		r = bind(fd, addr, sa->len);
+	saved = errno;
+	umask(old);
+	errno = saved;
+	if (r == -1)
+		return (-1);
+	if (gid != (gid_t)-1 && lchown(sock_unix_path(sa), (uid_t)-1,
+	    gid) == -1) {
 		saved = errno;
 		unlink(sock_unix_path(sa));
 		errno = saved;

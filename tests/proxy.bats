@@ -79,6 +79,8 @@ setup() {
 	proxy_conf "$ADDR" "\"127.0.0.1:$d1\", \"127.0.0.1:$d2\"" "access_log = \"$ALOG\";"
 	start_daemon
 	run "${CLIENT[@]}" --timeout 10 expect-reset "$ADDR"
+	echo "$output"
+	cat "$LOG"
 	[ "$status" -eq 0 ]
 	wait_until 5000 grep -q " - [0-9]* 0 0 connect-failed$" "$ALOG"
 	log_has "px: no upstream reachable: Connection refused"

@@ -254,6 +254,11 @@ test_bad_files(void)
 	    "listeners = ( { name = \"my echo\";\n address = \"127.0.0.1:1\";"
 	    " service = \"echo\"; } );\n",
 	    "t.conf:1: name: \"my echo\": may hold only letters, digits");
+	BAD("a listener name over 64 bytes",
+	    "listeners = ( { name = \"a123456789b123456789c123456789"
+	    "d123456789e123456789f123456789g12345\";\n"
+	    " address = \"127.0.0.1:1\"; service = \"echo\"; } );\n",
+	    "t.conf:1: name: longer than 64 bytes");
 	BAD("a listener name with a newline",
 	    "listeners = ( { address = \"127.0.0.1:1\";\n"
 	    " name = \"a\\nb\"; service = \"echo\"; } );\n",

@@ -264,6 +264,27 @@ test_listen_unix_dir(void)
 	unlink(path);
 	chmod(dir, 0755);
 
+	/*
+	 * A parent owned by another user: its owner could swap our socket
+	 * for a link between bind and anything done by path.
+	 */
+	if (geteuid() == 0 && chown(dir, 65534, 65534) == 0) {
+		fd = listen_in(dir, 0666, (gid_t)-1);
+		CHECK(fd == -1 && errno == EPERM,
+		    "a parent owned by another user is refused (EPERM)");
+		(void)!chown(dir, 0, 0);
+	}
+	/* The mode is exact, whatever the umask: set before bind. */
+	old = umask(022);
+	fd = listen_in(dir, 0666, (gid_t)-1);
+	umask(old);
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	CHECK(fd >= 0 && stat(path, &st) == 0 && (st.st_mode & 0777) == 0666,
+	    "the socket file is 0666 under umask 022 (%o)",
+	    (unsigned)(st.st_mode & 0777));
+	close(fd);
+	unlink(path);
+
 	snprintf(path, sizeof(path), "%s/link", top);
 	(void)!symlink(dir, path);
 	fd = listen_in(path, 0666, (gid_t)-1);
