@@ -3,6 +3,27 @@
 
 load helpers
 
+# refusing_ports N: N loopback ports that refuse connections for the
+# whole test, into $REFUSING (space-separated).  Each is bound but not
+# listening, so no other process can take it meanwhile, as it could a
+# port that was merely free a moment ago.
+refusing_ports() {
+	local out=$BATS_TEST_TMPDIR/refusing.out
+
+	python3 -c '
+import socket, sys, threading
+held = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in held), flush=True)
+threading.Event().wait()
+' "$1" >"$out" &
+	wait_until 5000 test -s "$out"
+	REFUSING=$(cat "$out")
+}
+
 setup() {
 	PORT=$(free_port)
 	ADDR="127.0.0.1:$PORT"
@@ -53,7 +74,8 @@ setup() {
 
 @test "first upstream down: the next one serves the client" {
 	start_upstream UP echo
-	down=$(free_port)
+	refusing_ports 1
+	down=$REFUSING
 	proxy_conf "$ADDR" "\"127.0.0.1:$down\", \"127.0.0.1:$UP_PORT\"" 'balance = "first";'
 	start_daemon
 	run "${CLIENT[@]}" echo "$ADDR" --clients 3
@@ -74,13 +96,12 @@ setup() {
 }
 
 @test "all upstreams down: the client is reset, connect-failed is logged" {
-	d1=$(free_port)
-	d2=$(free_port)
+	refusing_ports 2
+	read -r d1 d2 <<<"$REFUSING"
 	proxy_conf "$ADDR" "\"127.0.0.1:$d1\", \"127.0.0.1:$d2\"" "access_log = \"$ALOG\";"
 	start_daemon
 	run "${CLIENT[@]}" --timeout 10 expect-reset "$ADDR"
 	echo "$output"
-	cat "$LOG"
 	[ "$status" -eq 0 ]
 	wait_until 5000 grep -q " - [0-9]* 0 0 connect-failed$" "$ALOG"
 	log_has "px: no upstream reachable: Connection refused"
