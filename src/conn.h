@@ -20,12 +20,18 @@ enum conn_close {
 	CONN_CONNECT_FAILED,	/* no upstream could be reached (proxy) */
 	CONN_SHUTDOWN,		/* the daemon is stopping */
 	CONN_LIMIT,		/* over max_connections, or out of memory */
-	CONN_CLOSE_MAX
+	CONN_CLOSE_MAX,
+	CONN_ASLEEP = CONN_CLOSE_MAX	/* not an end: see struct conn */
 };
 
 /*
  * One accepted client.  The listener owns it and its fd; a handler uses
- * both until it returns its close reason.
+ * both until it returns its close reason.  A handler waiting for its
+ * client with nothing on its stack returns CONN_ASLEEP instead (after
+ * io_hibernate(c->fd, ..., c->resume, c)): its coroutine ends, and
+ * c->resume(c) starts it again, from the top, when the client is back.
+ * A proxy's relay, which outlives its first coroutine, ends the
+ * connection itself with c->finish(c, why).
  */
 struct conn {
 	int			 fd;
@@ -38,6 +44,9 @@ struct conn {
 	uint64_t		 bytes_out;	/* to the client */
 	int			 err;		/* errno behind a reset */
 	struct sock_addr	 upstream;	/* proxy; family 0 until connected */
+	int64_t			 deadline;	/* echo: its idle wait's */
+	void			(*resume)(void *);	/* the listener's */
+	void			(*finish)(struct conn *, enum conn_close);
 };
 
 /* conn_close_name(why): "client-fin", "reset", ... as logged. */

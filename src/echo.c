@@ -2,8 +2,10 @@
  * echo.c: the echo service (RFC 862).
  *
  * Owns nothing: the listener lends the connection.  Each turn waits for
- * the client with no buffer held, borrows one, reads, writes it all back
- * and returns it, so an idle client costs only its stack's top page.
+ * the client with no buffer held and no stack (io_hibernate: the
+ * coroutine ends, and a new one starts here when the client sends), then
+ * borrows a buffer, reads, writes it all back and returns it, so an idle
+ * client costs only its struct conn and its fd's state.
  * While the client does not read, the write parks and nothing more is
  * read: the client's own socket buffer absorbs the rest (backpressure).
  *
@@ -28,7 +30,8 @@
 static int64_t
 idle_deadline(const struct conn *c)
 {
-	return (c->lc->idle_timeout > 0 ? clock_now() + c->lc->idle_timeout : -1);
+	return (c->lc->idle_timeout > 0 ? clock_now() + c->lc->idle_timeout :
+	    -1);
 }
 
 enum conn_close
@@ -38,8 +41,13 @@ echo_serve(struct conn *c)
 	void *buf;
 
 	for (;;) {
-		if (io_wait_idle(c->fd, idle_deadline(c)) == -1)
+		/* Between messages the stack goes back: c holds it all. */
+		switch (io_hibernate(c->fd, c->deadline, 1, c->resume, c)) {
+		case 1:
+			return (CONN_ASLEEP);
+		case -1:
 			return (conn_close_from_errno(c, errno));
+		}
 		if ((buf = buf_borrow()) == NULL)
 			return (CONN_LIMIT);
 		n = io_read_now(c->fd, buf, BUF_SIZE);
@@ -65,5 +73,6 @@ echo_serve(struct conn *c)
 		}
 		c->bytes_out += (uint64_t)n;
 		buf_return(buf);
+		c->deadline = idle_deadline(c);
 	}
 }

@@ -77,6 +77,7 @@ struct io_fd {
 	int		 recheck;	/* a short read may have left some */
 	void		(*on_error)(void *, int);	/* io_on_error() */
 	void		*on_error_arg;
+	struct io_hib	*hib;		/* io_hibernate()'s, made on first use */
 	int		*alive;		/* cleared by io_close() during dispatch */
 	int		 aborted;	/* io_abort()'s errno, or 0 */
 	struct io_wait	*reader;
@@ -87,6 +88,16 @@ struct io_wait {
 	struct loop_wait lw;	/* first: detach gets &lw */
 	struct io_fd	*f;	/* NULL once unlinked */
 	int		 what;
+};
+
+/* A reader that gave its stack back (io_hibernate), in its fd's state. */
+struct io_hib {
+	struct io_wait	 w;	/* first: the reader slot points here */
+	struct io_fd	*f;	/* w.f is cleared when woken; this is not */
+	int64_t		 deadline;
+	int64_t		 until;	/* deadline, or sooner for a recheck */
+	void		(*fn)(void *);
+	void		*arg;
 };
 
 /* This thread's fd table, indexed by fd, grown on demand. */
@@ -506,6 +517,70 @@ io_abort(int fd, int err)
 		wake_err(f, IO_WRITE, err);
 }
 
+/*
+ * A hibernating reader was woken: start its owner again, in the new
+ * coroutine the loop made.  A recheck that expired is made a readiness,
+ * as park() does; any other outcome (data, a timeout, a cancel, an
+ * abort) the owner finds again when it calls io_hibernate().
+ */
+static void
+hib_start(struct loop_wait *lw)
+{
+	struct io_hib *h = (struct io_hib *)lw;
+	struct io_fd *f = h->f;
+
+	if (lw->err == ETIMEDOUT && h->until != h->deadline &&
+	    (h->deadline == -1 || clock_now() < h->deadline)) {
+		f->recheck = 0;
+		f->readable = 1;
+	}
+	h->fn(h->arg);
+}
+
+int
+io_hibernate(int fd, int64_t deadline, int idle, void (*fn)(void *),
+    void *arg)
+{
+	struct io_fd *f = fd_get(fd);
+	struct io_hib *h;
+	int64_t until = deadline, recheck;
+
+	if (f == NULL)
+		return (-1);
+	if (f->aborted != 0) {
+		errno = f->aborted;
+		return (-1);
+	}
+	if (f->readable)
+		return (0);
+	if (f->reader != NULL) {
+		errno = EBUSY;
+		return (-1);
+	}
+	if (f->hib == NULL && (f->hib = calloc(1, sizeof(*f->hib))) == NULL)
+		return (-1);
+	h = f->hib;
+	if (f->recheck) {
+		recheck = clock_now() + IO_RECHECK_MS;
+		if (until == -1 || recheck < until)
+			until = recheck;
+	}
+	memset(h, 0, sizeof(*h));
+	h->w.f = f;
+	h->w.what = IO_READ;
+	h->w.lw.detach = wait_detach;
+	h->f = f;
+	h->deadline = deadline;
+	h->until = until;
+	h->fn = fn;
+	h->arg = arg;
+	if (loop_park_detached(&h->w.lw, until, idle ? LOOP_WAIT_IDLE : 0,
+	    hib_start) == -1)
+		return (-1);
+	f->reader = &h->w;
+	return (1);
+}
+
 int
 io_on_error(int fd, void (*fn)(void *, int), void *arg)
 {
@@ -544,6 +619,14 @@ io_close(int fd)
 			wait_unlink(r);
 		if (w != NULL)
 			wait_unlink(w);
+		if (f->hib != NULL) {
+			/* A hibernating reader is dropped, not woken: its
+			 * record dies with f.  Its owner is closing fd. */
+			loop_forget(&f->hib->w.lw);
+			if (r == &f->hib->w)
+				r = NULL;
+			free(f->hib);
+		}
 		free(f);
 		if (r != NULL)
 			loop_unpark(&r->lw, EBADF);

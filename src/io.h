@@ -38,6 +38,21 @@ int	io_wait(int, int, int64_t);
 int	io_wait_idle(int, int64_t);
 
 /*
+ * io_hibernate(fd, deadline, idle, fn, arg):
+ * Wait for fd to become readable without keeping a stack: returns 0 if
+ * it is readable now (read it); 1 once the wait is set up, and then the
+ * caller must return all the way out of its coroutine, which finishes
+ * and gives its stack back; -1 with errno ETIMEDOUT, ECANCELED, an
+ * io_abort() error or ENOMEM.  When fd becomes readable, the deadline
+ * passes, the wait is cancelled (idle: as io_wait_idle's, at the start
+ * of a drain; else as any busy wait) or aborted, fn(arg) starts in a new
+ * coroutine; it calls io_hibernate() again to learn which (0, or -1 with
+ * the error).  What fn needs must live off the stack.  io_close(fd)
+ * drops the wait: fn does not run.  May park (never does).
+ */
+int	io_hibernate(int, int64_t, int, void (*)(void *), void *);
+
+/*
  * io_read(fd, buf, len, deadline):
  * Read up to len bytes from fd, parking until readable.  Returns the
  * count, 0 at EOF, or -1 with errno ETIMEDOUT, ECANCELED or a read(2)

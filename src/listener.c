@@ -197,7 +197,24 @@ conn_account(struct listener *l, const struct conn *c, enum conn_close why)
 		    conn_access_line(c, why, line, sizeof(line)));
 }
 
-/* A client's coroutine: serve, then close and count. */
+/* The end of a client: close, log, count, free. */
+static void
+conn_finish(struct conn *c, enum conn_close why)
+{
+	struct listener *l = c->l;
+
+	io_close(c->fd);
+	conn_log_close(c, why);
+	l->active--;
+	conn_account(l, c, why);
+	free(c);
+}
+
+/*
+ * A client's coroutine: serve, then (unless the handler went to sleep
+ * without a stack, or its relay ends the connection) finish.  Also where
+ * a sleeping handler starts again.
+ */
 static void
 conn_main(void *arg)
 {
@@ -220,11 +237,8 @@ conn_main(void *arg)
 		why = echo_serve(c);
 		break;
 	}
-	io_close(c->fd);
-	conn_log_close(c, why);
-	l->active--;
-	conn_account(l, c, why);
-	free(c);
+	if (why != CONN_ASLEEP)
+		conn_finish(c, why);
 }
 
 static void
@@ -258,6 +272,10 @@ conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 	c->l = l;
 	c->loop = l->loop;
 	c->started = clock_now();
+	c->deadline = c->lc->idle_timeout > 0 ?
+	    c->started + c->lc->idle_timeout : -1;
+	c->resume = conn_main;
+	c->finish = conn_finish;
 	(void)sock_tune_stream(fd, peer->ss.ss_family);
 	l->active++;
 	l->total++;

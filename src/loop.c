@@ -66,6 +66,8 @@ struct loop {
 	stack_t			 altstack;
 	enum loop_state		 state;
 	unsigned long		 live;
+	unsigned long		 detached;	/* parked detached waits */
+	unsigned long		 nready;	/* on ready */
 };
 
 static __thread struct loop	*cur;
@@ -156,7 +158,7 @@ loop_free(struct loop *l)
 static void
 stop_if_done(struct loop *l)
 {
-	if (l->state != LOOP_RUNNING && l->live == 0)
+	if (l->state != LOOP_RUNNING && l->live == 0 && l->detached == 0)
 		event_base_loopbreak(l->base);
 }
 
@@ -265,10 +267,11 @@ would_cancel(const struct loop *l, int flags)
 	    (l->state == LOOP_DRAINING && (flags & LOOP_WAIT_IDLE)));
 }
 
-int
-loop_park(struct loop_wait *w, int64_t deadline, int flags)
+/* Register w as parked (with its timer, if it has a deadline). */
+static int
+park_register(struct loop *l, struct loop_wait *w, int64_t deadline,
+    int flags)
 {
-	struct loop *l = cur;
 	struct timeval tv;
 	int64_t left;
 
@@ -276,8 +279,6 @@ loop_park(struct loop_wait *w, int64_t deadline, int flags)
 		errno = ECANCELED;
 		return (-1);
 	}
-	if ((w->co = coro_self()) == NULL)
-		fatalx("loop_park outside a coroutine");
 	w->flags = flags;
 	w->err = 0;
 	if (deadline != -1) {
@@ -293,12 +294,87 @@ loop_park(struct loop_wait *w, int64_t deadline, int flags)
 	}
 	w->where = WAIT_PARKED;
 	TAILQ_INSERT_TAIL(&l->waits, w, link);
+	return (0);
+}
+
+int
+loop_park(struct loop_wait *w, int64_t deadline, int flags)
+{
+	struct coro *co;
+
+	if ((co = coro_self()) == NULL)
+		fatalx("loop_park outside a coroutine");
+	w->start = NULL;
+	if (park_register(cur, w, deadline, flags) == -1)
+		return (-1);
+	w->co = co;
 	coro_yield();
 	if (w->err != 0) {
 		errno = w->err;
 		return (-1);
 	}
 	return (0);
+}
+
+int
+loop_park_detached(struct loop_wait *w, int64_t deadline, int flags,
+    void (*start)(struct loop_wait *))
+{
+	if (park_register(cur, w, deadline, flags) == -1)
+		return (-1);
+	w->co = NULL;
+	w->start = start;
+	cur->detached++;
+	return (0);
+}
+
+static void
+start_detached(void *arg)
+{
+	struct loop_wait *w = arg;
+
+	w->start(w);
+}
+
+/* How long a detached wait whose coroutine could not be made waits. */
+#define RESPAWN_MS	100
+
+/*
+ * Resume w's coroutine, or for a detached wait start a new one.  If no
+ * coroutine can be made (memory, vm.max_map_count), the wait parks again
+ * for RESPAWN_MS and then tries anew: its owner learns nothing is wrong
+ * but the delay.
+ */
+static void
+wake(struct loop *l, struct loop_wait *w)
+{
+	if (w->co != NULL) {
+		loop_resume(l, w->co);
+		return;
+	}
+	l->detached--;
+	if (loop_spawn(l, start_detached, w) == -1 &&
+	    loop_park_detached(w, clock_now() + RESPAWN_MS,
+	    w->flags & ~WAIT_TIMED, w->start) == -1)
+		loop_spawn(l, start_detached, w);	/* cancelled: last try */
+}
+
+void
+loop_forget(struct loop_wait *w)
+{
+	if (w->co != NULL || w->where == WAIT_NONE)
+		return;
+	if (w->where == WAIT_PARKED) {
+		TAILQ_REMOVE(&cur->waits, w, link);
+		if (w->flags & WAIT_TIMED)
+			evtimer_del(&w->timer);
+	} else {
+		TAILQ_REMOVE(&cur->ready, w, link);
+		cur->nready--;
+	}
+	w->where = WAIT_NONE;
+	cur->detached--;
+	stop_if_done(cur);
 }
 
 /* Take w off the parked list, with err as the outcome of its wait. */
@@ -318,15 +394,16 @@ wait_take(struct loop *l, struct loop_wait *w, int err)
  * has polled the fds, while an event activated from its own callback would
  * run again before any poll.
  */
+static const struct timeval ready_now = { 0, 0 };
+
 static void
 ready_push(struct loop *l, struct loop_wait *w)
 {
-	static const struct timeval now = { 0, 0 };
-
 	w->where = WAIT_READY;
 	TAILQ_INSERT_TAIL(&l->ready, w, link);
+	l->nready++;
 	if (!evtimer_pending(l->ready_ev, NULL))
-		evtimer_add(l->ready_ev, &now);
+		evtimer_add(l->ready_ev, &ready_now);
 }
 
 void
@@ -338,7 +415,7 @@ loop_unpark(struct loop_wait *w, int err)
 		return;
 	wait_take(l, w, err);
 	if (coro_self() == NULL)
-		loop_resume(l, w->co);
+		wake(l, w);
 	else
 		ready_push(l, w);
 }
@@ -355,29 +432,33 @@ on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 	if (w->detach != NULL)
 		w->detach(w);
 	wait_take(cur, w, ETIMEDOUT);
-	loop_resume(cur, w->co);
+	wake(cur, w);
 }
 
 /*
  * Resume what was ready when this pass began.  What gets queued meanwhile
  * (a coroutine yielding again) waits for the next turn of the loop, so
- * fds and timers are polled in between.
+ * fds and timers are polled in between.  The queue is taken by count, not
+ * moved to a list of its own, so that loop_forget() can take an entry
+ * off it while the pass runs.
  */
 static void
 on_ready(evutil_socket_t fd, short what, void *arg)
 {
 	struct loop *l = arg;
-	TAILQ_HEAD(, loop_wait) batch = TAILQ_HEAD_INITIALIZER(batch);
 	struct loop_wait *w;
+	unsigned long n = l->nready;
 
 	(void)fd;
 	(void)what;
-	TAILQ_CONCAT(&batch, &l->ready, link);
-	while ((w = TAILQ_FIRST(&batch)) != NULL) {
-		TAILQ_REMOVE(&batch, w, link);
+	while (n-- > 0 && (w = TAILQ_FIRST(&l->ready)) != NULL) {
+		TAILQ_REMOVE(&l->ready, w, link);
+		l->nready--;
 		w->where = WAIT_NONE;
-		loop_resume(l, w->co);
+		wake(l, w);
 	}
+	if (!TAILQ_EMPTY(&l->ready) && !evtimer_pending(l->ready_ev, NULL))
+		evtimer_add(l->ready_ev, &ready_now);
 }
 
 int

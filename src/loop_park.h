@@ -26,7 +26,8 @@ struct coro;
  */
 struct loop_wait {
 	TAILQ_ENTRY(loop_wait)	 link;
-	struct coro		*co;
+	struct coro		*co;		/* NULL: detached */
+	void			(*start)(struct loop_wait *);	/* detached */
 	struct event		 timer;
 	void			(*detach)(struct loop_wait *);
 	int			 flags;
@@ -43,6 +44,27 @@ struct loop_wait {
  * if the deadline has passed or the wait would be cancelled.  May park.
  */
 int	loop_park(struct loop_wait *, int64_t, int);
+
+/*
+ * loop_park_detached(w, deadline, flags, start):
+ * As loop_park(), but the caller does not wait: it goes on (and should
+ * soon return, letting its coroutine finish and its stack go back to the
+ * pool).  When w is woken -- loop_unpark(w, err), the deadline, or
+ * cancellation -- start(w) runs in a new coroutine, with w->err the
+ * outcome.  w must stay valid until then (not on a stack).  A detached
+ * wait keeps the loop running as a coroutine would.  Returns 0, or -1
+ * with errno ETIMEDOUT or ECANCELED if it would fail at once (then
+ * nothing is registered).  Loop thread.
+ */
+int	loop_park_detached(struct loop_wait *, int64_t, int,
+	    void (*)(struct loop_wait *));
+
+/*
+ * loop_forget(w):
+ * Drop a parked detached wait without running its start (its owner is
+ * tearing down what it was for).  Loop thread.
+ */
+void	loop_forget(struct loop_wait *);
 
 /*
  * loop_unpark(w, err):

@@ -30,27 +30,20 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
+#include "coro.h"
 #include "io.h"
 #include "log.h"
 #include "loop.h"
 #include "sock.h"
 #include "upstream.h"
 
-/* What the two directions of one connection share. */
-struct relay {
-	struct conn	*c;
-	int		 ufd;
-	int64_t		 last;		/* clock_now() of the last bytes moved */
-	int64_t		 fin_deadline;	/* -1 until one side has finished */
-	int		 decided;	/* why is final */
-	int		 failed;	/* an error ended it: reset both */
-	enum conn_close	 why;
-};
+struct relay;
 
 struct direction {
 	struct relay	*r;
@@ -59,6 +52,28 @@ struct direction {
 	uint64_t	*count;
 	int		 from_client;
 };
+
+/*
+ * What the two directions of one connection share.  It lives on the heap:
+ * a direction waiting for data gives its stack back (io_hibernate) and
+ * is started again, in a new coroutine, when data comes.  Whoever lets
+ * go of it last (a direction that has finished, or relay_fail()) closes
+ * the upstream and ends the connection.
+ */
+struct relay {
+	struct conn	*c;
+	int		 ufd;
+	int64_t		 last;		/* clock_now() of the last bytes moved */
+	int64_t		 fin_deadline;	/* -1 until one side has finished */
+	int		 decided;	/* why is final */
+	int		 failed;	/* an error ended it: reset both */
+	enum conn_close	 why;
+	int		 holds;		/* directions running or asleep, ... */
+	struct direction up, down;
+};
+
+static void	relay_hold(struct relay *);
+static void	relay_release(struct relay *);
 
 /* When this connection times out: idle, or the end of the half-close. */
 static int64_t
@@ -88,10 +103,15 @@ relay_timeout_reason(const struct relay *r)
 	return (CONN_RESET);
 }
 
-/* The first error decides the close reason (over a FIN) and ends both. */
+/*
+ * The first error decides the close reason (over a FIN) and ends both.
+ * Waking the other direction may end it there and then: the hold keeps
+ * r (and both fds) until both aborts are done.
+ */
 static void
 relay_fail(struct relay *r, int err)
 {
+	relay_hold(r);
 	if (!r->failed) {
 		r->failed = 1;
 		r->decided = 1;
@@ -106,6 +126,7 @@ relay_fail(struct relay *r, int err)
 	}
 	io_abort(r->c->fd, err);
 	io_abort(r->ufd, err);
+	relay_release(r);
 }
 
 /* One side finished: pass the FIN on, bound the other side's time. */
@@ -145,15 +166,26 @@ relay_retry(struct relay *r, int err)
 	return (-1);
 }
 
-/* Wait for data on d->from; 0 when there may be some, -1 when done. */
+static void	pump_resume(void *);
+
+/*
+ * Wait for data on d->from: 0 when there may be some, 1 once this
+ * direction has gone to sleep without a stack (return all the way out),
+ * -1 when it is done.
+ */
 static int
 pump_wait(struct direction *d)
 {
 	struct relay *r = d->r;
 
 	while (!r->failed) {
-		if (io_wait(d->from, IO_READ, relay_deadline(r)) == 0)
+		switch (io_hibernate(d->from, relay_deadline(r), 0, pump_resume,
+		    d)) {
+		case 0:
 			return (0);
+		case 1:
+			return (1);
+		}
 		if (relay_retry(r, errno) == -1)
 			break;
 	}
@@ -179,22 +211,24 @@ pump_write(struct direction *d, const char *p, size_t n)
 	return (0);
 }
 
+/* Move d's bytes until it sleeps (then return) or ends (then let go). */
 static void
 pump(struct direction *d)
 {
 	struct relay *r = d->r;
 	ssize_t n;
 	void *buf;
+	int w;
 
-	while (pump_wait(d) == 0) {
+	while ((w = pump_wait(d)) == 0) {
 		/* A direction that never parks is bounded all the same. */
 		if (r->fin_deadline != -1 && clock_now() >= r->fin_deadline) {
 			relay_fail(r, ETIMEDOUT);
-			return;
+			break;
 		}
 		if ((buf = buf_borrow()) == NULL) {
 			relay_fail(r, ENOMEM);
-			return;
+			break;
 		}
 		n = io_read_now(d->from, buf, BUF_SIZE);
 		if (n == -1 && errno == EAGAIN) {
@@ -207,32 +241,63 @@ pump(struct direction *d)
 				relay_eof(r, d);
 			else
 				relay_fail(r, errno);
-			return;
+			break;
 		}
 		r->last = clock_now();
-		if (pump_write(d, buf, (size_t)n) == -1) {
-			buf_return(buf);
-			return;
-		}
+		w = pump_write(d, buf, (size_t)n);
 		buf_return(buf);
+		if (w == -1)
+			break;
 	}
+	if (w != 1)
+		relay_release(r);	/* this direction is done */
 }
 
+/* A direction's coroutine: its first, or after a sleep its data (or a
+ * timeout, or an abort) has come. */
 static void
-pump_main(void *arg)
+pump_resume(void *arg)
 {
-	pump(arg);
+	struct direction *d = arg;
+
+	coro_set_label(d->r->c->lc->name);
+	pump(d);
 }
 
 /*
- * An error edge on a side that neither direction waits on (each is
- * parked on the other fd: one writing under backpressure, one reading,
- * or one has finished): end the relay now, not at a timeout.
+ * An error edge on a side that neither direction waits on (each waits on
+ * the other fd: one writing under backpressure, one reading, or one has
+ * finished): end the relay now, not at a timeout.
  */
 static void
 on_side_error(void *arg, int err)
 {
 	relay_fail(arg, err);
+}
+
+static void
+relay_hold(struct relay *r)
+{
+	r->holds++;
+}
+
+/* Let go of r; the last one closes the upstream and ends the client. */
+static void
+relay_release(struct relay *r)
+{
+	struct conn *c = r->c;
+	enum conn_close why = r->why;
+
+	if (--r->holds > 0)
+		return;
+	(void)io_on_error(c->fd, NULL, NULL);
+	if (r->failed) {
+		(void)sock_reset_on_close(c->fd);
+		(void)sock_reset_on_close(r->ufd);
+	}
+	io_close(r->ufd);
+	free(r);
+	c->finish(c, why);
 }
 
 /* Try the upstreams in turn; the connected fd, or -1 with errno. */
@@ -289,9 +354,7 @@ fail:
 enum conn_close
 proxy_serve(struct conn *c, struct upstreams *us)
 {
-	struct relay r = { .c = c, .fin_deadline = -1 };
-	struct direction up, down;
-	struct loop_child child;
+	struct relay *r;
 	int ufd;
 
 	if ((ufd = proxy_connect(c, us)) == -1) {
@@ -302,25 +365,29 @@ proxy_serve(struct conn *c, struct upstreams *us)
 		c->err = errno;
 		return (CONN_CONNECT_FAILED);
 	}
-	r.ufd = ufd;
-	r.last = clock_now();
-	up = (struct direction){ &r, c->fd, ufd, &c->bytes_in, 1 };
-	down = (struct direction){ &r, ufd, c->fd, &c->bytes_out, 0 };
-	if (io_on_error(c->fd, on_side_error, &r) == -1 ||
-	    io_on_error(ufd, on_side_error, &r) == -1 ||
-	    loop_spawn_child(c->loop, &child, pump_main, &down) == -1) {
-		r.failed = 1;
-		r.why = CONN_LIMIT;
-		goto out;
-	}
-	pump(&up);
-	loop_join(&child);
-out:
-	(void)io_on_error(c->fd, NULL, NULL);	/* r is going away */
-	if (r.failed) {
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		(void)sock_reset_on_close(c->fd);
 		(void)sock_reset_on_close(ufd);
+		io_close(ufd);
+		return (CONN_LIMIT);
 	}
-	io_close(ufd);
-	return (r.why);
+	r->c = c;
+	r->ufd = ufd;
+	r->fin_deadline = -1;
+	r->last = clock_now();
+	r->up = (struct direction){ r, c->fd, ufd, &c->bytes_in, 1 };
+	r->down = (struct direction){ r, ufd, c->fd, &c->bytes_out, 0 };
+	r->holds = 2;
+	if (io_on_error(c->fd, on_side_error, r) == -1 ||
+	    io_on_error(ufd, on_side_error, r) == -1 ||
+	    loop_spawn(c->loop, pump_resume, &r->down) == -1) {
+		r->failed = 1;
+		r->decided = 1;
+		r->why = CONN_LIMIT;
+		r->holds = 1;
+		relay_release(r);	/* ends the connection */
+		return (CONN_ASLEEP);
+	}
+	pump(&r->up);
+	return (CONN_ASLEEP);	/* the relay ends the connection */
 }
