@@ -19,8 +19,9 @@
  * exit status is 1.
  *
  * The first WARMUP_S seconds are not counted.  With -p PID, the server's
- * CPU time (utime + stime of PID and all its descendants, from
- * /proc/PID/stat) and its read and write system calls (syscr + syscw
+ * CPU time (utime + stime of PID and all its descendants, plus cutime +
+ * cstime, which hold the children that exited and were waited for, such
+ * as socat's per-connection processes; from /proc/PID/stat) and its read and write system calls (syscr + syscw
  * from /proc/PID/io) are read at the start and at the end of the
  * measured DURATION_S, so the deltas cover exactly the counted messages.
  *
@@ -28,6 +29,10 @@
  *   conns=100 depth=1 size=64 secs=3.000 msgs=123456 rps=41152
  *   p50_us=.. p99_us=.. p999_us=.. srv_cpu_s=.. cpu_us_per_msg=..
  *   sys_per_msg=.. errors=0
+ *
+ * -S PID: print the server's counters now (cpu_s, sys, rss_kb = the sum
+ * of VmRSS, pss_kb = the sum of Pss, nproc, over PID and its
+ * descendants) and exit; the scripts take deltas around other tools.
  *
  * -H (hold): send one message on every connection, wait for its echo,
  * print "ready conns=N" and then hold the connections open until killed
@@ -314,9 +319,35 @@ run_worker(void *arg)
 	return (NULL);
 }
 
-/* Sum utime+stime (ticks) and syscr+syscw over pid and its descendants. */
+/*
+ * Sum utime+stime (as seconds) and syscr+syscw over root and its
+ * descendants; with mem, also VmRSS and Pss in KiB and the process count.
+ */
+static uint64_t mem_rss_kb, mem_pss_kb;
+static int mem_nproc;
+
+static uint64_t
+proc_field_kb(long pid, const char *file, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/%s", pid, file);
+	if ((f = fopen(path, "r")) == NULL)
+		return (0);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, key, klen) == 0) {
+			sscanf(line + klen, " %llu", &v);
+			break;
+		}
+	fclose(f);
+	return (v);
+}
+
 static void
-server_stats(long root, double *cpu_s, uint64_t *sys)
+server_stats(long root, double *cpu_s, uint64_t *sys, int mem)
 {
 	static long ppid_of[1 << 22];
 	long pids[65536];
@@ -328,6 +359,8 @@ server_stats(long root, double *cpu_s, uint64_t *sys)
 
 	*cpu_s = 0;
 	*sys = 0;
+	mem_rss_kb = mem_pss_kb = 0;
+	mem_nproc = 0;
 	if ((d = opendir("/proc")) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
@@ -363,6 +396,7 @@ server_stats(long root, double *cpu_s, uint64_t *sys)
 	} while (grew);
 	for (i = 0; i < npids; i++) {
 		unsigned long ut, st;
+		long cut, cst;
 		unsigned long long v;
 		char *p;
 
@@ -373,10 +407,17 @@ server_stats(long root, double *cpu_s, uint64_t *sys)
 			if (fgets(line, sizeof(line), f) != NULL &&
 			    (p = strrchr(line, ')')) != NULL &&
 			    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-			    "%*u %*u %lu %lu", &ut, &st) == 2)
-				*cpu_s += (double)(ut + st) /
+			    "%*u %*u %lu %lu %ld %ld", &ut, &st, &cut, &cst) == 4)
+				*cpu_s += (double)(ut + st + (unsigned long)cut +
+				    (unsigned long)cst) /
 				    (double)sysconf(_SC_CLK_TCK);
 			fclose(f);
+		}
+		if (mem) {
+			mem_rss_kb += proc_field_kb(pids[i], "status", "VmRSS:");
+			mem_pss_kb += proc_field_kb(pids[i], "smaps_rollup",
+			    "Pss:");
+			mem_nproc++;
 		}
 		snprintf(path, sizeof(path), "/proc/%ld/io", pids[i]);
 		if ((f = fopen(path, "r")) != NULL) {
@@ -408,7 +449,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: loadgen -a HOST:PORT|unix:PATH [-c conns] "
 	    "[-d depth] [-s size] [-t threads] [-w warmup_s] [-D duration_s] "
-	    "[-p server_pid] [-H]\n");
+	    "[-p server_pid] [-H]\n       loadgen -S server_pid\n");
 	exit(2);
 }
 
@@ -423,7 +464,7 @@ main(int argc, char **argv)
 	uint64_t t0, t1;
 	int ch, i, j;
 
-	while ((ch = getopt(argc, argv, "a:c:d:s:t:w:D:p:H")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:d:s:t:w:D:p:HS:")) != -1) {
 		switch (ch) {
 		case 'a': addr_arg = optarg; break;
 		case 'c': nconns = atoi(optarg); break;
@@ -434,6 +475,13 @@ main(int argc, char **argv)
 		case 'D': duration_s = atof(optarg); break;
 		case 'p': server_pid = atol(optarg); break;
 		case 'H': hold = 1; break;
+		case 'S':
+			server_stats(atol(optarg), &cpu0, &sys0, 1);
+			printf("cpu_s=%.2f sys=%llu rss_kb=%llu pss_kb=%llu "
+			    "nproc=%d\n", cpu0, (unsigned long long)sys0,
+			    (unsigned long long)mem_rss_kb,
+			    (unsigned long long)mem_pss_kb, mem_nproc);
+			return (0);
 		default: usage();
 		}
 	}
@@ -499,14 +547,14 @@ main(int argc, char **argv)
 
 	sleep_s(warmup_s);
 	if (server_pid > 0)
-		server_stats(server_pid, &cpu0, &sys0);
+		server_stats(server_pid, &cpu0, &sys0, 0);
 	t0 = now_ns();
 	atomic_store(&phase, PHASE_MEASURE);
 	sleep_s(duration_s);
 	atomic_store(&phase, PHASE_DRAIN);
 	t1 = now_ns();
 	if (server_pid > 0)
-		server_stats(server_pid, &cpu1, &sys1);
+		server_stats(server_pid, &cpu1, &sys1, 0);
 	/* Drain: every connection must get back all it sent, within 5 s. */
 	for (i = 0; i < 100; i++) {
 		sleep_s(0.05);
