@@ -293,7 +293,7 @@ def chart(runs, outdir):
         f"'{outdir}/echo-conns.dat' using 1:{i + 2} with linespoints lw 2 pt 7 title '{PEER_NAMES[p]}'"
         for i, p in enumerate(ECHO_PEERS))
     with open(os.path.join(outdir, "echo-conns.gp"), "w") as f:
-        f.write(f"""set terminal pngcairo size 900,540 font 'sans,11'
+        f.write(f"""set terminal pngcairo size 900,600 font 'sans,11'
 set output '{outdir}/echo-conns.png'
 set title 'Echo, 64-byte ping-pong: requests per second (median of rounds)'
 set xlabel 'connections'
@@ -304,7 +304,7 @@ set xrange [0.7:1500]
 set yrange [0:*]
 set format y '%.0s%c'
 set grid
-set key top left
+set key below
 plot {plots}
 """)
 
