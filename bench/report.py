@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""Turn bench/run-all.sh's raw results into bench/results/RESULTS.md and
+the gnuplot script and data for echo-conns.png.
+
+Each raw line is PART, CELL, PEER, ROUND and key=value pairs (or
+"failed ..."), tab-separated.  Every figure in a table is the median over
+the rounds, with the min-max beside the main one; a peer's ratio is its
+median over aio-echod's median from the same run, so the noise of a
+shared machine hits both alike.
+"""
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import time
+
+AIO = "aio-echod"
+ECHO_PEERS = ["aio-echod", "levecho", "asyncio", "uvloop"]
+PROXY_PEERS = ["aio-echod", "haproxy", "nginx", "rinetd", "socat"]
+PEER_NAMES = {
+    "aio-echod": "aio-echod",
+    "levecho": "libevent callback echo (bench/levecho.c)",
+    "asyncio": "Python asyncio streams",
+    "uvloop": "uvloop Protocol",
+    "haproxy": "HAProxy (mode tcp)",
+    "nginx": "nginx stream",
+    "rinetd": "rinetd",
+    "socat": "socat (fork)",
+    "direct": "direct (no proxy)",
+}
+
+
+def parse(path):
+    runs = {}
+    for line in open(path):
+        part, cell, peer, rnd, rest = line.rstrip("\n").split("\t", 4)
+        if rest.startswith("failed"):
+            kv = {"failed": rest[7:].strip() or "failed"}
+        else:
+            kv = dict(w.split("=", 1) for w in rest.split() if "=" in w)
+        runs.setdefault((part, cell, peer), []).append(kv)
+    return runs
+
+
+def num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def values(runs, key):
+    return [v for v in (num(r.get(key)) for r in runs if "failed" not in r)
+            if v is not None]
+
+
+def med(runs, key):
+    v = values(runs, key)
+    return statistics.median(v) if v else None
+
+
+def fmt(x, digits=0):
+    if x is None:
+        return "-"
+    if digits == 0:
+        return f"{x:,.0f}"
+    return f"{x:,.{digits}f}"
+
+
+def spread(runs, key, digits=0):
+    v = values(runs, key)
+    if not v:
+        return "-"
+    return f"{fmt(min(v), digits)}-{fmt(max(v), digits)}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+def failures(runs):
+    n = sum(1 for r in runs if "failed" in r)
+    return f" ({n} of {len(runs)} runs failed)" if n else ""
+
+
+def sys_col(r, key):
+    """syscalls per message, or why not: /proc/PID/io counts read(2) and
+    write(2) (and their vector forms) but not recv(2) or send(2), so a
+    server that reads with recv shows (almost) none."""
+    m = med(r, key)
+    if m is None:
+        return "-"
+    if m < 0.5:
+        return "n/a (recv/send)"
+    return fmt(m, 2)
+
+
+def cell_label(cell):
+    size, conns = cell.split("x")
+    size = "4 KiB" if size == "4096" else f"{size} B"
+    return size, conns
+
+
+def loadgen_table(runs, part, cells, peers):
+    out = ["| msg | conns | peer | req/s (median) | min-max | ratio to aio-echod "
+           "| p50 us | p99 us | p99.9 us | server CPU us/req | syscalls/msg |",
+           "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for cell in cells:
+        base = med(runs.get((part, cell, AIO), []), "rps")
+        for peer in peers:
+            r = runs.get((part, cell, peer))
+            if not r:
+                continue
+            size, conns = cell_label(cell)
+            rps = med(r, "rps")
+            out.append("| %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                size, conns, peer, failures(r), fmt(rps), spread(r, "rps"),
+                ratio(rps, base), fmt(med(r, "p50_us"), 1), fmt(med(r, "p99_us"), 1),
+                fmt(med(r, "p999_us"), 1), fmt(med(r, "cpu_us_per_msg"), 2),
+                sys_col(r, "sys_per_msg")))
+    return out
+
+
+def redis_table(runs):
+    tests = ["PING_INLINE", "PING_MBULK", "SET", "GET"]
+    peers = ["direct"] + PROXY_PEERS
+    out = ["| path | " + " | ".join(f"{t} req/s (min-max)" for t in tests) +
+           " | ratio to aio-echod (mean of tests) | proxy CPU us/req | proxy syscalls/req |",
+           "| --- |" + " ---: |" * (len(tests) + 3)]
+    base = runs.get(("redis", "c50", AIO), [])
+    for peer in peers:
+        r = runs.get(("redis", "c50", peer))
+        if not r:
+            continue
+        cols, ratios = [], []
+        for t in tests:
+            m = med(r, t)
+            cols.append(f"{fmt(m)} ({spread(r, t)})")
+            b = med(base, t)
+            if m and b:
+                ratios.append(m / b)
+        ok = [x for x in r if "failed" not in x]
+        cpu = [num(x["srv_cpu_s"]) * 1e6 / num(x["reqs"]) for x in ok if num(x.get("reqs"))]
+        sysc = [num(x["sys"]) / num(x["reqs"]) for x in ok if num(x.get("reqs"))]
+        note = " (redis-server itself)" if peer == "direct" else ""
+        out.append("| %s%s%s | %s | %s | %s | %s |" % (
+            peer, note, failures(r), " | ".join(cols),
+            f"{statistics.mean(ratios):.2f}x" if ratios else "-",
+            fmt(statistics.median(cpu), 2) if cpu and peer != "direct" else "-",
+            (fmt(statistics.median(sysc), 2) if statistics.median(sysc) >= 0.5 else "n/a (recv/send)")
+            if sysc and peer != "direct" else "-"))
+    return out
+
+
+def bulk_table(runs):
+    out = ["| path | Gbit/s (median) | min-max | ratio to aio-echod | proxy CPU s per GB | proxy syscalls per MB |",
+           "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    base = med(runs.get(("bulk", "stream", AIO), []), "gbps")
+    for peer in ["direct"] + PROXY_PEERS:
+        r = runs.get(("bulk", "stream", peer))
+        if not r:
+            continue
+        ok = [x for x in r if "failed" not in x]
+        cpu = [num(x["srv_cpu_s"]) / (num(x["bytes"]) / 1e9) for x in ok if num(x.get("bytes"))]
+        sysc = [num(x["sys"]) / (num(x["bytes"]) / 1e6) for x in ok if num(x.get("bytes"))]
+        g = med(r, "gbps")
+        out.append("| %s%s | %s | %s | %s | %s | %s |" % (
+            peer + (" (iperf3 server itself)" if peer == "direct" else ""), failures(r),
+            fmt(g, 2), spread(r, "gbps", 2), ratio(g, base),
+            fmt(statistics.median(cpu), 2) if cpu and peer != "direct" else "-",
+            (fmt(statistics.median(sysc), 1) if statistics.median(sysc) >= 0.5 else "n/a (recv/send)")
+            if sysc and peer != "direct" else "-"))
+    return out
+
+
+def idle_rows(runs, part, peers):
+    rows = {}
+    for peer in peers:
+        r = runs.get(("idle", part, peer))
+        if not r:
+            continue
+        x = r[0]
+        if "failed" in x:
+            rows[peer] = None
+            continue
+        n = num(x["conns"])
+        rows[peer] = ((num(x["rss1_kb"]) - num(x["rss0_kb"])) * 1024 / n,
+                      (num(x["pss1_kb"]) - num(x["pss0_kb"])) * 1024 / n,
+                      int(n), x.get("nproc1"), num(x["rss0_kb"]))
+    return rows
+
+
+def idle_table(runs):
+    out = ["| kind | peer | conns | VmRSS growth, bytes/conn | ratio to aio-echod | Pss growth, bytes/conn | RSS before, KiB | processes |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for part, peers in (("echo", ECHO_PEERS), ("proxy", PROXY_PEERS)):
+        rows = idle_rows(runs, part, peers)
+        base = rows.get(AIO)
+        for peer, v in rows.items():
+            if v is None:
+                out.append(f"| {part} | {peer} | - | failed: {runs[('idle', part, peer)][0]['failed'][:80]} | - | - | - | - |")
+                continue
+            out.append("| %s | %s | %d | %s | %s | %s | %s | %s |" % (
+                part, peer, v[2], fmt(v[0]), ratio(v[0], base[0] if base else None),
+                fmt(v[1]), fmt(v[4]), v[3]))
+    return out
+
+
+def targets(runs):
+    """The project's targets, checked against this run's medians."""
+    out = ["| target | measured | met |", "| --- | --- | --- |"]
+
+    def row(name, measured, ok):
+        out.append(f"| {name} | {measured} | {'yes' if ok else 'no'} |")
+
+    for cell in ["64x1", "64x100", "64x1000", "4096x1", "4096x100", "4096x1000"]:
+        a = runs.get(("echo", cell, AIO), [])
+        l = runs.get(("echo", cell, "levecho"), [])
+        if not a or not l:
+            continue
+        size, conns = cell_label(cell)
+        ra, rl = med(a, "rps"), med(l, "rps")
+        if ra and rl:
+            row(f"echo {size} x {conns}: req/s >= 1.0x levecho", f"{ra / rl:.2f}x", ra >= rl)
+        ca, cl = med(a, "cpu_us_per_msg"), med(l, "cpu_us_per_msg")
+        if ca and cl:
+            row(f"echo {size} x {conns}: CPU/req <= 1.05x levecho", f"{ca / cl:.2f}x", ca <= 1.05 * cl)
+        sa, sl = med(a, "sys_per_msg"), med(l, "sys_per_msg")
+        if sa is not None and sl is not None:
+            row(f"echo {size} x {conns}: syscalls/msg same as levecho",
+                f"{sa:.2f} vs {sl:.2f}", abs(sa - sl) <= 0.1)
+    for cell in ["64x100", "64x1000"]:
+        a = med(runs.get(("proxy", cell, AIO), []), "rps")
+        best = max(((med(runs.get(("proxy", cell, p), []), "rps") or 0, p)
+                    for p in ("rinetd", "haproxy", "nginx")), default=(0, "-"))
+        if a and best[0]:
+            row(f"proxy 64 B x {cell.split('x')[1]}: req/s >= best of rinetd/HAProxy/nginx ({best[1]})",
+                f"{a / best[0]:.2f}x", a >= best[0])
+        s = med(runs.get(("proxy", cell, AIO), []), "sys_per_msg")
+        if s is not None:
+            row(f"proxy 64 B x {cell.split('x')[1]}: 2 reads + 2 writes per message", f"{s:.2f}", s <= 4.1)
+    rd = runs.get(("redis", "c50", AIO), [])
+    if rd:
+        tests = ["PING_INLINE", "PING_MBULK", "SET", "GET"]
+        worst = None
+        for t in tests:
+            a = med(rd, t)
+            best = max((med(runs.get(("redis", "c50", p), []), t) or 0) for p in PROXY_PEERS[1:])
+            if a and best:
+                worst = min(worst or 9, a / best)
+        if worst is not None:
+            row("redis through the proxy >= best peer (worst test)", f"{worst:.2f}x", worst >= 1.0)
+    bk = runs.get(("bulk", "stream", AIO), [])
+    if bk:
+        a = med(bk, "gbps")
+        best = max((med(runs.get(("bulk", "stream", p), []), "gbps") or 0) for p in PROXY_PEERS[1:])
+        if a and best:
+            row("bulk >= best peer", f"{a / best:.2f}x", a >= best)
+    for part, limit in (("echo", 1024), ("proxy", 2048)):
+        v = idle_rows(runs, part, [AIO]).get(AIO)
+        if v:
+            row(f"idle memory per {part} connection <= {limit} bytes", f"{v[0]:,.0f} bytes", v[0] <= limit)
+    return out
+
+
+def machine():
+    cpu = "?"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = "?"
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal"):
+            mem = f"{int(line.split()[1]) / 1048576:.0f} GiB"
+    return f"{os.cpu_count()} CPUs ({cpu}), {mem}, Linux {platform.release()}"
+
+
+def chart(runs, outdir):
+    cells = ["64x1", "64x10", "64x100", "64x1000"]
+    with open(os.path.join(outdir, "echo-conns.dat"), "w") as f:
+        f.write("# conns " + " ".join(ECHO_PEERS) + " (median req/s, 64 B)\n")
+        for cell in cells:
+            row = [cell.split("x")[1]]
+            for p in ECHO_PEERS:
+                m = med(runs.get(("echo", cell, p), []), "rps")
+                row.append(f"{m:.0f}" if m else "NaN")
+            f.write(" ".join(row) + "\n")
+    plots = ", ".join(
+        f"'{outdir}/echo-conns.dat' using 1:{i + 2} with linespoints lw 2 pt 7 title '{PEER_NAMES[p]}'"
+        for i, p in enumerate(ECHO_PEERS))
+    with open(os.path.join(outdir, "echo-conns.gp"), "w") as f:
+        f.write(f"""set terminal pngcairo size 900,600 font 'sans,11'
+set output '{outdir}/echo-conns.png'
+set title 'Echo, 64-byte ping-pong: requests per second (median of rounds)'
+set xlabel 'connections'
+set ylabel 'requests per second'
+set logscale x
+set xtics (1, 10, 100, 1000)
+set xrange [0.7:1500]
+set yrange [0:*]
+set format y '%.0s%c'
+set grid
+set key below
+plot {plots}
+""")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--switch", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--cmd", required=True)
+    ap.add_argument("--elapsed", required=True)
+    ap.add_argument("--settings", required=True)
+    ap.add_argument("--versions", required=True)
+    a = ap.parse_args()
+    runs = parse(a.raw)
+    echo_cells = ["64x1", "64x10", "64x100", "64x1000", "4096x1", "4096x100", "4096x1000"]
+    rounds = max((len(v) for k, v in runs.items() if k[0] in ("echo", "proxy")), default=0)
+    md = [
+        "# aio-echod benchmark results",
+        "",
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- Machine: {machine()}; shared and noisy, so only ratios within one run mean much",
+        f"- Command: `{a.cmd}` (run time {int(a.elapsed) // 60} min {int(a.elapsed) % 60} s)",
+        f"- Settings: {a.settings}",
+        f"- Peers: {a.versions}",
+        "",
+        f"Every figure is the median of {rounds} interleaved rounds (each round runs every "
+        "peer once, starting one peer later each round); min-max is the spread over the rounds. "
+        "Servers and proxies run on CPU 0; the load generator (bench/loadgen, one thread), "
+        "the proxies' upstream, redis-server and iperf3 run on CPU 1. Server CPU is utime+stime "
+        "of the server's processes (/proc/PID/stat) over the measured time, divided by the "
+        "requests; syscalls/msg is syscr+syscw (/proc/PID/io) divided by the messages. "
+        "Those two count read, write, readv and writev but not recv or send, so for a "
+        "server that uses recv/send (HAProxy, rinetd; nginx reads with recv, so only its "
+        "writes show) the column is n/a or undercounted; it is exact for aio-echod, "
+        "levecho and socat. "
+        "Latency is from queueing a message to its last echoed byte. Ratios are to aio-echod's "
+        "median in the same run.",
+        "",
+    ]
+    if any(k[0] == "echo" for k in runs):
+        md += ["## Echo", "", "Ping-pong (one message in flight per connection).", ""]
+        md += loadgen_table(runs, "echo", echo_cells, ECHO_PEERS)
+        md += ["", "![echo req/s against connections](echo-conns.png)", ""]
+        chart(runs, a.out)
+    if any(k[0] == "proxy" for k in runs):
+        md += ["## Proxy", "", "Each proxy in front of the same upstream (bench/levecho on CPU 1); "
+               "64-byte ping-pong. CPU and syscalls are the proxy's alone.", ""]
+        md += loadgen_table(runs, "proxy", ["64x100", "64x1000"], PROXY_PEERS)
+        md += [""]
+    if any(k[0] == "redis" for k in runs):
+        md += ["## Redis through each proxy", "",
+               "`redis-benchmark -t ping,set,get -P 1 -c 50 -n N` against redis-server, "
+               "straight and through each proxy.", ""]
+        md += redis_table(runs)
+        md += [""]
+    if any(k[0] == "bulk" for k in runs):
+        md += ["## Bulk (iperf3) through each proxy", "",
+               "One iperf3 TCP stream (client to server), straight and through each proxy. "
+               "iperf3's client and server share CPU 1, so the straight line is the ceiling.", ""]
+        md += bulk_table(runs)
+        md += [""]
+    if any(k[0] == "idle" for k in runs):
+        md += ["## Idle memory per connection", "",
+               "Connections opened, one 64-byte message echoed on each, then held; growth of "
+               "the server's VmRSS (summed over its processes) divided by the connections. "
+               "Pss counts pages shared between processes once, which matters for socat's "
+               "process per connection. Kernel socket buffers are not in either.", ""]
+        md += idle_table(runs)
+        md += [""]
+    sw = open(a.switch).read().strip()
+    if sw:
+        md += ["## Coroutine switch (bench/run.sh)", "", "```", sw, "```", ""]
+    md += ["## Targets", "", "Checked against the medians above.", ""]
+    md += targets(runs)
+    md += [""]
+    with open(os.path.join(a.out, "RESULTS.md"), "w") as f:
+        f.write("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

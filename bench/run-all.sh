@@ -1,0 +1,536 @@
+#!/usr/bin/env bash
+# bench/run-all.sh: the whole benchmark suite, from a fresh checkout on
+# Debian 12, as root.  It installs the peers (apt-get), builds aio-echod
+# and the bench tools (RelWithDebInfo, in build-bench/), runs every part,
+# and writes bench/results/RESULTS.md and bench/results/echo-conns.png.
+# It is never run by the tests: speed is measured here, not asserted.
+#
+# Parts: echo (aio-echod, the libevent callback echo bench/levecho.c,
+# asyncio streams, uvloop), proxy (aio-echod, HAProxy, nginx stream,
+# rinetd, socat, each in front of levecho), redis-benchmark and iperf3
+# through each proxy, idle memory per connection, the coroutine switch
+# (bench/run.sh).
+#
+# Method: every comparison runs in interleaved rounds (each round runs
+# every peer once, starting one peer later each round), and reports the
+# median and the min-max over the rounds.  Servers run on CPU 0, load
+# generators (and the proxies' upstreams) on CPU 1.  Server CPU time and
+# read/write system calls come from /proc/PID/stat and /proc/PID/io of
+# the server and its descendants, read by bench/loadgen at the start and
+# end of the measured time.
+#
+# Settings (environment):
+#   ROUNDS=5       rounds per comparison
+#   DURATION=2     measured seconds per echo or proxy run
+#   WARMUP=0.5     seconds before that, not counted
+#   REDIS_N=20000  requests per redis-benchmark test
+#   BULK_SECS=2    seconds per iperf3 run
+#   IDLE_CONNS=4000  connections held for the idle-memory part
+#   QUICK=1        a run of a couple of minutes for development
+#                  (ROUNDS=2, DURATION=0.5, WARMUP=0.5, REDIS_N=5000,
+#                  BULK_SECS=1, IDLE_CONNS=1000), unless set explicitly
+#   BUILD=build-bench  build directory
+#   SKIP_INSTALL=1 do not call apt-get
+#   PARTS="echo proxy redis bulk idle switch"  the parts to run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start_s=$(date +%s)
+# The exact command, with the settings given to it, for the report.
+cmd=bench/run-all.sh
+for v in QUICK ROUNDS DURATION WARMUP REDIS_N BULK_SECS IDLE_CONNS PARTS BUILD SKIP_INSTALL; do
+	[ -n "${!v+x}" ] && cmd="$v=\"${!v}\" $cmd"
+done
+
+if [ "${QUICK:-0}" = 1 ]; then
+	: "${ROUNDS:=2}" "${DURATION:=0.5}" "${WARMUP:=0.5}" "${REDIS_N:=5000}"
+	: "${BULK_SECS:=1}" "${IDLE_CONNS:=1000}"
+fi
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-2}
+WARMUP=${WARMUP:-0.5}
+REDIS_N=${REDIS_N:-20000}
+BULK_SECS=${BULK_SECS:-2}
+IDLE_CONNS=${IDLE_CONNS:-4000}
+BUILD=${BUILD:-build-bench}
+PARTS=${PARTS:-echo proxy redis bulk idle switch}
+OUT=bench/results
+# Debian's Python, where python3-uvloop is installed (a python3 earlier in
+# PATH, such as pyenv's, would not have it).
+PY=/usr/bin/python3
+
+PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev
+	python3 python3-uvloop haproxy nginx libnginx-mod-stream rinetd
+	socat redis-server redis-tools iperf3 gnuplot-nox util-linux procps"
+
+log() {
+	printf '== %s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2
+}
+
+# --- install and build -------------------------------------------------
+
+install_missing() {
+	local p missing=()
+
+	for p in $PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
+	log "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	# The packages' own services must not start: they would take ports
+	# and CPU during the run.  policy-rc.d (101: action forbidden) is
+	# Debian's switch for that, removed again right after.
+	local made_policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		made_policy=1
+	fi
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends ${missing[*]} || {
+		[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+		return 1
+	}
+	[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+	return 0
+}
+
+[ "${SKIP_INSTALL:-0}" = 1 ] || install_missing
+log "building in $BUILD"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" >/dev/null
+AIO=$BUILD/aio-echod
+LOADGEN=$BUILD/bench/loadgen
+LEVECHO=$BUILD/bench/levecho
+NGINX_STREAM=/usr/lib/nginx/modules/ngx_stream_module.so
+[ -f "$NGINX_STREAM" ] || { echo "missing $NGINX_STREAM" >&2; exit 1; }
+
+# Descriptors: 4000 proxied connections take 8000 in the proxy.  Take
+# the hard limit (a container may not let even root go past it).
+ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((2 * IDLE_CONNS + 100)) ]; then
+	echo "open-file limit $(ulimit -n) is too small for IDLE_CONNS=$IDLE_CONNS" >&2
+	exit 1
+fi
+
+TMP=$(mktemp -d /tmp/aio-bench.XXXXXX)
+RAW=$TMP/raw.tsv
+: >"$RAW"
+PIDS=()
+
+cleanup() {
+	local p
+
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	sleep 0.2
+	for p in "${PIDS[@]}"; do
+		kill -9 "$p" 2>/dev/null || true
+	done
+	# socat and haproxy children of the killed ones are gone with their
+	# parents' group only if they were in it: kill the recorded groups.
+	for p in "${PIDS[@]}"; do
+		kill -9 -- "-$p" 2>/dev/null || true
+	done
+	[ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- helpers -------------------------------------------------------------
+
+# free_port: sets PORT to a loopback TCP port that was free a moment ago
+# (the kernel's choice for port 0, so nothing else holds it).
+free_port() {
+	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+}
+
+# wait_port PORT: until something accepts on it (at most 10 s).
+wait_port() {
+	local i
+
+	for i in $(seq 1 500); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.02
+	done
+	echo "nothing listens on port $1" >&2
+	return 1
+}
+
+# spawn CPU LOGNAME CMD...: run CMD pinned to CPU in its own process
+# group; its pid goes to SPAWNED and is killed at exit.
+spawn() {
+	local cpu=$1 name=$2
+
+	shift 2
+	setsid taskset -c "$cpu" "$@" >"$TMP/$name.log" 2>&1 </dev/null &
+	SPAWNED=$!
+	PIDS+=("$SPAWNED")
+}
+
+# stop PID: SIGTERM, then SIGKILL after 3 s; with its process group.
+stop() {
+	local i
+
+	kill -- "-$1" 2>/dev/null || kill "$1" 2>/dev/null || true
+	for i in $(seq 1 150); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.02
+	done
+	kill -9 -- "-$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+aio_conf() { # FILE PORT SERVICE [UPSTREAM_PORT]
+	local extra=
+	[ "$3" = proxy ] && extra="upstreams = ( \"127.0.0.1:$4\" );"
+	cat >"$1" <<EOC
+log_level = "warn";
+coroutine_stack_size = "64k";
+listeners = (
+  { name = "bench"; address = "127.0.0.1:$2"; service = "$3";
+    max_connections = 9000; idle_timeout = 0; backlog = 4096; $extra }
+);
+EOC
+}
+
+# start_echo PEER: an echo peer on CPU 0; sets PID and PORT.
+start_echo() {
+	free_port
+	case $1 in
+	aio-echod)
+		aio_conf "$TMP/echo-$PORT.conf" "$PORT" echo
+		spawn 0 "aio-echo-$PORT" "$AIO" -f "$TMP/echo-$PORT.conf" ;;
+	levecho) spawn 0 "levecho-$PORT" "$LEVECHO" "127.0.0.1:$PORT" ;;
+	asyncio) spawn 0 "asyncio-$PORT" "$PY" bench/asyncio_echo.py "127.0.0.1:$PORT" ;;
+	uvloop) spawn 0 "uvloop-$PORT" "$PY" bench/uvloop_echo.py "127.0.0.1:$PORT" ;;
+	esac
+	PID=$SPAWNED
+	wait_port "$PORT"
+}
+
+# start_proxy PEER UPSTREAM_PORT: a proxy on CPU 0; sets PID and PORT.
+start_proxy() {
+	local up=$2 d
+
+	free_port
+	d=$TMP/$1-$PORT
+	mkdir -p "$d"
+	case $1 in
+	aio-echod)
+		aio_conf "$d/aio.conf" "$PORT" proxy "$up"
+		spawn 0 "$1-$PORT" "$AIO" -f "$d/aio.conf" ;;
+	haproxy)
+		cat >"$d/haproxy.cfg" <<EOC
+global
+  maxconn 9000
+  nbthread 1
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+  maxconn 9000
+frontend fe
+  bind 127.0.0.1:$PORT backlog 4096
+  default_backend be
+backend be
+  server up 127.0.0.1:$up
+EOC
+		spawn 0 "$1-$PORT" haproxy -db -f "$d/haproxy.cfg" ;;
+	nginx)
+		cat >"$d/nginx.conf" <<EOC
+load_module $NGINX_STREAM;
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile $(ulimit -n);
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 19000; use epoll; }
+stream {
+  server {
+    listen 127.0.0.1:$PORT backlog=4096;
+    proxy_pass 127.0.0.1:$up;
+    proxy_timeout 1h;
+  }
+}
+EOC
+		spawn 0 "$1-$PORT" nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf" ;;
+	rinetd)
+		printf '127.0.0.1 %s 127.0.0.1 %s\n' "$PORT" "$up" >"$d/rinetd.conf"
+		spawn 0 "$1-$PORT" rinetd -f -c "$d/rinetd.conf" ;;
+	socat)
+		spawn 0 "$1-$PORT" socat \
+			"TCP-LISTEN:$PORT,bind=127.0.0.1,fork,reuseaddr,backlog=4096,nodelay" \
+			"TCP:127.0.0.1:$up,nodelay" ;;
+	esac
+	PID=$SPAWNED
+	wait_port "$PORT"
+}
+
+# rotate ROUND WORDS...: the words starting at index ROUND mod count.
+rotate() {
+	local r=$1 n i
+
+	shift
+	n=$#
+	local a=("$@")
+	for ((i = 0; i < n; i++)); do
+		printf '%s ' "${a[$(((i + r) % n))]}"
+	done
+}
+
+# loadgen_run PART CELL PEER ROUND PID PORT CONNS SIZE: one loadgen run,
+# one line in the raw results ("failed" when the peer broke).
+loadgen_run() {
+	local part=$1 cell=$2 peer=$3 round=$4 pid=$5 port=$6 c=$7 s=$8 line
+
+	if line=$(timeout 120 taskset -c 1 "$LOADGEN" -a "127.0.0.1:$port" -c "$c" -s "$s" \
+		-w "$WARMUP" -D "$DURATION" -p "$pid" 2>"$TMP/loadgen.err"); then
+		:
+	else
+		line="failed $(head -c 200 "$TMP/loadgen.err" | tr '\t\n' '  ')"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\n' "$part" "$cell" "$peer" "$round" "$line" >>"$RAW"
+	log "$part $cell $peer r$round: ${line:0:110}"
+}
+
+# --- echo ----------------------------------------------------------------
+
+ECHO_PEERS="aio-echod levecho asyncio uvloop"
+ECHO_CELLS="64x1 64x10 64x100 64x1000 4096x1 4096x100 4096x1000"
+PROXY_PEERS="aio-echod haproxy nginx rinetd socat"
+PROXY_CELLS="64x100 64x1000"
+declare -A PPID_OF PPORT_OF
+
+run_matrix() { # PART "CELLS" "PEERS"
+	local part=$1 cells=$2 peers=$3 r cell p
+
+	for r in $(seq 1 "$ROUNDS"); do
+		for cell in $cells; do
+			for p in $(rotate "$r" $peers); do
+				if ! kill -0 "${PPID_OF[$p]}" 2>/dev/null; then
+					log "$p died; restarting it"
+					restart_peer "$part" "$p"
+				fi
+				loadgen_run "$part" "$cell" "$p" "$r" "${PPID_OF[$p]}" \
+					"${PPORT_OF[$p]}" "${cell#*x}" "${cell%x*}"
+			done
+		done
+	done
+}
+
+restart_peer() { # PART PEER
+	wait "${PPID_OF[$2]}" 2>/dev/null || true
+	if [ "$1" = echo ]; then start_echo "$2"; else start_proxy "$2" "$UPSTREAM_PORT"; fi
+	PPID_OF[$2]=$PID
+	PPORT_OF[$2]=$PORT
+}
+
+stop_peers() { # PEERS
+	local p
+
+	for p in $1; do
+		stop "${PPID_OF[$p]}"
+	done
+}
+
+if [[ " $PARTS " == *" echo "* ]]; then
+	log "echo: peers on CPU 0, loadgen on CPU 1"
+	for p in $ECHO_PEERS; do
+		start_echo "$p"
+		PPID_OF[$p]=$PID
+		PPORT_OF[$p]=$PORT
+	done
+	run_matrix echo "$ECHO_CELLS" "$ECHO_PEERS"
+	stop_peers "$ECHO_PEERS"
+fi
+
+# --- proxies: echo through them, then redis and iperf3 -------------------
+
+start_proxies() { # UPSTREAM_PORT
+	local p
+
+	for p in $PROXY_PEERS; do
+		start_proxy "$p" "$1"
+		PPID_OF[$p]=$PID
+		PPORT_OF[$p]=$PORT
+	done
+}
+
+if [[ " $PARTS " == *" proxy "* ]]; then
+	log "proxy: proxies on CPU 0, levecho upstream and loadgen on CPU 1"
+	free_port
+	UPSTREAM_PORT=$PORT
+	spawn 1 upstream "$LEVECHO" "127.0.0.1:$UPSTREAM_PORT"
+	UPSTREAM_PID=$SPAWNED
+	wait_port "$UPSTREAM_PORT"
+	start_proxies "$UPSTREAM_PORT"
+	run_matrix proxy "$PROXY_CELLS" "$PROXY_PEERS"
+	stop_peers "$PROXY_PEERS"
+	stop "$UPSTREAM_PID"
+fi
+
+# stats PID: "cpu_s sys" of PID's process tree now.
+stats() {
+	"$LOADGEN" -S "$1" | sed 's/cpu_s=\([^ ]*\) sys=\([^ ]*\).*/\1 \2/'
+}
+
+if [[ " $PARTS " == *" redis "* ]]; then
+	log "redis: redis-server and redis-benchmark on CPU 1, proxies on CPU 0"
+	free_port
+	REDIS_PORT=$PORT
+	spawn 1 redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
+		--save '' --appendonly no --protected-mode no --daemonize no
+	REDIS_PID=$SPAWNED
+	wait_port "$REDIS_PORT"
+	UPSTREAM_PORT=$REDIS_PORT
+	start_proxies "$REDIS_PORT"
+	PPID_OF[direct]=$REDIS_PID
+	PPORT_OF[direct]=$REDIS_PORT
+	for r in $(seq 1 "$ROUNDS"); do
+		for p in $(rotate "$r" direct $PROXY_PEERS); do
+			if [ "$p" != direct ] && ! kill -0 "${PPID_OF[$p]}" 2>/dev/null; then
+				restart_peer proxy "$p"
+			fi
+			read -r c0 s0 < <(stats "${PPID_OF[$p]}")
+			if out=$(timeout 120 taskset -c 1 redis-benchmark -h 127.0.0.1 \
+				-p "${PPORT_OF[$p]}" -t ping,set,get -P 1 -c 50 \
+				-n "$REDIS_N" --csv 2>"$TMP/redis.err"); then
+				read -r c1 s1 < <(stats "${PPID_OF[$p]}")
+				line=$(printf '%s\n' "$out" | tr -d '"' | awk -F, -v c0="$c0" \
+					-v c1="$c1" -v s="$((s1 - s0))" -v n="$REDIS_N" '
+					$1 != "test" && NF > 2 { printf "%s=%s %s_p50=%s ", $1, $2, $1, $5; k++ }
+					END { printf "srv_cpu_s=%.2f sys=%d reqs=%d", c1 - c0, s, k * n }')
+			else
+				line="failed $(head -c 200 "$TMP/redis.err" | tr '\t\n' '  ')"
+			fi
+			printf 'redis\tc50\t%s\t%s\t%s\n' "$p" "$r" "$line" >>"$RAW"
+			log "redis $p r$r: ${line:0:110}"
+		done
+	done
+	stop_peers "$PROXY_PEERS"
+	stop "$REDIS_PID"
+fi
+
+if [[ " $PARTS " == *" bulk "* ]]; then
+	log "bulk: iperf3 server and client on CPU 1, proxies on CPU 0"
+	free_port
+	IPERF_PORT=$PORT
+	spawn 1 iperf3 iperf3 -s -p "$IPERF_PORT" -B 127.0.0.1
+	IPERF_PID=$SPAWNED
+	wait_port "$IPERF_PORT"
+	UPSTREAM_PORT=$IPERF_PORT
+	start_proxies "$IPERF_PORT"
+	PPID_OF[direct]=$IPERF_PID
+	PPORT_OF[direct]=$IPERF_PORT
+	for r in $(seq 1 "$ROUNDS"); do
+		for p in $(rotate "$r" direct $PROXY_PEERS); do
+			if [ "$p" != direct ] && ! kill -0 "${PPID_OF[$p]}" 2>/dev/null; then
+				restart_peer proxy "$p"
+			fi
+			read -r c0 s0 < <(stats "${PPID_OF[$p]}")
+			if timeout 60 taskset -c 1 iperf3 -c 127.0.0.1 -p "${PPORT_OF[$p]}" \
+				-t "$BULK_SECS" -J >"$TMP/iperf.json" 2>"$TMP/iperf.err"; then
+				read -r c1 s1 < <(stats "${PPID_OF[$p]}")
+				line=$(python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+e = j["end"]["sum_received"]
+print("gbps=%.3f bytes=%d srv_cpu_s=%.2f sys=%d" % (e["bits_per_second"] / 1e9,
+      e["bytes"], float(sys.argv[2]) - float(sys.argv[3]), int(sys.argv[4])))
+' "$TMP/iperf.json" "$c1" "$c0" "$((s1 - s0))")
+			else
+				line="failed $(head -c 200 "$TMP/iperf.json" "$TMP/iperf.err" | tr '\t\n' '  ')"
+			fi
+			printf 'bulk\tstream\t%s\t%s\t%s\n' "$p" "$r" "$line" >>"$RAW"
+			log "bulk $p r$r: $line"
+			sleep 0.2
+		done
+	done
+	stop_peers "$PROXY_PEERS"
+	stop "$IPERF_PID"
+fi
+
+# --- idle memory ---------------------------------------------------------
+
+# mem PID: "rss_kb pss_kb nproc" summed over PID's process tree now.
+mem() {
+	"$LOADGEN" -S "$1" |
+		sed 's/.*rss_kb=\([0-9]*\) pss_kb=\([0-9]*\) nproc=\([0-9]*\)/\1 \2 \3/'
+}
+
+# idle_one PART PEER PID PORT: hold IDLE_CONNS connections (one echoed
+# message each) and record the growth of the server's memory.
+idle_one() {
+	local part=$1 peer=$2 pid=$3 port=$4 hold i line rss0 pss0 n0 rss1 pss1 n1
+
+	sleep 0.3
+	read -r rss0 pss0 n0 < <(mem "$pid")
+	taskset -c 1 "$LOADGEN" -a "127.0.0.1:$port" -c "$IDLE_CONNS" -H \
+		>"$TMP/hold.out" 2>"$TMP/hold.err" &
+	hold=$!
+	for i in $(seq 1 1500); do
+		grep -q '^ready' "$TMP/hold.out" && break
+		kill -0 "$hold" 2>/dev/null || break
+		sleep 0.04
+	done
+	if grep -q '^ready conns=[0-9]* errors=0' "$TMP/hold.out"; then
+		sleep 0.5
+		read -r rss1 pss1 n1 < <(mem "$pid")
+		line="conns=$IDLE_CONNS rss0_kb=$rss0 rss1_kb=$rss1 pss0_kb=$pss0 pss1_kb=$pss1 nproc0=$n0 nproc1=$n1"
+	else
+		line="failed $(head -c 200 "$TMP/hold.err" | tr '\t\n' '  ')"
+	fi
+	kill "$hold" 2>/dev/null || true
+	wait "$hold" 2>/dev/null || true
+	printf 'idle\t%s\t%s\t1\t%s\n' "$part" "$peer" "$line" >>"$RAW"
+	log "idle $part $peer: ${line:0:150}"
+}
+
+if [[ " $PARTS " == *" idle "* ]]; then
+	log "idle memory: $IDLE_CONNS connections per peer"
+	for p in $ECHO_PEERS; do
+		start_echo "$p"
+		idle_one echo "$p" "$PID" "$PORT"
+		stop "$PID"
+	done
+	free_port
+	UPSTREAM_PORT=$PORT
+	spawn 1 upstream "$LEVECHO" "127.0.0.1:$UPSTREAM_PORT"
+	UPSTREAM_PID=$SPAWNED
+	wait_port "$UPSTREAM_PORT"
+	for p in $PROXY_PEERS; do
+		start_proxy "$p" "$UPSTREAM_PORT"
+		idle_one proxy "$p" "$PID" "$PORT"
+		stop "$PID"
+	done
+	stop "$UPSTREAM_PID"
+fi
+
+# --- coroutine switch ----------------------------------------------------
+
+if [[ " $PARTS " == *" switch "* ]]; then
+	log "switch: bench/run.sh $BUILD"
+	bench/run.sh "$BUILD" >"$TMP/switch.txt"
+	cat "$TMP/switch.txt" >&2
+else
+	: >"$TMP/switch.txt"
+fi
+
+# --- report --------------------------------------------------------------
+
+mkdir -p "$OUT"
+elapsed=$(($(date +%s) - start_s))
+python3 bench/report.py --raw "$RAW" --switch "$TMP/switch.txt" \
+	--out "$OUT" --cmd "$cmd" --elapsed "$elapsed" \
+	--settings "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP REDIS_N=$REDIS_N BULK_SECS=$BULK_SECS IDLE_CONNS=$IDLE_CONNS" \
+	--versions "$(haproxy -v | head -1 | cut -d' ' -f1-3); nginx $(nginx -v 2>&1 | sed 's|.*/||'); rinetd $(dpkg-query -W -f='${Version}' rinetd); socat $(dpkg-query -W -f='${Version}' socat); python3 $($PY -c 'import sys; print(sys.version.split()[0])'); uvloop $($PY -c 'import uvloop; print(uvloop.__version__)'); libevent $(dpkg-query -W -f='${Version}' libevent-dev); redis $(dpkg-query -W -f='${Version}' redis-server); iperf3 $(dpkg-query -W -f='${Version}' iperf3)"
+cp "$RAW" "$OUT/raw.tsv"
+if [ -s "$OUT/echo-conns.dat" ]; then
+	gnuplot "$OUT/echo-conns.gp"
+fi
+log "done in ${elapsed}s: $OUT/RESULTS.md"
