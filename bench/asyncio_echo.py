@@ -7,9 +7,14 @@ The PEP 492 shape: one `async def handle(reader, writer)` coroutine per
 connection, reading up to 16 KiB and writing it back, with drain() for
 backpressure.  This is the "coroutine per connection" design in its most
 common form, so it is the peer closest to aio-echod's programming model.
+The address and the serving are echo_peer.py's, shared with uvloop_echo.py.
 """
 import asyncio
+import functools
 import sys
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ from the import below
+import echo_peer  # noqa: E402
 
 
 async def handle(reader, writer):
@@ -26,20 +31,6 @@ async def handle(reader, writer):
         writer.close()
 
 
-async def main(addr):
-    if addr.startswith("unix:"):
-        server = await asyncio.start_unix_server(handle, addr[5:])
-    else:
-        host, port = addr.rsplit(":", 1)
-        server = await asyncio.start_server(handle, host, int(port),
-                                            backlog=4096)
-    print("listening", addr, flush=True)
-    async with server:
-        await server.serve_forever()
-
-
 if __name__ == "__main__":
-    try:
-        asyncio.run(main(sys.argv[1]))
-    except KeyboardInterrupt:
-        pass
+    echo_peer.run(functools.partial(asyncio.start_unix_server, handle),
+                  functools.partial(asyncio.start_server, handle))

@@ -35,6 +35,8 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "addr.h"
+
 #define BUF_SIZE 16384
 
 struct client {
@@ -141,29 +143,10 @@ listen_on(const char *addr)
 	socklen_t len;
 	int fd, one = 1;
 
-	memset(&ss, 0, sizeof(ss));
-	if (strncmp(addr, "unix:", 5) == 0) {
-		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
-
-		sun->sun_family = AF_UNIX;
-		snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", addr + 5);
-		unlink(sun->sun_path);
-		len = sizeof(*sun);
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-		char host[64];
-		const char *colon = strrchr(addr, ':');
-
-		if (colon == NULL || (size_t)(colon - addr) >= sizeof(host))
-			return (-1);
-		memcpy(host, addr, (size_t)(colon - addr));
-		host[colon - addr] = '\0';
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)atoi(colon + 1));
-		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			return (-1);
-		len = sizeof(*sin);
-	}
+	if (parse_addr(addr, &ss, &len) == -1)
+		return (-1);
+	if (ss.ss_family == AF_UNIX)
+		unlink(((struct sockaddr_un *)&ss)->sun_path);
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd == -1)

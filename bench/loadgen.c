@@ -63,6 +63,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
+
 #define PATTERN_MOD 251
 #define CHUNK 65536
 #define MAX_DEPTH 1024
@@ -162,29 +164,8 @@ open_conn(void)
 	socklen_t len;
 	int fd, one = 1;
 
-	memset(&ss, 0, sizeof(ss));
-	if (strncmp(addr_arg, "unix:", 5) == 0) {
-		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
-
-		sun->sun_family = AF_UNIX;
-		snprintf(sun->sun_path, sizeof(sun->sun_path), "%s",
-		    addr_arg + 5);
-		len = sizeof(*sun);
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-		char host[64];
-		const char *colon = strrchr(addr_arg, ':');
-
-		if (colon == NULL || (size_t)(colon - addr_arg) >= sizeof(host))
-			return (-1);
-		memcpy(host, addr_arg, (size_t)(colon - addr_arg));
-		host[colon - addr_arg] = '\0';
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)atoi(colon + 1));
-		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			return (-1);
-		len = sizeof(*sin);
-	}
+	if (parse_addr(addr_arg, &ss, &len) == -1)
+		return (-1);
 	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return (-1);
 	if (connect(fd, (struct sockaddr *)&ss, len) == -1) {

@@ -68,35 +68,11 @@ log() {
 
 # --- install and build -------------------------------------------------
 
-install_missing() {
-	local p missing=()
+# install_missing PACKAGE...: tests/install-deps.sh, shared with
+# tests/run-all.sh; it reports through log.
+. tests/install-deps.sh
 
-	for p in $PACKAGES; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q "ok installed" || missing+=("$p")
-	done
-	[ ${#missing[@]} -gt 0 ] || return 0
-	log "installing: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	# The packages' own services must not start: they would take ports
-	# and CPU during the run.  policy-rc.d (101: action forbidden) is
-	# Debian's switch for that, removed again right after.
-	local made_policy=
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod 755 /usr/sbin/policy-rc.d
-		made_policy=1
-	fi
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends ${missing[*]} || {
-		[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
-		return 1
-	}
-	[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
-	return 0
-}
-
-[ "${SKIP_INSTALL:-0}" = 1 ] || install_missing
+[ "${SKIP_INSTALL:-0}" = 1 ] || install_missing $PACKAGES
 log "building in $BUILD"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" >/dev/null
@@ -271,6 +247,22 @@ EOC
 	wait_port "$PORT"
 }
 
+# start_upstream NAME: the server behind the proxies (levecho,
+# redis-server or iperf3) on CPU 1; sets UPSTREAM_PID and UPSTREAM_PORT.
+start_upstream() {
+	free_port
+	UPSTREAM_PORT=$PORT
+	case $1 in
+	levecho) spawn 1 upstream "$LEVECHO" "127.0.0.1:$PORT" ;;
+	redis)
+		spawn 1 redis redis-server --port "$PORT" --bind 127.0.0.1 \
+			--save '' --appendonly no --protected-mode no --daemonize no ;;
+	iperf3) spawn 1 iperf3 iperf3 -s -p "$PORT" -B 127.0.0.1 ;;
+	esac
+	UPSTREAM_PID=$SPAWNED
+	wait_port "$UPSTREAM_PORT"
+}
+
 # rotate ROUND WORDS...: the words starting at index ROUND mod count.
 rotate() {
 	local r=$1 n i
@@ -363,11 +355,7 @@ start_proxies() { # UPSTREAM_PORT
 
 if [[ " $PARTS " == *" proxy "* ]]; then
 	log "proxy: proxies on CPU 0, levecho upstream and loadgen on CPU 1"
-	free_port
-	UPSTREAM_PORT=$PORT
-	spawn 1 upstream "$LEVECHO" "127.0.0.1:$UPSTREAM_PORT"
-	UPSTREAM_PID=$SPAWNED
-	wait_port "$UPSTREAM_PORT"
+	start_upstream levecho
 	start_proxies "$UPSTREAM_PORT"
 	run_matrix proxy "$PROXY_CELLS" "$PROXY_PEERS"
 	stop_peers "$PROXY_PEERS"
@@ -379,80 +367,89 @@ stats() {
 	"$LOADGEN" -S "$1" | sed 's/cpu_s=\([^ ]*\) sys=\([^ ]*\).*/\1 \2/'
 }
 
-if [[ " $PARTS " == *" redis "* ]]; then
-	log "redis: redis-server and redis-benchmark on CPU 1, proxies on CPU 0"
-	free_port
-	REDIS_PORT=$PORT
-	spawn 1 redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
-		--save '' --appendonly no --protected-mode no --daemonize no
-	REDIS_PID=$SPAWNED
-	wait_port "$REDIS_PORT"
-	UPSTREAM_PORT=$REDIS_PORT
-	start_proxies "$REDIS_PORT"
-	PPID_OF[direct]=$REDIS_PID
-	PPORT_OF[direct]=$REDIS_PORT
+# run_proxied PART CELL PAUSE LOG_CHARS: with the proxies started in
+# front of the upstream, interleaved rounds of one client run against the
+# upstream itself ("direct") and through each proxy, starting one later
+# each round; then the proxies and the upstream are stopped.  The part
+# supplies PART_client PORT (one client run; its status says whether it
+# worked), PART_line C0 C1 SYS (the result line from what the client
+# left, given the server's CPU seconds before and after and its read and
+# write syscalls) and PART_failed (what the client left when it failed).
+# Each run is one line in the raw results and LOG_CHARS of it in the
+# log; PAUSE seconds follow it.
+run_proxied() {
+	local part=$1 cell=$2 pause=$3 chars=$4 r p c0 s0 c1 s1 line
+
+	start_proxies "$UPSTREAM_PORT"
+	PPID_OF[direct]=$UPSTREAM_PID
+	PPORT_OF[direct]=$UPSTREAM_PORT
 	for r in $(seq 1 "$ROUNDS"); do
 		for p in $(rotate "$r" direct $PROXY_PEERS); do
 			if [ "$p" != direct ] && ! kill -0 "${PPID_OF[$p]}" 2>/dev/null; then
 				restart_peer proxy "$p"
 			fi
 			read -r c0 s0 < <(stats "${PPID_OF[$p]}")
-			if out=$(timeout 120 taskset -c 1 redis-benchmark -h 127.0.0.1 \
-				-p "${PPORT_OF[$p]}" -t ping,set,get -P 1 -c 50 \
-				-n "$REDIS_N" --csv 2>"$TMP/redis.err"); then
+			if "${part}_client" "${PPORT_OF[$p]}"; then
 				read -r c1 s1 < <(stats "${PPID_OF[$p]}")
-				line=$(printf '%s\n' "$out" | tr -d '"' | awk -F, -v c0="$c0" \
-					-v c1="$c1" -v s="$((s1 - s0))" -v n="$REDIS_N" '
-					$1 != "test" && NF > 2 { printf "%s=%s %s_p50=%s ", $1, $2, $1, $5; k++ }
-					END { printf "srv_cpu_s=%.2f sys=%d reqs=%d", c1 - c0, s, k * n }')
+				line=$("${part}_line" "$c0" "$c1" "$((s1 - s0))")
 			else
-				line="failed $(head -c 200 "$TMP/redis.err" | tr '\t\n' '  ')"
+				line="failed $("${part}_failed" | tr '\t\n' '  ')"
 			fi
-			printf 'redis\tc50\t%s\t%s\t%s\n' "$p" "$r" "$line" >>"$RAW"
-			log "redis $p r$r: ${line:0:110}"
+			printf '%s\t%s\t%s\t%s\t%s\n' "$part" "$cell" "$p" "$r" "$line" >>"$RAW"
+			log "$part $p r$r: ${line:0:$chars}"
+			[ "$pause" = 0 ] || sleep "$pause"
 		done
 	done
 	stop_peers "$PROXY_PEERS"
-	stop "$REDIS_PID"
+	stop "$UPSTREAM_PID"
+}
+
+redis_client() { # PORT
+	timeout 120 taskset -c 1 redis-benchmark -h 127.0.0.1 -p "$1" \
+		-t ping,set,get -P 1 -c 50 -n "$REDIS_N" --csv \
+		>"$TMP/redis.csv" 2>"$TMP/redis.err"
+}
+
+redis_line() { # C0 C1 SYS
+	tr -d '"' <"$TMP/redis.csv" | awk -F, -v c0="$1" -v c1="$2" \
+		-v s="$3" -v n="$REDIS_N" '
+		$1 != "test" && NF > 2 { printf "%s=%s %s_p50=%s ", $1, $2, $1, $5; k++ }
+		END { printf "srv_cpu_s=%.2f sys=%d reqs=%d", c1 - c0, s, k * n }'
+}
+
+redis_failed() {
+	head -c 200 "$TMP/redis.err"
+}
+
+if [[ " $PARTS " == *" redis "* ]]; then
+	log "redis: redis-server and redis-benchmark on CPU 1, proxies on CPU 0"
+	start_upstream redis
+	run_proxied redis c50 0 110
 fi
 
-if [[ " $PARTS " == *" bulk "* ]]; then
-	log "bulk: iperf3 server and client on CPU 1, proxies on CPU 0"
-	free_port
-	IPERF_PORT=$PORT
-	spawn 1 iperf3 iperf3 -s -p "$IPERF_PORT" -B 127.0.0.1
-	IPERF_PID=$SPAWNED
-	wait_port "$IPERF_PORT"
-	UPSTREAM_PORT=$IPERF_PORT
-	start_proxies "$IPERF_PORT"
-	PPID_OF[direct]=$IPERF_PID
-	PPORT_OF[direct]=$IPERF_PORT
-	for r in $(seq 1 "$ROUNDS"); do
-		for p in $(rotate "$r" direct $PROXY_PEERS); do
-			if [ "$p" != direct ] && ! kill -0 "${PPID_OF[$p]}" 2>/dev/null; then
-				restart_peer proxy "$p"
-			fi
-			read -r c0 s0 < <(stats "${PPID_OF[$p]}")
-			if timeout 60 taskset -c 1 iperf3 -c 127.0.0.1 -p "${PPORT_OF[$p]}" \
-				-t "$BULK_SECS" -J >"$TMP/iperf.json" 2>"$TMP/iperf.err"; then
-				read -r c1 s1 < <(stats "${PPID_OF[$p]}")
-				line=$(python3 -c '
+bulk_client() { # PORT
+	timeout 60 taskset -c 1 iperf3 -c 127.0.0.1 -p "$1" \
+		-t "$BULK_SECS" -J >"$TMP/iperf.json" 2>"$TMP/iperf.err"
+}
+
+bulk_line() { # C0 C1 SYS
+	python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))
 e = j["end"]["sum_received"]
 print("gbps=%.3f bytes=%d srv_cpu_s=%.2f sys=%d" % (e["bits_per_second"] / 1e9,
       e["bytes"], float(sys.argv[2]) - float(sys.argv[3]), int(sys.argv[4])))
-' "$TMP/iperf.json" "$c1" "$c0" "$((s1 - s0))")
-			else
-				line="failed $(head -c 200 "$TMP/iperf.json" "$TMP/iperf.err" | tr '\t\n' '  ')"
-			fi
-			printf 'bulk\tstream\t%s\t%s\t%s\n' "$p" "$r" "$line" >>"$RAW"
-			log "bulk $p r$r: $line"
-			sleep 0.2
-		done
-	done
-	stop_peers "$PROXY_PEERS"
-	stop "$IPERF_PID"
+' "$TMP/iperf.json" "$2" "$1" "$3"
+}
+
+bulk_failed() {
+	head -c 200 "$TMP/iperf.json" "$TMP/iperf.err"
+}
+
+if [[ " $PARTS " == *" bulk "* ]]; then
+	log "bulk: iperf3 server and client on CPU 1, proxies on CPU 0"
+	start_upstream iperf3
+	run_proxied bulk stream 0.2 1000	# the whole line to the log
 fi
 
 # --- idle memory ---------------------------------------------------------
@@ -498,11 +495,7 @@ if [[ " $PARTS " == *" idle "* ]]; then
 		idle_one echo "$p" "$PID" "$PORT"
 		stop "$PID"
 	done
-	free_port
-	UPSTREAM_PORT=$PORT
-	spawn 1 upstream "$LEVECHO" "127.0.0.1:$UPSTREAM_PORT"
-	UPSTREAM_PID=$SPAWNED
-	wait_port "$UPSTREAM_PORT"
+	start_upstream levecho
 	for p in $PROXY_PEERS; do
 		start_proxy "$p" "$UPSTREAM_PORT"
 		idle_one proxy "$p" "$PID" "$PORT"

@@ -6,12 +6,16 @@
 A callback design on libuv, as in uvloop's own echo benchmark: each
 data_received() writes the bytes straight back, with no coroutine and no
 stream objects.  Writes that libuv cannot finish at once are buffered by
-the transport; reading pauses above its high-water mark.
+the transport; reading pauses above its high-water mark.  The address and
+the serving are echo_peer.py's, shared with asyncio_echo.py.
 """
 import asyncio
 import sys
 
 import uvloop
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ from the import below
+import echo_peer  # noqa: E402
 
 
 class EchoProtocol(asyncio.Protocol):
@@ -25,22 +29,16 @@ class EchoProtocol(asyncio.Protocol):
         self.transport = None
 
 
-async def main(addr):
+async def start_unix(path):
     loop = asyncio.get_running_loop()
-    if addr.startswith("unix:"):
-        server = await loop.create_unix_server(EchoProtocol, addr[5:])
-    else:
-        host, port = addr.rsplit(":", 1)
-        server = await loop.create_server(EchoProtocol, host, int(port),
-                                          backlog=4096)
-    print("listening", addr, flush=True)
-    async with server:
-        await server.serve_forever()
+    return await loop.create_unix_server(EchoProtocol, path)
+
+
+async def start_tcp(host, port, **kw):
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(EchoProtocol, host, port, **kw)
 
 
 if __name__ == "__main__":
     uvloop.install()
-    try:
-        asyncio.run(main(sys.argv[1]))
-    except KeyboardInterrupt:
-        pass
+    echo_peer.run(start_unix, start_tcp)

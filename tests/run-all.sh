@@ -12,19 +12,13 @@ PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev
 passed=0
 failed=0
 
-install_missing() {
-	local p missing=()
-
-	for p in $PACKAGES; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q "ok installed" || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	echo "== installing: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq &&
-		apt-get install -y -qq --no-install-recommends "${missing[@]}"
+log() {
+	echo "== $*"
 }
+
+# install_missing PACKAGE...: tests/install-deps.sh, shared with
+# bench/run-all.sh; it reports through log.
+. tests/install-deps.sh
 
 # run_build NAME DIR CMAKE-ARGS...: build, then CTest and bats on it.
 run_build() {
@@ -72,7 +66,7 @@ run_build() {
 	failed=$((failed + f))
 }
 
-install_missing || { echo "0 passed, 1 failed"; exit 1; }
+install_missing $PACKAGES || { echo "0 passed, 1 failed"; exit 1; }
 
 run_build "normal (-Werror)" build -DAIO_WERROR=ON
 ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 \

@@ -19,6 +19,7 @@
 #endif
 
 #include "check.h"
+#include "deep.h"
 
 static int	trace[16];
 static int	ntrace;
@@ -232,17 +233,6 @@ test_many_live(void)
 	CHECK(ok, "%d interleaved coroutines each ran 3 steps", N);
 	for (i = 0; i < N; i++)
 		coro_free(cos[i]);
-}
-
-static int
-deep(int n)
-{
-	volatile char frame[1024];
-
-	frame[0] = (char)n;
-	if (n == 0)
-		return (frame[0]);
-	return (deep(n - 1) + frame[0]);
 }
 
 static void

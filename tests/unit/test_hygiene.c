@@ -19,6 +19,7 @@
 #include "capture.h"
 #include "check.h"
 #include "coro.h"
+#include "deep.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TEST_ASAN 1
@@ -53,17 +54,6 @@ in_child(void (*fn)(void), const char *journal)
 	waitpid(pid, &status, 0);
 	out = capture_slurp(fp);
 	return (status);
-}
-
-static int
-deep(int n)
-{
-	volatile char frame[1024];
-
-	frame[0] = (char)n;
-	if (n == 0)
-		return (frame[0]);
-	return (deep(n - 1) + frame[0]);
 }
 
 static void
