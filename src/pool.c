@@ -1,19 +1,26 @@
 /*
- * pool.c: worker threads for blocking work, completing on the loop.
+ * pool.c: worker threads for blocking work, completing on the loops.
  *
- * Owns the worker threads, the job queue and the completion list.  The
- * jobs belong to their callers except while the pool holds them: from
- * pool_submit() until done, and from pool_run() until it returns 0, or
- * for good (until release) once a pool_run() caller has given up.
+ * Owns the worker threads, the job queue and the ports.  The jobs belong
+ * to their callers except while the pool holds them: from pool_submit()
+ * until done, and from pool_run() until it returns 0, or for good (until
+ * release) once a pool_run() caller has given up.
  *
  * DESIGN.  The queue is a mutex-protected FIFO with a cap; workers sleep
- * on a condition variable.  A worker runs job->fn, which touches only the
- * job, then appends the job to the completion list and writes the
- * eventfd.  The loop watches the eventfd; its callback takes the whole
- * completion list under the lock and, outside it, resumes each
- * pool_run() caller, calls each submitted job's done, or releases each
- * abandoned job.  So workers never touch libevent, coroutines or
- * connections, and every result is delivered on the loop thread.
+ * on a condition variable.  The workers and the queue are shared by every
+ * loop thread, but a job completes on the thread that queued it, because
+ * its coroutines, its loop_wait records and whatever its done callback
+ * touches belong to that thread.  So each loop thread attached to the
+ * pool has a port: an eventfd watched by its loop, a completion list and
+ * its coroutines waiting for room.  A thread-local pointer names the
+ * calling thread's port, and each job records the port it was queued
+ * from.  A worker runs job->fn, which touches only the job, then appends
+ * the job to its port's completion list and writes the port's eventfd.
+ * That loop's callback takes the whole list under the lock and, outside
+ * it, resumes each pool_run() caller, calls each submitted job's done, or
+ * releases each abandoned job.  So workers never touch libevent,
+ * coroutines or connections, and every result is delivered on the loop
+ * thread that asked for it.
  *
  * A pool_run() wait is like any other: it has a deadline and is
  * cancelled at shutdown.  The job cannot follow the caller out (a worker
@@ -25,11 +32,24 @@
  *
  * pool_wait() lets coroutines share a submitted job (lookups of one name
  * are coalesced this way): each waiter is linked on the job, and they are
- * all woken once its done callback has run.
+ * all woken once its done callback has run.  They must be on the thread
+ * the job was submitted from, where done runs.
  *
  * A pool_run() caller whose job finds the queue full parks (with its
  * deadline) until a worker takes a job; a pool_submit() caller is told
- * EAGAIN and decides (the access log keeps its lines for later).
+ * EAGAIN and decides (the access log keeps its lines for later).  Room
+ * may open on any thread's job, so a port counts its room waiters under
+ * the lock, in the same hold that found the queue full (no wakeup is lost
+ * in between), and a worker that takes a job off the queue writes the
+ * eventfd of every port that has some.
+ *
+ * A loop thread that ends detaches first, as its event base is about to
+ * go: what is back already is delivered there, and its port loses its
+ * event but stays, with its eventfd and its list.  Its jobs still out,
+ * once back, are delivered by pool_wait_idle() (which polls every
+ * detached port's eventfd) and pool_stop(), on the thread that shuts the
+ * pool down.  No coroutine of the ended thread waits any more, so only
+ * done and release callbacks run there.
  *
  * Stopping must not hang on a job stuck in a blocking call (an access log
  * on a FIFO that nobody reads blocks in open(2) forever).  Workers run
@@ -62,20 +82,25 @@
 #include "loop_park.h"
 
 #define POOL_SIGNAL		(SIGRTMIN + 1)
-/* How often pool_stop() interrupts the workers still running. */
+/*
+ * How often pool_stop() interrupts the workers still running, and how
+ * often pool_wait_idle() looks when it cannot poll every port.
+ */
 #define POOL_KICK_MS		5
 /* pool_free() without pool_stop(): how long running jobs get. */
 #define POOL_FREE_STOP_MS	1000
 
 /*
  * A pool_run() caller's wait, on its stack: first for room in the queue
- * (linked on room_waiters), then for its job (job->waiter points here).
+ * (linked on its port's room_waiters), then for its job (job->waiter
+ * points here).
  */
 struct run_wait {
 	struct loop_wait	 lw;		/* first: detach gets &lw */
 	TAILQ_ENTRY(run_wait)	 link;
-	int			 linked;	/* on p->room_waiters */
+	int			 linked;	/* on port->room_waiters */
 	struct pool		*p;
+	struct pool_port	*port;
 	struct pool_job		*job;
 };
 
@@ -94,24 +119,41 @@ struct worker {
 	char			 what[POOL_WHAT_MAX];	/* job when left */
 };
 
+/*
+ * A loop thread's side of the pool: the jobs it queued come back here.
+ * Its loop delivers them (on_complete) while attached; once detached,
+ * pool_wait_idle() and pool_stop() do.  Freed by pool_free() only.
+ */
+struct pool_port {
+	struct pool		*p;
+	TAILQ_ENTRY(pool_port)	 link;		/* on p->ports; under lock */
+	int			 efd;		/* eventfd: completions, room */
+	struct event		*ev;		/* NULL once detached, stopped */
+	int			 detached;	/* under lock */
+	struct pool_job		*done_head, *done_tail;	/* under lock */
+	int			 room_waiting;	/* how many; under lock */
+	TAILQ_HEAD(, run_wait)	 room_waiters;	/* its loop thread only */
+};
+
 struct pool {
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 work;		/* a job was queued, or stop */
 	struct pool_job		*head, *tail;	/* queued */
 	size_t			 queued, queue_max;
 	size_t			 running;	/* jobs in a worker's hands */
-	struct pool_job		*done_head, *done_tail;	/* completed */
 	int			 stop;
 	int			 stuck;		/* workers left behind */
 	int			 stopped;	/* pool_stop() has run */
-	int			 efd;		/* eventfd: completions */
-	struct event		*ev;
+	int			 room_waiting;	/* sum over the ports; lock */
 	struct worker		*workers;
 	int			 nthreads;
-	TAILQ_HEAD(, run_wait)	 room_waiters;
+	TAILQ_HEAD(, pool_port)	 ports;		/* under lock */
 };
 
 static atomic_int	stopping;
+
+/* The calling thread's port, set by pool_attach(): one pool at a time. */
+static __thread struct pool_port	*my_port;
 
 int
 pool_stopping(void)
@@ -123,6 +165,13 @@ static void
 on_interrupt(int signo)
 {
 	(void)signo;	/* only here to make blocking calls return EINTR */
+}
+
+/* The calling thread's port on p, or NULL if it is not attached to p. */
+static struct pool_port *
+port_of(const struct pool *p)
+{
+	return (my_port != NULL && my_port->p == p ? my_port : NULL);
 }
 
 /* Append to a singly linked FIFO. */
@@ -138,14 +187,42 @@ fifo_push(struct pool_job **head, struct pool_job **tail,
 	*tail = job;
 }
 
-/* Move job to the completion list and wake the loop.  Lock held. */
+/* Wake whoever delivers for port: its loop, or pool_wait_idle(). */
 static void
-complete_locked(struct pool *p, struct pool_job *job)
+port_poke(struct pool_port *port)
 {
 	uint64_t one = 1;
 
-	fifo_push(&p->done_head, &p->done_tail, job);
-	(void)!write(p->efd, &one, sizeof(one));
+	(void)!write(port->efd, &one, sizeof(one));
+}
+
+/*
+ * Move job to its port's completion list and wake the loop that queued
+ * it (or, detached, whoever delivers for it).  Lock held.
+ */
+static void
+complete_locked(struct pool_job *job)
+{
+	struct pool_port *port = job->port;
+
+	fifo_push(&port->done_head, &port->done_tail, job);
+	port_poke(port);
+}
+
+/*
+ * Jobs left the queue: wake every loop with a coroutine waiting for room,
+ * whichever thread's job it was (the queue is shared).  Lock held.
+ */
+static void
+room_opened_locked(struct pool *p)
+{
+	struct pool_port *port;
+
+	if (p->room_waiting == 0)
+		return;
+	TAILQ_FOREACH(port, &p->ports, link)
+		if (port->room_waiting > 0)
+			port_poke(port);
 }
 
 static void *
@@ -169,6 +246,7 @@ worker_main(void *arg)
 		if ((p->head = job->next) == NULL)
 			p->tail = NULL;
 		p->queued--;
+		room_opened_locked(p);
 		/* Nobody waits for an abandoned job: skip its work. */
 		if (p->stop || job->abandoned) {
 			job->cancelled = 1;
@@ -181,25 +259,48 @@ worker_main(void *arg)
 			w->job = NULL;
 			p->running--;
 		}
-		complete_locked(p, job);
+		complete_locked(job);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return (NULL);
 }
 
+/* Take rw off its port's room waiters.  Its loop thread. */
+static void
+room_unlink(struct run_wait *rw)
+{
+	struct pool_port *port = rw->port;
+
+	TAILQ_REMOVE(&port->room_waiters, rw, link);
+	rw->linked = 0;
+	pthread_mutex_lock(&port->p->lock);
+	port->room_waiting--;
+	port->p->room_waiting--;
+	pthread_mutex_unlock(&port->p->lock);
+}
+
 /*
- * Resume the pool_run() callers waiting for room.  Those that find the
- * queue full again queue up anew and wait for the next completion.
+ * Resume port's pool_run() callers waiting for room.  Those that find
+ * the queue full again queue up anew and wait for the next job taken.
  */
 static void
-wake_room_waiters(struct pool *p)
+wake_room_waiters(struct pool_port *port)
 {
 	TAILQ_HEAD(, run_wait) batch = TAILQ_HEAD_INITIALIZER(batch);
 	struct run_wait *rw;
+	int n = 0;
 
-	TAILQ_CONCAT(&batch, &p->room_waiters, link);
-	TAILQ_FOREACH(rw, &batch, link)
+	if (TAILQ_EMPTY(&port->room_waiters))
+		return;
+	TAILQ_CONCAT(&batch, &port->room_waiters, link);
+	TAILQ_FOREACH(rw, &batch, link) {
 		rw->linked = 0;
+		n++;
+	}
+	pthread_mutex_lock(&port->p->lock);
+	port->room_waiting -= n;
+	port->p->room_waiting -= n;
+	pthread_mutex_unlock(&port->p->lock);
 	while ((rw = TAILQ_FIRST(&batch)) != NULL) {
 		TAILQ_REMOVE(&batch, rw, link);
 		loop_unpark(&rw->lw, 0);
@@ -265,25 +366,66 @@ deliver(struct pool_job *job)
 		deliver_done(job);
 }
 
-/* The loop side: deliver every completed job. */
+/*
+ * Deliver every job that came back to port, then resume its callers
+ * waiting for room.  On port's loop thread, or on the thread shutting
+ * down once port is detached.
+ */
 static void
-on_complete(evutil_socket_t fd, short what, void *arg)
+port_deliver(struct pool_port *port)
 {
-	struct pool *p = arg;
 	struct pool_job *job, *next;
 	uint64_t n;
 
-	(void)what;
-	(void)!read(fd, &n, sizeof(n));
-	pthread_mutex_lock(&p->lock);
-	job = p->done_head;
-	p->done_head = p->done_tail = NULL;
-	pthread_mutex_unlock(&p->lock);
+	(void)!read(port->efd, &n, sizeof(n));
+	pthread_mutex_lock(&port->p->lock);
+	job = port->done_head;
+	port->done_head = port->done_tail = NULL;
+	pthread_mutex_unlock(&port->p->lock);
 	for (; job != NULL; job = next) {
 		next = job->next;
 		deliver(job);
 	}
-	wake_room_waiters(p);
+	wake_room_waiters(port);
+}
+
+/* The loop side: deliver every completed job of this thread's port. */
+static void
+on_complete(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	port_deliver(arg);
+}
+
+/* Whether the calling thread delivers for port: its own, or detached. */
+static int
+port_here_locked(const struct pool_port *port)
+{
+	return (port == my_port || port->detached);
+}
+
+/*
+ * At shutdown: deliver what came back to the calling thread's port and to
+ * every detached one.  A port still attached to another thread is that
+ * thread's to deliver.  The lock is dropped around each delivery (done
+ * callbacks queue jobs); ports are freed by pool_free() only, so the walk
+ * can go on from where it was.
+ */
+static void
+deliver_here(struct pool *p)
+{
+	struct pool_port *port;
+
+	pthread_mutex_lock(&p->lock);
+	TAILQ_FOREACH(port, &p->ports, link) {
+		if (!port_here_locked(port))
+			continue;
+		pthread_mutex_unlock(&p->lock);
+		port_deliver(port);
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
 }
 
 static int
@@ -318,15 +460,10 @@ pool_create(int nthreads, int queue_max)
 		return (NULL);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
-	TAILQ_INIT(&p->room_waiters);
+	TAILQ_INIT(&p->ports);
 	p->queue_max = (size_t)queue_max;
 	atomic_store(&stopping, 0);
-	if (signals_ready() == -1 ||
-	    (p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
-		goto fail;
-	p->ev = event_new(loop_base(), p->efd, EV_READ | EV_PERSIST,
-	    on_complete, p);
-	if (p->ev == NULL || event_add(p->ev, NULL) == -1)
+	if (signals_ready() == -1 || pool_attach(p) == -1)
 		goto fail;
 	p->workers = calloc((size_t)nthreads, sizeof(*p->workers));
 	if (p->workers == NULL)
@@ -348,22 +485,88 @@ fail:
 	return (NULL);
 }
 
+int
+pool_attach(struct pool *p)
+{
+	struct pool_port *port;
+	int err;
+
+	if (my_port != NULL) {
+		errno = EBUSY;
+		return (-1);
+	}
+	if ((port = calloc(1, sizeof(*port))) == NULL)
+		return (-1);
+	port->p = p;
+	TAILQ_INIT(&port->room_waiters);
+	if ((port->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		goto fail;
+	port->ev = event_new(loop_base(), port->efd, EV_READ | EV_PERSIST,
+	    on_complete, port);
+	if (port->ev == NULL || event_add(port->ev, NULL) == -1) {
+		errno = ENOMEM;		/* libevent does not say */
+		goto fail;
+	}
+	pthread_mutex_lock(&p->lock);
+	TAILQ_INSERT_TAIL(&p->ports, port, link);
+	pthread_mutex_unlock(&p->lock);
+	my_port = port;
+	return (0);
+
+fail:
+	err = errno;
+	if (port->ev != NULL)
+		event_free(port->ev);
+	if (port->efd != -1)
+		close(port->efd);
+	free(port);
+	errno = err;
+	return (-1);
+}
+
+void
+pool_detach(struct pool *p)
+{
+	struct pool_port *port;
+
+	if ((port = port_of(p)) == NULL)
+		return;
+	/* What is back already completes here, on the thread that asked. */
+	port_deliver(port);
+	pthread_mutex_lock(&p->lock);
+	port->detached = 1;
+	pthread_mutex_unlock(&p->lock);
+	if (port->ev != NULL) {
+		event_free(port->ev);
+		port->ev = NULL;
+	}
+	my_port = NULL;
+}
+
 /*
  * Queue job if there is room.  Returns 0, or -1 with errno EAGAIN if the
  * queue is full or ECANCELED if the pool has stopped (no worker would
- * ever take it).
+ * ever take it).  If the queue is full and rw is given, rw is linked on
+ * its port's room waiters and counted, in the hold of the lock that saw
+ * the queue full: the next worker to take a job then wakes its loop.
  */
 static int
-enqueue(struct pool *p, struct pool_job *job)
+enqueue(struct pool *p, struct pool_job *job, struct run_wait *rw)
 {
 	int err = 0;
 
 	pthread_mutex_lock(&p->lock);
 	if (p->stop)
 		err = ECANCELED;
-	else if (p->queued >= p->queue_max)
+	else if (p->queued >= p->queue_max) {
 		err = EAGAIN;
-	else {
+		if (rw != NULL) {
+			TAILQ_INSERT_TAIL(&rw->port->room_waiters, rw, link);
+			rw->linked = 1;
+			rw->port->room_waiting++;
+			p->room_waiting++;
+		}
+	} else {
 		job->cancelled = 0;
 		fifo_push(&p->head, &p->tail, job);
 		p->queued++;
@@ -397,10 +600,9 @@ run_detach(struct loop_wait *lw)
 {
 	struct run_wait *rw = (struct run_wait *)lw;
 
-	if (rw->linked) {
-		TAILQ_REMOVE(&rw->p->room_waiters, rw, link);
-		rw->linked = 0;
-	} else if (rw->job->waiter == lw)
+	if (rw->linked)
+		room_unlink(rw);
+	else if (rw->job->waiter == lw)
 		abandon(rw->p, rw->job);
 }
 
@@ -417,17 +619,17 @@ pool_run(struct pool *p, struct pool_job *job, int64_t deadline)
 	job->waiter = NULL;
 	job->waiters = NULL;
 	job->abandoned = 0;
-	while (enqueue(p, job) == -1) {
+	if ((rw.port = job->port = port_of(p)) == NULL) {
+		errno = EINVAL;		/* it would come back nowhere */
+		goto fail_release;
+	}
+	while (enqueue(p, job, &rw) == -1) {
 		if (errno != EAGAIN)
 			goto fail_release;
-		/* Full: wait for the next completion to make room. */
-		TAILQ_INSERT_TAIL(&p->room_waiters, &rw, link);
-		rw.linked = 1;
+		/* Full, and rw linked: wait for a worker to make room. */
 		if (loop_park(&rw.lw, deadline, 0) == -1) {
-			if (rw.linked) {	/* it failed without parking */
-				TAILQ_REMOVE(&p->room_waiters, &rw, link);
-				rw.linked = 0;
-			}
+			if (rw.linked)		/* it failed without parking */
+				room_unlink(&rw);
 			goto fail_release;
 		}
 	}
@@ -456,7 +658,11 @@ pool_submit(struct pool *p, struct pool_job *job)
 	job->waiter = NULL;
 	job->waiters = NULL;
 	job->abandoned = 0;
-	return (enqueue(p, job));
+	if ((job->port = port_of(p)) == NULL) {
+		errno = EINVAL;		/* done would run nowhere */
+		return (-1);
+	}
+	return (enqueue(p, job, NULL));
 }
 
 /* loop_wait detach hook: a pool_wait() timed out or was cancelled. */
@@ -472,7 +678,11 @@ pool_wait(struct pool *p, struct pool_job *job, int64_t deadline)
 	struct job_wait jw;
 	int r, err;
 
-	(void)p;
+	/* The waiters are woken where done runs: on the job's thread. */
+	if (port_of(p) == NULL || job->port != my_port) {
+		errno = EINVAL;
+		return (-1);
+	}
 	memset(&jw, 0, sizeof(jw));
 	jw.lw.detach = wait_detach;
 	if ((jw.next = job->waiters) != NULL)
@@ -489,30 +699,69 @@ pool_wait(struct pool *p, struct pool_job *job, int64_t deadline)
 size_t
 pool_queued(const struct pool *p)
 {
-	return (p->queued);
+	/* Workers change it: read it under the lock (not really const). */
+	pthread_mutex_t *lock = (pthread_mutex_t *)&p->lock;
+	size_t n;
+
+	pthread_mutex_lock(lock);
+	n = p->queued;
+	pthread_mutex_unlock(lock);
+	return (n);
 }
 
 int
 pool_wait_idle(struct pool *p, int64_t deadline)
 {
-	struct pollfd pfd = { .fd = p->efd, .events = POLLIN };
+	struct pool_port *port;
+	struct pollfd *pfd;
 	int64_t left;
-	int idle;
+	nfds_t n, max = 0;
+	int idle, blind;
 
+	/*
+	 * Poll the eventfds of the ports delivered here.  Those attached to
+	 * another thread (or, short of memory, left out) are not watched:
+	 * their jobs' ends are then looked for every POOL_KICK_MS.
+	 */
+	pthread_mutex_lock(&p->lock);
+	TAILQ_FOREACH(port, &p->ports, link)
+		max++;
+	pthread_mutex_unlock(&p->lock);
+	if ((pfd = calloc(max + 1, sizeof(*pfd))) == NULL)
+		max = 0;
 	for (;;) {
-		on_complete(p->efd, EV_READ, p);
+		deliver_here(p);
 		pthread_mutex_lock(&p->lock);
-		idle = p->queued == 0 && p->running == 0 &&
-		    p->done_head == NULL;
+		idle = p->queued == 0 && p->running == 0;
+		n = 0;
+		blind = 0;
+		TAILQ_FOREACH(port, &p->ports, link) {
+			if (!port_here_locked(port)) {
+				blind = 1;
+				continue;
+			}
+			if (port->done_head != NULL)
+				idle = 0;	/* came back meanwhile */
+			if (n < max) {
+				pfd[n].fd = port->efd;
+				pfd[n++].events = POLLIN;
+			} else
+				blind = 1;
+		}
 		pthread_mutex_unlock(&p->lock);
 		if (idle)
-			return (0);
+			break;
 		if ((left = deadline - clock_now()) <= 0) {
+			free(pfd);
 			errno = ETIMEDOUT;
 			return (-1);
 		}
-		(void)poll(&pfd, 1, (int)left);
+		if (blind && left > POOL_KICK_MS)
+			left = POOL_KICK_MS;
+		(void)poll(pfd, n, (int)left);
 	}
+	free(pfd);
+	return (0);
 }
 
 /*
@@ -570,6 +819,7 @@ join_workers(struct pool *p, int64_t deadline)
 int
 pool_stop(struct pool *p, int64_t deadline)
 {
+	struct pool_port *port;
 	struct pool_job *job;
 
 	if (p->stopped)
@@ -584,22 +834,24 @@ pool_stop(struct pool *p, int64_t deadline)
 
 	/*
 	 * Jobs no worker took are cancelled; every job that came back is
-	 * delivered.  A stuck worker's job never comes back: it may still
-	 * touch it.
+	 * delivered, here if its port is this thread's or detached.  A stuck
+	 * worker's job never comes back: it may still touch it.
 	 */
 	pthread_mutex_lock(&p->lock);
 	while ((job = p->head) != NULL) {
 		p->head = job->next;
 		job->cancelled = 1;
-		complete_locked(p, job);
+		complete_locked(job);
 	}
 	p->tail = NULL;
 	p->queued = 0;
+	room_opened_locked(p);
 	pthread_mutex_unlock(&p->lock);
-	if (p->ev != NULL) {
-		on_complete(p->efd, EV_READ, p);
-		event_free(p->ev);
-		p->ev = NULL;
+	deliver_here(p);
+	/* Nothing more is delivered (a stuck job never is): stop watching. */
+	if ((port = port_of(p)) != NULL && port->ev != NULL) {
+		event_free(port->ev);
+		port->ev = NULL;
 	}
 	return (p->stuck);
 }
@@ -618,12 +870,21 @@ pool_stuck_what(const struct pool *p, int i)
 void
 pool_free(struct pool *p)
 {
+	struct pool_port *port;
+	int stuck;
+
 	if (p == NULL)
 		return;
-	if (pool_stop(p, clock_now() + POOL_FREE_STOP_MS) > 0)
+	stuck = pool_stop(p, clock_now() + POOL_FREE_STOP_MS);
+	if (port_of(p) != NULL)
+		my_port = NULL;		/* this thread may attach anew */
+	if (stuck > 0)
 		return;		/* a stuck worker may still touch p: keep it */
-	if (p->efd > 0)
-		close(p->efd);
+	while ((port = TAILQ_FIRST(&p->ports)) != NULL) {
+		TAILQ_REMOVE(&p->ports, port, link);
+		close(port->efd);
+		free(port);
+	}
 	pthread_cond_destroy(&p->work);
 	pthread_mutex_destroy(&p->lock);
 	free(p->workers);

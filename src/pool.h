@@ -9,11 +9,16 @@
  * worker threads, never on the loop thread.  This is asyncio's
  * run_in_executor: a coroutine hands a job over and parks, and the
  * job's completion resumes it on the loop thread.
+ *
+ * Several loop threads may share one pool: each attaches to it (its port),
+ * and a job completes (done, release, resuming its waiters) on the loop
+ * thread that queued it.  A thread is attached to one pool at a time.
  */
 
 struct job_wait;
 struct loop_wait;
 struct pool;
+struct pool_port;
 
 /* A job's description, for naming a worker stuck at exit. */
 #define POOL_WHAT_MAX	96
@@ -34,6 +39,7 @@ struct pool_job {
 	int			  cancelled;	/* set if fn never ran */
 	/* Private to pool.c. */
 	struct pool_job		 *next;
+	struct pool_port	 *port;		/* where it completes */
 	struct loop_wait	 *waiter;
 	struct job_wait		 *waiters;	/* pool_wait() */
 	int			  abandoned;
@@ -44,11 +50,30 @@ struct pool_job {
 
 /*
  * pool_create(threads, queue_max):
- * Start threads workers with room for queue_max queued jobs, completing
- * on the calling thread's loop.  Returns the pool, or NULL with errno
- * set.  Loop thread.
+ * Start threads workers with room for queue_max queued jobs, and attach
+ * the calling thread (see pool_attach()).  Returns the pool, or NULL with
+ * errno set.  Loop thread, its loop made.
  */
 struct pool	*pool_create(int, int);
+
+/*
+ * pool_attach(p):
+ * Attach the calling thread's loop to p: the jobs it queues will complete
+ * on it.  Returns 0, or -1 with errno set (EBUSY: this thread is attached
+ * to a pool already).  Loop thread, after loop_create().
+ */
+int	pool_attach(struct pool *);
+
+/*
+ * pool_detach(p):
+ * Stop delivering p's completions on the calling thread's loop: what has
+ * come back already is delivered now, jobs still out are delivered later
+ * by pool_wait_idle() or pool_stop() on the thread that calls them.  Call
+ * before loop_free(), once no coroutine of this thread waits on p (its
+ * loop has drained).  A no-op if this thread is not attached to p.  Loop
+ * thread.
+ */
+void	pool_detach(struct pool *);
 
 /*
  * pool_run(p, job, deadline):
@@ -59,7 +84,8 @@ struct pool	*pool_create(int, int);
  * ETIMEDOUT or ECANCELED (also if the pool stopped before fn ran): job
  * then belongs to the pool, which calls job->release(job) on the loop
  * thread once no worker holds it (possibly before pool_run() returns),
- * exactly once.  May park.
+ * exactly once.  -1 with errno EINVAL (job released) if the calling
+ * thread is not attached to p.  May park.
  */
 int	pool_run(struct pool *, struct pool_job *, int64_t);
 
@@ -68,8 +94,9 @@ int	pool_run(struct pool *, struct pool_job *, int64_t);
  * Queue job without waiting: job->fn(job) runs on a worker, then
  * job->done(job) on the loop thread (also when the job was cancelled:
  * job->cancelled is then set).  The pool owns job until done.  Returns 0,
- * or -1 with errno EAGAIN if the queue is full or ECANCELED if the pool
- * has stopped (done is not called).  Loop thread.
+ * or -1 with errno EAGAIN if the queue is full, ECANCELED if the pool
+ * has stopped, or EINVAL if the calling thread is not attached to p (done
+ * is not called).  Loop thread.
  */
 int	pool_submit(struct pool *, struct pool_job *);
 
@@ -80,7 +107,8 @@ int	pool_submit(struct pool *, struct pool_job *);
  * monotonic deadline in ms (-1: none) or cancellation; the job goes on
  * regardless.  Any number of coroutines may wait for one job: this is how
  * a result is shared.  Returns 0, or -1 with errno ETIMEDOUT or
- * ECANCELED.  May park.
+ * ECANCELED, or EINVAL if job was submitted from another thread (done
+ * runs there).  May park.
  */
 int	pool_wait(struct pool *, struct pool_job *, int64_t);
 
@@ -94,9 +122,11 @@ int	pool_stopping(void);
 /*
  * pool_wait_idle(p, deadline):
  * Deliver completions until no job is queued or running (done callbacks
- * may queue more), or until the absolute monotonic deadline in ms.
- * Returns 0, or -1 with errno ETIMEDOUT.  Loop thread, outside any
- * coroutine, with the loop not running (at shutdown).
+ * may queue more), or until the absolute monotonic deadline in ms: those
+ * of the calling thread's jobs and of every detached thread's.  Returns
+ * 0, or -1 with errno ETIMEDOUT.  Loop thread (attached or not), outside
+ * any coroutine, with the loop not running, every other thread attached
+ * to p detached (at shutdown).
  */
 int	pool_wait_idle(struct pool *, int64_t);
 
@@ -105,10 +135,12 @@ int	pool_wait_idle(struct pool *, int64_t);
  * Jobs not yet started are cancelled, running ones are interrupted and
  * waited for until the absolute monotonic deadline in ms (a few tens of
  * ms past it at most), every done (or release) callback of a job that
- * came back runs, the threads that exited are joined.  A worker still in
- * its job then is left behind: its job is never completed.  Returns how
- * many workers were left (see pool_stuck_what()).  Loop thread, outside
- * any coroutine.
+ * came back runs (the calling thread's jobs and every detached thread's),
+ * the threads that exited are joined, and the calling thread's loop stops
+ * watching p.  A worker still in its job then is left behind: its job is
+ * never completed.  Returns how many workers were left (see
+ * pool_stuck_what()).  Loop thread, outside any coroutine, every other
+ * thread attached to p detached.
  */
 int	pool_stop(struct pool *, int64_t);
 
@@ -122,9 +154,11 @@ const char	*pool_stuck_what(const struct pool *, int);
 
 /*
  * pool_free(p):
- * Stop p if that was not done (waiting 1 s at most), and free it (unless
- * a worker left behind may still touch it: then it is left, as the
- * process is ending).  NULL is a no-op.
+ * Stop p if that was not done (waiting 1 s at most), and free it with
+ * every port (unless a worker left behind may still touch it: then it is
+ * left, as the process is ending).  The calling thread is no longer
+ * attached to it either way.  As pool_stop(): every other thread attached
+ * to p must have detached.  NULL is a no-op.
  */
 void	pool_free(struct pool *);
 

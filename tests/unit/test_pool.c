@@ -1,7 +1,8 @@
 /*
  * test_pool: the worker pool: jobs run off the loop and resume on it, a
  * full queue, waits that time out or are cancelled while their job goes
- * on, and stopping with jobs pending or stuck.
+ * on, stopping with jobs pending or stuck, and loop threads sharing a pool
+ * (each job completes on the thread that queued it).
  */
 #include "clock.h"
 #include "pool.h"
@@ -21,6 +22,7 @@
 #include "coro.h"
 #include "io.h"
 #include "loop.h"
+#include "loop_park.h"
 
 static struct loop	*L;
 static struct pool	*P;
@@ -501,6 +503,364 @@ test_stop_stuck(void)
 	unlink(fifo);
 }
 
+/*
+ * A second loop thread: its own coroutines and loop, attached to P.  It
+ * runs fn(t) in a coroutine (which must park, then loop_stop(t->loop)),
+ * its loop until then, detaches and ends.  CHECK is the main thread's:
+ * what the thread saw is kept here and checked after lthread_join().
+ */
+struct lthread {
+	pthread_t		 thread;
+	void			(*fn)(void *);
+	pthread_t		 self;		/* as it sees itself */
+	struct loop		*loop;
+	struct event_base	*base;
+	int			 attached;	/* pool_attach() was 0 */
+	atomic_int		 spawned;	/* fn has parked (or ended) */
+	atomic_int		 returned;	/* fn's pool_run() returned */
+	atomic_int		 ended;		/* about to return */
+	/* What fn saw. */
+	int			 run_ok, err, waited;
+	int			 done_runs, done_here;
+};
+
+static void *
+lthread_main(void *arg)
+{
+	struct lthread *t = arg;
+
+	t->self = pthread_self();
+	coro_init(CORO_STACK_DEFAULT, CORO_POOL_DEFAULT);
+	if ((t->loop = loop_create()) != NULL) {
+		t->base = loop_base();
+		t->attached = pool_attach(P) == 0;
+	}
+	if (t->attached) {
+		loop_spawn(t->loop, t->fn, t);
+		atomic_store(&t->spawned, 1);
+		loop_run(t->loop);
+		pool_detach(P);
+	} else
+		atomic_store(&t->spawned, 1);
+	loop_free(t->loop);
+	coro_fini();
+	atomic_store(&t->ended, 1);
+	return (NULL);
+}
+
+static void
+lthread_start(struct lthread *t, void (*fn)(void *))
+{
+	int64_t end = clock_now() + 5000;
+
+	memset(t, 0, sizeof(*t));
+	t->fn = fn;
+	pthread_create(&t->thread, NULL, lthread_main, t);
+	/* Until its coroutine has parked: its first wait is set up. */
+	while (!atomic_load(&t->spawned) && clock_now() < end)
+		usleep(1000);
+}
+
+/*
+ * Join t once it has ended, 10 s at most; if it hangs, the test cannot go
+ * on.  (pthread_join(), not pthread_timedjoin_np(): helgrind knows it.)
+ */
+static void
+lthread_join(struct lthread *t)
+{
+	int64_t end = clock_now() + 10000;
+
+	while (!atomic_load(&t->ended) && clock_now() < end)
+		usleep(1000);
+	if (!atomic_load(&t->ended)) {
+		CHECK(0, "the second loop thread ends");
+		exit(check_done());
+	}
+	pthread_join(t->thread, NULL);
+	CHECK(t->attached, "the second loop thread attached to the pool");
+}
+
+/* square_fn, held at the gate first. */
+static void
+gated_square_fn(struct pool_job *job)
+{
+	gated_fn(job);
+	square_fn(job);
+}
+
+/* A submitted job that notes where its done ran (on *t's thread?). */
+struct noted {
+	struct pool_job	 job;
+	struct lthread	*t;		/* NULL: the main thread's */
+	int		*runs, *here;
+};
+
+static void
+noted_done(struct pool_job *job)
+{
+	struct noted *n = (struct noted *)job;
+
+	(*n->runs)++;
+	if (n->t != NULL ? pthread_equal(pthread_self(), n->t->self) &&
+	    loop_base() == n->t->base : pthread_equal(pthread_self(),
+	    loop_thread))
+		(*n->here)++;
+	free(n);
+}
+
+static struct noted *
+noted_job(void (*fn)(struct pool_job *), struct lthread *t, int *runs,
+    int *here)
+{
+	struct noted *n = calloc(1, sizeof(*n));
+
+	n->job.fn = fn;
+	n->job.done = noted_done;
+	n->job.release = free_job;
+	n->t = t;
+	n->runs = runs;
+	n->here = here;
+	return (n);
+}
+
+/*
+ * On the second thread: pool_run() a job (held until the main thread's
+ * jobs are under way), then pool_submit() one and pool_wait() for it.
+ */
+static void
+two_b_main(void *arg)
+{
+	struct lthread *t = arg;
+	struct square *sq = calloc(1, sizeof(*sq));
+	struct noted *n;
+
+	sq->job.fn = gated_square_fn;
+	sq->job.release = free_job;
+	sq->in = 7;
+	if ((t->err = pool_run(P, &sq->job, clock_now() + 5000)) == 0) {
+		t->run_ok = sq->out == 49 &&
+		    !pthread_equal(sq->ran_on, t->self) &&
+		    pthread_equal(pthread_self(), t->self) &&
+		    loop_base() == t->base && coro_self() != NULL;
+		free(sq);
+	} else
+		t->err = errno;		/* the pool releases sq */
+	n = noted_job(slow_fn, t, &t->done_runs, &t->done_here);
+	if (pool_submit(P, &n->job) == 0 &&
+	    pool_wait(P, &n->job, clock_now() + 5000) == 0 &&
+	    pthread_equal(pthread_self(), t->self))
+		t->waited = 1;
+	loop_stop(t->loop);
+}
+
+static int	main_runs, main_right;
+
+static void
+two_main_run(void *arg)
+{
+	struct square *sq = calloc(1, sizeof(*sq));
+
+	sq->job.fn = square_fn;
+	sq->job.release = free_job;
+	sq->in = (int)(long)arg;
+	if (pool_run(P, &sq->job, clock_now() + 5000) == 0 &&
+	    sq->out == sq->in * sq->in &&
+	    pthread_equal(pthread_self(), loop_thread))
+		main_right++;
+	if (sq->job.waiter == NULL)	/* else the pool releases it */
+		free(sq);
+	if (++main_runs == 20)
+		loop_stop(L);
+}
+
+/*
+ * Two loop threads share a pool: each one's jobs complete on it, the
+ * second thread's while the main one runs jobs of its own.
+ */
+static void
+test_two_threads(void)
+{
+	struct lthread t;
+	long i;
+
+	gates_reset();
+	main_runs = main_right = 0;
+	L = loop_create();
+	P = pool_create(2, 32);		/* room for everyone's jobs */
+	CHECK(pool_attach(P) == -1 && errno == EBUSY,
+	    "a thread attached already cannot attach again");
+	lthread_start(&t, two_b_main);
+	for (i = 0; i < 20; i++)
+		loop_spawn(L, two_main_run, (void *)i);
+	atomic_store(&gate, 1);		/* now the other thread's job too */
+	loop_run(L);
+	lthread_join(&t);
+	CHECK(main_right == 20, "the main thread's 20 jobs resumed it, on "
+	    "it (%d)", main_right);
+	CHECK(t.err == 0 && t.run_ok,
+	    "pool_run on a second loop thread: run on a worker, resumed on "
+	    "that thread and its loop (errno %d)", t.err);
+	CHECK(t.waited && t.done_runs == 1 && t.done_here == 1,
+	    "pool_submit there: done ran once on that thread's loop (%d, %d "
+	    "there), pool_wait woke there", t.done_runs, t.done_here);
+	CHECK(pool_wait_idle(P, clock_now() + 5000) == 0, "then idle");
+	pool_free(P);
+	loop_free(L);
+}
+
+/* On the second thread: pool_run() into a full queue. */
+static void
+room_b_main(void *arg)
+{
+	struct lthread *t = arg;
+	struct square *sq = calloc(1, sizeof(*sq));
+	int r;
+
+	sq->job.fn = square_fn;
+	sq->job.release = free_job;
+	sq->in = 3;
+	r = pool_run(P, &sq->job, clock_now() + 3000);
+	t->err = r == 0 ? 0 : errno;
+	t->run_ok = r == 0 && sq->out == 9 &&
+	    pthread_equal(pthread_self(), t->self);
+	if (r == 0)
+		free(sq);
+	atomic_store(&t->returned, 1);
+	loop_stop(t->loop);
+}
+
+/*
+ * Room opens across threads: the queue (of 1) is full of the main
+ * thread's jobs, the second thread's pool_run() waits for room; once the
+ * main thread's job is done and the next is taken, it goes on, though
+ * the main thread's loop is not running.
+ */
+static void
+test_room_across(void)
+{
+	struct lthread t;
+	int64_t end;
+
+	gates_reset();
+	L = loop_create();
+	P = pool_create(1, 1);
+	pool_submit(P, gated_job("running"));
+	end = clock_now() + 5000;
+	while (pool_queued(P) > 0 && clock_now() < end)
+		usleep(1000);	/* until the worker holds it */
+	pool_submit(P, gated_job("queued"));
+	lthread_start(&t, room_b_main);
+	CHECK(pool_queued(P) == 1 && !atomic_load(&t.returned),
+	    "the queue is full, the other thread waits for room");
+	atomic_store(&gate, 1);
+	lthread_join(&t);
+	CHECK(t.err == 0 && t.run_ok,
+	    "a job taken off the queue wakes the other thread's wait for "
+	    "room, its job runs and it resumes on its thread (errno %d)",
+	    t.err);
+	CHECK(pool_wait_idle(P, clock_now() + 5000) == 0 &&
+	    atomic_load(&gated_runs) == 2,
+	    "the main thread's two jobs ran and are delivered");
+	pool_free(P);
+	loop_free(L);
+}
+
+static int	left_runs, left_here;
+
+/*
+ * On the second thread: a job it waits for, then one still held at the
+ * gate when the thread ends.
+ */
+static void
+detach_b_main(void *arg)
+{
+	struct lthread *t = arg;
+	struct noted *n;
+
+	n = noted_job(slow_fn, t, &t->done_runs, &t->done_here);
+	if (pool_submit(P, &n->job) == 0 &&
+	    pool_wait(P, &n->job, clock_now() + 3000) == 0)
+		t->waited = 1;
+	n = noted_job(gated_fn, NULL, &left_runs, &left_here);
+	t->err = pool_submit(P, &n->job) == 0 ? 0 : errno;
+	loop_stop(t->loop);
+}
+
+/*
+ * A thread that detaches with a job still out: the main thread's
+ * pool_wait_idle() delivers it (polling that thread's eventfd).
+ */
+static void
+test_detached(void)
+{
+	struct lthread t;
+	int64_t t0;
+	int r;
+
+	gates_reset();
+	left_runs = left_here = 0;
+	L = loop_create();
+	P = pool_create(1, 4);
+	lthread_start(&t, detach_b_main);
+	lthread_join(&t);
+	CHECK(t.waited && t.done_runs == 1 && t.done_here == 1,
+	    "the second thread's first job completed there (%d, %d there)",
+	    t.done_runs, t.done_here);
+	CHECK(t.err == 0 && left_runs == 0,
+	    "its second job is still out when it has ended");
+	atomic_store(&gate, 1);
+	t0 = clock_now();
+	r = pool_wait_idle(P, t0 + 5000);
+	CHECK(r == 0 && left_runs == 1 && left_here == 1 &&
+	    clock_now() - t0 < 1000,
+	    "pool_wait_idle delivers the ended thread's job at once, on the "
+	    "main thread (%d runs, %d here, %lld ms)", left_runs, left_here,
+	    (long long)(clock_now() - t0));
+	pool_free(P);
+	CHECK(left_runs == 1, "its done ran once (%d)", left_runs);
+	loop_free(L);
+}
+
+static int	bare_submit, bare_run, bare_wait;
+
+/* A thread without a loop, not attached: it may not queue jobs. */
+static void *
+bare_main(void *arg)
+{
+	struct pool_job *job = calloc(1, sizeof(*job));
+
+	(void)arg;
+	job->fn = slow_fn;
+	job->done = free_job;
+	job->release = gated_release;
+	if (pool_submit(P, job) == -1)
+		bare_submit = errno;
+	if (pool_wait(P, job, -1) == -1)
+		bare_wait = errno;
+	if (pool_run(P, job, -1) == -1)	/* releases job */
+		bare_run = errno;
+	return (NULL);
+}
+
+static void
+test_unattached(void)
+{
+	pthread_t th;
+
+	gates_reset();
+	bare_submit = bare_run = bare_wait = 0;
+	L = loop_create();
+	P = pool_create(1, 4);
+	pthread_create(&th, NULL, bare_main, NULL);
+	pthread_join(th, NULL);
+	CHECK(bare_submit == EINVAL && bare_wait == EINVAL &&
+	    bare_run == EINVAL && atomic_load(&releases) == 1,
+	    "an unattached thread gets EINVAL from pool_submit, pool_wait and "
+	    "pool_run (which releases the job)");
+	pool_free(P);
+	loop_free(L);
+}
+
 /* The pool's interrupt signal must not need room on a coroutine stack. */
 static void
 test_signal_on_altstack(void)
@@ -528,6 +888,10 @@ main(void)
 	test_run_cancel();
 	test_run_full();
 	test_wait_shared();
+	test_two_threads();
+	test_room_across();
+	test_detached();
+	test_unattached();
 	test_stop_stuck();
 	test_signal_on_altstack();
 	coro_fini();
