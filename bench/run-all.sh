@@ -9,7 +9,8 @@
 # asyncio streams, uvloop), proxy (aio-echod, HAProxy, nginx stream,
 # rinetd, socat, each in front of levecho), redis-benchmark and iperf3
 # through each proxy, idle memory per connection, the coroutine switch
-# (bench/run.sh).
+# (bench/run.sh), loop threads (bench/threads.sh: 1 against 2 threads,
+# SO_REUSEPORT against one shared socket).
 #
 # Method: every comparison runs in interleaved rounds (each round runs
 # every peer once, starting one peer later each round), and reports the
@@ -31,7 +32,7 @@
 #                  BULK_SECS=1, IDLE_CONNS=1000), unless set explicitly
 #   BUILD=build-bench  build directory
 #   SKIP_INSTALL=1 do not call apt-get
-#   PARTS="echo proxy redis bulk idle switch"  the parts to run
+#   PARTS="echo proxy redis bulk idle switch threads"  the parts to run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start_s=$(date +%s)
@@ -52,7 +53,7 @@ REDIS_N=${REDIS_N:-20000}
 BULK_SECS=${BULK_SECS:-2}
 IDLE_CONNS=${IDLE_CONNS:-4000}
 BUILD=${BUILD:-build-bench}
-PARTS=${PARTS:-echo proxy redis bulk idle switch}
+PARTS=${PARTS:-echo proxy redis bulk idle switch threads}
 OUT=bench/results
 # Debian's Python, where python3-uvloop is installed (a python3 earlier in
 # PATH, such as pyenv's, would not have it).
@@ -514,6 +515,13 @@ else
 	: >"$TMP/switch.txt"
 fi
 
+# --- loop threads --------------------------------------------------------
+
+if [[ " $PARTS " == *" threads "* ]]; then
+	log "threads: bench/threads.sh $BUILD"
+	ROUNDS=$ROUNDS SECS=$DURATION bench/threads.sh "$BUILD" >&2
+fi
+
 # --- report --------------------------------------------------------------
 
 mkdir -p "$OUT"
@@ -523,6 +531,10 @@ python3 bench/report.py --raw "$RAW" --switch "$TMP/switch.txt" \
 	--settings "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP REDIS_N=$REDIS_N BULK_SECS=$BULK_SECS IDLE_CONNS=$IDLE_CONNS" \
 	--versions "$(haproxy -v | head -1 | cut -d' ' -f1-3); nginx $(nginx -v 2>&1 | sed 's|.*/||'); rinetd $(dpkg-query -W -f='${Version}' rinetd); socat $(dpkg-query -W -f='${Version}' socat); python3 $($PY -c 'import sys; print(sys.version.split()[0])'); uvloop $($PY -c 'import uvloop; print(uvloop.__version__)'); libevent $(dpkg-query -W -f='${Version}' libevent-dev); redis $(dpkg-query -W -f='${Version}' redis-server); iperf3 $(dpkg-query -W -f='${Version}' iperf3)"
 cp "$RAW" "$OUT/raw.tsv"
+# bench/threads.sh's table (this run's, or the last one's), one level down.
+if [ -s "$OUT/THREADS.md" ]; then
+	{ echo; sed 's/^# /## /' "$OUT/THREADS.md"; } >>"$OUT/RESULTS.md"
+fi
 if [ -s "$OUT/echo-conns.dat" ]; then
 	gnuplot "$OUT/echo-conns.gp"
 fi

@@ -19,11 +19,18 @@
  * A writer that blocks (a full disk, a FIFO nobody reads) only stops its
  * own log: lines wait up to PENDING_MAX, then are dropped and counted,
  * and the loop never waits.
+ *
+ * Each loop thread has its own log object for a file, appending whole
+ * lines with O_APPEND, so lines of different threads never mix within a
+ * line.  The copies share a small refcounted block: the count of dropped
+ * lines and the times of the last warnings, so that an operator gets one
+ * warning for one problem, with one count, whatever the threads.
  */
 #include "accesslog.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +50,15 @@ struct flush {
 	int			 err;		/* errno of a failed open/write */
 };
 
+/* What the copies of one log share (any thread). */
+struct log_shared {
+	atomic_int		 refs;
+	atomic_uint_fast64_t	 dropped;
+	atomic_uint_fast64_t	 dropped_told;	/* by the last warning */
+	_Atomic int64_t		 warned;	/* log_ratelimit(), drops */
+	_Atomic int64_t		 warned_err;	/* log_ratelimit(), open/write */
+};
+
 struct accesslog {
 	char		*path;
 	struct pool	*pool;
@@ -51,27 +67,41 @@ struct accesslog {
 	size_t		 len;
 	struct flush	*inflight;
 	int		 reopen;
-	uint64_t	 dropped;
-	uint64_t	 dropped_told;	/* how many the last warning counted */
-	int64_t		 warned;	/* log_ratelimit(), drops */
-	int64_t		 warned_err;	/* log_ratelimit(), open/write */
+	struct log_shared *shared;
 	int		 orphaned;	/* freed while a job was out */
 };
 
 struct accesslog *
-accesslog_create(const char *path, struct pool *pool)
+accesslog_create(const char *path, struct pool *pool,
+    const struct accesslog *share)
 {
 	struct accesslog *l;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL ||
-	    (l->path = strdup(path)) == NULL) {
-		free(l);
-		errno = ENOMEM;
-		return (NULL);
-	}
+	    (l->path = strdup(path)) == NULL)
+		goto fail;
+	if (share != NULL)
+		l->shared = share->shared;
+	else if ((l->shared = calloc(1, sizeof(*l->shared))) == NULL)
+		goto fail;
+	atomic_fetch_add(&l->shared->refs, 1);
 	l->pool = pool;
 	l->fd = -1;
 	return (l);
+
+fail:
+	if (l != NULL)
+		free(l->path);
+	free(l);
+	errno = ENOMEM;
+	return (NULL);
+}
+
+/* Count n lines dropped. */
+static void
+drop(struct accesslog *l, uint64_t n)
+{
+	atomic_fetch_add(&l->shared->dropped, n);
 }
 
 /* Worker side: (re)open if needed, then write everything. */
@@ -118,15 +148,18 @@ count_lines(const char *p, size_t len)
 	return (n);
 }
 
-/* Say how many lines were lost, at most every 10 s. */
+/* Say how many lines were lost (by every thread), at most every 10 s. */
 static void
 warn_dropped(struct accesslog *l, const char *why)
 {
-	if (l->dropped == l->dropped_told || !log_ratelimit(&l->warned))
+	uint64_t dropped = atomic_load(&l->shared->dropped);
+
+	if (dropped == atomic_load(&l->shared->dropped_told) ||
+	    !log_ratelimit(&l->shared->warned))
 		return;
 	log_warnx("access log %s: %llu lines dropped so far (%s)", l->path,
-	    (unsigned long long)l->dropped, why);
-	l->dropped_told = l->dropped;
+	    (unsigned long long)dropped, why);
+	atomic_store(&l->shared->dropped_told, dropped);
 }
 
 static void
@@ -138,6 +171,8 @@ destroy(struct accesslog *l)
 {
 	if (l->fd != -1)
 		close(l->fd);
+	if (atomic_fetch_sub(&l->shared->refs, 1) == 1)
+		free(l->shared);
 	free(l->pending);
 	free(l->path);
 	free(l);
@@ -147,7 +182,7 @@ destroy(struct accesslog *l)
 static void
 warn_error(struct accesslog *l, int err)
 {
-	if (!log_ratelimit(&l->warned_err))
+	if (!log_ratelimit(&l->shared->warned_err))
 		return;
 	if (err == ELOOP)
 		log_warnx("access log %s: is a symbolic link; refusing to "
@@ -173,7 +208,7 @@ flush_done(struct pool_job *job)
 		return;
 	}
 	if (job->cancelled || f->err != 0) {
-		l->dropped += count_lines(f->data, f->len);
+		drop(l, count_lines(f->data, f->len));
 		/* A log that cannot be written fails every flush: say so
 		 * once in a while, not once per line. */
 		/* ECANCELED: the stop interrupted a blocked open or write. */
@@ -224,7 +259,7 @@ accesslog_write(struct accesslog *l, const char *line, size_t len)
 {
 	if (l->len + len > PENDING_MAX ||
 	    (l->pending == NULL && (l->pending = malloc(PENDING_MAX)) == NULL)) {
-		l->dropped++;
+		drop(l, 1);
 		warn_dropped(l, "the writer is blocked");
 		return;
 	}
@@ -250,7 +285,7 @@ accesslog_flush(struct accesslog *l)
 uint64_t
 accesslog_dropped(const struct accesslog *l)
 {
-	return (l->dropped);
+	return (atomic_load(&l->shared->dropped));
 }
 
 void
@@ -259,7 +294,7 @@ accesslog_free(struct accesslog *l)
 	if (l == NULL)
 		return;
 	if (l->len > 0) {
-		l->dropped += count_lines(l->pending, l->len);
+		drop(l, count_lines(l->pending, l->len));
 		warn_dropped(l, "stopping");
 	}
 	if (l->inflight != NULL) {

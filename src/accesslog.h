@@ -13,13 +13,16 @@ struct accesslog;
 struct pool;
 
 /*
- * accesslog_create(path, pool):
+ * accesslog_create(path, pool, share):
  * A log that appends to path (created 0640 if missing) through pool.
  * Nothing is opened yet: the first write opens it, on a worker.  A path
- * that is a symbolic link is refused (ELOOP, logged as such).
- * Returns the log, or NULL with errno ENOMEM.
+ * that is a symbolic link is refused (ELOOP, logged as such).  share:
+ * another loop thread's log of the same path, whose count of dropped
+ * lines and warnings' rate limits this one shares (NULL: none); either
+ * may be freed first.  Returns the log, or NULL with errno ENOMEM.
  */
-struct accesslog	*accesslog_create(const char *, struct pool *);
+struct accesslog	*accesslog_create(const char *, struct pool *,
+			    const struct accesslog *);
 
 /*
  * accesslog_write(log, line, len):
@@ -38,7 +41,7 @@ void	accesslog_reopen(struct accesslog *);
 /* accesslog_flush(log): hand any waiting lines to the pool now. */
 void	accesslog_flush(struct accesslog *);
 
-/* accesslog_dropped(log): lines dropped so far. */
+/* accesslog_dropped(log): lines dropped so far, by it and its sharers. */
 uint64_t	accesslog_dropped(const struct accesslog *);
 
 /*

@@ -31,6 +31,8 @@ enum key_type {
 	KEY_MODE,	/* octal string "0000" to "0777" */
 	KEY_GROUP,	/* group name or number, stored as a gid */
 	KEY_INT,
+	KEY_INT_AUTO,	/* integer, or "auto": stored as 0 */
+	KEY_BOOL,	/* true or false: stored as 1 or 0 */
 	KEY_DURATION,	/* ms */
 	KEY_SIZE,	/* bytes */
 	KEY_LOG_LEVEL,
@@ -67,6 +69,8 @@ static const struct key global_keys[] = {
 	    CONFIG_STACK_MIN, CONFIG_STACK_MAX, "16k to 1m"),
 	NUM("shutdown_timeout", KEY_DURATION, G(shutdown_timeout),
 	    0, 3600 * 1000, "0s to 1h"),
+	NUM("loop_threads", KEY_INT_AUTO, G(loop_threads), 1,
+	    CONFIG_LOOP_THREADS_MAX, "\"auto\" or 1 to 256"),
 	NUM("worker_threads", KEY_INT, G(worker_threads), 1, 64, "1 to 64"),
 	NUM("worker_queue", KEY_INT, G(worker_queue), 1, 1000000,
 	    "1 to 1000000"),
@@ -91,6 +95,7 @@ static const struct key listener_keys[] = {
 	{ .name = "socket_mode", .type = KEY_MODE, .offset = L(socket_mode) },
 	{ .name = "socket_group", .type = KEY_GROUP,
 	  .offset = L(socket_group) },
+	{ .name = "reuseport", .type = KEY_BOOL, .offset = L(reuseport) },
 	{ .name = "upstreams", .type = KEY_UPSTREAMS },
 	{ .name = "balance", .type = KEY_CHOICE, .offset = L(balance),
 	  .choices = balance_names },
@@ -108,6 +113,11 @@ static const char *const proxy_only[] = {
 /* Listener keys that only a unix: address may set. */
 static const char *const unix_only[] = {
 	"socket_mode", "socket_group", NULL
+};
+
+/* Listener keys that a unix: address may not set. */
+static const char *const tcp_only[] = {
+	"reuseport", NULL
 };
 
 #define NKEYS(t)	(sizeof(t) / sizeof((t)[0]))
@@ -246,6 +256,8 @@ expected(enum key_type type)
 	switch (type) {
 	case KEY_INT:
 		return ("an integer");
+	case KEY_INT_AUTO:
+		return ("an integer or \"auto\"");
 	case KEY_DURATION:
 		return ("a duration: seconds, or a string such as \"500ms\", "
 		    "\"30s\", \"5m\", \"1h\"");
@@ -260,8 +272,14 @@ static int
 apply_number(struct parse *p, const config_setting_t *s,
     const struct key *k, int64_t *field)
 {
+	const char *str;
 	int64_t v;
 
+	if (k->type == KEY_INT_AUTO && (str = config_setting_get_string(s)) !=
+	    NULL && strcmp(str, "auto") == 0) {
+		*field = 0;
+		return (0);
+	}
 	if (get_number(s, k->type, &v) == -1) {
 		problem(p, s, "%s: expected %s", k->name, expected(k->type));
 		return (-1);
@@ -406,9 +424,16 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 	char **strp = (char **)(base + k->offset);
 	int level;
 
-	if (k->type == KEY_INT || k->type == KEY_DURATION ||
-	    k->type == KEY_SIZE) {
+	if (k->type == KEY_INT || k->type == KEY_INT_AUTO ||
+	    k->type == KEY_DURATION || k->type == KEY_SIZE) {
 		apply_number(p, s, k, num);
+		return;
+	}
+	if (k->type == KEY_BOOL) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			problem(p, s, "%s: expected true or false", k->name);
+		else
+			*num = config_setting_get_bool(s);
 		return;
 	}
 	if (k->type == KEY_UPSTREAMS) {
@@ -506,6 +531,7 @@ listener_defaults(struct listen_conf *lc)
 	lc->fin_timeout = 30 * 1000;
 	lc->socket_mode = 0666;		/* what nginx gives a UNIX listener */
 	lc->socket_group = -1;
+	lc->reuseport = 1;	/* TCP; what spreads clients best, measured */
 }
 
 /* Keys that depend on the service. */
@@ -537,8 +563,16 @@ check_address_keys(struct parse *p, const config_setting_t *g,
 	const config_setting_t *s;
 	size_t i;
 
-	if (lc->addr.len == 0 || lc->addr.ss.ss_family == AF_UNIX)
+	if (lc->addr.len == 0)
 		return;
+	if (lc->addr.ss.ss_family == AF_UNIX) {
+		for (i = 0; tcp_only[i] != NULL; i++)
+			if ((s = config_setting_get_member(g, tcp_only[i])) !=
+			    NULL)
+				problem(p, s, "%s: not for a unix: address",
+				    tcp_only[i]);
+		return;
+	}
 	for (i = 0; unix_only[i] != NULL; i++)
 		if ((s = config_setting_get_member(g, unix_only[i])) != NULL)
 			problem(p, s, "%s: only for a unix: address",
@@ -626,6 +660,7 @@ config_build(config_t *cf, const char *file)
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->coroutine_stack_size = CONFIG_STACK_DEFAULT;
 	cfg->shutdown_timeout = 30 * 1000;
+	cfg->loop_threads = 0;		/* auto */
 	cfg->worker_threads = 4;
 	cfg->worker_queue = 1024;
 	cfg->resolve_interval = 30 * 1000;

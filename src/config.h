@@ -41,6 +41,7 @@ struct listen_conf {
 	char		*access_log;	/* path, or NULL for none */
 	int64_t		 socket_mode;	/* UNIX: the socket file's mode bits */
 	int64_t		 socket_group;	/* UNIX: its gid, or -1: unchanged */
+	int64_t		 reuseport;	/* TCP: a socket per loop thread */
 	struct upstream_conf *upstreams;	/* proxy only */
 	size_t		 nupstreams;
 	int64_t		 balance;	/* enum balance */
@@ -57,12 +58,16 @@ struct listen_conf {
 #define CONFIG_STACK_MIN	(16 * 1024)
 #define CONFIG_STACK_MAX	(1024 * 1024)
 
+/* loop_threads: at most this many ("auto" is capped there too). */
+#define CONFIG_LOOP_THREADS_MAX	256
+
 /* The whole configuration: plain data, immutable once loaded. */
 struct config {
 	char		*path;
 	int64_t		 log_level;	/* LOG_LEVEL_* */
 	int64_t		 coroutine_stack_size;	/* bytes */
 	int64_t		 shutdown_timeout;	/* ms */
+	int64_t		 loop_threads;	/* 0: one per CPU we may run on */
 	int64_t		 worker_threads;
 	int64_t		 worker_queue;
 	int64_t		 resolve_interval;	/* ms */

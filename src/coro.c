@@ -151,8 +151,12 @@ coro_init(size_t size, size_t max)
 		return (-1);
 	}
 	coro_fini();
-	page_size = (size_t)sysconf(_SC_PAGESIZE);
-	guard_mode = guard_probe();
+	/* Process-wide, set by the first thread: later loop threads only
+	 * read them (thread creation orders the first write before). */
+	if (page_size == 0) {
+		page_size = (size_t)sysconf(_SC_PAGESIZE);
+		guard_mode = guard_probe();
+	}
 	stack_size = (size + page_size - 1) & ~(page_size - 1);
 	pool_max = max;
 	current = &main_ctx;

@@ -55,6 +55,12 @@ hygiene_overflow_handler(int64_t stack_size)
 	(void)stack_size;
 	return (0);	/* ASan owns SIGSEGV and reports overflows itself */
 }
+
+int
+hygiene_thread(void)
+{
+	return (0);
+}
 #else
 /* What the handler needs, set once before it is installed. */
 static int64_t	overflow_stack_size;
@@ -195,5 +201,11 @@ hygiene_overflow_handler(int64_t stack_size)
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigfillset(&sa.sa_mask);
 	return (sigaction(SIGSEGV, &sa, NULL));
+}
+
+int
+hygiene_thread(void)
+{
+	return (altstack_ensure());
 }
 #endif /* HYGIENE_ASAN */

@@ -33,4 +33,13 @@ int	hygiene_stdio(void);
  */
 int	hygiene_overflow_handler(int64_t);
 
+/*
+ * hygiene_thread():
+ * Give the calling thread an alternate signal stack, so that the handler
+ * installed by hygiene_overflow_handler() can report an overflow on one
+ * of its coroutines (each thread needs its own).  Call on every loop
+ * thread but the first.  Returns 0, or -1 with errno.
+ */
+int	hygiene_thread(void);
+
 #endif /* HYGIENE_H */

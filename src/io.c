@@ -216,12 +216,27 @@ fd_get(int fd)
 	return (f);
 }
 
+/*
+ * When a reader of f waiting until deadline must look again: the
+ * deadline, or sooner if the last read was short (see DESIGN).
+ */
+static int64_t
+read_until(const struct io_fd *f, int64_t deadline)
+{
+	int64_t recheck;
+
+	if (!f->recheck)
+		return (deadline);
+	recheck = clock_now() + IO_RECHECK_MS;
+	return (deadline == -1 || recheck < deadline ? recheck : deadline);
+}
+
 /* Park until what becomes ready on f. */
 static int
 park(struct io_fd *f, int what, int64_t deadline, int flags)
 {
 	struct io_wait w;
-	int64_t until = deadline, recheck;
+	int64_t until;
 	int r;
 
 	if (f->aborted != 0) {
@@ -233,11 +248,7 @@ park(struct io_fd *f, int what, int64_t deadline, int flags)
 		return (-1);
 	}
 	/* The last read was short: look again soon, if no edge comes. */
-	if (what == IO_READ && f->recheck) {
-		recheck = clock_now() + IO_RECHECK_MS;
-		if (until == -1 || recheck < until)
-			until = recheck;
-	}
+	until = what == IO_READ ? read_until(f, deadline) : deadline;
 	memset(&w, 0, sizeof(w));
 	w.f = f;
 	w.what = what;
@@ -543,7 +554,6 @@ io_hibernate(int fd, int64_t deadline, int idle, void (*fn)(void *),
 {
 	struct io_fd *f = fd_get(fd);
 	struct io_hib *h;
-	int64_t until = deadline, recheck;
 
 	if (f == NULL)
 		return (-1);
@@ -560,21 +570,16 @@ io_hibernate(int fd, int64_t deadline, int idle, void (*fn)(void *),
 	if (f->hib == NULL && (f->hib = calloc(1, sizeof(*f->hib))) == NULL)
 		return (-1);
 	h = f->hib;
-	if (f->recheck) {
-		recheck = clock_now() + IO_RECHECK_MS;
-		if (until == -1 || recheck < until)
-			until = recheck;
-	}
 	memset(h, 0, sizeof(*h));
 	h->w.f = f;
 	h->w.what = IO_READ;
 	h->w.lw.detach = wait_detach;
 	h->f = f;
 	h->deadline = deadline;
-	h->until = until;
+	h->until = read_until(f, deadline);
 	h->fn = fn;
 	h->arg = arg;
-	if (loop_park_detached(&h->w.lw, until, idle ? LOOP_WAIT_IDLE : 0,
+	if (loop_park_detached(&h->w.lw, h->until, idle ? LOOP_WAIT_IDLE : 0,
 	    hib_start) == -1)
 		return (-1);
 	f->reader = &h->w;
@@ -634,4 +639,20 @@ io_close(int fd)
 			loop_unpark(&w->lw, EBADF);
 	}
 	return (close(fd));
+}
+
+void
+io_fini(void)
+{
+	size_t i;
+
+	for (i = 0; i < nfds; i++)
+		if (fds[i] != NULL) {
+			event_del(&fds[i]->ev);
+			free(fds[i]->hib);
+			free(fds[i]);
+		}
+	free(fds);
+	fds = NULL;
+	nfds = 0;
 }

@@ -144,4 +144,12 @@ void	io_interrupt(int, int);
  */
 int	io_close(int);
 
+/*
+ * io_fini():
+ * Free this thread's fd table, before its loop is freed (a loop thread
+ * that ends).  Every fd should have been closed by then; the state of
+ * any that was not is dropped, and the fd is left open.
+ */
+void	io_fini(void);
+
 #endif /* IO_H */

@@ -5,12 +5,24 @@
  * lifetimes; the services (echo.c) only borrow a connection.  Limits are
  * enforced here: over max_connections a new client is accepted and
  * closed at once, and fd exhaustion pauses accepting instead of spinning.
+ *
+ * With several loop threads, each has its own copy of every listener
+ * (listener_open_copy()): its own socket or fd, accept coroutine,
+ * counters, access log and upstreams, so that nothing on a client's path
+ * is shared between threads.  The one exception is the count of clients
+ * against max_connections, an atomic in the first copy.  A TCP copy has
+ * a socket of its own on the same port (SO_REUSEPORT: the kernel spreads
+ * the clients); a UNIX one (or a TCP one with reuseport = false) a
+ * duplicate of the first copy's fd, which every thread watches and the
+ * first to wake accepts from.
  */
 #include "listener.h"
 
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +44,16 @@
 /* Pause after accept fails for want of fds or memory. */
 #define ACCEPT_PAUSE_MS		100
 
+static struct listener	*listener_serve(struct listener *, struct pool *,
+			    int64_t);
+
 struct listener {
 	const struct listen_conf *lc;
 	struct loop	*loop;
+	struct listener	*first;		/* the first thread's copy (or l) */
+	atomic_uint_fast64_t all_active; /* first: clients on all threads */
+	atomic_int	 ncopies;	/* first: copies made of it */
+	int		 thread;	/* loop thread number: 0 for first */
 	int		 fd;		/* -1 once closed */
 	dev_t		 unix_dev;	/* our UNIX socket file, to remove */
 	ino_t		 unix_ino;
@@ -45,9 +64,10 @@ struct listener {
 	uint64_t	 bytes_out;	/* to clients */
 	struct accesslog *log;		/* NULL: no access log */
 	struct upstreams *upstreams;	/* proxy listeners */
-	int64_t		 warned_upstream;
-	int64_t		 warned_limit;	/* clock_now() of the last warning */
-	int64_t		 warned_accept;
+	/* clock_now() of the last warning; the first copy's serve all. */
+	_Atomic int64_t	 warned_upstream;
+	_Atomic int64_t	 warned_limit;
+	_Atomic int64_t	 warned_accept;
 };
 
 struct listener *
@@ -63,6 +83,7 @@ listener_open(const struct listen_conf *lc, struct loop *loop,
 		return (NULL);
 	l->lc = lc;
 	l->loop = loop;
+	l->first = l;
 	if ((l->fd = sock_listen(&lc->addr, (int)lc->backlog,
 	    (mode_t)lc->socket_mode, (gid_t)lc->socket_group)) == -1)
 		goto fail;
@@ -70,22 +91,73 @@ listener_open(const struct listen_conf *lc, struct loop *loop,
 		l->unix_dev = st.st_dev;
 		l->unix_ino = st.st_ino;
 	}
+	if (path == NULL && lc->reuseport && sock_listen_share(l->fd) == -1)
+		goto fail_stop;
+	return (listener_serve(l, pool, resolve_interval));
+
+fail:
+	saved = errno;
+	free(l);
+	errno = saved;
+	return (NULL);
+fail_stop:
+	saved = errno;
+	listener_free(l);
+	errno = saved;
+	return (NULL);
+}
+
+struct listener *
+listener_open_copy(struct listener *first, int thread, struct loop *loop,
+    struct pool *pool, int64_t resolve_interval)
+{
+	const struct listen_conf *lc = first->lc;
+	struct listener *l;
+	int saved;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return (NULL);
+	l->lc = lc;
+	l->loop = loop;
+	l->first = first;
+	l->thread = thread;
+	atomic_fetch_add(&first->ncopies, 1);
+	if (sock_unix_path(&lc->addr) == NULL && lc->reuseport)
+		l->fd = sock_listen_join(&lc->addr, (int)lc->backlog);
+	else
+		l->fd = fcntl(first->fd, F_DUPFD_CLOEXEC, 0);
+	if (l->fd == -1) {
+		saved = errno;
+		free(l);
+		errno = saved;
+		return (NULL);
+	}
+	return (listener_serve(l, pool, resolve_interval));
+}
+
+/*
+ * The second half of opening l, whose socket is ready: its access log
+ * and (proxy) upstreams.  Returns l, or NULL with errno after freeing l.
+ */
+static struct listener *
+listener_serve(struct listener *l, struct pool *pool,
+    int64_t resolve_interval)
+{
+	const struct listen_conf *lc = l->lc;
+	int saved;
+
 	if (lc->access_log != NULL &&
-	    (l->log = accesslog_create(lc->access_log, pool)) == NULL)
+	    (l->log = accesslog_create(lc->access_log, pool,
+	    l->first != l ? l->first->log : NULL)) == NULL)
 		goto fail_stop;
 	if (lc->service == SERVICE_PROXY && (l->upstreams =
-	    upstreams_create(lc, loop, pool, resolve_interval)) == NULL)
+	    upstreams_create(lc, l->loop, pool, resolve_interval)) == NULL)
 		goto fail_stop;
 	return (l);
 
 fail_stop:
 	saved = errno;
 	listener_free(l);
-	errno = saved;
-	return (NULL);
-fail:
-	saved = errno;
-	free(l);
 	errno = saved;
 	return (NULL);
 }
@@ -147,39 +219,62 @@ listener_free(struct listener *l)
 }
 
 char *
-listener_summary(const struct listener *l, char *buf, size_t size)
+listener_summary(const struct listener *const *ls, size_t nls, char *buf,
+    size_t size)
 {
-	size_t n;
+	uint64_t total = 0, closed[CONN_CLOSE_MAX] = { 0 };
+	uint64_t bytes_in = 0, bytes_out = 0;
+	size_t k, n;
 	int i;
 
+	for (k = 0; k < nls; k++) {
+		total += ls[k]->total;
+		bytes_in += ls[k]->bytes_in;
+		bytes_out += ls[k]->bytes_out;
+		for (i = 0; i < CONN_CLOSE_MAX; i++)
+			closed[i] += ls[k]->closed[i];
+	}
 	n = (size_t)snprintf(buf, size, "%llu served",
-	    (unsigned long long)l->total);
+	    (unsigned long long)total);
 	for (i = 0; i < CONN_CLOSE_MAX && n < size; i++)
-		if (l->closed[i] > 0)
+		if (closed[i] > 0)
 			n += (size_t)snprintf(buf + n, size - n, ", %llu %s",
-			    (unsigned long long)l->closed[i],
+			    (unsigned long long)closed[i],
 			    conn_close_name((enum conn_close)i));
 	if (n < size)
 		snprintf(buf + n, size - n, "; %llu bytes in, %llu bytes out",
-		    (unsigned long long)l->bytes_in,
-		    (unsigned long long)l->bytes_out);
+		    (unsigned long long)bytes_in,
+		    (unsigned long long)bytes_out);
 	return (buf);
 }
 
-static void
-conn_log_close(const struct conn *c, enum conn_close why)
+/* l's loop thread, as logs name it: -1 if there is only one. */
+static int
+shown_thread(const struct listener *l)
 {
-	char peer[SOCK_ADDR_STRLEN];
+	return (atomic_load(&l->first->ncopies) == 0 ? -1 : l->thread);
+}
+
+/* The debug line of a closed client; thread -1: only one loop thread. */
+static void
+conn_log_close(const struct conn *c, enum conn_close why, int thread)
+{
+	char peer[SOCK_ADDR_STRLEN], thread_text[32];
 
 	if (!log_enabled(LOG_LEVEL_DEBUG))
 		return;
 	sock_addr_format(&c->peer, peer, sizeof(peer));
+	if (thread < 0)
+		thread_text[0] = '\0';
+	else
+		snprintf(thread_text, sizeof(thread_text), ", loop thread %d",
+		    thread);
 	log_debug("%s %s: closed (%s%s%s) after %lld ms, %llu bytes in, "
-	    "%llu bytes out", c->lc->name, peer, conn_close_name(why),
+	    "%llu bytes out%s", c->lc->name, peer, conn_close_name(why),
 	    c->err ? ": " : "", c->err ? strerror(c->err) : "",
 	    (long long)(clock_now() - c->started),
 	    (unsigned long long)c->bytes_in,
-	    (unsigned long long)c->bytes_out);
+	    (unsigned long long)c->bytes_out, thread_text);
 }
 
 /* Count a finished connection and write its access log line. */
@@ -204,8 +299,9 @@ conn_finish(struct conn *c, enum conn_close why)
 	struct listener *l = c->l;
 
 	io_close(c->fd);
-	conn_log_close(c, why);
+	conn_log_close(c, why, shown_thread(l));
 	l->active--;
+	atomic_fetch_sub(&l->first->all_active, 1);
 	conn_account(l, c, why);
 	free(c);
 }
@@ -228,7 +324,7 @@ conn_main(void *arg)
 	case SERVICE_PROXY:
 		why = proxy_serve(c, l->upstreams);
 		if (why == CONN_CONNECT_FAILED &&
-		    log_ratelimit(&l->warned_upstream))
+		    log_ratelimit(&l->first->warned_upstream))
 			log_warnx("%s: no upstream reachable: %s", l->lc->name,
 			    strerror(c->err));
 		break;
@@ -250,19 +346,21 @@ conn_reject(struct listener *l, int fd, const struct sock_addr *peer,
 
 	close(fd);
 	conn_account(l, &c, CONN_LIMIT);
-	if (log_ratelimit(&l->warned_limit))
+	if (log_ratelimit(&l->first->warned_limit))
 		log_warnx("%s: %s: closing new clients", l->lc->name, what);
 	else if (log_enabled(LOG_LEVEL_DEBUG))
 		log_debug("%s %s: closed (limit): %s", l->lc->name,
 		    sock_addr_format(peer, text, sizeof(text)), what);
 }
 
+/* Serve a new client; its place in l->first->all_active is taken. */
 static void
 conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 {
 	struct conn *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		atomic_fetch_sub(&l->first->all_active, 1);
 		conn_reject(l, fd, peer, "out of memory");
 		return;
 	}
@@ -282,6 +380,7 @@ conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 	if (loop_spawn(l->loop, conn_main, c) == -1) {
 		l->active--;
 		l->total--;
+		atomic_fetch_sub(&l->first->all_active, 1);
 		free(c);
 		conn_reject(l, fd, peer, "cannot map a coroutine stack "
 		    "(memory or vm.max_map_count)");
@@ -292,7 +391,7 @@ conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 static int
 accept_failed(struct listener *l)
 {
-	if (log_ratelimit(&l->warned_accept))
+	if (log_ratelimit(&l->first->warned_accept))
 		log_warn("%s: accept (pausing %d ms)", l->lc->name,
 		    ACCEPT_PAUSE_MS);
 	return (io_sleep(clock_now() + ACCEPT_PAUSE_MS));
@@ -311,15 +410,25 @@ accept_loop(void *arg)
 				break;
 			continue;
 		}
-		if (l->active >= (uint64_t)l->lc->max_connections)
+		/* Counted before the check: two threads cannot both take
+		 * the last place. */
+		if (atomic_fetch_add(&l->first->all_active, 1) >=
+		    (uint64_t)l->lc->max_connections) {
+			atomic_fetch_sub(&l->first->all_active, 1);
 			conn_reject(l, fd, &peer, "max_connections reached");
-		else
+		} else
 			conn_start(l, fd, &peer);
 	}
 	listener_close(l);
-	log_info("%s: stopped accepting (%llu served, %llu active)",
-	    l->lc->name, (unsigned long long)l->total,
-	    (unsigned long long)l->active);
+	if (shown_thread(l) == -1)
+		log_info("%s: stopped accepting (%llu served, %llu active)",
+		    l->lc->name, (unsigned long long)l->total,
+		    (unsigned long long)l->active);
+	else
+		log_info("%s: stopped accepting on loop thread %d (%llu "
+		    "served, %llu active)", l->lc->name, l->thread,
+		    (unsigned long long)l->total,
+		    (unsigned long long)l->active);
 }
 
 int

@@ -27,6 +27,19 @@ struct listener	*listener_open(const struct listen_conf *, struct loop *,
 		    struct pool *, int64_t);
 
 /*
+ * listener_open_copy(first, thread, loop, pool, resolve_interval_ms):
+ * The copy of the listener first for loop thread number thread (1, 2,
+ * ...), called on that thread once listener_open() has returned first
+ * on its own: a socket of its own on the same TCP port (reuseport), or a
+ * duplicate of first's fd, with its own access log (appending to the
+ * same file) and upstreams.  Clients are counted against max_connections
+ * across all the copies.  first must outlive the copy.  Returns the
+ * copy, or NULL with errno set.
+ */
+struct listener	*listener_open_copy(struct listener *, int, struct loop *,
+		    struct pool *, int64_t);
+
+/*
  * listener_start(l):
  * Start l's accept coroutine: one coroutine per client from now on,
  * until shutdown cancels the accept.  Returns 0, or -1 with errno ENOMEM.
@@ -52,11 +65,13 @@ size_t	listeners_reopen_logs(struct listener *const *, size_t);
 const char	*listener_name(const struct listener *);
 
 /*
- * listener_summary(l, buf, size):
- * l's counters as one line for the log: clients served, by close
- * reason, and bytes each way.  Returns buf.
+ * listener_summary(copies, n, buf, size):
+ * The counters of a listener's n copies (one per loop thread), summed, as
+ * one line for the log: clients served, by close reason, and bytes each
+ * way.  Returns buf.  Only while no copy's thread runs.
  */
-char	*listener_summary(const struct listener *, char *, size_t);
+char	*listener_summary(const struct listener *const *, size_t, char *,
+	    size_t);
 
 /*
  * listener_free(l):

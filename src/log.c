@@ -216,14 +216,14 @@ log_write(int level, int with_errno, const char *fmt, ...)
 #define RATELIMIT_MS	10000
 
 int
-log_ratelimit(int64_t *last)
+log_ratelimit(_Atomic int64_t *last)
 {
-	int64_t now = clock_now();
+	int64_t now = clock_now(), prev = atomic_load(last);
 
-	if (*last != 0 && now - *last < RATELIMIT_MS)
+	if (prev != 0 && now - prev < RATELIMIT_MS)
 		return (0);
-	*last = now;
-	return (1);
+	/* Of two threads that both found it due, one logs. */
+	return (atomic_compare_exchange_strong(last, &prev, now));
 }
 
 void

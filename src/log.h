@@ -2,6 +2,7 @@
 #define LOG_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,9 +73,10 @@ void	log_write(int, int, const char *, ...)
  * log_ratelimit(last):
  * 1 if at least 10 s have passed since *last (monotonic ms; 0: never),
  * and then *last becomes now; else 0.  For warnings that could repeat
- * with every connection.
+ * with every connection.  Any thread: the loop threads' copies of a
+ * listener share one *last, so a warning comes once, not once a thread.
  */
-int	log_ratelimit(int64_t *);
+int	log_ratelimit(_Atomic int64_t *);
 
 /*
  * fatal(fmt, ...), fatalx(fmt, ...):

@@ -27,11 +27,19 @@
  * Signals are caught by a handler on an alternate stack (a signal frame is
  * over 3 KiB, too much to push onto a small coroutine stack), which writes
  * the signal number to a pipe that the loop reads.
+ *
+ * Other threads reach a loop only through its inbox (loop_post()): a
+ * mutex-protected FIFO of calls and an eventfd that the loop watches.
+ * It carries the rare messages between loop threads (drain, cancel,
+ * reopen the logs), never per-connection traffic.
  */
 #include "loop.h"
 
+#include <sys/eventfd.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +62,19 @@ struct signal_handler {
 	void	*arg;
 };
 
+/* A call posted to a loop from another thread. */
+struct loop_msg {
+	void			(*fn)(void *);
+	void			*arg;
+	struct loop_msg		*next;
+};
+
 struct loop {
 	struct event_base	*base;
+	pthread_mutex_t		 inbox_lock;
+	struct loop_msg		*inbox_head, *inbox_tail;	/* locked */
+	int			 inbox_fd;	/* eventfd */
+	struct event		*inbox_ev;
 	TAILQ_HEAD(, loop_wait)	 waits;
 	TAILQ_HEAD(, loop_wait)	 ready;
 	struct event		*ready_ev;
@@ -77,6 +96,7 @@ static int			 signal_write_fd = -1;	/* process-wide */
 static void	on_ready(evutil_socket_t, short, void *);
 static void	on_drain_timeout(evutil_socket_t, short, void *);
 static void	on_wait_timeout(evutil_socket_t, short, void *);
+static void	on_inbox(evutil_socket_t, short, void *);
 
 struct event_base *
 loop_base(void)
@@ -95,6 +115,9 @@ loop_create(void)
 	TAILQ_INIT(&l->waits);
 	TAILQ_INIT(&l->ready);
 	l->signal_pipe[0] = l->signal_pipe[1] = -1;
+	pthread_mutex_init(&l->inbox_lock, NULL);
+	if ((l->inbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		goto fail_free;
 	/* Edge-triggered persistent events: one epoll_ctl per fd, ever. */
 	if ((ec = event_config_new()) == NULL)
 		goto fail_free;
@@ -107,7 +130,10 @@ loop_create(void)
 	}
 	l->ready_ev = evtimer_new(l->base, on_ready, l);
 	l->drain_ev = evtimer_new(l->base, on_drain_timeout, l);
-	if (l->ready_ev == NULL || l->drain_ev == NULL)
+	l->inbox_ev = event_new(l->base, l->inbox_fd, EV_READ | EV_PERSIST,
+	    on_inbox, l);
+	if (l->ready_ev == NULL || l->drain_ev == NULL || l->inbox_ev == NULL ||
+	    event_add(l->inbox_ev, NULL) == -1)
 		goto fail_base;
 	cur = l;
 	return (l);
@@ -115,8 +141,15 @@ loop_create(void)
 fail_base:
 	if (l->ready_ev)
 		event_free(l->ready_ev);
+	if (l->drain_ev)
+		event_free(l->drain_ev);
+	if (l->inbox_ev)
+		event_free(l->inbox_ev);
 	event_base_free(l->base);
 fail_free:
+	if (l->inbox_fd > 0)
+		close(l->inbox_fd);
+	pthread_mutex_destroy(&l->inbox_lock);
 	free(l);
 fail:
 	if (errno == 0)
@@ -127,6 +160,7 @@ fail:
 void
 loop_free(struct loop *l)
 {
+	struct loop_msg *m, *next;
 	int signo;
 
 	if (l == NULL)
@@ -148,6 +182,13 @@ loop_free(struct loop *l)
 	}
 	event_free(l->ready_ev);
 	event_free(l->drain_ev);
+	event_free(l->inbox_ev);
+	for (m = l->inbox_head; m != NULL; m = next) {	/* never to run */
+		next = m->next;
+		free(m);
+	}
+	close(l->inbox_fd);
+	pthread_mutex_destroy(&l->inbox_lock);
 	event_base_free(l->base);
 	if (cur == l)
 		cur = NULL;
@@ -628,4 +669,51 @@ loop_on_signal(struct loop *l, int signo, void (*fn)(int, void *), void *arg)
 	sa.sa_flags = SA_ONSTACK | SA_RESTART;
 	sigfillset(&sa.sa_mask);
 	return (sigaction(signo, &sa, NULL));
+}
+
+int
+loop_post(struct loop *l, void (*fn)(void *), void *arg)
+{
+	struct loop_msg *m;
+	uint64_t one = 1;
+	int was_empty;
+
+	if ((m = malloc(sizeof(*m))) == NULL)
+		return (-1);
+	m->fn = fn;
+	m->arg = arg;
+	m->next = NULL;
+	pthread_mutex_lock(&l->inbox_lock);
+	was_empty = l->inbox_head == NULL;
+	if (l->inbox_tail != NULL)
+		l->inbox_tail->next = m;
+	else
+		l->inbox_head = m;
+	l->inbox_tail = m;
+	pthread_mutex_unlock(&l->inbox_lock);
+	/* One wakeup per batch: the loop takes the whole list at once. */
+	if (was_empty)
+		(void)!write(l->inbox_fd, &one, sizeof(one));
+	return (0);
+}
+
+/* Run the posted calls, oldest first, on the loop's thread. */
+static void
+on_inbox(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+	struct loop_msg *m, *next;
+	uint64_t n;
+
+	(void)what;
+	(void)!read(fd, &n, sizeof(n));
+	pthread_mutex_lock(&l->inbox_lock);
+	m = l->inbox_head;
+	l->inbox_head = l->inbox_tail = NULL;
+	pthread_mutex_unlock(&l->inbox_lock);
+	for (; m != NULL; m = next) {
+		next = m->next;
+		m->fn(m->arg);
+		free(m);
+	}
 }

@@ -6,7 +6,8 @@
 
 /*
  * One event loop per thread: its libevent base, its coroutines, signals
- * and the stop sequence.  Everything here is loop-thread only.
+ * and the stop sequence.  Everything here is loop-thread only, except
+ * loop_post().
  */
 
 struct loop;
@@ -139,6 +140,15 @@ void	loop_signals(struct loop *);
 
 /* loop_state(l): where the stop sequence stands. */
 enum loop_state	loop_state(const struct loop *);
+
+/*
+ * loop_post(l, fn, arg):
+ * Have fn(arg) called on l's thread, outside any coroutine, at its next
+ * turn; calls posted to one loop run in the order posted.  Any thread.
+ * A call still waiting when l is freed is dropped.  Returns 0, or -1
+ * with errno ENOMEM.
+ */
+int	loop_post(struct loop *, void (*)(void *), void *);
 
 /* loop_live(l): coroutines started by loop_spawn() still running. */
 unsigned long	loop_live(const struct loop *);

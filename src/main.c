@@ -7,6 +7,7 @@
  * stop, 1 on any error, 2 on a bad command line.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "shard.h"
 
 #define DEFAULT_CONFIG	"/etc/aio-echod.conf"
 
@@ -41,6 +43,14 @@ _Static_assert(CONFIG_STACK_MIN >= CORO_STACK_MIN &&
 #define POOL_JOIN_MS	250
 /* While waiting for the logs, how often to look for a second signal. */
 #define SIGNAL_POLL_MS	50
+/*
+ * How long past shutdown_timeout (from the stop signal) the other loop
+ * threads may take to finish their drain, before they are cancelled
+ * (their own drain timers cancel them at shutdown_timeout: this is only
+ * a backstop); and then to end, before they are left behind.
+ */
+#define SHARD_DRAIN_MS	1000
+#define SHARD_CANCEL_MS	1000
 
 struct options {
 	const char	*path;		/* NULL: DEFAULT_CONFIG or built-in */
@@ -52,8 +62,13 @@ struct daemon {
 	struct config	*cfg;
 	struct loop	*loop;
 	struct pool	*pool;
-	struct listener	**listeners;
+	struct listener	**listeners;	/* the first loop thread's */
 	size_t		 nopen;
+	struct shard	**shards;	/* the other loop threads */
+	int		 nshards;	/* started */
+	int		 nthreads;	/* loop threads in all */
+	int		 joined;	/* every shard has ended */
+	int64_t		 stopping;	/* clock_now() of the stop signal */
 	int		 hurry;		/* a second stop signal came */
 };
 
@@ -130,6 +145,80 @@ open_listeners(struct daemon *d)
 	return (0);
 }
 
+/* loop_threads, with "auto" (0) made the CPUs this process may use. */
+static int
+loop_threads(const struct config *cfg)
+{
+	cpu_set_t set;
+	int n = (int)cfg->loop_threads;
+
+	if (n == 0) {
+		n = 1;
+		if (sched_getaffinity(0, sizeof(set), &set) == 0)
+			n = CPU_COUNT(&set);
+		if (n > CONFIG_LOOP_THREADS_MAX)
+			n = CONFIG_LOOP_THREADS_MAX;
+	}
+	return (n);
+}
+
+/* Start the loop threads beyond the first; they wait for shard_go(). */
+static int
+start_shards(struct daemon *d)
+{
+	d->shards = calloc((size_t)d->nthreads, sizeof(*d->shards));
+	if (d->shards == NULL)
+		fatal("calloc");
+	for (; d->nshards < d->nthreads - 1; d->nshards++)
+		if ((d->shards[d->nshards] = shard_start(d->nshards + 1,
+		    d->cfg, d->pool, d->listeners)) == NULL)
+			return (-1);
+	return (0);
+}
+
+/*
+ * After the first loop thread's loop has stopped: wait for the others,
+ * still taking signals (a second one cancels them).  Their drain runs
+ * its course: busy connections on them get the whole shutdown_timeout
+ * whatever the first thread had.  A shard still running SHARD_DRAIN_MS
+ * after that is cancelled, and one still running SHARD_CANCEL_MS after
+ * that is left behind, with its listeners, and the exit goes on without
+ * it.  Returns 0, or -1 if one was left.
+ */
+static int
+join_shards(struct daemon *d)
+{
+	int64_t cancel_at, give_up = -1;
+	int i, left;
+
+	/* Shards never told to run (a failed start) end at once. */
+	cancel_at = (d->stopping ? d->stopping : clock_now()) +
+	    d->cfg->shutdown_timeout + SHARD_DRAIN_MS;
+	for (;;) {
+		left = 0;
+		for (i = 0; i < d->nshards; i++)
+			if (shard_join(d->shards[i], clock_now() +
+			    SIGNAL_POLL_MS / (d->nshards + 1)) == -1)
+				left++;
+		if (left == 0) {
+			d->joined = 1;
+			return (0);
+		}
+		loop_signals(d->loop);
+		if (give_up == -1 && (d->hurry || clock_now() >= cancel_at)) {
+			for (i = 0; i < d->nshards; i++)
+				shard_cancel(d->shards[i]);
+			give_up = clock_now() + SHARD_CANCEL_MS;
+		}
+		if (give_up != -1 && clock_now() >= give_up) {
+			log_write(LOG_LEVEL_CRIT, 0, "%d loop threads still "
+			    "running %d ms after they were cancelled; exiting "
+			    "without them", left, SHARD_CANCEL_MS);
+			return (-1);
+		}
+	}
+}
+
 /*
  * Wait for the access logs' last lines until *end, less the time kept
  * for the workers.  The loop is not running: a second stop signal is
@@ -155,6 +244,28 @@ wait_logs(struct daemon *d, int64_t *end)
 	}
 }
 
+/* Each listener's counters, summed over the loop threads. */
+static void
+log_summaries(const struct daemon *d)
+{
+	const struct listener **copies;
+	char line[512];
+	size_t i;
+	int k;
+
+	if ((copies = calloc((size_t)d->nthreads, sizeof(*copies))) == NULL)
+		return;
+	for (i = 0; i < d->nopen; i++) {
+		copies[0] = d->listeners[i];
+		for (k = 0; k < d->nshards; k++)
+			copies[k + 1] = shard_listener(d->shards[k], i);
+		log_info("%s: %s", listener_name(d->listeners[i]),
+		    listener_summary(copies, (size_t)d->nshards + 1, line,
+		    sizeof(line)));
+	}
+	free(copies);
+}
+
 /*
  * Close the listeners, let the access logs' last lines reach their files,
  * stop the pool: LOG_FLUSH_MS in all (LOG_HURRY_MS after a second
@@ -170,6 +281,9 @@ close_listeners(struct daemon *d)
 
 	for (i = 0; i < d->nopen; i++)
 		listener_stop(d->listeners[i]);
+	/* A shard left running may still use the pool: leave it be. */
+	if (d->pool != NULL && d->nshards > 0 && !d->joined)
+		return;
 	if (d->pool != NULL) {
 		end = start + (d->hurry ? LOG_HURRY_MS : LOG_FLUSH_MS);
 		if (wait_logs(d, &end) == -1)
@@ -181,6 +295,10 @@ close_listeners(struct daemon *d)
 			    "leaving it", pool_stuck_what(d->pool, k));
 	}
 	pool_free(d->pool);
+	/* The copies first: they count their clients in the first's. */
+	for (k = 0; k < d->nshards; k++)
+		shard_free(d->shards[k]);
+	free(d->shards);
 	for (i = 0; i < d->nopen; i++)
 		listener_free(d->listeners[i]);
 	free(d->listeners);
@@ -208,17 +326,23 @@ static void
 on_stop(int signo, void *arg)
 {
 	struct daemon *d = arg;
+	int i;
 
 	if (loop_state(d->loop) == LOOP_RUNNING) {
 		log_info("SIG%s: stopping: closing idle connections, busy ones "
 		    "have %lld ms", sigabbrev_np(signo),
 		    (long long)d->cfg->shutdown_timeout);
+		d->stopping = clock_now();
 		loop_drain(d->loop, d->cfg->shutdown_timeout);
+		for (i = 0; i < d->nshards; i++)
+			shard_drain(d->shards[i], d->cfg->shutdown_timeout);
 	} else {
 		log_info("SIG%s again: closing every connection now",
 		    sigabbrev_np(signo));
 		d->hurry = 1;
 		loop_cancel(d->loop);
+		for (i = 0; i < d->nshards; i++)
+			shard_cancel(d->shards[i]);
 	}
 }
 
@@ -235,10 +359,13 @@ static void
 on_usr1(int signo, void *arg)
 {
 	struct daemon *d = arg;
+	int i;
 
 	(void)signo;
 	log_info("SIGUSR1: reopening %zu access logs",
 	    listeners_reopen_logs(d->listeners, d->nopen));
+	for (i = 0; i < d->nshards; i++)
+		shard_reopen_logs(d->shards[i]);
 }
 
 static void
@@ -258,9 +385,8 @@ main(int argc, char **argv)
 {
 	struct options opt = { 0 };
 	struct daemon d = { 0 };
-	char line[512];
 	size_t i;
-	int status = 0;
+	int k, status = 0;
 
 	/* Before anything opens an fd that could land on 0, 1 or 2. */
 	if (hygiene_stdio() == -1)
@@ -289,25 +415,32 @@ main(int argc, char **argv)
 	if (hygiene_overflow_handler(d.cfg->coroutine_stack_size) == -1)
 		fatal("stack overflow handler");
 
-	if (open_listeners(&d) == -1) {
+	d.nthreads = loop_threads(d.cfg);
+	if (open_listeners(&d) == -1 || start_shards(&d) == -1) {
 		status = 1;
 		goto out;
 	}
+	for (k = 0; k < d.nshards; k++)
+		shard_go(d.shards[k]);
 	for (i = 0; i < d.nopen; i++)
 		if (listener_start(d.listeners[i]) == -1)
 			fatal("%s: accept coroutine", d.cfg->listeners[i].name);
-	log_info("aio-echod %s ready: %zu listeners, pid %d, %s coroutines "
-	    "with %lld KiB stacks", AIO_VERSION, d.nopen, (int)getpid(),
-	    coro_backend(), (long long)d.cfg->coroutine_stack_size / 1024);
+	log_info("aio-echod %s ready: %zu listeners, %d loop threads, pid %d, "
+	    "%s coroutines with %lld KiB stacks", AIO_VERSION, d.nopen,
+	    d.nthreads, (int)getpid(), coro_backend(),
+	    (long long)d.cfg->coroutine_stack_size / 1024);
 
 	if (loop_run(d.loop) == -1)
 		fatal("event loop");
-	for (i = 0; i < d.nopen; i++)
-		log_info("%s: %s", listener_name(d.listeners[i]),
-		    listener_summary(d.listeners[i], line, sizeof(line)));
+	if (join_shards(&d) == 0)
+		log_summaries(&d);
+	else
+		status = 1;
 	log_info("aio-echod stopped");
 
 out:
+	if (!d.joined && d.nshards > 0 && join_shards(&d) == -1)
+		status = 1;
 	close_listeners(&d);
 	loop_free(d.loop);
 	buf_fini();

@@ -418,8 +418,10 @@ bind_unix(int fd, const struct sock_addr *sa, mode_t mode, gid_t gid)
 	return (0);
 }
 
-int
-sock_listen(const struct sock_addr *sa, int backlog, mode_t mode, gid_t gid)
+/* sock_listen(), and sock_listen_join() if join. */
+static int
+listen_on(const struct sock_addr *sa, int backlog, mode_t mode, gid_t gid,
+    int join)
 {
 	int fd, on = 1, family = sa->ss.ss_family, saved;
 
@@ -431,6 +433,9 @@ sock_listen(const struct sock_addr *sa, int backlog, mode_t mode, gid_t gid)
 		goto fail;
 	if (family != AF_UNIX &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail_close;
+	if (join &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
 		goto fail_close;
 	/* [::]:7 and 0.0.0.0:7 may then be two listeners. */
 	if (family == AF_INET6 &&
@@ -456,6 +461,35 @@ fail_close:
 	errno = saved;
 fail:
 	return (-1);
+}
+
+int
+sock_listen(const struct sock_addr *sa, int backlog, mode_t mode, gid_t gid)
+{
+	return (listen_on(sa, backlog, mode, gid, 0));
+}
+
+int
+sock_listen_share(int fd)
+{
+	int on = 1;
+
+	/*
+	 * After bind, not before: the first socket's bind still fails if
+	 * anyone else holds the port, even another process of ours with
+	 * SO_REUSEPORT; from now on, only sockets of our user may join.
+	 */
+	return (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)));
+}
+
+int
+sock_listen_join(const struct sock_addr *sa, int backlog)
+{
+	if (sa->ss.ss_family == AF_UNIX) {
+		errno = EAFNOSUPPORT;
+		return (-1);
+	}
+	return (listen_on(sa, backlog, 0, (gid_t)-1, 1));
 }
 
 int

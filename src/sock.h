@@ -84,6 +84,23 @@ const char	*sock_unix_path(const struct sock_addr *);
 int	sock_listen(const struct sock_addr *, int, mode_t, gid_t);
 
 /*
+ * sock_listen_share(fd):
+ * Let sock_listen_join() open more sockets on fd's TCP address: the
+ * kernel then spreads new connections across all of them
+ * (SO_REUSEPORT, by a hash of the client's address and port).  Only
+ * sockets of the same user may join.  Returns 0 or -1.
+ */
+int	sock_listen_share(int);
+
+/*
+ * sock_listen_join(sa, backlog):
+ * As sock_listen() for TCP, joining the sockets on sa shared by
+ * sock_listen_share(): EADDRINUSE if there is none.  UNIX sockets cannot
+ * be shared this way (EAFNOSUPPORT).  Returns the fd, or -1.
+ */
+int	sock_listen_join(const struct sock_addr *, int);
+
+/*
  * sock_tune_stream(fd, family):
  * Per-connection options for an accepted or connected socket, on TCP:
  * TCP_NODELAY, so small echoes and relayed requests are not held back by

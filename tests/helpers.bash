@@ -4,6 +4,8 @@
 #
 # AIO_BIN    the daemon to test (default: build/aio-echod)
 # AIO_VALGRIND=1  run the daemon under valgrind
+# AIO_LOOP_THREADS=N  run every daemon with loop_threads = N, unless the
+#            test's configuration sets it (CI runs the suite with 1 and 2)
 
 AIO_BIN=${AIO_BIN:-$BATS_TEST_DIRNAME/../build/aio-echod}
 CLIENT=(python3 "$BATS_TEST_DIRNAME/tools/client.py")
@@ -95,6 +97,11 @@ log_has() {
 DAEMON_WRAP=()
 start_daemon() {
 	local cmd=("$AIO_BIN" -f "$CONF" "$@")
+
+	if [ -n "${AIO_LOOP_THREADS:-}" ] && [ -f "$CONF" ] &&
+		! grep -q '^ *loop_threads' "$CONF"; then
+		sed -i "1i loop_threads = $AIO_LOOP_THREADS;" "$CONF"
+	fi
 
 	if [ "${AIO_VALGRIND:-0}" = 1 ]; then
 		cmd=(valgrind --quiet --error-exitcode=99 "${cmd[@]}")

@@ -22,13 +22,16 @@ EOC
 	start_daemon
 	# A worker is stuck opening the FIFO; every client is still served,
 	# on this listener and on the other one.
-	for round in 1 2; do
+	# Each loop thread keeps up to 64 KiB of lines waiting: 600 lines
+	# of about 100 bytes per thread, twice over, do not fit.
+	threads=$(sed -n 's/.* ready: .* \([0-9]*\) loop threads.*/\1/p' "$LOG")
+	for round in $(seq $((2 * threads))); do
 		run "${CLIENT[@]}" --timeout 30 echo "$ADDR" --clients 600 --bytes 100
 		[ "$status" -eq 0 ]
 	done
 	run "${CLIENT[@]}" --timeout 30 echo "127.0.0.1:$PORT2" --clients 50
 	[ "$status" -eq 0 ]
-	# 1200 lines do not fit in what may wait: the rest are counted.
+	# The lines that do not fit in what may wait are counted.
 	wait_until 5000 log_has "access log $fifo: [0-9]* lines dropped so far (the writer is blocked)"
 	# Stopping does not hang on the stuck writer.
 	stop_daemon

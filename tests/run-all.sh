@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: install what is missing (Debian 12, as root),
 # build twice (warnings as errors; then ASan+UBSan), and on each build run
-# every test: CTest, then bats.  The last line is "N passed, N failed"
-# over all of it, and the exit status is non-zero on any failure.
+# every test: CTest, then bats with loop_threads = 1 and again with 2.
+# The last line is "N passed, N failed" over all of it, and the exit
+# status is non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,17 +54,21 @@ run_build() {
 		failed=$((failed + 1))
 	fi
 
-	echo "== $name: bats"
-	log=$(AIO_BIN="$PWD/$dir/aio-echod" bats --tap tests/*.bats 2>&1)
-	echo "$log"
-	p=$(grep -c '^ok ' <<<"$log")
-	f=$(grep -c '^not ok ' <<<"$log")
-	if [ "$((p + f))" -eq 0 ]; then
-		echo "== $name: bats ran no test"
-		f=1
-	fi
-	passed=$((passed + p))
-	failed=$((failed + f))
+	# Every feature test with one loop thread and with two.
+	for t in 1 2; do
+		echo "== $name: bats, loop_threads = $t"
+		log=$(AIO_BIN="$PWD/$dir/aio-echod" AIO_LOOP_THREADS=$t \
+			bats --tap tests/*.bats 2>&1)
+		echo "$log"
+		p=$(grep -c '^ok ' <<<"$log")
+		f=$(grep -c '^not ok ' <<<"$log")
+		if [ "$((p + f))" -eq 0 ]; then
+			echo "== $name: bats ran no test"
+			f=1
+		fi
+		passed=$((passed + p))
+		failed=$((failed + f))
+	done
 }
 
 install_missing $PACKAGES || { echo "0 passed, 1 failed"; exit 1; }

@@ -104,6 +104,11 @@ async def cmd_hold(a):
     print(f"all {a.n} closed by the daemon", flush=True)
 
 
+# --src-port: the local port of connect_sync()'s connections (TCP), so a
+# test can pick the loop thread that SO_REUSEPORT hands a client to.
+SRC_PORT = 0
+
+
 def connect_sync(addr, timeout, rcvbuf=None):
     if addr.startswith("unix:"):
         s = socket.socket(socket.AF_UNIX)
@@ -115,6 +120,9 @@ def connect_sync(addr, timeout, rcvbuf=None):
         target = (host, int(port))
     if rcvbuf:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    if SRC_PORT:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((target[0], SRC_PORT))
     s.settimeout(timeout)
     s.connect(target)
     return s
@@ -179,9 +187,11 @@ def cmd_fetch(a):
 
 
 def cmd_expect_reset(a):
-    """Send a little; the connection must end in a reset, not a FIN."""
-    s = connect_sync(a.addr, a.timeout)
+    """Send a little; the connection must end in a reset, not a FIN.
+    The reset may come before connect() has returned: Python's connect
+    with a timeout reads SO_ERROR after the handshake, and finds it."""
     try:
+        s = connect_sync(a.addr, a.timeout)
         s.sendall(b"x")
         while s.recv(65536):
             pass
@@ -461,6 +471,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--timeout", type=float, default=30.0,
                    help="deadline for the whole command, seconds")
+    p.add_argument("--src-port", type=int, default=0,
+                   help="local TCP port (reset, stall)")
     sub = p.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("echo")
     e.add_argument("addr")
@@ -503,6 +515,8 @@ def main():
     sub.add_parser("stall-then-reset").add_argument("addr")
     a = p.parse_args()
     a.cmd = a.cmd.replace("-", "_")
+    global SRC_PORT
+    SRC_PORT = a.src_port
 
     try:
         if a.cmd in ("reset", "stall", "flood", "halfclose", "fetch",

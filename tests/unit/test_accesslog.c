@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "check.h"
 #include "coro.h"
 #include "log.h"
@@ -41,7 +42,7 @@ test_free_with_job_out(void)
 
 	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
 	mkfifo(fifo, 0600);
-	al = accesslog_create(fifo, p);
+	al = accesslog_create(fifo, p, NULL);
 	accesslog_write(al, "line\n", 5);
 	end = clock_now() + 5000;
 	while (pool_queued(p) > 0 && clock_now() < end)
@@ -73,7 +74,7 @@ test_symlink_refused(void)
 	snprintf(link, sizeof(link), "%s/access.log", dir);
 	close(open(target, O_WRONLY | O_CREAT | O_TRUNC, 0600));
 	CHECK(symlink(target, link) == 0, "planted %s -> %s", link, target);
-	al = accesslog_create(link, p);
+	al = accesslog_create(link, p, NULL);
 	accesslog_write(al, "line\n", 5);
 	(void)pool_wait_idle(p, clock_now() + 5000);
 	CHECK(stat(target, &st) == 0 && st.st_size == 0 &&
@@ -82,6 +83,50 @@ test_symlink_refused(void)
 	    "line dropped", (long long)st.st_size,
 	    (unsigned long long)accesslog_dropped(al));
 	accesslog_free(al);
+	pool_free(p);
+	loop_free(l);
+	unlink(link);
+	unlink(target);
+}
+
+/*
+ * Two loop threads' logs of one path share their count of dropped lines
+ * and their warnings: one warning for the problem, not one per copy.
+ */
+static void
+test_shared(void)
+{
+	struct loop *l = loop_create();
+	struct pool *p = pool_create(1, 8);
+	struct accesslog *a, *b;
+	char target[96], link[96];
+	const char *out, *first;
+
+	snprintf(target, sizeof(target), "%s/target", dir);
+	snprintf(link, sizeof(link), "%s/shared.log", dir);
+	close(open(target, O_WRONLY | O_CREAT | O_TRUNC, 0600));
+	(void)symlink(target, link);
+	a = accesslog_create(link, p, NULL);
+	b = accesslog_create(link, p, a);
+	capture_begin();
+	accesslog_write(a, "one\n", 4);
+	(void)pool_wait_idle(p, clock_now() + 5000);
+	accesslog_write(b, "two\n", 4);
+	(void)pool_wait_idle(p, clock_now() + 5000);
+	out = capture_end();
+	CHECK(accesslog_dropped(a) == 2 && accesslog_dropped(b) == 2,
+	    "dropped lines are counted together (%llu, %llu)",
+	    (unsigned long long)accesslog_dropped(a),
+	    (unsigned long long)accesslog_dropped(b));
+	first = strstr(out, "is a symbolic link");
+	CHECK(first != NULL && strstr(first + 1, "is a symbolic link") == NULL,
+	    "one warning for both copies");
+	/* Either may go first: the shared part goes with the last. */
+	accesslog_free(a);
+	accesslog_write(b, "three\n", 6);
+	(void)pool_wait_idle(p, clock_now() + 5000);
+	CHECK(accesslog_dropped(b) == 3, "the other copy carries on");
+	accesslog_free(b);
 	pool_free(p);
 	loop_free(l);
 	unlink(link);
@@ -100,6 +145,7 @@ main(void)
 	}
 	test_free_with_job_out();
 	test_symlink_refused();
+	test_shared();
 	rmdir(dir);
 	coro_fini();
 	return (check_done());

@@ -375,6 +375,41 @@ test_proxy_keys(void)
 	    ONE_LISTENER(""), "t.conf:1: worker_threads: out of range (1 to 64)");
 }
 
+/* loop_threads: "auto" or 1 to 256; reuseport: a TCP boolean. */
+static void
+test_thread_keys(void)
+{
+	struct config *cfg;
+
+	cfg = config_load_string(ONE_LISTENER(""), "t.conf");
+	CHECK(cfg != NULL && cfg->loop_threads == 0 &&
+	    cfg->listeners[0].reuseport == 1,
+	    "loop_threads defaults to auto (0), reuseport to true");
+	config_free(cfg);
+	cfg = config_load_string("loop_threads = \"auto\";\n"
+	    ONE_LISTENER("reuseport = false;"), "t.conf");
+	CHECK(cfg != NULL && cfg->loop_threads == 0 &&
+	    cfg->listeners[0].reuseport == 0, "\"auto\", reuseport = false");
+	config_free(cfg);
+	cfg = config_load_string("loop_threads = 256;\n" ONE_LISTENER(""),
+	    "t.conf");
+	CHECK(cfg != NULL && cfg->loop_threads == 256, "loop_threads = 256");
+	config_free(cfg);
+	BAD("loop_threads = 0", "loop_threads = 0;\n" ONE_LISTENER(""),
+	    "t.conf:1: loop_threads: out of range (\"auto\" or 1 to 256)");
+	BAD("loop_threads = 257", "loop_threads = 257;\n" ONE_LISTENER(""),
+	    "t.conf:1: loop_threads: out of range");
+	BAD("loop_threads = \"many\"", "loop_threads = \"many\";\n"
+	    ONE_LISTENER(""),
+	    "t.conf:1: loop_threads: expected an integer or \"auto\"");
+	BAD("reuseport = 1", ONE_LISTENER("reuseport = 1;"),
+	    "t.conf:3: reuseport: expected true or false");
+	BAD("reuseport on a unix: listener",
+	    "listeners = ( { name = \"u\"; address = \"unix:/tmp/x.sock\";\n"
+	    " service = \"echo\"; reuseport = true; } );\n",
+	    "t.conf:2: reuseport: not for a unix: address");
+}
+
 /* Every problem is reported, not just the first. */
 static void
 test_all_problems_reported(void)
@@ -457,6 +492,7 @@ main(void)
 	test_bad_files();
 	test_proxy_keys();
 	test_all_problems_reported();
+	test_thread_keys();
 	test_real_file();
 	test_unit_parsers();
 	return (check_done());

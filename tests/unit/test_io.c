@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -459,10 +460,61 @@ test_accept_connect(void)
 	run(t_accept);
 }
 
+/* loop_post(): calls from another thread, in order, on the loop thread. */
+#define POSTS	1000
+
+static int		 posted_seen, posted_in_order = 1, posted_wrong_thread;
+static pthread_t	 loop_thread;
+
+static void
+posted(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+
+	if (i != posted_seen)
+		posted_in_order = 0;
+	if (!pthread_equal(pthread_self(), loop_thread))
+		posted_wrong_thread++;
+	if (++posted_seen == POSTS)
+		loop_stop(L);
+}
+
+static void *
+poster(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < POSTS; i++)
+		loop_post(L, posted, (void *)(intptr_t)i);
+	return (NULL);
+}
+
+static void
+test_post(void)
+{
+	pthread_t t;
+
+	L = loop_create();
+	loop_thread = pthread_self();
+	pthread_create(&t, NULL, poster, NULL);
+	/* The loop has nothing else to wait for: only the posts wake it. */
+	loop_run(L);
+	pthread_join(t, NULL);
+	CHECK(posted_seen == POSTS && posted_in_order,
+	    "%d calls posted from another thread ran, in order", posted_seen);
+	CHECK(posted_wrong_thread == 0, "each on the loop's thread");
+	/* Posted after the loop stopped: dropped by loop_free(). */
+	loop_post(L, posted, (void *)(intptr_t)-1);
+	loop_free(L);
+	CHECK(posted_seen == POSTS, "a call never run is dropped at free");
+}
+
 int
 main(void)
 {
 	coro_init(CORO_STACK_DEFAULT, CORO_POOL_DEFAULT);
+	test_post();
 	run(t_timeout);
 	run(t_wakeup);
 	run(t_backpressure);

@@ -317,6 +317,56 @@ test_listen_tcp(void)
 	close(fd);
 }
 
+/*
+ * A port shared for loop threads: joining needs sock_listen_share()
+ * first, and a socket of anyone else (even with SO_REUSEPORT) still
+ * finds the port in use.
+ */
+static void
+test_listen_share(void)
+{
+	struct sock_addr sa;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&sa.ss;
+	socklen_t len = sizeof(sa.ss);
+	const char *why;
+	int fd, fd2, fd3, on = 1, other;
+
+	sock_addr_parse("127.0.0.1:1", 11, &sa, &why);
+	s4->sin_port = 0;
+	fd = sock_listen(&sa, 16, 0666, (gid_t)-1);
+	getsockname(fd, (struct sockaddr *)&sa.ss, &len);
+	fd2 = sock_listen_join(&sa, 16);
+	CHECK(fd2 == -1 && errno == EADDRINUSE,
+	    "joining a socket that was not shared is EADDRINUSE");
+	CHECK(sock_listen_share(fd) == 0, "share a listening socket");
+	fd2 = sock_listen_join(&sa, 16);
+	fd3 = sock_listen_join(&sa, 16);
+	CHECK(fd2 >= 0 && fd3 >= 0, "two more sockets join it");
+	CHECK(sock_listen(&sa, 16, 0666, (gid_t)-1) == -1 &&
+	    errno == EADDRINUSE, "a plain socket still finds the port in use");
+	close(fd);
+	close(fd2);
+	close(fd3);
+
+	/* Bound first, shared after: another SO_REUSEPORT socket that
+	 * was there before makes the first bind fail. */
+	s4->sin_port = 0;
+	other = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(other, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+	bind(other, (struct sockaddr *)&sa.ss, sa.len);
+	listen(other, 1);
+	len = sizeof(sa.ss);
+	getsockname(other, (struct sockaddr *)&sa.ss, &len);
+	CHECK(sock_listen(&sa, 16, 0666, (gid_t)-1) == -1 &&
+	    errno == EADDRINUSE,
+	    "a port held with SO_REUSEPORT by someone else is EADDRINUSE");
+	close(other);
+
+	sock_addr_parse("unix:/tmp/aio-test-share.sock", 29, &sa, &why);
+	CHECK(sock_listen_join(&sa, 16) == -1 && errno == EAFNOSUPPORT,
+	    "UNIX sockets cannot be joined");
+}
+
 int
 main(void)
 {
@@ -327,5 +377,6 @@ main(void)
 	test_listen_unix();
 	test_listen_unix_dir();
 	test_listen_tcp();
+	test_listen_share();
 	return (check_done());
 }

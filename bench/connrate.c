@@ -1,0 +1,160 @@
+/*
+ * connrate: new connections per second against an echo server, and how
+ * long each takes to be served (bench/threads.sh).
+ *
+ *   connrate -a HOST:PORT [-t THREADS] [-w WARMUP_S] [-D DURATION_S]
+ *
+ * Each of THREADS threads repeats, with blocking calls: connect, send one
+ * byte, wait for its echo, close with a reset (SO_LINGER 0, so that no
+ * TIME_WAIT is left to use up the loopback's ports).  The time from
+ * before connect() to the echo is the latency of accepting and serving
+ * a new client.  The result is one line:
+ *   conns=12345 secs=3.000 cps=4115 p50_us=.. p99_us=.. p999_us=.. errors=0
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SAMPLES_MAX	(4u << 20)	/* per thread */
+
+struct worker {
+	pthread_t	 thread;
+	uint32_t	*us;		/* latencies of the counted ones */
+	size_t		 n;
+	uint64_t	 errors;
+};
+
+static struct sockaddr_in	 addr;
+static atomic_int		 phase;	/* 0 warmup, 1 counted, 2 over */
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+}
+
+/* One new client: 0, or -1 if anything failed. */
+static int
+one(void)
+{
+	struct linger lg = { 1, 0 };
+	char b = 'x';
+	int fd, r = -1;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return (-1);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+	    write(fd, &b, 1) == 1 && read(fd, &b, 1) == 1 && b == 'x')
+		r = 0;
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+	return (r);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	int64_t t0;
+	int p;
+
+	while ((p = atomic_load(&phase)) < 2) {
+		t0 = now_ns();
+		if (one() == -1) {
+			if (p == 1)
+				w->errors++;
+			continue;
+		}
+		if (p == 1 && atomic_load(&phase) == 1 && w->n < SAMPLES_MAX)
+			w->us[w->n++] = (uint32_t)((now_ns() - t0) / 1000);
+	}
+	return (NULL);
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *a = NULL;
+	double warmup = 1, duration = 3;
+	struct worker *ws;
+	uint32_t *all;
+	uint64_t errors = 0;
+	size_t total = 0, k;
+	char host[64], *colon;
+	int ch, i, nthreads = 1;
+
+	while ((ch = getopt(argc, argv, "a:t:w:D:")) != -1) {
+		switch (ch) {
+		case 'a': a = optarg; break;
+		case 't': nthreads = atoi(optarg); break;
+		case 'w': warmup = atof(optarg); break;
+		case 'D': duration = atof(optarg); break;
+		default: goto usage;
+		}
+	}
+	if (a == NULL || nthreads < 1 || (colon = strrchr(a, ':')) == NULL ||
+	    (size_t)(colon - a) >= sizeof(host))
+		goto usage;
+	memcpy(host, a, (size_t)(colon - a));
+	host[colon - a] = '\0';
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)atoi(colon + 1));
+	if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
+		goto usage;
+
+	if ((ws = calloc((size_t)nthreads, sizeof(*ws))) == NULL)
+		return (1);
+	for (i = 0; i < nthreads; i++) {
+		if ((ws[i].us = malloc(SAMPLES_MAX * sizeof(uint32_t))) == NULL)
+			return (1);
+		pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]);
+	}
+	usleep((useconds_t)(warmup * 1e6));
+	atomic_store(&phase, 1);
+	usleep((useconds_t)(duration * 1e6));
+	atomic_store(&phase, 2);
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(ws[i].thread, NULL);
+		total += ws[i].n;
+		errors += ws[i].errors;
+	}
+	if ((all = malloc((total + 1) * sizeof(*all))) == NULL)
+		return (1);
+	for (i = 0, k = 0; i < nthreads; i++) {
+		memcpy(all + k, ws[i].us, ws[i].n * sizeof(*all));
+		k += ws[i].n;
+	}
+	qsort(all, total, sizeof(*all), cmp_u32);
+	printf("conns=%zu secs=%.3f cps=%.0f p50_us=%u p99_us=%u p999_us=%u "
+	    "errors=%llu\n", total, duration, (double)total / duration,
+	    total ? all[total / 2] : 0, total ? all[total * 99 / 100] : 0,
+	    total ? all[total * 999 / 1000] : 0, (unsigned long long)errors);
+	return (errors > 0);
+
+usage:
+	fprintf(stderr, "usage: connrate -a HOST:PORT [-t THREADS] "
+	    "[-w WARMUP_S] [-D DURATION_S]\n");
+	return (2);
+}

@@ -1,0 +1,341 @@
+/*
+ * shard.c: the loop threads beyond the first.
+ *
+ * Owns each shard's thread, its loop and its listener copies.  The main
+ * thread talks to a running shard only through loop_post(): the loop and
+ * everything on it belong to the shard's thread until it has ended.
+ *
+ * A shard's life: set up (coroutines, alternate signal stack, loop, the
+ * pool's port, listener copies) and report; wait for the word to go (so
+ * that no thread accepts before every thread could); run the loop until
+ * a drain has finished; close what it accepted on, hand its access log
+ * lines to the pool, detach from the pool, free its thread-local state
+ * and end.  The loop itself and the listener copies are freed later, by
+ * the main thread (shard_free()): so a drain or cancel posted after the
+ * shard ended still lands on a live loop, and does nothing.
+ *
+ * Signals are the main thread's: a shard blocks them all, but the ones a
+ * fault raises on the faulting thread (a coroutine overflowing its stack
+ * must still be reported, on this thread's own alternate stack).
+ */
+#include "shard.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "coro.h"
+#include "hygiene.h"
+#include "io.h"
+#include "listener.h"
+#include "log.h"
+#include "loop.h"
+#include "pool.h"
+
+enum shard_state {
+	SHARD_STARTING,
+	SHARD_READY,		/* waiting for shard_go() */
+	SHARD_FAILED,		/* set up failed; the thread is ending */
+	SHARD_RUNNING,
+	SHARD_ENDED,		/* its thread has nothing left to do */
+};
+
+struct shard {
+	pthread_t		 thread;
+	int			 index;
+	const struct config	*cfg;
+	struct pool		*pool;
+	struct listener *const	*firsts;
+	struct listener		**ls;		/* its copies */
+	size_t			 nls;		/* opened so far */
+	struct loop		*loop;
+	int64_t			 drain_ms;	/* for the posted drain */
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;		/* state or go changed */
+	enum shard_state	 state;		/* under lock */
+	int			 go;		/* under lock: 1 run, -1 end */
+	int			 attached;	/* to the pool */
+	int			 joined;
+};
+
+static void
+set_state(struct shard *s, enum shard_state state)
+{
+	pthread_mutex_lock(&s->lock);
+	s->state = state;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Block every signal but those a fault raises on this thread. */
+static void
+block_signals(void)
+{
+	static const int faults[] = {
+		SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS, SIGABRT
+	};
+	sigset_t set;
+	size_t i;
+
+	sigfillset(&set);
+	for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(&set, faults[i]);
+	pthread_sigmask(SIG_SETMASK, &set, NULL);
+}
+
+/* The shard's thread state and listener copies.  -1 after logging. */
+static int
+shard_setup(struct shard *s)
+{
+	const struct config *cfg = s->cfg;
+
+	if (coro_init((size_t)cfg->coroutine_stack_size,
+	    CORO_POOL_DEFAULT) == -1 || hygiene_thread() == -1) {
+		log_warn("loop thread %d: coroutines", s->index);
+		return (-1);
+	}
+	if ((s->loop = loop_create()) == NULL || pool_attach(s->pool) == -1) {
+		log_warn("loop thread %d: event loop", s->index);
+		return (-1);
+	}
+	s->attached = 1;
+	for (; s->nls < cfg->nlisteners; s->nls++)
+		if ((s->ls[s->nls] = listener_open_copy(s->firsts[s->nls],
+		    s->index, s->loop, s->pool, cfg->resolve_interval)) == NULL) {
+			log_write(LOG_LEVEL_CRIT, 1, "listener %s: %s: loop "
+			    "thread %d", cfg->listeners[s->nls].name,
+			    cfg->listeners[s->nls].address, s->index);
+			return (-1);
+		}
+	return (0);
+}
+
+/* What the thread made for itself, and only it can free. */
+static void
+shard_teardown(struct shard *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nls; i++)
+		listener_stop(s->ls[i]);
+	if (s->attached)
+		pool_detach(s->pool);
+	io_fini();
+	buf_fini();
+	coro_fini();
+}
+
+static void *
+shard_main(void *arg)
+{
+	struct shard *s = arg;
+	size_t i;
+	int go;
+
+	block_signals();
+	if (shard_setup(s) == -1) {
+		shard_teardown(s);
+		set_state(s, SHARD_FAILED);
+		return (NULL);
+	}
+	pthread_mutex_lock(&s->lock);
+	s->state = SHARD_READY;
+	pthread_cond_broadcast(&s->cond);
+	while (s->go == 0)
+		pthread_cond_wait(&s->cond, &s->lock);
+	go = s->go;
+	s->state = SHARD_RUNNING;
+	pthread_mutex_unlock(&s->lock);
+
+	if (go == 1) {
+		for (i = 0; i < s->nls; i++)
+			if (listener_start(s->ls[i]) == -1)
+				fatal("%s: accept coroutine, loop thread %d",
+				    listener_name(s->ls[i]), s->index);
+		if (loop_run(s->loop) == -1)
+			fatal("event loop, loop thread %d", s->index);
+	}
+	shard_teardown(s);
+	set_state(s, SHARD_ENDED);
+	return (NULL);
+}
+
+struct shard *
+shard_start(int index, const struct config *cfg, struct pool *pool,
+    struct listener *const *firsts)
+{
+	struct shard *s;
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int err;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->ls = calloc(cfg->nlisteners + 1, sizeof(*s->ls))) == NULL) {
+		log_warn("loop thread %d", index);
+		free(s);
+		return (NULL);
+	}
+	s->index = index;
+	s->cfg = cfg;
+	s->pool = pool;
+	s->firsts = firsts;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	/* Born with every signal blocked: none may land on it before it
+	 * has set its own mask. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&s->thread, NULL, shard_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err != 0) {
+		errno = err;
+		log_warn("loop thread %d", index);
+		shard_free(s);
+		return (NULL);
+	}
+	pthread_mutex_lock(&s->lock);
+	while (s->state == SHARD_STARTING)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	if (s->state == SHARD_FAILED) {
+		pthread_join(s->thread, NULL);
+		s->joined = 1;
+		shard_free(s);
+		return (NULL);
+	}
+	return (s);
+}
+
+/* Tell a ready shard to run (1) or to end without running (-1). */
+static void
+shard_tell(struct shard *s, int go)
+{
+	pthread_mutex_lock(&s->lock);
+	s->go = go;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void
+shard_go(struct shard *s)
+{
+	shard_tell(s, 1);
+}
+
+static void
+posted_drain(void *arg)
+{
+	struct shard *s = arg;
+
+	loop_drain(s->loop, s->drain_ms);
+}
+
+static void
+posted_cancel(void *arg)
+{
+	struct shard *s = arg;
+
+	loop_cancel(s->loop);
+}
+
+static void
+posted_reopen(void *arg)
+{
+	struct shard *s = arg;
+
+	(void)listeners_reopen_logs(s->ls, s->nls);
+}
+
+/* Post fn to s's loop; out of memory, the stop is retried by the caller's
+ * next signal, and a reopen is lost: say so. */
+static void
+shard_post(struct shard *s, void (*fn)(void *), const char *what)
+{
+	if (loop_post(s->loop, fn, s) == -1)
+		log_warn("loop thread %d: %s", s->index, what);
+}
+
+void
+shard_drain(struct shard *s, int64_t timeout_ms)
+{
+	s->drain_ms = timeout_ms;
+	shard_post(s, posted_drain, "drain");
+}
+
+void
+shard_cancel(struct shard *s)
+{
+	shard_post(s, posted_cancel, "cancel");
+}
+
+void
+shard_reopen_logs(struct shard *s)
+{
+	shard_post(s, posted_reopen, "reopen access logs");
+}
+
+int
+shard_join(struct shard *s, int64_t deadline)
+{
+	struct timespec ts;
+	int64_t ms;
+
+	if (s->joined)
+		return (0);
+	pthread_mutex_lock(&s->lock);
+	if (s->go == 0) {		/* never told to go: end it now */
+		s->go = -1;
+		pthread_cond_broadcast(&s->cond);
+	}
+	while (s->state != SHARD_ENDED && s->state != SHARD_FAILED) {
+		if ((ms = deadline - clock_now()) <= 0) {
+			pthread_mutex_unlock(&s->lock);
+			errno = ETIMEDOUT;
+			return (-1);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += ms / 1000;
+		ts.tv_nsec += (ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+	}
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	s->joined = 1;
+	return (0);
+}
+
+struct listener *
+shard_listener(const struct shard *s, size_t i)
+{
+	return (s->ls[i]);
+}
+
+void
+shard_free(struct shard *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nls; i++)
+		listener_free(s->ls[i]);
+	loop_free(s->loop);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s->ls);
+	free(s);
+}
