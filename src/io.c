@@ -61,7 +61,7 @@
 #include "sock.h"
 
 /* How long a reader parks after a short read before reading again. */
-#define IO_RECHECK_MS	100
+#define IO_RECHECK_MS	LOOP_SOON_MS	/* its timer is cheap: see loop_park.h */
 /* What a system call costs from a slice, besides the bytes it moves. */
 #define IO_CALL_COST	1024
 /* An accept also starts a coroutine: 64 of them make a slice. */
@@ -254,7 +254,8 @@ park(struct io_fd *f, int what, int64_t deadline, int flags)
 	w.what = what;
 	w.lw.detach = wait_detach;
 	*slot(f, what) = &w;
-	r = loop_park(&w.lw, until, flags);
+	r = loop_park(&w.lw, until, until != deadline ? flags | LOOP_WAIT_SOON :
+	    flags);
 	wait_unlink(&w);	/* if loop_park failed without parking */
 	if (r == -1 && errno == ETIMEDOUT && until != deadline &&
 	    (deadline == -1 || clock_now() < deadline)) {
@@ -579,7 +580,8 @@ io_hibernate(int fd, int64_t deadline, int idle, void (*fn)(void *),
 	h->until = read_until(f, deadline);
 	h->fn = fn;
 	h->arg = arg;
-	if (loop_park_detached(&h->w.lw, h->until, idle ? LOOP_WAIT_IDLE : 0,
+	if (loop_park_detached(&h->w.lw, h->until, (idle ? LOOP_WAIT_IDLE : 0) |
+	    (h->until != deadline ? LOOP_WAIT_SOON : 0),
 	    hib_start) == -1)
 		return (-1);
 	f->reader = &h->w;

@@ -9,11 +9,13 @@
  * With several loop threads, each has its own copy of every listener
  * (listener_open_copy()): its own socket or fd, accept coroutine,
  * counters, access log and upstreams, so that nothing on a client's path
- * is shared between threads.  The one exception is the count of clients
- * against max_connections, an atomic in the first copy.  A TCP copy has
- * a socket of its own on the same port (SO_REUSEPORT: the kernel spreads
- * the clients); a UNIX one (or a TCP one with reuseport = false) a
- * duplicate of the first copy's fd, which every thread watches and the
+ * takes a lock.  What must hold for the listener as a whole is kept in
+ * atomics of the first copy (or of its access log and upstreams): the
+ * count of clients against max_connections, the round-robin turn, the
+ * times of the last warnings, the dropped access log lines.  A TCP copy
+ * has a socket of its own on the same port (SO_REUSEPORT: the kernel
+ * spreads the clients); a UNIX one (or a TCP one with reuseport = false)
+ * a duplicate of the first copy's fd, which every thread watches and the
  * first to wake accepts from.
  */
 #include "listener.h"
@@ -151,7 +153,8 @@ listener_serve(struct listener *l, struct pool *pool,
 	    l->first != l ? l->first->log : NULL)) == NULL)
 		goto fail_stop;
 	if (lc->service == SERVICE_PROXY && (l->upstreams =
-	    upstreams_create(lc, l->loop, pool, resolve_interval)) == NULL)
+	    upstreams_create(lc, l->loop, pool, resolve_interval,
+	    l->first != l ? l->first->upstreams : NULL)) == NULL)
 		goto fail_stop;
 	return (l);
 

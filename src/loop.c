@@ -78,6 +78,7 @@ struct loop {
 	TAILQ_HEAD(, loop_wait)	 waits;
 	TAILQ_HEAD(, loop_wait)	 ready;
 	struct event		*ready_ev;
+	const struct timeval	*soon;		/* LOOP_WAIT_SOON's timeout */
 	struct event		*drain_ev;
 	struct event		*signal_ev;
 	int			 signal_pipe[2];
@@ -128,12 +129,14 @@ loop_create(void)
 		errno = ENOSYS;
 		goto fail_free;
 	}
+	l->soon = event_base_init_common_timeout(l->base,
+	    &(struct timeval){ 0, LOOP_SOON_MS * 1000 });
 	l->ready_ev = evtimer_new(l->base, on_ready, l);
 	l->drain_ev = evtimer_new(l->base, on_drain_timeout, l);
 	l->inbox_ev = event_new(l->base, l->inbox_fd, EV_READ | EV_PERSIST,
 	    on_inbox, l);
-	if (l->ready_ev == NULL || l->drain_ev == NULL || l->inbox_ev == NULL ||
-	    event_add(l->inbox_ev, NULL) == -1)
+	if (l->soon == NULL || l->ready_ev == NULL || l->drain_ev == NULL ||
+	    l->inbox_ev == NULL || event_add(l->inbox_ev, NULL) == -1)
 		goto fail_base;
 	cur = l;
 	return (l);
@@ -330,7 +333,8 @@ park_register(struct loop *l, struct loop_wait *w, int64_t deadline,
 		tv.tv_sec = left / 1000;
 		tv.tv_usec = (left % 1000) * 1000;
 		evtimer_assign(&w->timer, l->base, on_wait_timeout, w);
-		evtimer_add(&w->timer, &tv);
+		evtimer_add(&w->timer, (flags & LOOP_WAIT_SOON) &&
+		    l->soon != NULL ? l->soon : &tv);
 		w->flags |= WAIT_TIMED;
 	}
 	w->where = WAIT_PARKED;

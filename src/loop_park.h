@@ -17,6 +17,14 @@ struct coro;
 /* Flags for loop_park(). */
 #define LOOP_WAIT_IDLE		0x1	/* cancelled as soon as draining begins */
 #define LOOP_WAIT_NOCANCEL	0x2	/* never cancelled (loop_join) */
+/*
+ * The deadline is LOOP_SOON_MS from now: its timer goes on a FIFO of
+ * timers of that one length (libevent's common timeouts: O(1) to add and
+ * remove) instead of the heap.  For io.c's re-reads after a short read,
+ * armed on every wait of a busy connection.
+ */
+#define LOOP_WAIT_SOON		0x4
+#define LOOP_SOON_MS		100
 
 /*
  * A coroutine parked on the loop.  It lives on the parked coroutine's

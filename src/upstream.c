@@ -22,6 +22,7 @@
 #include <netdb.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,8 @@ struct upstreams {
 	struct loop		*loop;
 	struct pool		*pool;
 	int64_t			 interval;
-	size_t			 next;		/* round-robin */
+	atomic_size_t		 turn;		/* round-robin */
+	atomic_size_t		*next;		/* turn, or the sharer's */
 	size_t			 n;
 	struct upstream		 u[];
 };
@@ -73,7 +75,7 @@ struct resolve_job {
 
 struct upstreams *
 upstreams_create(const struct listen_conf *lc, struct loop *loop,
-    struct pool *pool, int64_t interval)
+    struct pool *pool, int64_t interval, struct upstreams *share)
 {
 	struct upstreams *us;
 	size_t i;
@@ -85,6 +87,7 @@ upstreams_create(const struct listen_conf *lc, struct loop *loop,
 	us->loop = loop;
 	us->pool = pool;
 	us->interval = interval;
+	us->next = share != NULL ? share->next : &us->turn;
 	us->n = lc->nupstreams;
 	for (i = 0; i < us->n; i++) {
 		us->u[i].uc = &lc->upstreams[i];
@@ -124,7 +127,7 @@ upstreams_start(struct upstreams *us)
 {
 	if (us->lc->balance == BALANCE_FIRST)
 		return (0);
-	return (us->next++ % us->n);
+	return (atomic_fetch_add(us->next, 1) % us->n);
 }
 
 /* Worker side: getaddrinfo, keep up to UPSTREAM_ADDRS_MAX addresses. */

@@ -21,12 +21,17 @@ struct upstreams;
 #define UPSTREAM_ADDRS_MAX	8
 
 /*
- * upstreams_create(lc, loop, pool, resolve_interval_ms):
- * The upstreams of proxy listener lc.  Nothing is resolved yet.  Returns
- * them, or NULL with errno ENOMEM.
+ * upstreams_create(lc, loop, pool, resolve_interval_ms, share):
+ * The upstreams of proxy listener lc.  Nothing is resolved yet.  share:
+ * another loop thread's upstreams of the same listener, whose
+ * round-robin turn these take theirs from, so that clients are spread
+ * evenly whatever thread they land on (NULL: none); it must outlive
+ * these.  Names are resolved and cached per thread.  Returns them, or
+ * NULL with errno ENOMEM.
  */
 struct upstreams	*upstreams_create(const struct listen_conf *,
-			    struct loop *, struct pool *, int64_t);
+			    struct loop *, struct pool *, int64_t,
+			    struct upstreams *);
 
 /*
  * upstreams_free(us):
