@@ -72,6 +72,36 @@ struct listener {
 	_Atomic int64_t	 warned_accept;
 };
 
+/* A listener with nothing open yet: first's copy, or (NULL) a first. */
+static struct listener *
+listener_new(const struct listen_conf *lc, struct loop *loop,
+    struct listener *first, int thread)
+{
+	struct listener *l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return (NULL);
+	l->lc = lc;
+	l->loop = loop;
+	l->fd = -1;
+	l->first = first != NULL ? first : l;
+	l->thread = thread;
+	if (first != NULL)
+		atomic_fetch_add(&first->ncopies, 1);
+	return (l);
+}
+
+/* Free a listener that failed to open, keeping errno. */
+static struct listener *
+listener_fail(struct listener *l)
+{
+	int saved = errno;
+
+	listener_free(l);
+	errno = saved;
+	return (NULL);
+}
+
 struct listener *
 listener_open(const struct listen_conf *lc, struct loop *loop,
     struct pool *pool, int64_t resolve_interval)
@@ -79,34 +109,19 @@ listener_open(const struct listen_conf *lc, struct loop *loop,
 	const char *path = sock_unix_path(&lc->addr);
 	struct listener *l;
 	struct stat st;
-	int saved;
 
-	if ((l = calloc(1, sizeof(*l))) == NULL)
+	if ((l = listener_new(lc, loop, NULL, 0)) == NULL)
 		return (NULL);
-	l->lc = lc;
-	l->loop = loop;
-	l->first = l;
 	if ((l->fd = sock_listen(&lc->addr, (int)lc->backlog,
 	    (mode_t)lc->socket_mode, (gid_t)lc->socket_group)) == -1)
-		goto fail;
+		return (listener_fail(l));
 	if (path != NULL && stat(path, &st) == 0) {
 		l->unix_dev = st.st_dev;
 		l->unix_ino = st.st_ino;
 	}
 	if (path == NULL && lc->reuseport && sock_listen_share(l->fd) == -1)
-		goto fail_stop;
+		return (listener_fail(l));
 	return (listener_serve(l, pool, resolve_interval));
-
-fail:
-	saved = errno;
-	free(l);
-	errno = saved;
-	return (NULL);
-fail_stop:
-	saved = errno;
-	listener_free(l);
-	errno = saved;
-	return (NULL);
 }
 
 struct listener *
@@ -115,25 +130,15 @@ listener_open_copy(struct listener *first, int thread, struct loop *loop,
 {
 	const struct listen_conf *lc = first->lc;
 	struct listener *l;
-	int saved;
 
-	if ((l = calloc(1, sizeof(*l))) == NULL)
+	if ((l = listener_new(lc, loop, first, thread)) == NULL)
 		return (NULL);
-	l->lc = lc;
-	l->loop = loop;
-	l->first = first;
-	l->thread = thread;
-	atomic_fetch_add(&first->ncopies, 1);
 	if (sock_unix_path(&lc->addr) == NULL && lc->reuseport)
 		l->fd = sock_listen_join(&lc->addr, (int)lc->backlog);
 	else
 		l->fd = fcntl(first->fd, F_DUPFD_CLOEXEC, 0);
-	if (l->fd == -1) {
-		saved = errno;
-		free(l);
-		errno = saved;
-		return (NULL);
-	}
+	if (l->fd == -1)
+		return (listener_fail(l));
 	return (listener_serve(l, pool, resolve_interval));
 }
 
@@ -146,23 +151,16 @@ listener_serve(struct listener *l, struct pool *pool,
     int64_t resolve_interval)
 {
 	const struct listen_conf *lc = l->lc;
-	int saved;
 
 	if (lc->access_log != NULL &&
 	    (l->log = accesslog_create(lc->access_log, pool,
 	    l->first != l ? l->first->log : NULL)) == NULL)
-		goto fail_stop;
+		return (listener_fail(l));
 	if (lc->service == SERVICE_PROXY && (l->upstreams =
 	    upstreams_create(lc, l->loop, pool, resolve_interval,
 	    l->first != l ? l->first->upstreams : NULL)) == NULL)
-		goto fail_stop;
+		return (listener_fail(l));
 	return (l);
-
-fail_stop:
-	saved = errno;
-	listener_free(l);
-	errno = saved;
-	return (NULL);
 }
 
 /* Close the listening socket and remove our UNIX socket file. */

@@ -235,6 +235,25 @@ gates_reset(void)
 	atomic_store(&releases, 0);
 }
 
+/*
+ * A fresh loop and a pool of one worker and a queue of one, both full: a
+ * gated job running, another queued.
+ */
+static void
+fill_queue(void)
+{
+	int64_t end;
+
+	gates_reset();
+	L = loop_create();
+	P = pool_create(1, 1);
+	pool_submit(P, gated_job("running"));
+	end = clock_now() + 5000;
+	while (pool_queued(P) > 0 && clock_now() < end)
+		usleep(1000);	/* until the worker holds it */
+	pool_submit(P, gated_job("queued"));
+}
+
 /* Park (in a coroutine) until n jobs have been released, 5 s at most. */
 static void
 wait_releases(int n)
@@ -361,16 +380,7 @@ room_main(void *arg)
 static void
 test_run_full(void)
 {
-	int64_t end;
-
-	gates_reset();
-	L = loop_create();
-	P = pool_create(1, 1);
-	pool_submit(P, gated_job("running"));
-	end = clock_now() + 5000;
-	while (pool_queued(P) > 0 && clock_now() < end)
-		usleep(1000);	/* until the worker holds it */
-	pool_submit(P, gated_job("queued"));
+	fill_queue();
 	CHECK(pool_queued(P) == 1, "the queue is full");
 	loop_spawn(L, room_main, NULL);
 	loop_run(L);
@@ -739,16 +749,8 @@ static void
 test_room_across(void)
 {
 	struct lthread t;
-	int64_t end;
 
-	gates_reset();
-	L = loop_create();
-	P = pool_create(1, 1);
-	pool_submit(P, gated_job("running"));
-	end = clock_now() + 5000;
-	while (pool_queued(P) > 0 && clock_now() < end)
-		usleep(1000);	/* until the worker holds it */
-	pool_submit(P, gated_job("queued"));
+	fill_queue();
 	lthread_start(&t, room_b_main);
 	CHECK(pool_queued(P) == 1 && !atomic_load(&t.returned),
 	    "the queue is full, the other thread waits for room");
