@@ -19,6 +19,9 @@
 #define FD_RESERVE	64
 /* Mappings for the binary, libraries, heap; a generous margin. */
 #define MAP_RESERVE	1000
+/* What a loop thread costs beyond its clients: see limits_check(). */
+#define THREAD_FDS		5
+#define THREAD_CORO_MAPS	2
 
 static long long
 count_lines(const char *path)
@@ -89,7 +92,7 @@ check_map_count(long long coros)
 }
 
 void
-limits_check(const struct config *cfg)
+limits_check(const struct config *cfg, int threads)
 {
 	const struct listen_conf *lc;
 	long long per, need = 0;
@@ -101,6 +104,13 @@ limits_check(const struct config *cfg)
 		per = lc->service == SERVICE_PROXY ? 2 : 1;
 		need += per * lc->max_connections;
 	}
-	check_nofile(need);
-	check_map_count(need);
+	/*
+	 * Each loop thread: epoll, libevent's signal pair, its inbox and
+	 * pool eventfds, a listening socket per listener; a stack with its
+	 * guard and an alternate signal stack (about two coroutines' worth
+	 * of mappings).
+	 */
+	check_nofile(need + (long long)threads *
+	    (THREAD_FDS + (long long)cfg->nlisteners));
+	check_map_count(need + (long long)threads * THREAD_CORO_MAPS);
 }

@@ -104,7 +104,7 @@ listener_fail(struct listener *l)
 
 struct listener *
 listener_open(const struct listen_conf *lc, struct loop *loop,
-    struct pool *pool, int64_t resolve_interval)
+    struct pool *pool, int64_t resolve_interval, int copied)
 {
 	const char *path = sock_unix_path(&lc->addr);
 	struct listener *l;
@@ -119,7 +119,11 @@ listener_open(const struct listen_conf *lc, struct loop *loop,
 		l->unix_dev = st.st_dev;
 		l->unix_ino = st.st_ino;
 	}
-	if (path == NULL && lc->reuseport && sock_listen_share(l->fd) == -1)
+	/* Shared only if there will be copies to share it with: a port
+	 * open to SO_REUSEPORT is one that any process of our user may
+	 * join, and take clients from. */
+	if (copied && path == NULL && lc->reuseport &&
+	    sock_listen_share(l->fd) == -1)
 		return (listener_fail(l));
 	return (listener_serve(l, pool, resolve_interval));
 }

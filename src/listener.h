@@ -17,14 +17,16 @@ struct pool;
  */
 
 /*
- * listener_open(lc, loop, pool, resolve_interval_ms):
+ * listener_open(lc, loop, pool, resolve_interval_ms, copied):
  * Bind and listen on lc's address, and make its access log and (proxy)
- * upstreams, which use pool.  Returns the listener, or NULL with errno
+ * upstreams, which use pool.  copied: other loop threads will open
+ * copies of it (listener_open_copy()); a TCP listener with reuseport is
+ * then opened to SO_REUSEPORT.  Returns the listener, or NULL with errno
  * set (EADDRINUSE, EACCES, EEXIST for a UNIX path that is not a
  * socket...; ENOMEM); the caller logs.
  */
 struct listener	*listener_open(const struct listen_conf *, struct loop *,
-		    struct pool *, int64_t);
+		    struct pool *, int64_t, int);
 
 /*
  * listener_open_copy(first, thread, loop, pool, resolve_interval_ms):

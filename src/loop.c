@@ -105,11 +105,31 @@ loop_base(void)
 	return (cur->base);
 }
 
+/* libevent's own messages, in our log's format and levels. */
+static void
+on_libevent_log(int severity, const char *msg)
+{
+	int level = severity >= EVENT_LOG_ERR ? LOG_LEVEL_CRIT :
+	    severity == EVENT_LOG_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG;
+
+	if (log_enabled(level))
+		log_write(level, 0, "libevent: %s", msg);
+}
+
+static void
+libevent_init(void)
+{
+	event_set_log_callback(on_libevent_log);
+}
+
 struct loop *
 loop_create(void)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct event_config *ec;
 	struct loop *l;
+
+	pthread_once(&once, libevent_init);
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		goto fail;
@@ -123,10 +143,12 @@ loop_create(void)
 	if ((ec = event_config_new()) == NULL)
 		goto fail_free;
 	event_config_require_features(ec, EV_FEATURE_ET | EV_FEATURE_O1);
+	errno = 0;
 	l->base = event_base_new_with_config(ec);
 	event_config_free(ec);
 	if (l->base == NULL) {
-		errno = ENOSYS;
+		if (errno == 0)
+			errno = ENOSYS;	/* no backend with what we need */
 		goto fail_free;
 	}
 	l->soon = event_base_init_common_timeout(l->base,

@@ -134,7 +134,8 @@ open_listeners(struct daemon *d)
 	for (; d->nopen < d->cfg->nlisteners; d->nopen++) {
 		lc = &d->cfg->listeners[d->nopen];
 		if ((d->listeners[d->nopen] = listener_open(lc, d->loop,
-		    d->pool, d->cfg->resolve_interval)) == NULL) {
+		    d->pool, d->cfg->resolve_interval, d->nthreads > 1)) ==
+		    NULL) {
 			log_write(LOG_LEVEL_CRIT, 1, "listener %s: %s",
 			    lc->name, lc->address);
 			return (-1);
@@ -145,24 +146,46 @@ open_listeners(struct daemon *d)
 	return (0);
 }
 
+/* The CPUs this process may run on (its affinity mask). */
+static int
+cpus_allowed(void)
+{
+	cpu_set_t *set;
+	size_t size;
+	int n = -1, cpus;
+
+	/* The mask must be as large as the kernel's: grow it until so. */
+	for (cpus = 1024; n == -1 && cpus <= (1 << 20); cpus *= 2) {
+		if ((set = CPU_ALLOC(cpus)) == NULL)
+			break;
+		size = CPU_ALLOC_SIZE(cpus);
+		if (sched_getaffinity(0, size, set) == 0)
+			n = CPU_COUNT_S(size, set);
+		CPU_FREE(set);
+		if (n == -1 && errno != EINVAL)
+			break;
+	}
+	if (n < 1 && (n = (int)sysconf(_SC_NPROCESSORS_ONLN)) < 1)
+		n = 1;
+	return (n);
+}
+
 /* loop_threads, with "auto" (0) made the CPUs this process may use. */
 static int
 loop_threads(const struct config *cfg)
 {
-	cpu_set_t set;
 	int n = (int)cfg->loop_threads;
 
-	if (n == 0) {
-		n = 1;
-		if (sched_getaffinity(0, sizeof(set), &set) == 0)
-			n = CPU_COUNT(&set);
-		if (n > CONFIG_LOOP_THREADS_MAX)
-			n = CONFIG_LOOP_THREADS_MAX;
-	}
+	if (n == 0 && (n = cpus_allowed()) > CONFIG_LOOP_THREADS_MAX)
+		n = CONFIG_LOOP_THREADS_MAX;
 	return (n);
 }
 
-/* Start the loop threads beyond the first; they wait for shard_go(). */
+/*
+ * Start the loop threads beyond the first, up to their loops, before any
+ * listener is bound: a thread that cannot be made then leaves no socket
+ * file behind.
+ */
 static int
 start_shards(struct daemon *d)
 {
@@ -171,9 +194,40 @@ start_shards(struct daemon *d)
 		fatal("calloc");
 	for (; d->nshards < d->nthreads - 1; d->nshards++)
 		if ((d->shards[d->nshards] = shard_start(d->nshards + 1,
-		    d->cfg, d->pool, d->listeners)) == NULL)
+		    d->cfg, d->pool)) == NULL)
 			return (-1);
 	return (0);
+}
+
+/* Once the firsts are bound: each shard opens its copies. */
+static int
+open_copies(struct daemon *d)
+{
+	int k;
+
+	for (k = 0; k < d->nshards; k++)
+		if (shard_open(d->shards[k], d->listeners) == -1)
+			return (-1);
+	return (0);
+}
+
+/*
+ * Loop threads that do not end even when cancelled (a bug, or a system
+ * call that never returns) still use the configuration, the listeners
+ * and the pool: nothing may be freed under them.  Close what the first
+ * thread has open (removing its UNIX socket files) and exit at once.
+ */
+static void __attribute__((noreturn))
+abandon_shards(struct daemon *d, int left)
+{
+	size_t i;
+
+	log_write(LOG_LEVEL_CRIT, 0, "%d loop threads still running %d ms "
+	    "after they were cancelled; exiting without them", left,
+	    SHARD_CANCEL_MS);
+	for (i = 0; i < d->nopen; i++)
+		listener_stop(d->listeners[i]);
+	_exit(1);
 }
 
 /*
@@ -181,28 +235,29 @@ start_shards(struct daemon *d)
  * still taking signals (a second one cancels them).  Their drain runs
  * its course: busy connections on them get the whole shutdown_timeout
  * whatever the first thread had.  A shard still running SHARD_DRAIN_MS
- * after that is cancelled, and one still running SHARD_CANCEL_MS after
- * that is left behind, with its listeners, and the exit goes on without
- * it.  Returns 0, or -1 if one was left.
+ * after that is cancelled, and if one is still running SHARD_CANCEL_MS
+ * after that, the daemon exits without it (abandon_shards()).
  */
-static int
+static void
 join_shards(struct daemon *d)
 {
-	int64_t cancel_at, give_up = -1;
+	int64_t cancel_at, give_up = -1, round_end;
 	int i, left;
 
 	/* Shards never told to run (a failed start) end at once. */
 	cancel_at = (d->stopping ? d->stopping : clock_now()) +
 	    d->cfg->shutdown_timeout + SHARD_DRAIN_MS;
 	for (;;) {
+		/* One deadline for the round: shards that ended take none
+		 * of it, the first still running takes it all. */
+		round_end = clock_now() + SIGNAL_POLL_MS;
 		left = 0;
 		for (i = 0; i < d->nshards; i++)
-			if (shard_join(d->shards[i], clock_now() +
-			    SIGNAL_POLL_MS / (d->nshards + 1)) == -1)
+			if (shard_join(d->shards[i], round_end) == -1)
 				left++;
 		if (left == 0) {
 			d->joined = 1;
-			return (0);
+			return;
 		}
 		loop_signals(d->loop);
 		if (give_up == -1 && (d->hurry || clock_now() >= cancel_at)) {
@@ -210,12 +265,8 @@ join_shards(struct daemon *d)
 				shard_cancel(d->shards[i]);
 			give_up = clock_now() + SHARD_CANCEL_MS;
 		}
-		if (give_up != -1 && clock_now() >= give_up) {
-			log_write(LOG_LEVEL_CRIT, 0, "%d loop threads still "
-			    "running %d ms after they were cancelled; exiting "
-			    "without them", left, SHARD_CANCEL_MS);
-			return (-1);
-		}
+		if (give_up != -1 && clock_now() >= give_up)
+			abandon_shards(d, left);
 	}
 }
 
@@ -281,9 +332,6 @@ close_listeners(struct daemon *d)
 
 	for (i = 0; i < d->nopen; i++)
 		listener_stop(d->listeners[i]);
-	/* A shard left running may still use the pool: leave it be. */
-	if (d->pool != NULL && d->nshards > 0 && !d->joined)
-		return;
 	if (d->pool != NULL) {
 		end = start + (d->hurry ? LOG_HURRY_MS : LOG_FLUSH_MS);
 		if (wait_logs(d, &end) == -1)
@@ -362,10 +410,12 @@ on_usr1(int signo, void *arg)
 	int i;
 
 	(void)signo;
-	log_info("SIGUSR1: reopening %zu access logs",
-	    listeners_reopen_logs(d->listeners, d->nopen));
+	/* Posted before the line is logged: by then, each thread's reopen
+	 * is on its way (it runs at the thread's next turn). */
 	for (i = 0; i < d->nshards; i++)
 		shard_reopen_logs(d->shards[i]);
+	log_info("SIGUSR1: reopening %zu access logs",
+	    listeners_reopen_logs(d->listeners, d->nopen));
 }
 
 static void
@@ -405,7 +455,8 @@ main(int argc, char **argv)
 	if (coro_init((size_t)d.cfg->coroutine_stack_size,
 	    CORO_POOL_DEFAULT) == -1)
 		fatal("coroutine stacks");
-	limits_check(d.cfg);
+	d.nthreads = loop_threads(d.cfg);
+	limits_check(d.cfg, d.nthreads);
 	if ((d.loop = loop_create()) == NULL)
 		fatal("event loop (edge-triggered epoll needed)");
 	if ((d.pool = pool_create((int)d.cfg->worker_threads,
@@ -415,8 +466,8 @@ main(int argc, char **argv)
 	if (hygiene_overflow_handler(d.cfg->coroutine_stack_size) == -1)
 		fatal("stack overflow handler");
 
-	d.nthreads = loop_threads(d.cfg);
-	if (open_listeners(&d) == -1 || start_shards(&d) == -1) {
+	if (start_shards(&d) == -1 || open_listeners(&d) == -1 ||
+	    open_copies(&d) == -1) {
 		status = 1;
 		goto out;
 	}
@@ -432,15 +483,13 @@ main(int argc, char **argv)
 
 	if (loop_run(d.loop) == -1)
 		fatal("event loop");
-	if (join_shards(&d) == 0)
-		log_summaries(&d);
-	else
-		status = 1;
+	join_shards(&d);
+	log_summaries(&d);
 	log_info("aio-echod stopped");
 
 out:
-	if (!d.joined && d.nshards > 0 && join_shards(&d) == -1)
-		status = 1;
+	if (!d.joined && d.nshards > 0)
+		join_shards(&d);
 	close_listeners(&d);
 	loop_free(d.loop);
 	buf_fini();

@@ -5,9 +5,12 @@
  * thread talks to a running shard only through loop_post(): the loop and
  * everything on it belong to the shard's thread until it has ended.
  *
- * A shard's life: set up (coroutines, alternate signal stack, loop, the
- * pool's port, listener copies) and report; wait for the word to go (so
- * that no thread accepts before every thread could); run the loop until
+ * A shard's life, in steps the main thread calls for and waits on: set
+ * up (coroutines, alternate signal stack, loop, the pool's port), before
+ * any listener is bound, so that running out of fds or memory there
+ * leaves nothing behind; open its listener copies once the main thread
+ * has bound the firsts; wait for the word to run (so that no thread
+ * accepts before every thread could); run the loop until
  * a drain has finished; close what it accepted on, hand its access log
  * lines to the pool, detach from the pool, free its thread-local state
  * and end.  The loop itself and the listener copies are freed later, by
@@ -40,10 +43,19 @@
 
 enum shard_state {
 	SHARD_STARTING,
-	SHARD_READY,		/* waiting for shard_go() */
+	SHARD_LOOP,		/* its loop is made: waiting for SHARD_OPEN */
+	SHARD_READY,		/* its listeners are open: waiting for RUN */
 	SHARD_FAILED,		/* set up failed; the thread is ending */
 	SHARD_RUNNING,
 	SHARD_ENDED,		/* its thread has nothing left to do */
+};
+
+/* What the main thread tells a shard that waits. */
+enum shard_cmd {
+	CMD_NONE,
+	CMD_OPEN,		/* open the listener copies */
+	CMD_RUN,
+	CMD_END,		/* end without running */
 };
 
 struct shard {
@@ -57,10 +69,11 @@ struct shard {
 	struct loop		*loop;
 	int64_t			 drain_ms;	/* for the posted drain */
 	pthread_mutex_t		 lock;
-	pthread_cond_t		 cond;		/* state or go changed */
+	pthread_cond_t		 cond;		/* state or cmd changed */
 	enum shard_state	 state;		/* under lock */
-	int			 go;		/* under lock: 1 run, -1 end */
+	enum shard_cmd		 cmd;		/* under lock */
 	int			 attached;	/* to the pool */
+	int			 told_run;	/* main's: RUN or END sent */
 	int			 joined;
 };
 
@@ -89,22 +102,39 @@ block_signals(void)
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 }
 
-/* The shard's thread state and listener copies.  -1 after logging. */
+/*
+ * The shard's thread state: coroutines, alternate signal stack, loop,
+ * the pool's port.  -1 after logging.
+ */
 static int
 shard_setup(struct shard *s)
 {
-	const struct config *cfg = s->cfg;
-
-	if (coro_init((size_t)cfg->coroutine_stack_size,
+	if (coro_init((size_t)s->cfg->coroutine_stack_size,
 	    CORO_POOL_DEFAULT) == -1 || hygiene_thread() == -1) {
-		log_warn("loop thread %d: coroutines", s->index);
+		log_write(LOG_LEVEL_CRIT, 1, "loop thread %d: coroutines",
+		    s->index);
 		return (-1);
 	}
-	if ((s->loop = loop_create()) == NULL || pool_attach(s->pool) == -1) {
-		log_warn("loop thread %d: event loop", s->index);
+	if ((s->loop = loop_create()) == NULL) {
+		log_write(LOG_LEVEL_CRIT, 1, "loop thread %d: event loop",
+		    s->index);
+		return (-1);
+	}
+	if (pool_attach(s->pool) == -1) {
+		log_write(LOG_LEVEL_CRIT, 1, "loop thread %d: worker pool",
+		    s->index);
 		return (-1);
 	}
 	s->attached = 1;
+	return (0);
+}
+
+/* The shard's copy of every listener.  -1 after logging. */
+static int
+shard_open_copies(struct shard *s)
+{
+	const struct config *cfg = s->cfg;
+
 	for (; s->nls < cfg->nlisteners; s->nls++)
 		if ((s->ls[s->nls] = listener_open_copy(s->firsts[s->nls],
 		    s->index, s->loop, s->pool, cfg->resolve_interval)) == NULL) {
@@ -131,29 +161,40 @@ shard_teardown(struct shard *s)
 	coro_fini();
 }
 
+/* Wait for the main thread's next word, and take it. */
+static enum shard_cmd
+shard_wait(struct shard *s)
+{
+	enum shard_cmd cmd;
+
+	pthread_mutex_lock(&s->lock);
+	while (s->cmd == CMD_NONE)
+		pthread_cond_wait(&s->cond, &s->lock);
+	cmd = s->cmd;
+	s->cmd = CMD_NONE;
+	pthread_mutex_unlock(&s->lock);
+	return (cmd);
+}
+
 static void *
 shard_main(void *arg)
 {
 	struct shard *s = arg;
+	enum shard_cmd cmd;
 	size_t i;
-	int go;
 
 	block_signals();
-	if (shard_setup(s) == -1) {
-		shard_teardown(s);
-		set_state(s, SHARD_FAILED);
-		return (NULL);
+	if (shard_setup(s) == -1)
+		goto fail;
+	set_state(s, SHARD_LOOP);
+	if ((cmd = shard_wait(s)) == CMD_OPEN) {
+		if (shard_open_copies(s) == -1)
+			goto fail;
+		set_state(s, SHARD_READY);
+		cmd = shard_wait(s);
 	}
-	pthread_mutex_lock(&s->lock);
-	s->state = SHARD_READY;
-	pthread_cond_broadcast(&s->cond);
-	while (s->go == 0)
-		pthread_cond_wait(&s->cond, &s->lock);
-	go = s->go;
-	s->state = SHARD_RUNNING;
-	pthread_mutex_unlock(&s->lock);
-
-	if (go == 1) {
+	if (cmd == CMD_RUN) {
+		set_state(s, SHARD_RUNNING);
 		for (i = 0; i < s->nls; i++)
 			if (listener_start(s->ls[i]) == -1)
 				fatal("%s: accept coroutine, loop thread %d",
@@ -164,11 +205,29 @@ shard_main(void *arg)
 	shard_teardown(s);
 	set_state(s, SHARD_ENDED);
 	return (NULL);
+
+fail:
+	shard_teardown(s);
+	set_state(s, SHARD_FAILED);
+	return (NULL);
+}
+
+/* Wait until s is no longer in state from; returns the new state. */
+static enum shard_state
+shard_wait_past(struct shard *s, enum shard_state from)
+{
+	enum shard_state state;
+
+	pthread_mutex_lock(&s->lock);
+	while (s->state == from)
+		pthread_cond_wait(&s->cond, &s->lock);
+	state = s->state;
+	pthread_mutex_unlock(&s->lock);
+	return (state);
 }
 
 struct shard *
-shard_start(int index, const struct config *cfg, struct pool *pool,
-    struct listener *const *firsts)
+shard_start(int index, const struct config *cfg, struct pool *pool)
 {
 	struct shard *s;
 	pthread_condattr_t ca;
@@ -184,7 +243,6 @@ shard_start(int index, const struct config *cfg, struct pool *pool,
 	s->index = index;
 	s->cfg = cfg;
 	s->pool = pool;
-	s->firsts = firsts;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -203,11 +261,7 @@ shard_start(int index, const struct config *cfg, struct pool *pool,
 		shard_free(s);
 		return (NULL);
 	}
-	pthread_mutex_lock(&s->lock);
-	while (s->state == SHARD_STARTING)
-		pthread_cond_wait(&s->cond, &s->lock);
-	pthread_mutex_unlock(&s->lock);
-	if (s->state == SHARD_FAILED) {
+	if (shard_wait_past(s, SHARD_STARTING) == SHARD_FAILED) {
 		pthread_join(s->thread, NULL);
 		s->joined = 1;
 		shard_free(s);
@@ -216,20 +270,34 @@ shard_start(int index, const struct config *cfg, struct pool *pool,
 	return (s);
 }
 
-/* Tell a ready shard to run (1) or to end without running (-1). */
+/* Give a waiting shard its next word. */
 static void
-shard_tell(struct shard *s, int go)
+shard_tell(struct shard *s, enum shard_cmd cmd)
 {
 	pthread_mutex_lock(&s->lock);
-	s->go = go;
+	s->cmd = cmd;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+}
+
+int
+shard_open(struct shard *s, struct listener *const *firsts)
+{
+	s->firsts = firsts;
+	shard_tell(s, CMD_OPEN);
+	if (shard_wait_past(s, SHARD_LOOP) == SHARD_FAILED) {
+		pthread_join(s->thread, NULL);
+		s->joined = 1;
+		return (-1);
+	}
+	return (0);
 }
 
 void
 shard_go(struct shard *s)
 {
-	shard_tell(s, 1);
+	s->told_run = 1;
+	shard_tell(s, CMD_RUN);
 }
 
 static void
@@ -292,11 +360,11 @@ shard_join(struct shard *s, int64_t deadline)
 
 	if (s->joined)
 		return (0);
-	pthread_mutex_lock(&s->lock);
-	if (s->go == 0) {		/* never told to go: end it now */
-		s->go = -1;
-		pthread_cond_broadcast(&s->cond);
+	if (!s->told_run) {		/* it waits for a word: end */
+		s->told_run = 1;
+		shard_tell(s, CMD_END);
 	}
+	pthread_mutex_lock(&s->lock);
 	while (s->state != SHARD_ENDED && s->state != SHARD_FAILED) {
 		if ((ms = deadline - clock_now()) <= 0) {
 			pthread_mutex_unlock(&s->lock);

@@ -19,17 +19,27 @@ struct pool;
 struct shard;
 
 /*
- * shard_start(index, cfg, pool, firsts):
- * Start loop thread number index (1, 2, ...): it opens a copy of each
- * of the cfg->nlisteners listeners firsts (listener_open_copy()), then
- * waits for shard_go().  Returns once it has, with the shard; or NULL,
- * after logging which listener failed and why, with the thread gone.
- * cfg, pool and firsts must outlive the shard.
+ * shard_start(index, cfg, pool):
+ * Start loop thread number index (1, 2, ...): its coroutines, loop and
+ * pool port.  Returns once it has them, with the shard, which then waits
+ * for shard_open(); or NULL, after logging why, with the thread gone.
+ * cfg and pool must outlive the shard.
  */
-struct shard	*shard_start(int, const struct config *, struct pool *,
-		    struct listener *const *);
+struct shard	*shard_start(int, const struct config *, struct pool *);
 
-/* shard_go(s): start accepting on every listener copy of s. */
+/*
+ * shard_open(s, firsts):
+ * Have s open its copy of each of the cfg->nlisteners listeners firsts
+ * (listener_open_copy()), which must outlive it.  Returns 0 once it has,
+ * and s waits for shard_go(); or -1 after s has logged which listener
+ * failed and why, and ended (shard_free() it).
+ */
+int	shard_open(struct shard *, struct listener *const *);
+
+/*
+ * shard_go(s): start accepting on every listener copy of s.  (A shard
+ * never told to go ends at shard_join().)
+ */
 void	shard_go(struct shard *);
 
 /*
