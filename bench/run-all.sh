@@ -59,7 +59,7 @@ OUT=bench/results
 # PATH, such as pyenv's, would not have it).
 PY=/usr/bin/python3
 
-PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev
+PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev libsystemd-dev
 	python3 python3-uvloop haproxy nginx libnginx-mod-stream rinetd
 	socat redis-server redis-tools iperf3 gnuplot-nox util-linux procps"
 

@@ -206,6 +206,12 @@ listeners_reopen_logs(struct listener *const *ls, size_t n)
 	return (logs);
 }
 
+uint64_t
+listener_clients(struct listener *l)
+{
+	return (atomic_load(&l->first->all_active));
+}
+
 const char *
 listener_name(const struct listener *l)
 {

@@ -63,6 +63,13 @@ void	listener_stop(struct listener *);
  */
 size_t	listeners_reopen_logs(struct listener *const *, size_t);
 
+/*
+ * listener_clients(l):
+ * Clients being served by l and every copy of it, on all loop threads.
+ * Any thread.
+ */
+uint64_t	listener_clients(struct listener *);
+
 /* listener_name(l): its name, as configured. */
 const char	*listener_name(const struct listener *);
 

@@ -743,3 +743,50 @@ on_inbox(evutil_socket_t fd, short what, void *arg)
 		free(m);
 	}
 }
+
+/* A timer of loop_every(). */
+struct loop_timer {
+	struct event	*ev;
+	void		(*fn)(void *);
+	void		*arg;
+};
+
+static void
+on_every(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop_timer *t = arg;
+
+	(void)fd;
+	(void)what;
+	t->fn(t->arg);
+}
+
+struct loop_timer *
+loop_every(struct loop *l, int64_t ms, void (*fn)(void *), void *arg)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct loop_timer *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return (NULL);
+	t->fn = fn;
+	t->arg = arg;
+	if ((t->ev = event_new(l->base, -1, EV_PERSIST, on_every, t)) == NULL ||
+	    event_add(t->ev, &tv) == -1) {
+		if (t->ev != NULL)
+			event_free(t->ev);
+		free(t);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	return (t);
+}
+
+void
+loop_timer_free(struct loop_timer *t)
+{
+	if (t == NULL)
+		return;
+	event_free(t->ev);
+	free(t);
+}

@@ -150,6 +150,19 @@ enum loop_state	loop_state(const struct loop *);
  */
 int	loop_post(struct loop *, void (*)(void *), void *);
 
+struct loop_timer;
+
+/*
+ * loop_every(l, ms, fn, arg):
+ * Call fn(arg) every ms on l's thread, outside any coroutine, until
+ * loop_timer_free().  Returns the timer, or NULL with errno set.
+ */
+struct loop_timer	*loop_every(struct loop *, int64_t, void (*)(void *),
+			    void *);
+
+/* loop_timer_free(t): stop and free t, on its loop's thread.  NULL: no-op. */
+void	loop_timer_free(struct loop_timer *);
+
 /* loop_live(l): coroutines started by loop_spawn() still running. */
 unsigned long	loop_live(const struct loop *);
 

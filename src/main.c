@@ -23,6 +23,7 @@
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "pool.h"
 #include "shard.h"
 
@@ -51,6 +52,8 @@ _Static_assert(CONFIG_STACK_MIN >= CORO_STACK_MIN &&
  */
 #define SHARD_DRAIN_MS	1000
 #define SHARD_CANCEL_MS	1000
+/* How often systemd's STATUS= is brought up to date. */
+#define STATUS_MS	1000
 
 struct options {
 	const char	*path;		/* NULL: DEFAULT_CONFIG or built-in */
@@ -70,6 +73,10 @@ struct daemon {
 	int		 joined;	/* every shard has ended */
 	int64_t		 stopping;	/* clock_now() of the stop signal */
 	int		 hurry;		/* a second stop signal came */
+	int64_t		 watchdog_ms;	/* ping interval; 0: no watchdog */
+	uint64_t	*beats;		/* each shard's, at the last ping */
+	struct loop_timer *status_timer, *watchdog_timer;
+	int64_t		 next_status, next_watchdog;	/* while joining */
 };
 
 static void
@@ -211,6 +218,100 @@ open_copies(struct daemon *d)
 	return (0);
 }
 
+/* Clients being served, on every listener and thread. */
+static unsigned long long
+clients(const struct daemon *d)
+{
+	unsigned long long n = 0;
+	size_t i;
+
+	for (i = 0; i < d->nopen; i++)
+		n += listener_clients(d->listeners[i]);
+	return (n);
+}
+
+/* STATUS=: what an operator sees in systemctl status; and while
+ * stopping, how much longer systemd should wait. */
+static void
+update_status(void *arg)
+{
+	struct daemon *d = arg;
+	char text[256];
+	int64_t left;
+
+	if (d->stopping == 0) {
+		snprintf(text, sizeof(text), "%zu listeners on %d loop "
+		    "threads, %llu clients", d->nopen, d->nthreads,
+		    clients(d));
+		notify_status(text);
+		return;
+	}
+	snprintf(text, sizeof(text), "stopping: %llu clients left",
+	    clients(d));
+	notify_status(text);
+	left = d->stopping + d->cfg->shutdown_timeout - clock_now();
+	notify_stopping(left > 0 ? left : 0);
+}
+
+/*
+ * WATCHDOG=1, but only if every loop thread has turned since the last
+ * ping (the first thread has: it runs this): one stalled thread is a
+ * daemon that no longer serves its share of the clients, and systemd
+ * should restart it.
+ */
+static void
+feed_watchdog(void *arg)
+{
+	static _Atomic int64_t warned;
+	struct daemon *d = arg;
+	uint64_t b;
+	int k, stalled = -1;
+
+	for (k = 0; k < d->nshards; k++) {
+		b = shard_beats(d->shards[k]);
+		if (b == d->beats[k] && stalled == -1)
+			stalled = k + 1;
+		d->beats[k] = b;
+	}
+	if (stalled == -1)
+		notify_watchdog();
+	else if (log_ratelimit(&warned))
+		log_warnx("loop thread %d has not turned in %lld ms: not "
+		    "feeding the watchdog", stalled, (long long)d->watchdog_ms);
+}
+
+/* Start the status and watchdog timers, once the daemon is ready. */
+static void
+start_notify_timers(struct daemon *d)
+{
+	if (notify_enabled() && (d->status_timer = loop_every(d->loop,
+	    STATUS_MS, update_status, d)) == NULL)
+		fatal("status timer");
+	if (d->watchdog_ms > 0 && ((d->beats = calloc((size_t)d->nthreads,
+	    sizeof(*d->beats))) == NULL || (d->watchdog_timer =
+	    loop_every(d->loop, d->watchdog_ms, feed_watchdog, d)) == NULL))
+		fatal("watchdog timer");
+}
+
+/*
+ * While the first thread waits for the others, its loop is not running:
+ * its timers' work is done from here.
+ */
+static void
+notify_while_joining(struct daemon *d)
+{
+	int64_t now = clock_now();
+
+	if (d->status_timer != NULL && now >= d->next_status) {
+		update_status(d);
+		d->next_status = now + STATUS_MS;
+	}
+	if (d->watchdog_timer != NULL && now >= d->next_watchdog) {
+		feed_watchdog(d);
+		d->next_watchdog = now + d->watchdog_ms;
+	}
+}
+
 /*
  * Loop threads that do not end even when cancelled (a bug, or a system
  * call that never returns) still use the configuration, the listeners
@@ -260,6 +361,7 @@ join_shards(struct daemon *d)
 			return;
 		}
 		loop_signals(d->loop);
+		notify_while_joining(d);
 		if (give_up == -1 && (d->hurry || clock_now() >= cancel_at)) {
 			for (i = 0; i < d->nshards; i++)
 				shard_cancel(d->shards[i]);
@@ -381,6 +483,7 @@ on_stop(int signo, void *arg)
 		    "have %lld ms", sigabbrev_np(signo),
 		    (long long)d->cfg->shutdown_timeout);
 		d->stopping = clock_now();
+		notify_stopping(d->cfg->shutdown_timeout);
 		loop_drain(d->loop, d->cfg->shutdown_timeout);
 		for (i = 0; i < d->nshards; i++)
 			shard_drain(d->shards[i], d->cfg->shutdown_timeout);
@@ -435,6 +538,7 @@ main(int argc, char **argv)
 {
 	struct options opt = { 0 };
 	struct daemon d = { 0 };
+	char status_text[128];
 	size_t i;
 	int k, status = 0;
 
@@ -456,6 +560,7 @@ main(int argc, char **argv)
 	    CORO_POOL_DEFAULT) == -1)
 		fatal("coroutine stacks");
 	d.nthreads = loop_threads(d.cfg);
+	d.watchdog_ms = notify_init();
 	limits_check(d.cfg, d.nthreads);
 	if ((d.loop = loop_create()) == NULL)
 		fatal("event loop (edge-triggered epoll needed)");
@@ -472,7 +577,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	for (k = 0; k < d.nshards; k++)
-		shard_go(d.shards[k]);
+		shard_go(d.shards[k], d.watchdog_ms / 2 > 0 ?
+		    d.watchdog_ms / 2 : d.watchdog_ms);
 	for (i = 0; i < d.nopen; i++)
 		if (listener_start(d.listeners[i]) == -1)
 			fatal("%s: accept coroutine", d.cfg->listeners[i].name);
@@ -480,6 +586,10 @@ main(int argc, char **argv)
 	    "%s coroutines with %lld KiB stacks", AIO_VERSION, d.nopen,
 	    d.nthreads, (int)getpid(), coro_backend(),
 	    (long long)d.cfg->coroutine_stack_size / 1024);
+	start_notify_timers(&d);
+	snprintf(status_text, sizeof(status_text), "%zu listeners on %d loop "
+	    "threads", d.nopen, d.nthreads);
+	notify_ready(status_text);
 
 	if (loop_run(d.loop) == -1)
 		fatal("event loop");
@@ -491,6 +601,9 @@ out:
 	if (!d.joined && d.nshards > 0)
 		join_shards(&d);
 	close_listeners(&d);
+	loop_timer_free(d.status_timer);
+	loop_timer_free(d.watchdog_timer);
+	free(d.beats);
 	loop_free(d.loop);
 	buf_fini();
 	coro_fini();

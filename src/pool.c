@@ -233,6 +233,8 @@ worker_main(void *arg)
 	struct pool_job *job;
 	sigset_t all;
 
+	/* "top -H" and /proc/PID/task tell the workers from the loops. */
+	(void)pthread_setname_np(pthread_self(), "aio-worker");
 	sigfillset(&all);
 	sigdelset(&all, POOL_SIGNAL);
 	pthread_sigmask(SIG_SETMASK, &all, NULL);

@@ -26,6 +26,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -74,6 +76,9 @@ struct shard {
 	enum shard_cmd		 cmd;		/* under lock */
 	int			 attached;	/* to the pool */
 	int			 told_run;	/* main's: RUN or END sent */
+	int64_t			 beat_ms;	/* 0: no heartbeat */
+	struct loop_timer	*beat;
+	atomic_uint_fast64_t	 beats;		/* turns of its loop, seen */
 	int			 joined;
 };
 
@@ -154,11 +159,22 @@ shard_teardown(struct shard *s)
 
 	for (i = 0; i < s->nls; i++)
 		listener_stop(s->ls[i]);
+	loop_timer_free(s->beat);
+	s->beat = NULL;
 	if (s->attached)
 		pool_detach(s->pool);
 	io_fini();
 	buf_fini();
 	coro_fini();
+}
+
+/* The loop turned: the watchdog may be fed for this thread. */
+static void
+on_beat(void *arg)
+{
+	struct shard *s = arg;
+
+	atomic_fetch_add(&s->beats, 1);
 }
 
 /* Wait for the main thread's next word, and take it. */
@@ -181,8 +197,11 @@ shard_main(void *arg)
 {
 	struct shard *s = arg;
 	enum shard_cmd cmd;
+	char name[16];
 	size_t i;
 
+	snprintf(name, sizeof(name), "aio-loop-%d", s->index);
+	(void)pthread_setname_np(pthread_self(), name);
 	block_signals();
 	if (shard_setup(s) == -1)
 		goto fail;
@@ -195,6 +214,9 @@ shard_main(void *arg)
 	}
 	if (cmd == CMD_RUN) {
 		set_state(s, SHARD_RUNNING);
+		if (s->beat_ms > 0 && (s->beat = loop_every(s->loop,
+		    s->beat_ms, on_beat, s)) == NULL)
+			fatal("loop thread %d: heartbeat", s->index);
 		for (i = 0; i < s->nls; i++)
 			if (listener_start(s->ls[i]) == -1)
 				fatal("%s: accept coroutine, loop thread %d",
@@ -294,8 +316,9 @@ shard_open(struct shard *s, struct listener *const *firsts)
 }
 
 void
-shard_go(struct shard *s)
+shard_go(struct shard *s, int64_t beat_ms)
 {
+	s->beat_ms = beat_ms;
 	s->told_run = 1;
 	shard_tell(s, CMD_RUN);
 }
@@ -384,6 +407,12 @@ shard_join(struct shard *s, int64_t deadline)
 	pthread_join(s->thread, NULL);
 	s->joined = 1;
 	return (0);
+}
+
+uint64_t
+shard_beats(struct shard *s)
+{
+	return (atomic_load(&s->beats));
 }
 
 struct listener *

@@ -37,10 +37,19 @@ struct shard	*shard_start(int, const struct config *, struct pool *);
 int	shard_open(struct shard *, struct listener *const *);
 
 /*
- * shard_go(s): start accepting on every listener copy of s.  (A shard
- * never told to go ends at shard_join().)
+ * shard_go(s, beat_ms):
+ * Start accepting on every listener copy of s, and (beat_ms > 0) count
+ * a heartbeat every beat_ms while its loop turns (shard_beats()).  A
+ * shard never told to go ends at shard_join().
  */
-void	shard_go(struct shard *);
+void	shard_go(struct shard *, int64_t);
+
+/*
+ * shard_beats(s):
+ * How many heartbeats s's loop has made: unchanged over twice beat_ms,
+ * the thread is stalled.  Any thread.
+ */
+uint64_t	shard_beats(struct shard *);
 
 /*
  * shard_drain(s, timeout_ms), shard_cancel(s):

@@ -29,6 +29,14 @@ wait_until() {
 	done
 }
 
+# count_is N COMMAND...: COMMAND prints N (for wait_until, which runs it
+# anew each time; a "$(...)" in its arguments would be read only once).
+count_is() {
+	local n=$1
+	shift
+	[ "$("$@" 2>/dev/null)" = "$n" ]
+}
+
 # A loopback TCP port that was free a moment ago.
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev
+PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev libsystemd-dev
 	bats netcat-openbsd python3 valgrind iproute2 util-linux"
 
 passed=0

@@ -66,7 +66,7 @@ served_on() {
 	done
 	kill "$HOLD_PID"
 	# All four places free again, on whichever threads they were.
-	wait_until 5000 test "$(grep -c 'closed (client-fin)' "$LOG")" -eq 4
+	wait_until 5000 count_is 4 grep -c "closed (client-fin)" "$LOG"
 	run "${CLIENT[@]}" echo "$ADDR" --clients 4
 	[ "$status" -eq 0 ]
 	stop_daemon
@@ -139,7 +139,7 @@ port_on_thread() {
 	start_daemon
 	run "${CLIENT[@]}" echo "$ADDR" --clients 40
 	[ "$status" -eq 0 ]
-	wait_until 5000 test "$(wc -l <"$BATS_TEST_TMPDIR/access.log")" -eq 40
+	wait_until 5000 count_is 40 awk 'END { print NR }' "$BATS_TEST_TMPDIR/access.log"
 	mv "$BATS_TEST_TMPDIR/access.log" "$BATS_TEST_TMPDIR/access.log.1"
 	kill -USR1 "$DAEMON_PID"
 	wait_until 5000 log_has "SIGUSR1: reopening 1 access logs"

@@ -1,0 +1,101 @@
+/*
+ * notify.c: what the daemon tells systemd, through libsystemd's sd-daemon
+ * API (sd_notify(3)).
+ *
+ * Owns nothing but the flags read from the environment at start.  What
+ * to say and when (READY after every listener is open on every thread,
+ * STATUS once a second, WATCHDOG only while every loop thread turns) is
+ * main.c's; this file only says it.  Messages are best effort: systemd
+ * not listening is not an error the daemon could do anything about.
+ */
+#include "notify.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+
+/* Margin added to a stop's remaining time for systemd's stop timeout. */
+#define STOP_MARGIN_MS	5000
+
+static int	enabled;
+
+int64_t
+notify_init(void)
+{
+	uint64_t usec = 0;
+	const char *ns = getenv("NOTIFY_SOCKET");
+
+	enabled = ns != NULL && *ns != '\0';
+	if (!enabled || sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+		return (0);
+	/* Half the timeout, as sd_watchdog_enabled(3) advises. */
+	return (usec / 2000 > 0 ? (int64_t)(usec / 2000) : 1);
+}
+
+int
+notify_enabled(void)
+{
+	return (enabled);
+}
+
+/* Send msg; say at debug level if systemd could not be told. */
+static void
+say(const char *msg)
+{
+	if (!enabled)
+		return;
+	if (sd_notify(0, msg) < 0)
+		log_debug("sd_notify: \"%s\" not sent", msg);
+}
+
+void
+notify_ready(const char *status)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", status);
+	say(msg);
+}
+
+void
+notify_status(const char *status)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "STATUS=%s", status);
+	say(msg);
+}
+
+void
+notify_stopping(int64_t left_ms)
+{
+	char msg[128];
+
+	if (left_ms < 0)
+		left_ms = 0;
+	snprintf(msg, sizeof(msg), "STOPPING=1\nEXTEND_TIMEOUT_USEC=%lld",
+	    (long long)(left_ms + STOP_MARGIN_MS) * 1000);
+	say(msg);
+}
+
+void
+notify_reloading(void)
+{
+	struct timespec ts;
+	char msg[128];
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld",
+	    (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+	say(msg);
+}
+
+void
+notify_watchdog(void)
+{
+	say("WATCHDOG=1");
+}
