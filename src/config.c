@@ -128,6 +128,33 @@ struct parse {
 	int		 errors;
 };
 
+/* The first problem of this thread's last load, for config_problem(). */
+static __thread char	first_problem[CONFIG_PROBLEM_MAX];
+
+/* Report a problem: log it, and keep it if it is the load's first. */
+static void __attribute__((format(printf, 2, 3)))
+report(int with_errno, const char *fmt, ...)
+{
+	char msg[CONFIG_PROBLEM_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (with_errno)
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), ": %s",
+		    strerror(errno));
+	log_write(LOG_LEVEL_CRIT, 0, "%s", msg);
+	if (first_problem[0] == '\0')
+		memcpy(first_problem, msg, sizeof(first_problem));
+}
+
+const char *
+config_problem(void)
+{
+	return (first_problem);
+}
+
 static void __attribute__((format(printf, 3, 4)))
 problem(struct parse *p, const config_setting_t *s, const char *fmt, ...)
 {
@@ -143,8 +170,8 @@ problem(struct parse *p, const config_setting_t *s, const char *fmt, ...)
 		line = config_setting_source_line(s);
 		file = config_setting_source_file(s);
 	}
-	log_write(LOG_LEVEL_CRIT, 0, "%s:%d: %s", file ? file : p->file,
-	    line > 0 ? line : 1, msg);
+	report(0, "%s:%d: %s", file ? file : p->file, line > 0 ? line : 1,
+	    msg);
 	p->errors++;
 }
 
@@ -678,8 +705,8 @@ syntax_problem(const config_t *cf, const char *file)
 {
 	const char *f = config_error_file(cf);
 
-	log_write(LOG_LEVEL_CRIT, 0, "%s:%d: %s", f ? f : file,
-	    config_error_line(cf), config_error_text(cf));
+	report(0, "%s:%d: %s", f ? f : file, config_error_line(cf),
+	    config_error_text(cf));
 }
 
 struct config *
@@ -690,8 +717,9 @@ config_load(const char *path)
 	config_t cf;
 	FILE *fp;
 
+	first_problem[0] = '\0';
 	if ((fp = fopen(path, "r")) == NULL) {
-		log_write(LOG_LEVEL_CRIT, 1, "%s", path);
+		report(1, "%s", path);
 		return (NULL);
 	}
 	config_init(&cf);
@@ -714,6 +742,7 @@ config_load_string(const char *text, const char *name)
 	struct config *cfg = NULL;
 	config_t cf;
 
+	first_problem[0] = '\0';
 	config_init(&cf);
 	if (config_read_string(&cf, text) == CONFIG_TRUE)
 		cfg = config_build(&cf, name);

@@ -84,6 +84,16 @@ struct config {
 struct config	*config_load(const char *);
 
 /*
+ * config_problem():
+ * The first problem the last config_load() or config_load_string() on
+ * this thread reported ("file:line: message"), or "" if there was none.
+ */
+const char	*config_problem(void);
+
+/* Longest problem message kept by config_problem(). */
+#define CONFIG_PROBLEM_MAX	512
+
+/*
  * config_load_string(text, name):
  * As config_load(), from text; messages name the file "name".
  */

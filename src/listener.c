@@ -66,6 +66,9 @@ struct listener {
 	uint64_t	 bytes_out;	/* to clients */
 	struct accesslog *log;		/* NULL: no access log */
 	struct upstreams *upstreams;	/* proxy listeners */
+	struct upstreams **old_upstreams;	/* replaced by reloads, still */
+	size_t		 nold_upstreams;	/* used by older clients */
+	int		 retired;	/* a reload removed it */
 	/* clock_now() of the last warning; the first copy's serve all. */
 	_Atomic int64_t	 warned_upstream;
 	_Atomic int64_t	 warned_limit;
@@ -128,22 +131,101 @@ listener_open(const struct listen_conf *lc, struct loop *loop,
 	return (listener_serve(l, pool, resolve_interval));
 }
 
-struct listener *
-listener_open_copy(struct listener *first, int thread, struct loop *loop,
-    struct pool *pool, int64_t resolve_interval)
+int
+listener_copy_socket(const struct listener *first)
 {
 	const struct listen_conf *lc = first->lc;
+
+	if (sock_unix_path(&lc->addr) == NULL && lc->reuseport)
+		return (sock_listen_join(&lc->addr, (int)lc->backlog));
+	return (fcntl(first->fd, F_DUPFD_CLOEXEC, 0));
+}
+
+struct listener *
+listener_open_copy(struct listener *first, int thread, int fd,
+    struct loop *loop, struct pool *pool, int64_t resolve_interval)
+{
 	struct listener *l;
 
-	if ((l = listener_new(lc, loop, first, thread)) == NULL)
+	if ((l = listener_new(first->lc, loop, first, thread)) == NULL) {
+		close(fd);
 		return (NULL);
-	if (sock_unix_path(&lc->addr) == NULL && lc->reuseport)
-		l->fd = sock_listen_join(&lc->addr, (int)lc->backlog);
-	else
-		l->fd = fcntl(first->fd, F_DUPFD_CLOEXEC, 0);
-	if (l->fd == -1)
-		return (listener_fail(l));
+	}
+	l->fd = fd;
 	return (listener_serve(l, pool, resolve_interval));
+}
+
+int
+listener_same_socket(const struct listener *l, const struct listen_conf *lc)
+{
+	return (sock_addr_equal(&l->lc->addr, &lc->addr));
+}
+
+/* Keep a replaced upstreams object until l goes: clients may use it. */
+static int
+keep_old_upstreams(struct listener *l)
+{
+	struct upstreams **grown;
+
+	if (l->upstreams == NULL)
+		return (0);
+	grown = realloc(l->old_upstreams,
+	    (l->nold_upstreams + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return (-1);
+	l->old_upstreams = grown;
+	l->old_upstreams[l->nold_upstreams++] = l->upstreams;
+	l->upstreams = NULL;
+	return (0);
+}
+
+int
+listener_reconfigure(struct listener *l, const struct listen_conf *lc,
+    struct pool *pool, int64_t resolve_interval)
+{
+	const struct listen_conf *old = l->lc;
+	struct accesslog *log = NULL;
+	struct upstreams *ups = NULL;
+	int same_log;
+
+	same_log = (old->access_log == NULL && lc->access_log == NULL) ||
+	    (old->access_log != NULL && lc->access_log != NULL &&
+	    strcmp(old->access_log, lc->access_log) == 0);
+	/* What can fail first, so that failing changes nothing. */
+	if (!same_log && lc->access_log != NULL && (log =
+	    accesslog_create(lc->access_log, pool, l->first != l ?
+	    l->first->log : NULL)) == NULL)
+		return (-1);
+	if (lc->service == SERVICE_PROXY && (ups = upstreams_create(lc,
+	    l->loop, pool, resolve_interval, l->first != l ?
+	    l->first->upstreams : NULL)) == NULL)
+		goto fail;
+	if (keep_old_upstreams(l) == -1)
+		goto fail;
+	l->upstreams = ups;
+	if (!same_log) {
+		if (l->log != NULL) {
+			accesslog_flush(l->log);
+			accesslog_free(l->log);
+		}
+		l->log = log;
+	}
+	l->lc = lc;
+	return (0);
+
+fail:
+	accesslog_free(log);
+	upstreams_free(ups);
+	errno = ENOMEM;
+	return (-1);
+}
+
+void
+listener_retire(struct listener *l)
+{
+	l->retired = 1;
+	if (l->fd != -1)
+		io_abort(l->fd, ECANCELED);
 }
 
 /*
@@ -212,6 +294,12 @@ listener_clients(struct listener *l)
 	return (atomic_load(&l->first->all_active));
 }
 
+const struct listener *
+listener_first(const struct listener *l)
+{
+	return (l->first);
+}
+
 const char *
 listener_name(const struct listener *l)
 {
@@ -226,6 +314,9 @@ listener_free(struct listener *l)
 	listener_close(l);
 	accesslog_free(l->log);
 	upstreams_free(l->upstreams);
+	while (l->nold_upstreams > 0)
+		upstreams_free(l->old_upstreams[--l->nold_upstreams]);
+	free(l->old_upstreams);
 	free(l);
 }
 
@@ -415,11 +506,15 @@ accept_loop(void *arg)
 	struct sock_addr peer;
 	int fd;
 
-	for (;;) {
+	while (!l->retired) {
 		if ((fd = io_accept(l->fd, &peer, -1)) == -1) {
 			if (errno == ECANCELED || accept_failed(l) == -1)
 				break;
 			continue;
+		}
+		if (l->retired) {	/* a reload removed it meanwhile */
+			close(fd);
+			break;
 		}
 		/* Counted before the check: two threads cannot both take
 		 * the last place. */

@@ -29,17 +29,51 @@ struct listener	*listener_open(const struct listen_conf *, struct loop *,
 		    struct pool *, int64_t, int);
 
 /*
- * listener_open_copy(first, thread, loop, pool, resolve_interval_ms):
- * The copy of the listener first for loop thread number thread (1, 2,
- * ...), called on that thread once listener_open() has returned first
- * on its own: a socket of its own on the same TCP port (reuseport), or a
- * duplicate of first's fd, with its own access log (appending to the
- * same file) and upstreams.  Clients are counted against max_connections
- * across all the copies.  first must outlive the copy.  Returns the
- * copy, or NULL with errno set.
+ * listener_copy_socket(first):
+ * The listening socket for another loop thread's copy of first: a socket
+ * of its own on the same TCP port (reuseport), or a duplicate of first's
+ * fd.  Any thread, while first is open.  Returns the fd, or -1 with errno.
  */
-struct listener	*listener_open_copy(struct listener *, int, struct loop *,
-		    struct pool *, int64_t);
+int	listener_copy_socket(const struct listener *);
+
+/*
+ * listener_open_copy(first, thread, fd, loop, pool, resolve_interval_ms):
+ * The copy of the listener first for loop thread number thread (1, 2,
+ * ...), on the socket fd (from listener_copy_socket(), owned by the copy
+ * from now on, closed on failure), called on that thread: with its own
+ * access log (appending to the same file) and upstreams.  Clients are
+ * counted against max_connections across all the copies.  first must
+ * outlive the copy.  Returns the copy, or NULL with errno set.
+ */
+struct listener	*listener_open_copy(struct listener *, int, int,
+		    struct loop *, struct pool *, int64_t);
+
+/*
+ * listener_same_socket(l, lc):
+ * 1 if lc (from a new configuration) listens where l does, so that a
+ * reload keeps l's socket and its queued clients; else 0.
+ */
+int	listener_same_socket(const struct listener *, const struct listen_conf *);
+
+/*
+ * listener_reconfigure(l, lc, pool, resolve_interval_ms):
+ * Serve l's new clients by lc, on the same socket: its limits, timeouts,
+ * upstreams (new ones; the old stay for the clients that use them) and
+ * access log (a new one if the path changed; lines of clients that end
+ * from now on go to it).  Clients being served keep the settings they
+ * started with.  A first is reconfigured before its copies.  On l's
+ * thread.  Returns 0, or -1 with errno ENOMEM and nothing changed.
+ */
+int	listener_reconfigure(struct listener *, const struct listen_conf *,
+	    struct pool *, int64_t);
+
+/*
+ * listener_retire(l):
+ * Stop accepting on l (a reload removed it): its socket closes as soon as
+ * its accept coroutine sees it.  Its clients carry on; l is freed with
+ * the rest, at exit.  On l's thread, outside l's coroutines.
+ */
+void	listener_retire(struct listener *);
 
 /*
  * listener_start(l):
@@ -69,6 +103,9 @@ size_t	listeners_reopen_logs(struct listener *const *, size_t);
  * Any thread.
  */
 uint64_t	listener_clients(struct listener *);
+
+/* listener_first(l): the first thread's copy of l (l itself there). */
+const struct listener	*listener_first(const struct listener *);
 
 /* listener_name(l): its name, as configured. */
 const char	*listener_name(const struct listener *);

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
+#include "daemon.h"
 #include "coro.h"
 #include "hygiene.h"
 #include "limits.h"
@@ -25,9 +26,9 @@
 #include "loop.h"
 #include "notify.h"
 #include "pool.h"
+#include "reload.h"
 #include "shard.h"
 
-#define DEFAULT_CONFIG	"/etc/aio-echod.conf"
 
 _Static_assert(CONFIG_STACK_MIN >= CORO_STACK_MIN &&
     CONFIG_STACK_MAX <= CORO_STACK_MAX,
@@ -54,30 +55,6 @@ _Static_assert(CONFIG_STACK_MIN >= CORO_STACK_MIN &&
 #define SHARD_CANCEL_MS	1000
 /* How often systemd's STATUS= is brought up to date. */
 #define STATUS_MS	1000
-
-struct options {
-	const char	*path;		/* NULL: DEFAULT_CONFIG or built-in */
-	int		 check;
-	int		 verbose;
-};
-
-struct daemon {
-	struct config	*cfg;
-	struct loop	*loop;
-	struct pool	*pool;
-	struct listener	**listeners;	/* the first loop thread's */
-	size_t		 nopen;
-	struct shard	**shards;	/* the other loop threads */
-	int		 nshards;	/* started */
-	int		 nthreads;	/* loop threads in all */
-	int		 joined;	/* every shard has ended */
-	int64_t		 stopping;	/* clock_now() of the stop signal */
-	int		 hurry;		/* a second stop signal came */
-	int64_t		 watchdog_ms;	/* ping interval; 0: no watchdog */
-	uint64_t	*beats;		/* each shard's, at the last ping */
-	struct loop_timer *status_timer, *watchdog_timer;
-	int64_t		 next_status, next_watchdog;	/* while joining */
-};
 
 static void
 usage(FILE *fp)
@@ -230,6 +207,26 @@ clients(const struct daemon *d)
 	return (n);
 }
 
+void
+daemon_status(struct daemon *d, int ready)
+{
+	char text[512];
+	int n;
+
+	n = snprintf(text, sizeof(text), "%zu listeners on %d loop threads, "
+	    "%llu clients", d->nopen, d->nthreads, clients(d));
+	if (d->reloads > 0 && n > 0 && (size_t)n < sizeof(text))
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+		    ", %u reloads", d->reloads);
+	if (d->reload_error[0] != '\0' && n > 0 && (size_t)n < sizeof(text))
+		snprintf(text + n, sizeof(text) - (size_t)n, "; %s",
+		    d->reload_error);
+	if (ready)
+		notify_ready(text);
+	else
+		notify_status(text);
+}
+
 /* STATUS=: what an operator sees in systemctl status; and while
  * stopping, how much longer systemd should wait. */
 static void
@@ -240,10 +237,7 @@ update_status(void *arg)
 	int64_t left;
 
 	if (d->stopping == 0) {
-		snprintf(text, sizeof(text), "%zu listeners on %d loop "
-		    "threads, %llu clients", d->nopen, d->nthreads,
-		    clients(d));
-		notify_status(text);
+		daemon_status(d, 0);
 		return;
 	}
 	snprintf(text, sizeof(text), "stopping: %llu clients left",
@@ -402,19 +396,24 @@ static void
 log_summaries(const struct daemon *d)
 {
 	const struct listener **copies;
+	const struct listener *l;
 	char line[512];
-	size_t i;
+	size_t i, n;
 	int k;
 
 	if ((copies = calloc((size_t)d->nthreads, sizeof(*copies))) == NULL)
 		return;
 	for (i = 0; i < d->nopen; i++) {
 		copies[0] = d->listeners[i];
+		n = 1;
+		/* A shard that ended before a last reload reached it has
+		 * other listeners at i: those are not this one's. */
 		for (k = 0; k < d->nshards; k++)
-			copies[k + 1] = shard_listener(d->shards[k], i);
+			if ((l = shard_listener(d->shards[k], i)) != NULL &&
+			    listener_first(l) == d->listeners[i])
+				copies[n++] = l;
 		log_info("%s: %s", listener_name(d->listeners[i]),
-		    listener_summary(copies, (size_t)d->nshards + 1, line,
-		    sizeof(line)));
+		    listener_summary(copies, n, line, sizeof(line)));
 	}
 	free(copies);
 }
@@ -452,14 +451,15 @@ close_listeners(struct daemon *d)
 	for (i = 0; i < d->nopen; i++)
 		listener_free(d->listeners[i]);
 	free(d->listeners);
+	reload_free(d);
 }
 
 /*
  * -f FILE, else DEFAULT_CONFIG, else (when it does not exist) the copy of
  * conf/aio-echod.conf built into the binary.
  */
-static struct config *
-load_config(const struct options *opt)
+struct config *
+daemon_load_config(const struct options *opt)
 {
 	if (opt->path != NULL)
 		return (config_load(opt->path));
@@ -501,9 +501,7 @@ static void
 on_hup(int signo, void *arg)
 {
 	(void)signo;
-	(void)arg;
-	log_warnx("SIGHUP: reloading the configuration is not supported "
-	    "yet; ignored");
+	reload_request(arg);
 }
 
 static void
@@ -537,7 +535,7 @@ int
 main(int argc, char **argv)
 {
 	struct options opt = { 0 };
-	struct daemon d = { 0 };
+	struct daemon d = { .opt = &opt };
 	char status_text[128];
 	size_t i;
 	int k, status = 0;
@@ -547,7 +545,7 @@ main(int argc, char **argv)
 		return (1);
 	parse_options(argc, argv, &opt);
 	log_init(opt.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-	if ((d.cfg = load_config(&opt)) == NULL)
+	if ((d.cfg = daemon_load_config(&opt)) == NULL)
 		return (1);
 	if (opt.check) {
 		printf("configuration OK\n");

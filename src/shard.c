@@ -68,6 +68,9 @@ struct shard {
 	struct listener *const	*firsts;
 	struct listener		**ls;		/* its copies */
 	size_t			 nls;		/* opened so far */
+	struct listener		**retired;	/* removed by reloads */
+	size_t			 nretired;
+	struct shard_change	*change;	/* being posted */
 	struct loop		*loop;
 	int64_t			 drain_ms;	/* for the posted drain */
 	pthread_mutex_t		 lock;
@@ -139,10 +142,13 @@ static int
 shard_open_copies(struct shard *s)
 {
 	const struct config *cfg = s->cfg;
+	int fd;
 
 	for (; s->nls < cfg->nlisteners; s->nls++)
-		if ((s->ls[s->nls] = listener_open_copy(s->firsts[s->nls],
-		    s->index, s->loop, s->pool, cfg->resolve_interval)) == NULL) {
+		if ((fd = listener_copy_socket(s->firsts[s->nls])) == -1 ||
+		    (s->ls[s->nls] = listener_open_copy(s->firsts[s->nls],
+		    s->index, fd, s->loop, s->pool,
+		    cfg->resolve_interval)) == NULL) {
 			log_write(LOG_LEVEL_CRIT, 1, "listener %s: %s: loop "
 			    "thread %d", cfg->listeners[s->nls].name,
 			    cfg->listeners[s->nls].address, s->index);
@@ -159,6 +165,8 @@ shard_teardown(struct shard *s)
 
 	for (i = 0; i < s->nls; i++)
 		listener_stop(s->ls[i]);
+	for (i = 0; i < s->nretired; i++)
+		listener_stop(s->retired[i]);
 	loop_timer_free(s->beat);
 	s->beat = NULL;
 	if (s->attached)
@@ -369,6 +377,69 @@ shard_cancel(struct shard *s)
 	shard_post(s, posted_cancel, "cancel");
 }
 
+/* Retire l (a reload removed it), keeping it for its clients. */
+static void
+shard_retire(struct shard *s, struct listener *l)
+{
+	struct listener **grown;
+
+	grown = realloc(s->retired, (s->nretired + 1) * sizeof(*grown));
+	if (grown == NULL)
+		fatal("reload: loop thread %d: out of memory", s->index);
+	s->retired = grown;
+	s->retired[s->nretired++] = l;
+	listener_retire(l);
+}
+
+/* A reload on this thread: reconfigure, open and retire copies. */
+static void
+posted_change(void *arg)
+{
+	struct shard *s = arg;
+	struct shard_change *ch = s->change;
+	const struct config *cfg = ch->cfg;
+	struct listener **ls;
+	size_t i, j, n = cfg->nlisteners;
+	int *fd;
+
+	if ((ls = calloc(n + 1, sizeof(*ls))) == NULL)
+		fatal("reload: loop thread %d: out of memory", s->index);
+	for (j = 0; j < n; j++) {
+		if (ch->from[j] != -1) {
+			ls[j] = s->ls[ch->from[j]];
+			s->ls[ch->from[j]] = NULL;
+			if (listener_reconfigure(ls[j], &cfg->listeners[j],
+			    s->pool, cfg->resolve_interval) == -1)
+				fatal("reload: loop thread %d: listener %s",
+				    s->index, cfg->listeners[j].name);
+			continue;
+		}
+		fd = &ch->fds[(size_t)(s->index - 1) * n + j];
+		if ((ls[j] = listener_open_copy(ch->firsts[j], s->index, *fd,
+		    s->loop, s->pool, cfg->resolve_interval)) == NULL ||
+		    listener_start(ls[j]) == -1)
+			fatal("reload: loop thread %d: listener %s", s->index,
+			    cfg->listeners[j].name);
+		*fd = -1;
+	}
+	for (i = 0; i < s->nls; i++)
+		if (s->ls[i] != NULL)
+			shard_retire(s, s->ls[i]);
+	free(s->ls);
+	s->ls = ls;
+	s->nls = n;
+	s->cfg = cfg;
+	if (loop_post(ch->reply_loop, ch->reply, ch->reply_arg) == -1)
+		fatal("reload: loop thread %d: out of memory", s->index);
+}
+
+void
+shard_change(struct shard *s, struct shard_change *ch)
+{
+	s->change = ch;
+	shard_post(s, posted_change, "reload");
+}
+
 void
 shard_reopen_logs(struct shard *s)
 {
@@ -418,7 +489,7 @@ shard_beats(struct shard *s)
 struct listener *
 shard_listener(const struct shard *s, size_t i)
 {
-	return (s->ls[i]);
+	return (i < s->nls ? s->ls[i] : NULL);
 }
 
 void
@@ -430,6 +501,9 @@ shard_free(struct shard *s)
 		return;
 	for (i = 0; i < s->nls; i++)
 		listener_free(s->ls[i]);
+	for (i = 0; i < s->nretired; i++)
+		listener_free(s->retired[i]);
+	free(s->retired);
 	loop_free(s->loop);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);

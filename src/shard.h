@@ -59,6 +59,31 @@ uint64_t	shard_beats(struct shard *);
 void	shard_drain(struct shard *, int64_t);
 void	shard_cancel(struct shard *);
 
+/*
+ * A reload, as the other loop threads apply it (reload.c fills it).  New
+ * listener j keeps the socket of old listener from[j] (its settings
+ * change), or (from[j] == -1) is new, on socket fds[(index - 1) * n + j]
+ * of shard number index, which the shard takes (and sets to -1).  Old
+ * listeners kept by none are retired.
+ */
+struct shard_change {
+	const struct config	*cfg;		/* n = cfg->nlisteners */
+	struct listener *const	*firsts;	/* [j]: the first thread's */
+	const int		*from;
+	int			*fds;
+	struct loop		*reply_loop;	/* where to answer: */
+	void			(*reply)(void *);	/* once applied */
+	void			*reply_arg;
+};
+
+/*
+ * shard_change(s, ch):
+ * Have s apply ch on its thread, then post ch->reply(ch->reply_arg) to
+ * ch->reply_loop.  ch must stay until then.  A shard that has ended
+ * drops it, and never answers.
+ */
+void	shard_change(struct shard *, struct shard_change *);
+
 /* shard_reopen_logs(s): reopen s's access logs before their next write. */
 void	shard_reopen_logs(struct shard *);
 
@@ -71,7 +96,7 @@ void	shard_reopen_logs(struct shard *);
  */
 int	shard_join(struct shard *, int64_t);
 
-/* shard_listener(s, i): s's copy of listener i. */
+/* shard_listener(s, i): s's copy of listener i, or NULL if it has none. */
 struct listener	*shard_listener(const struct shard *, size_t);
 
 /*

@@ -1,0 +1,72 @@
+#ifndef DAEMON_H
+#define DAEMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The daemon as a whole, as main.c runs it and reload.c changes it: the
+ * configuration, the first loop thread's listeners, the other loop
+ * threads.  Main thread only.
+ */
+
+struct config;
+struct listener;
+struct loop;
+struct loop_timer;
+struct pool;
+struct reload;
+struct shard;
+
+#define DEFAULT_CONFIG	"/etc/aio-echod.conf"
+
+struct options {
+	const char	*path;		/* NULL: DEFAULT_CONFIG or built-in */
+	int		 check;
+	int		 verbose;
+};
+
+struct daemon {
+	struct options	*opt;
+	struct config	*cfg;
+	struct loop	*loop;
+	struct pool	*pool;
+	struct listener	**listeners;	/* the first loop thread's */
+	size_t		 nopen;
+	struct shard	**shards;	/* the other loop threads */
+	int		 nshards;	/* started */
+	int		 nthreads;	/* loop threads in all */
+	int		 joined;	/* every shard has ended */
+	int64_t		 stopping;	/* clock_now() of the stop signal */
+	int		 hurry;		/* a second stop signal came */
+	int64_t		 watchdog_ms;	/* ping interval; 0: no watchdog */
+	uint64_t	*beats;		/* each shard's, at the last ping */
+	struct loop_timer *status_timer, *watchdog_timer;
+	int64_t		 next_status, next_watchdog;	/* while joining */
+	struct reload	*reload;	/* a reload in progress, or NULL */
+	int		 reload_queued;	/* SIGHUP during one */
+	unsigned	 reloads;	/* done */
+	char		 reload_error[256];	/* the last one's, or "" */
+	struct config	**old_cfgs;	/* replaced; older clients use them */
+	size_t		 nold_cfgs;
+	struct listener	**retired;	/* removed by reloads (first thread) */
+	size_t		 nretired;
+};
+
+/*
+ * daemon_load_config(opt):
+ * The configuration: -f FILE, else DEFAULT_CONFIG, else (when it does
+ * not exist) the copy of conf/aio-echod.conf built into the binary.
+ * Problems are logged (config_problem() has the first).  Any thread:
+ * reloads call it on a worker.
+ */
+struct config	*daemon_load_config(const struct options *);
+
+/*
+ * daemon_status(d, ready):
+ * Bring systemd's STATUS= up to date now: listeners, threads, clients,
+ * reloads, the last reload's error; with READY=1 if ready.
+ */
+void	daemon_status(struct daemon *, int);
+
+#endif /* DAEMON_H */
