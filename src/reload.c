@@ -124,6 +124,19 @@ warn_restart_only(const struct config *old, const struct config *new)
 		    "the next restart");
 }
 
+/* A kept socket keeps what was set when it was made: say so. */
+static void
+warn_socket_kept(const struct listen_conf *old, const struct listen_conf *new)
+{
+	if (old->backlog != new->backlog ||
+	    old->socket_mode != new->socket_mode ||
+	    old->socket_group != new->socket_group ||
+	    old->reuseport != new->reuseport)
+		log_warnx("SIGHUP: %s: backlog, socket_mode, socket_group and "
+		    "reuseport of a listener that keeps its socket change at "
+		    "the next restart", new->name);
+}
+
 /*
  * Everything that can fail, before anything changes: match listeners
  * to the old ones by address, bind the new ones for every thread.
@@ -196,17 +209,23 @@ fail:
 	return (-1);
 }
 
+/* Every thread has the new configuration. */
+static void
+reload_done(struct reload *r)
+{
+	log_info("SIGHUP: reloaded %s: %zu listeners", r->d->cfg->path,
+	    r->d->nopen);
+	reload_end(r->d, r);
+}
+
 /* A shard has applied the change; the last one ends the reload. */
 static void
 on_shard_done(void *arg)
 {
 	struct reload *r = arg;
 
-	if (++r->answers == r->d->nshards) {
-		log_info("SIGHUP: reloaded %s: %zu listeners",
-		    r->d->cfg->path, r->d->nopen);
-		reload_end(r->d, r);
-	}
+	if (++r->answers == r->d->nshards)
+		reload_done(r);
 }
 
 /* Keep a removed listener until exit: its clients may still run. */
@@ -253,6 +272,8 @@ reload_commit(struct daemon *d, struct reload *r)
 			continue;
 		}
 		kept[r->from[j]] = 1;
+		warn_socket_kept(&d->cfg->listeners[r->from[j]],
+		    &cfg->listeners[j]);
 		if (listener_reconfigure(r->firsts[j], &cfg->listeners[j],
 		    d->pool, cfg->resolve_interval) == -1)
 			fatal("reload: listener %s", cfg->listeners[j].name);
@@ -288,7 +309,7 @@ reload_commit(struct daemon *d, struct reload *r)
 	r->change.reply = on_shard_done;
 	r->change.reply_arg = r;
 	if (d->nshards == 0) {
-		on_shard_done(r);	/* the answers of none */
+		reload_done(r);
 		return;
 	}
 	for (k = 0; k < d->nshards; k++)

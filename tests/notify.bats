@@ -122,3 +122,17 @@ notes_at_least() {
 	wait_until 5000 notes_at_least $((n1 + 2)) "WATCHDOG=1"
 	stop_daemon
 }
+
+@test "SIGHUP: RELOADING=1 with MONOTONIC_USEC, then READY=1 with the reload in STATUS" {
+	echo_conf "$ADDR" "" "loop_threads = 2;"
+	start_daemon
+	wait_until 5000 note_has "READY=1"
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 note_has "RELOADING=1 MONOTONIC_USEC=[0-9]*$"
+	wait_until 5000 note_has "READY=1 STATUS=1 listeners on 2 loop threads, 0 clients, 1 reloads"
+	# A broken file: READY=1 again, the old configuration and the error.
+	echo "listeners = (" >"$CONF"
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 note_has "READY=1 STATUS=.*, 1 reloads; reload failed, running the previous configuration: $CONF:2: syntax error"
+	stop_daemon
+}

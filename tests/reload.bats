@@ -1,0 +1,152 @@
+#!/usr/bin/env bats
+# SIGHUP: the configuration read again and swapped in, all or nothing,
+# in one process, on every loop thread.
+
+load helpers
+
+setup() {
+	PORT_A=$(free_port)
+	PORT_B=$(free_port)
+	ADDR_A=127.0.0.1:$PORT_A
+	ADDR_B=127.0.0.1:$PORT_B
+}
+
+# conf LISTENERS [GLOBAL KEYS]: write $CONF with the listeners given.
+conf() {
+	cat >"$CONF" <<EOC
+log_level = "debug";
+$2
+listeners = ( $1 );
+EOC
+}
+
+
+# echo_a [KEYS] / echo_b [KEYS]: the two echo listeners' groups.
+echo_a() { echo "{ name = \"a\"; address = \"$ADDR_A\"; service = \"echo\"; $1 }"; }
+echo_b() { echo "{ name = \"b\"; address = \"$ADDR_B\"; service = \"echo\"; $1 }"; }
+
+# reloaded N: the Nth reload has been applied on every thread.
+reloaded() {
+	[ "$(grep -c "SIGHUP: reloaded" "$LOG")" -ge "$1" ]
+}
+
+@test "reload adds, changes and removes listeners; clients keep their settings" {
+	conf "$(echo_a)"
+	start_daemon
+	# A client from before: idle_timeout 300 s, whatever comes later.
+	bg_client OLD --timeout 60 hold "$ADDR_A" 1
+	wait_until 10000 output_has OLD "holding 1"
+	conf "$(echo_a 'idle_timeout = "500ms";'), $(echo_b)"
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 reloaded 1
+	log_has "b: listening on $ADDR_B"
+	run "${CLIENT[@]}" echo "$ADDR_B"
+	[ "$status" -eq 0 ]
+	# A new client of a gets the new idle_timeout; the old one stays.
+	run "${CLIENT[@]}" --timeout 10 idle "$ADDR_A"
+	[ "$status" -eq 0 ]
+	! output_has OLD "closed by the daemon"
+	# Remove a: its socket closes, its client carries on.
+	conf "$(echo_b)"
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 reloaded 2
+	log_has "a: removed by the reload"
+	run "${CLIENT[@]}" --timeout 5 echo "$ADDR_A"
+	[ "$status" -ne 0 ]
+	run "${CLIENT[@]}" echo "$ADDR_B"
+	[ "$status" -eq 0 ]
+	! output_has OLD "closed by the daemon"
+	stop_daemon
+	output_has OLD "all 1 closed by the daemon"
+}
+
+@test "a broken file keeps the old configuration, with file:line in the log" {
+	conf "$(echo_a)"
+	start_daemon
+	printf 'listeners = ( { name = "a";\n  address = 7; } );\n' >"$CONF"
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 log_has "SIGHUP: reload failed, running the previous configuration: $CONF:2: "
+	run "${CLIENT[@]}" echo "$ADDR_A"
+	[ "$status" -eq 0 ]
+	# Fixed, it applies.
+	conf "$(echo_a), $(echo_b)"
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 reloaded 1
+	run "${CLIENT[@]}" echo "$ADDR_B"
+	[ "$status" -eq 0 ]
+	stop_daemon
+}
+
+@test "all or nothing: a listener that cannot bind leaves every other change undone" {
+	busy=$(free_port)
+	python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+print("bound", flush=True); time.sleep(60)' "$busy" >"$BATS_TEST_TMPDIR/busy.out" &
+	wait_until 5000 grep -q bound "$BATS_TEST_TMPDIR/busy.out"
+	conf "$(echo_a)"
+	start_daemon
+	conf "$(echo_a), $(echo_b), { name = \"c\"; address = \"127.0.0.1:$busy\"; service = \"echo\"; }"
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 log_has "reload failed, running the previous configuration: listener c: 127.0.0.1:$busy: Address already in use"
+	# b was bound for the reload, then closed again.
+	run "${CLIENT[@]}" --timeout 5 echo "$ADDR_B"
+	[ "$status" -ne 0 ]
+	run "${CLIENT[@]}" echo "$ADDR_A"
+	[ "$status" -eq 0 ]
+	stop_daemon
+}
+
+@test "a 50 MiB proxied transfer across 5 reloads stays byte-exact" {
+	start_upstream UP echo
+	px() { echo "{ name = \"px\"; address = \"$ADDR_A\"; service = \"proxy\"; upstreams = ( \"127.0.0.1:$UP_PORT\" ); $1 }"; }
+	conf "$(px)"
+	start_daemon
+	bg_client BIG --timeout 120 echo "$ADDR_A" --bytes $((50 * 1024 * 1024)) --chunk 65536
+	for i in 1 2 3 4 5; do
+		conf "$(px "idle_timeout = \"${i}0s\";"), $(echo_b)"
+		[ $((i % 2)) -eq 0 ] && conf "$(px "idle_timeout = \"${i}0s\";")"
+		kill -HUP "$DAEMON_PID"
+		wait_until 5000 reloaded "$i"
+	done
+	wait "$BIG_PID"
+	output_has BIG "byte-exact"
+	stop_daemon
+}
+
+@test "clients queued on an unchanged listener during a reload are served" {
+	conf "$(echo_a 'backlog = 64;')"
+	start_daemon
+	# Stopped, the daemon accepts nobody: the kernel queues them.
+	kill -STOP "$DAEMON_PID"
+	bg_client Q --timeout 60 echo "$ADDR_A" --clients 20
+	# All 20 connected (and, having sent, half-closed: FIN-WAIT-2).
+	wait_until 5000 count_is 20 bash -c "ss -Htn '( dport = :$PORT_A )' | wc -l"
+	conf "$(echo_a 'backlog = 64;'), $(echo_b)"
+	kill -HUP "$DAEMON_PID"
+	kill -CONT "$DAEMON_PID"
+	wait_until 5000 reloaded 1
+	wait "$Q_PID"
+	output_has Q "20 clients x 1024 bytes: byte-exact"
+	stop_daemon
+}
+
+@test "a SIGHUP during a reload is queued, not lost" {
+	fifo=$BATS_TEST_TMPDIR/fifo
+	mkfifo "$fifo"
+	conf "$(echo_a "access_log = \"$fifo\";")" "worker_threads = 1;"
+	start_daemon
+	# The only worker blocks opening the FIFO: the reload's read waits.
+	run "${CLIENT[@]}" echo "$ADDR_A"
+	[ "$status" -eq 0 ]
+	wait_until 5000 log_has "a 127.0.0.1:[0-9]*: closed"
+	conf "$(echo_a "access_log = \"$fifo\";"), $(echo_b)" "worker_threads = 1;"
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 log_has "SIGHUP: reloading the configuration"
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 log_has "SIGHUP: a reload is running; another will follow"
+	cat "$fifo" >/dev/null &
+	wait_until 5000 reloaded 2
+	run "${CLIENT[@]}" echo "$ADDR_B"
+	[ "$status" -eq 0 ]
+	stop_daemon
+}
