@@ -69,6 +69,7 @@ struct listener {
 	struct upstreams **old_upstreams;	/* replaced by reloads, still */
 	size_t		 nold_upstreams;	/* used by older clients */
 	int		 retired;	/* a reload removed it */
+	int		 adopted;	/* its socket came from systemd */
 	/* clock_now() of the last warning; the first copy's serve all. */
 	_Atomic int64_t	 warned_upstream;
 	_Atomic int64_t	 warned_limit;
@@ -131,12 +132,32 @@ listener_open(const struct listen_conf *lc, struct loop *loop,
 	return (listener_serve(l, pool, resolve_interval));
 }
 
+struct listener *
+listener_adopt(const struct listen_conf *lc, int fd, struct loop *loop,
+    struct pool *pool, int64_t resolve_interval)
+{
+	struct listener *l;
+	int flags;
+
+	if ((l = listener_new(lc, loop, NULL, 0)) == NULL)
+		return (NULL);
+	l->fd = fd;
+	l->adopted = 1;		/* and no UNIX socket file of ours */
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		return (listener_fail(l));
+	return (listener_serve(l, pool, resolve_interval));
+}
+
 int
 listener_copy_socket(const struct listener *first)
 {
 	const struct listen_conf *lc = first->lc;
 
-	if (sock_unix_path(&lc->addr) == NULL && lc->reuseport)
+	/* systemd's socket was not made to be joined: share it. */
+	if (!first->adopted && sock_unix_path(&lc->addr) == NULL &&
+	    lc->reuseport)
 		return (sock_listen_join(&lc->addr, (int)lc->backlog));
 	return (fcntl(first->fd, F_DUPFD_CLOEXEC, 0));
 }

@@ -29,6 +29,17 @@ struct listener	*listener_open(const struct listen_conf *, struct loop *,
 		    struct pool *, int64_t, int);
 
 /*
+ * listener_adopt(lc, fd, loop, pool, resolve_interval_ms):
+ * As listener_open(), on fd, a listening socket systemd passed (socket
+ * activation), which must be lc's address: made non-blocking and
+ * close-on-exec, and owned by the listener from now on (a UNIX socket
+ * file is systemd's: it is left where it is at exit).  Copies for other
+ * loop threads share it.  Returns the listener, or NULL with errno set.
+ */
+struct listener	*listener_adopt(const struct listen_conf *, int,
+		    struct loop *, struct pool *, int64_t);
+
+/*
  * listener_copy_socket(first):
  * The listening socket for another loop thread's copy of first: a socket
  * of its own on the same TCP port (reuseport), or a duplicate of first's

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
@@ -106,28 +108,94 @@ parse_options(int argc, char **argv, struct options *opt)
 	}
 }
 
-/* Bind every listener; on the first failure, say which and undo. */
+/*
+ * Open lc's listener: on the socket systemd passed under lc's name, if
+ * there is one (passed[k] is then set), else bound here.
+ */
+static struct listener *
+open_listener(struct daemon *d, const struct listen_conf *lc, int npassed,
+    char **names, int *passed)
+{
+	struct listener *l;
+	int k, fd;
+
+	for (k = 0; k < npassed; k++)
+		if (names != NULL && strcmp(names[k], lc->name) == 0)
+			break;
+	if (k == npassed) {
+		l = listener_open(lc, d->loop, d->pool,
+		    d->cfg->resolve_interval, d->nthreads > 1);
+		if (l == NULL)
+			log_write(LOG_LEVEL_CRIT, 1, "listener %s: %s",
+			    lc->name, lc->address);
+		else
+			log_info("%s: listening on %s (%s)", lc->name,
+			    lc->address, config_service_name(lc->service));
+		return (l);
+	}
+	fd = SD_LISTEN_FDS_START + k;
+	passed[k] = 1;
+	if (!notify_socket_is(fd, &lc->addr.ss, lc->addr.len)) {
+		log_write(LOG_LEVEL_CRIT, 0, "listener %s: the socket systemd "
+		    "passed as \"%s\" is not a listening stream socket on %s",
+		    lc->name, lc->name, lc->address);
+		return (NULL);
+	}
+	if ((l = listener_adopt(lc, fd, d->loop, d->pool,
+	    d->cfg->resolve_interval)) == NULL)
+		log_write(LOG_LEVEL_CRIT, 1, "listener %s: %s", lc->name,
+		    lc->address);
+	else
+		log_info("%s: listening on %s (%s, socket from systemd)",
+		    lc->name, lc->address, config_service_name(lc->service));
+	return (l);
+}
+
+/*
+ * Open every listener, on the sockets systemd passed where their names
+ * match (socket activation), else bound here.  A passed socket that no
+ * listener takes is an error too: it would listen with nobody serving.
+ * On the first failure, say which and undo.
+ */
 static int
 open_listeners(struct daemon *d)
 {
-	const struct listen_conf *lc;
+	char **names = NULL;
+	int *passed = NULL, npassed, k, r = 0;
 
 	d->listeners = calloc(d->cfg->nlisteners, sizeof(*d->listeners));
 	if (d->listeners == NULL)
 		fatal("calloc");
-	for (; d->nopen < d->cfg->nlisteners; d->nopen++) {
-		lc = &d->cfg->listeners[d->nopen];
-		if ((d->listeners[d->nopen] = listener_open(lc, d->loop,
-		    d->pool, d->cfg->resolve_interval, d->nthreads > 1)) ==
-		    NULL) {
-			log_write(LOG_LEVEL_CRIT, 1, "listener %s: %s",
-			    lc->name, lc->address);
-			return (-1);
-		}
-		log_info("%s: listening on %s (%s)", lc->name, lc->address,
-		    config_service_name(lc->service));
+	if ((npassed = notify_passed_sockets(&names)) == -1) {
+		log_warn("LISTEN_FDS");
+		return (-1);
 	}
-	return (0);
+	if (npassed > 0 && (passed = calloc((size_t)npassed,
+	    sizeof(*passed))) == NULL)
+		fatal("calloc");
+	for (; d->nopen < d->cfg->nlisteners; d->nopen++)
+		if ((d->listeners[d->nopen] = open_listener(d,
+		    &d->cfg->listeners[d->nopen], npassed, names,
+		    passed)) == NULL) {
+			r = -1;
+			break;
+		}
+	for (k = 0; k < npassed; k++) {
+		if (r == 0 && !passed[k]) {
+			log_write(LOG_LEVEL_CRIT, 0, "socket activation: "
+			    "systemd passed a socket named \"%s\", and no "
+			    "listener has that name", names != NULL ?
+			    names[k] : "unknown");
+			r = -1;
+		}
+		if (!passed[k])
+			close(SD_LISTEN_FDS_START + k);
+		if (names != NULL)
+			free(names[k]);
+	}
+	free(names);
+	free(passed);
+	return (r);
 }
 
 /* The CPUs this process may run on (its affinity mask). */

@@ -10,6 +10,10 @@
  */
 #include "notify.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -92,6 +96,30 @@ notify_reloading(void)
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld",
 	    (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 	say(msg);
+}
+
+int
+notify_passed_sockets(char ***names)
+{
+	int n;
+
+	*names = NULL;
+	if ((n = sd_listen_fds_with_names(1, names)) < 0) {
+		errno = -n;
+		return (-1);
+	}
+	return (n);
+}
+
+int
+notify_socket_is(int fd, const void *addr, unsigned len)
+{
+	const struct sockaddr_un *sun = addr;
+
+	if (sun->sun_family == AF_UNIX)
+		return (sd_is_socket_unix(fd, SOCK_STREAM, 1, sun->sun_path,
+		    0) > 0);
+	return (sd_is_socket_sockaddr(fd, SOCK_STREAM, addr, len, 1) > 0);
 }
 
 void

@@ -35,6 +35,22 @@ void	notify_stopping(int64_t);
 /* notify_reloading(): RELOADING=1 with MONOTONIC_USEC, as systemd wants. */
 void	notify_reloading(void);
 
+/*
+ * notify_passed_sockets(names):
+ * The listening sockets systemd passed (socket activation: LISTEN_FDS,
+ * LISTEN_FDNAMES), numbered from 3; *names gets their names (free each
+ * and the array), or NULL.  The variables are removed from the
+ * environment.  Returns how many, 0 if none, or -1 with errno set.
+ */
+int	notify_passed_sockets(char ***);
+
+/*
+ * notify_socket_is(fd, addr, len):
+ * 1 if fd is a listening stream socket bound to the address addr (len
+ * bytes: an IPv4, IPv6 or UNIX sockaddr), else 0.
+ */
+int	notify_socket_is(int, const void *, unsigned);
+
 /* notify_watchdog(): WATCHDOG=1. */
 void	notify_watchdog(void);
 

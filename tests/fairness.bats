@@ -53,6 +53,7 @@ syscalls_per_message() {
 	kill -TERM "$DAEMON_PID"
 	wait_until 500 log_has "SIGTERM: stopping"
 	wait_exit 10000
+	[ "$DAEMON_STATUS" -eq 0 ]
 }
 
 @test "one read and one write per echoed message (100 clients, 64 B ping-pong)" {

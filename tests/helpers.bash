@@ -132,8 +132,8 @@ daemon_gone() {
 # DAEMON_STATUS.  Fails if it is still running after MS.
 wait_exit() {
 	wait_until "$1" daemon_gone || return 1
-	wait "$DAEMON_PID"
-	DAEMON_STATUS=$?
+	DAEMON_STATUS=0
+	wait "$DAEMON_PID" || DAEMON_STATUS=$?
 	DAEMON_PID=
 }
 

@@ -269,6 +269,7 @@ setup() {
 	wait_until 5000 output_has CUT "^receiving"
 	kill -TERM "$DAEMON_PID"
 	wait_exit 10000
+	[ "$DAEMON_STATUS" -eq 0 ]
 	wait "$CUT_PID"
 	cat "$BATS_TEST_TMPDIR/CUT.out"
 	grep -q "then reset$" "$BATS_TEST_TMPDIR/CUT.out"
