@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev libsystemd-dev
-	bats netcat-openbsd python3 valgrind iproute2 util-linux"
+	bats netcat-openbsd python3 valgrind iproute2 util-linux systemd"
 
 passed=0
 failed=0
