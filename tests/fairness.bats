@@ -49,7 +49,7 @@ syscalls_per_message() {
 	max=$(awk '/^max rtt/ {print int($3)}' "$BATS_TEST_TMPDIR/HOG.out")
 	[ "$max" -lt 50 ]
 	# The stream still runs; a SIGTERM is handled at once all the same.
-	! output_has HOG "^stream done"
+	refute output_has HOG "^stream done"
 	kill -TERM "$DAEMON_PID"
 	wait_until 500 log_has "SIGTERM: stopping"
 	wait_exit 10000

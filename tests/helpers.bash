@@ -29,6 +29,15 @@ wait_until() {
 	done
 }
 
+# refute COMMAND...: fail if COMMAND succeeds.  (A bare "! COMMAND" never
+# fails a bats test unless it is the test's last line: errexit ignores
+# the status of a negated command.)
+refute() {
+	if "$@"; then
+		return 1
+	fi
+}
+
 # count_is N COMMAND...: COMMAND prints N (for wait_until, which runs it
 # anew each time; a "$(...)" in its arguments would be read only once).
 count_is() {

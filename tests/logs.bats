@@ -52,7 +52,7 @@ four_clients() {
 	wait_until 5000 bash -c "[ \$(grep -c 'closed (client-fin)' '$LOG') -eq 4 ]"
 	stop_daemon
 	cat -A "$LOG"
-	! grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z (debug|info|warn|crit): ' "$LOG"
+	refute grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z (debug|info|warn|crit): ' "$LOG"
 	grep -q 'debug: echo unix:s\\x0aFORGED\\x20crit:\\x20injected\\x20line: closed (client-fin)' "$LOG"
 	grep -q 'debug: echo unix:a\\x20b: closed' "$LOG"
 }
@@ -65,7 +65,7 @@ four_clients() {
 	wait_until 5000 bash -c "[ \$(grep -c 'closed (client-fin)' '$LOG') -eq 4 ]"
 	stop_daemon
 	cat -A "$LOG"
-	! grep -Ev '^<[0-7]>' "$LOG"
+	refute grep -Ev '^<[0-7]>' "$LOG"
 	grep -q '^<7>echo unix:r\\x0a2026' "$LOG"
 }
 

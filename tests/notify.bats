@@ -38,7 +38,7 @@ notes_at_least() {
 	run "${CLIENT[@]}" echo "$ADDR"
 	[ "$status" -eq 0 ]
 	# Nothing came from another process or thread id.
-	! grep -v "^listening\|^pid=$DAEMON_PID " "$NOTES"
+	refute grep -v "^listening\|^pid=$DAEMON_PID " "$NOTES"
 	kill -TERM "$DAEMON_PID"
 	wait_until 5000 note_has "STOPPING=1 EXTEND_TIMEOUT_USEC=35000000"
 	pid=$DAEMON_PID
@@ -89,7 +89,7 @@ notes_at_least() {
 	[ "$n1" -eq "$n0" ]
 	wait_until 5000 notes_at_least $((n1 + 1)) "WATCHDOG=1"
 	stop_daemon
-	! log_has "not feeding the watchdog"
+	refute log_has "not feeding the watchdog"
 }
 
 @test "no watchdog pings without WATCHDOG_USEC, and nothing at all without NOTIFY_SOCKET" {

@@ -159,7 +159,7 @@ setup() {
 	[ "$status" -eq 0 ]
 	wait_until 5000 grep -q " reset$" "$ALOG"
 	wait_until 5000 grep -q "^ended reset" "$BATS_TEST_TMPDIR/UP.up"
-	! grep -q "^ended eof" "$BATS_TEST_TMPDIR/UP.up"
+	refute grep -q "^ended eof" "$BATS_TEST_TMPDIR/UP.up"
 	stop_daemon
 }
 

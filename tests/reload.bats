@@ -45,7 +45,7 @@ reloaded() {
 	# A new client of a gets the new idle_timeout; the old one stays.
 	run "${CLIENT[@]}" --timeout 10 idle "$ADDR_A"
 	[ "$status" -eq 0 ]
-	! output_has OLD "closed by the daemon"
+	refute output_has OLD "closed by the daemon"
 	# Remove a: its socket closes, its client carries on.
 	conf "$(echo_b)"
 	kill -HUP "$DAEMON_PID"
@@ -55,7 +55,7 @@ reloaded() {
 	[ "$status" -ne 0 ]
 	run "${CLIENT[@]}" echo "$ADDR_B"
 	[ "$status" -eq 0 ]
-	! output_has OLD "closed by the daemon"
+	refute output_has OLD "closed by the daemon"
 	stop_daemon
 	output_has OLD "all 1 closed by the daemon"
 }

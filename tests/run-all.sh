@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The README's test command: install what is missing (Debian 12, as root),
 # build twice (warnings as errors; then ASan+UBSan), and on each build run
-# every test: CTest, then bats with loop_threads = 1 and again with 2.
+# every test: CTest, then bats with loop_threads = 1 and again with 2;
+# then build the .deb, check it, and run it under a real systemd booted in
+# a container.
 # The last line is "N passed, N failed" over all of it, and the exit
 # status is non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev libsystemd-dev
-	bats netcat-openbsd python3 valgrind iproute2 util-linux systemd"
+	bats netcat-openbsd python3 valgrind iproute2 util-linux systemd
+	debhelper dpkg-dev lintian groff-base fakeroot systemd-container
+	mmdebstrap socat"
 
 passed=0
 failed=0
@@ -59,21 +63,63 @@ run_build() {
 		echo "== $name: bats, loop_threads = $t"
 		log=$(AIO_BIN="$PWD/$dir/aio-echod" AIO_LOOP_THREADS=$t \
 			bats --tap tests/*.bats 2>&1)
-		echo "$log"
-		p=$(grep -c '^ok ' <<<"$log")
-		f=$(grep -c '^not ok ' <<<"$log")
-		if [ "$((p + f))" -eq 0 ]; then
-			echo "== $name: bats ran no test"
-			f=1
-		fi
-		passed=$((passed + p))
-		failed=$((failed + f))
+		count_tap "$name" "$log"
 	done
+}
+
+# count_tap NAME LOG: print a bats TAP log and add up its results.  A
+# skipped test is neither passed nor failed.
+count_tap() {
+	local p f s
+
+	echo "$2"
+	p=$(grep -c '^ok ' <<<"$2")
+	s=$(grep -c '^ok .* # skip' <<<"$2")
+	f=$(grep -c '^not ok ' <<<"$2")
+	if [ "$((p + f))" -eq 0 ]; then
+		echo "== $1: bats ran no test"
+		f=1
+	fi
+	[ "$s" -eq 0 ] || echo "== $1: $s skipped"
+	passed=$((passed + p - s))
+	failed=$((failed + f))
+}
+
+# run_package: build the .deb from this tree, check it (tests/package.bats
+# with the normal build's daemon), then install and run it under a real
+# systemd in a container (tests/systemd/nspawn/run.sh).
+run_package() {
+	local deb out p f
+
+	echo "== package: build the .deb in build-deb"
+	if ! packaging/build-deb.sh build-deb; then
+		echo "== package: build FAILED"
+		failed=$((failed + 1))
+		return
+	fi
+	deb=$(ls "$PWD"/build-deb/aio-echod_*_amd64.deb)
+	echo "== package: bats tests/package.bats on $deb"
+	count_tap package "$(AIO_BIN="$PWD/build/aio-echod" AIO_DEB="$deb" \
+		bats --tap tests/package.bats 2>&1)"
+	echo "== package: under systemd in a container"
+	out=$(tests/systemd/nspawn/run.sh "$deb" 2>&1)
+	echo "$out"
+	if [[ "$out" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed[[:space:]]*$ ]]; then
+		p=${BASH_REMATCH[1]}
+		f=${BASH_REMATCH[2]}
+	else
+		echo "== package: the container test printed no summary"
+		p=0
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
 }
 
 install_missing $PACKAGES || { echo "0 passed, 1 failed"; exit 1; }
 
 run_build "normal (-Werror)" build -DAIO_WERROR=ON
+run_package
 ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_build "ASan+UBSan" build-asan -DAIO_WERROR=ON -DAIO_SANITIZE=ON \

@@ -65,7 +65,7 @@ proxy_waiting() {
 	grep -q "access logs still busy" "$LOG"
 	# The client's lookup was cut by the stop, not by a failed upstream.
 	grep -q "px 127.0.0.1:[0-9]*: closed (shutdown)" "$LOG"
-	! grep -q "no upstream reachable" "$LOG"
+	refute grep -q "no upstream reachable" "$LOG"
 }
 
 # term_again: a second SIGTERM; the daemon must exit 0 within 1 s (plus
@@ -105,7 +105,7 @@ term_again() {
 	term_again
 	# The stop cut the blocked write: its lines are counted as dropped
 	# by the stop, not blamed on the file.
-	! grep -q "Interrupted system call" "$LOG"
+	refute grep -q "Interrupted system call" "$LOG"
 	grep -q "lines dropped so far (stopping)" "$LOG"
 }
 

@@ -125,7 +125,7 @@ port_on_thread() {
 	kill -TERM "$DAEMON_PID"
 	# Idle clients go at once, on every thread.
 	wait_until 5000 output_has IDLE "all 20 closed"
-	! daemon_gone
+	refute daemon_gone
 	kill -TERM "$DAEMON_PID"
 	wait_exit 5000
 	[ "$DAEMON_STATUS" -eq 0 ]
@@ -211,7 +211,7 @@ EOC
 		else
 			[ "$status" -eq 0 ]
 		fi
-		! grep -qE "AddressSanitizer|runtime error:|LeakSanitizer" "$LOG"
+		refute grep -qE "AddressSanitizer|runtime error:|LeakSanitizer" "$LOG"
 		[ ! -e "$SOCK" ]
 	done
 	# The range covers both failing and starting.

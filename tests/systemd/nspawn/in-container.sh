@@ -64,10 +64,43 @@ check "/run/aio-echod is 0755 and the daemon's" \
 check "ExecStartPre checked the configuration" journal_has "configuration OK"
 check "no warnings in the journal" no_warnings
 
+# Reload: a new listener, in the same process.
+cp /etc/aio-echod.conf /tmp/shipped.conf
+sed -i 's|^listeners = (|listeners = (\n  { name = "more"; address = "127.0.0.1:6008"; service = "echo"; },|' \
+	/etc/aio-echod.conf
 systemctl reload "$S"
 check "systemctl reload" [ $? -eq 0 ]
-check "SIGHUP reached the daemon" wait_for journal_has "SIGHUP"
+check "the reload is applied: a new listener echoes" \
+	wait_for bash -c "[ \"\$(printf 'r\n' | socat -T3 - TCP:127.0.0.1:6008 2>/dev/null)\" = r ]"
 check "the same main pid after reload" [ "$(prop "$S" MainPID)" = "$pid" ]
+check "STATUS= counts the reload" \
+	bash -c "systemctl show -p StatusText --value $S | grep -q '1 reloads'"
+# A broken file: refused, the daemon runs on, a warning in the journal.
+echo 'listeners = (' >/etc/aio-echod.conf
+systemctl reload "$S"
+check "a reload with a broken file keeps the old configuration" \
+	wait_for journal_has "reload failed, running the previous configuration"
+check "still echoing after the refused reload" [ "$(send TCP:127.0.0.1:6008 x)" = x ]
+check "journalctl -p warning shows the warning" \
+	bash -c "journalctl -u $S -p warning --no-pager -q | grep -q 'reload failed'"
+check "journalctl -p warning leaves out info lines" \
+	not bash -c "journalctl -u $S -p warning --no-pager -q | grep -q 'listening on'"
+cp /tmp/shipped.conf /etc/aio-echod.conf
+systemctl restart "$S"
+
+# Socket activation: the example socket hands 127.0.0.1:7 to the
+# listener named "echo".
+systemctl stop "$S"
+systemctl start aio-echod.socket
+check "the socket listens while the service is stopped" \
+	bash -c "systemctl is-active --quiet aio-echod.socket && ! systemctl is-active --quiet $S"
+check "the first client starts the service and is echoed" \
+	[ "$(send TCP:127.0.0.1:7 activated)" = activated ]
+check "the listener took systemd's socket" \
+	wait_for journal_has "echo: listening on 127.0.0.1:7 (echo, socket from systemd)"
+systemctl stop "$S" aio-echod.socket
+systemctl start "$S"
+pid=$(prop "$S" MainPID)
 
 # Access logs and logrotate.  minbase has no /etc/hosts, which the proxy's
 # upstream name needs.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# packaging/nspawn-test/run.sh DEB: install DEB in a Debian 12 container
+# tests/systemd/nspawn/run.sh DEB: install DEB in a Debian 12 container
 # booted by systemd-nspawn (a real systemd as the container's PID 1, so it
 # works on a host whose PID 1 is not systemd) and run in-container.sh
 # there: install, start, echo, reload, access logs and logrotate, a bad
@@ -10,7 +10,8 @@
 # container's root file system (about 210 MB, 40 s to build) is cached in
 # $AIO_NSPAWN_WORK (default ${TMPDIR:-/tmp}/aio-echod-nspawn); each boot
 # writes to a tmpfs overlay, and the container has only its own loopback.
-# A run takes about 35 s.  Not part of tests/run-all.sh.
+# A run takes about 35 s.  tests/run-all.sh runs it on the package it
+# builds.
 set -euo pipefail
 
 if [ $# -ne 1 ] || [ ! -f "$1" ]; then
