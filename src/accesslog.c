@@ -69,6 +69,7 @@ struct accesslog {
 	int		 reopen;
 	struct log_shared *shared;
 	int		 orphaned;	/* freed while a job was out */
+	int		 closing;	/* accesslog_close(): free once written */
 };
 
 struct accesslog *
@@ -221,6 +222,8 @@ flush_done(struct pool_job *job)
 	free(f);
 	if (l->len > 0 || l->reopen)
 		start_flush(l);
+	if (l->closing && l->inflight == NULL)
+		accesslog_free(l);	/* written, or it cannot be */
 }
 
 /* Hand the pending lines (and a reopen) to the pool, if none is out. */
@@ -280,6 +283,19 @@ accesslog_flush(struct accesslog *l)
 {
 	if (l->len > 0 || l->reopen)
 		start_flush(l);
+}
+
+void
+accesslog_close(struct accesslog *l)
+{
+	if (l == NULL)
+		return;
+	l->closing = 1;
+	if (l->len > 0)
+		start_flush(l);
+	/* A job is out: its done frees l once the last line is written. */
+	if (l->inflight == NULL)
+		accesslog_free(l);
 }
 
 uint64_t

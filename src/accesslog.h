@@ -41,6 +41,15 @@ void	accesslog_reopen(struct accesslog *);
 /* accesslog_flush(log): hand any waiting lines to the pool now. */
 void	accesslog_flush(struct accesslog *);
 
+/*
+ * accesslog_close(log):
+ * As accesslog_free(), but the lines waiting are written first (a reload
+ * that moved the log to another path): log frees itself once they are,
+ * or once they cannot be (the pool stopping, its queue full: then they
+ * are dropped and counted).  NULL is a no-op.
+ */
+void	accesslog_close(struct accesslog *);
+
 /* accesslog_dropped(log): lines dropped so far, by it and its sharers. */
 uint64_t	accesslog_dropped(const struct accesslog *);
 

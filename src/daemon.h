@@ -40,7 +40,7 @@ struct daemon {
 	int64_t		 stopping;	/* clock_now() of the stop signal */
 	int		 hurry;		/* a second stop signal came */
 	int64_t		 watchdog_ms;	/* ping interval; 0: no watchdog */
-	uint64_t	*beats;		/* each shard's, at the last ping */
+	int64_t		 last_feed;	/* clock_now() of the last check */
 	struct loop_timer *status_timer, *watchdog_timer;
 	int64_t		 next_status, next_watchdog;	/* while joining */
 	struct reload	*reload;	/* a reload in progress, or NULL */

@@ -207,28 +207,33 @@ listener_reconfigure(struct listener *l, const struct listen_conf *lc,
 	const struct listen_conf *old = l->lc;
 	struct accesslog *log = NULL;
 	struct upstreams *ups = NULL;
-	int same_log;
+	int same_log, same_ups;
 
 	same_log = (old->access_log == NULL && lc->access_log == NULL) ||
 	    (old->access_log != NULL && lc->access_log != NULL &&
 	    strcmp(old->access_log, lc->access_log) == 0);
+	/* The same upstreams keep their object: its names resolved, its
+	 * turn.  Otherwise a new one; the old stays for older clients. */
+	same_ups = lc->service == SERVICE_PROXY && l->upstreams != NULL &&
+	    upstreams_same(l->upstreams, lc, resolve_interval);
 	/* What can fail first, so that failing changes nothing. */
 	if (!same_log && lc->access_log != NULL && (log =
 	    accesslog_create(lc->access_log, pool, l->first != l ?
 	    l->first->log : NULL)) == NULL)
 		return (-1);
-	if (lc->service == SERVICE_PROXY && (ups = upstreams_create(lc,
-	    l->loop, pool, resolve_interval, l->first != l ?
-	    l->first->upstreams : NULL)) == NULL)
+	if (!same_ups && lc->service == SERVICE_PROXY && (ups =
+	    upstreams_create(lc, l->loop, pool, resolve_interval,
+	    l->first != l ? l->first->upstreams : NULL)) == NULL)
 		goto fail;
-	if (keep_old_upstreams(l) == -1)
-		goto fail;
-	l->upstreams = ups;
+	if (same_ups)
+		upstreams_rebind(l->upstreams, lc);
+	else {
+		if (keep_old_upstreams(l) == -1)
+			goto fail;
+		l->upstreams = ups;
+	}
 	if (!same_log) {
-		if (l->log != NULL) {
-			accesslog_flush(l->log);
-			accesslog_free(l->log);
-		}
+		accesslog_close(l->log);	/* its lines still written */
 		l->log = log;
 	}
 	l->lc = lc;

@@ -29,7 +29,7 @@
 /* Long enough for any message we write; longer ones end in "...". */
 #define LOG_LINE_MAX	1024
 
-int		log_level = LOG_LEVEL_INFO;
+_Atomic int	log_level = LOG_LEVEL_INFO;
 static int	log_journal;
 
 void
@@ -37,7 +37,7 @@ log_init(int level)
 {
 	const char *js = getenv("JOURNAL_STREAM");
 
-	log_level = level;
+	atomic_store_explicit(&log_level, level, memory_order_relaxed);
 	log_journal = (js != NULL && *js != '\0');
 }
 

@@ -15,7 +15,9 @@
 #define LOG_LEVEL_INFO	6
 #define LOG_LEVEL_DEBUG	7
 
-extern int log_level;
+/* Any thread reads it; a reload sets it (relaxed: a level, not a flag
+ * that orders anything). */
+extern _Atomic int log_level;
 
 /*
  * log_init(level):
@@ -57,7 +59,8 @@ size_t	log_escape(char *, size_t, const char *, size_t);
 void	log_write(int, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 
-#define log_enabled(lvl)	((lvl) <= log_level)
+#define log_enabled(lvl)	\
+	((lvl) <= atomic_load_explicit(&log_level, memory_order_relaxed))
 #define log_at(lvl, e, ...) do {					\
 	if (log_enabled(lvl))						\
 		log_write((lvl), (e), __VA_ARGS__);			\

@@ -272,6 +272,8 @@ clients(const struct daemon *d)
 
 	for (i = 0; i < d->nopen; i++)
 		n += listener_clients(d->listeners[i]);
+	for (i = 0; i < d->nretired; i++)	/* removed, clients still on */
+		n += listener_clients(d->retired[i]);
 	return (n);
 }
 
@@ -316,30 +318,37 @@ update_status(void *arg)
 }
 
 /*
- * WATCHDOG=1, but only if every loop thread has turned since the last
- * ping (the first thread has: it runs this): one stalled thread is a
- * daemon that no longer serves its share of the clients, and systemd
- * should restart it.
+ * WATCHDOG=1, but only if every loop thread has made a heartbeat within
+ * the last interval (the first thread has turned: it runs this): one
+ * stalled thread is a daemon that no longer serves its share of the
+ * clients, and systemd should restart it.  If this call itself is late,
+ * the whole process was held up (stopped, throttled): the others' late
+ * beats say nothing then, and they are not judged.  Nor while stopping,
+ * when threads that have drained stop beating.
  */
 static void
 feed_watchdog(void *arg)
 {
 	static _Atomic int64_t warned;
 	struct daemon *d = arg;
-	uint64_t b;
-	int k, stalled = -1;
+	int64_t now = clock_now(), age = 0;
+	int k, stalled = -1, late;
 
-	for (k = 0; k < d->nshards; k++) {
-		b = shard_beats(d->shards[k]);
-		if (b == d->beats[k] && stalled == -1)
+	late = d->last_feed != 0 &&
+	    now - d->last_feed > d->watchdog_ms + d->watchdog_ms / 2;
+	d->last_feed = now;
+	for (k = 0; k < d->nshards && !late && d->stopping == 0; k++) {
+		age = now - shard_last_beat(d->shards[k]);
+		if (age > d->watchdog_ms) {
 			stalled = k + 1;
-		d->beats[k] = b;
+			break;
+		}
 	}
 	if (stalled == -1)
 		notify_watchdog();
 	else if (log_ratelimit(&warned))
 		log_warnx("loop thread %d has not turned in %lld ms: not "
-		    "feeding the watchdog", stalled, (long long)d->watchdog_ms);
+		    "feeding the watchdog", stalled, (long long)age);
 }
 
 /* Start the status and watchdog timers, once the daemon is ready. */
@@ -349,9 +358,8 @@ start_notify_timers(struct daemon *d)
 	if (notify_enabled() && (d->status_timer = loop_every(d->loop,
 	    STATUS_MS, update_status, d)) == NULL)
 		fatal("status timer");
-	if (d->watchdog_ms > 0 && ((d->beats = calloc((size_t)d->nthreads,
-	    sizeof(*d->beats))) == NULL || (d->watchdog_timer =
-	    loop_every(d->loop, d->watchdog_ms, feed_watchdog, d)) == NULL))
+	if (d->watchdog_ms > 0 && (d->watchdog_timer =
+	    loop_every(d->loop, d->watchdog_ms, feed_watchdog, d)) == NULL)
 		fatal("watchdog timer");
 }
 
@@ -459,30 +467,36 @@ wait_logs(struct daemon *d, int64_t *end)
 	}
 }
 
-/* Each listener's counters, summed over the loop threads. */
+/* first's counters, summed over its copies on every loop thread. */
+static void
+log_summary(const struct daemon *d, const struct listener *first,
+    const struct listener **copies, const char *note)
+{
+	char line[512];
+	size_t n = 0;
+	int k;
+
+	copies[n++] = first;
+	for (k = 0; k < d->nshards; k++)
+		if ((copies[n] = shard_copy_of(d->shards[k], first)) != NULL)
+			n++;
+	log_info("%s%s: %s", listener_name(first), note,
+	    listener_summary(copies, n, line, sizeof(line)));
+}
+
+/* Each listener's counters, those a reload removed included. */
 static void
 log_summaries(const struct daemon *d)
 {
 	const struct listener **copies;
-	const struct listener *l;
-	char line[512];
-	size_t i, n;
-	int k;
+	size_t i;
 
 	if ((copies = calloc((size_t)d->nthreads, sizeof(*copies))) == NULL)
 		return;
-	for (i = 0; i < d->nopen; i++) {
-		copies[0] = d->listeners[i];
-		n = 1;
-		/* A shard that ended before a last reload reached it has
-		 * other listeners at i: those are not this one's. */
-		for (k = 0; k < d->nshards; k++)
-			if ((l = shard_listener(d->shards[k], i)) != NULL &&
-			    listener_first(l) == d->listeners[i])
-				copies[n++] = l;
-		log_info("%s: %s", listener_name(d->listeners[i]),
-		    listener_summary(copies, n, line, sizeof(line)));
-	}
+	for (i = 0; i < d->nretired; i++)
+		log_summary(d, d->retired[i], copies, " (removed by a reload)");
+	for (i = 0; i < d->nopen; i++)
+		log_summary(d, d->listeners[i], copies, "");
 	free(copies);
 }
 
@@ -501,6 +515,8 @@ close_listeners(struct daemon *d)
 
 	for (i = 0; i < d->nopen; i++)
 		listener_stop(d->listeners[i]);
+	for (i = 0; i < d->nretired; i++)
+		listener_stop(d->retired[i]);
 	if (d->pool != NULL) {
 		end = start + (d->hurry ? LOG_HURRY_MS : LOG_FLUSH_MS);
 		if (wait_logs(d, &end) == -1)
@@ -583,6 +599,7 @@ on_usr1(int signo, void *arg)
 	 * is on its way (it runs at the thread's next turn). */
 	for (i = 0; i < d->nshards; i++)
 		shard_reopen_logs(d->shards[i]);
+	(void)listeners_reopen_logs(d->retired, d->nretired);
 	log_info("SIGUSR1: reopening %zu access logs",
 	    listeners_reopen_logs(d->listeners, d->nopen));
 }
@@ -669,7 +686,6 @@ out:
 	close_listeners(&d);
 	loop_timer_free(d.status_timer);
 	loop_timer_free(d.watchdog_timer);
-	free(d.beats);
 	loop_free(d.loop);
 	buf_fini();
 	coro_fini();

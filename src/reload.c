@@ -150,10 +150,13 @@ reload_prepare(struct daemon *d, struct reload *r, char *why, size_t size)
 	size_t i, j, n = cfg->nlisteners, k;
 	int *taken;
 
-	r->from = calloc(n, sizeof(*r->from));
-	r->firsts = calloc(n, sizeof(*r->firsts));
+	r->from = calloc(n + 1, sizeof(*r->from));
+	r->firsts = calloc(n + 1, sizeof(*r->firsts));
 	r->change.fds = malloc((n * (size_t)d->nshards + 1) *
 	    sizeof(*r->change.fds));
+	if (r->change.fds != NULL)	/* none opened yet */
+		for (i = 0; i < n * (size_t)d->nshards; i++)
+			r->change.fds[i] = -1;
 	taken = calloc(d->nopen + 1, sizeof(*taken));
 	if (r->from == NULL || r->firsts == NULL || r->change.fds == NULL ||
 	    taken == NULL) {
@@ -161,8 +164,6 @@ reload_prepare(struct daemon *d, struct reload *r, char *why, size_t size)
 		snprintf(why, size, "out of memory");
 		return (-1);
 	}
-	for (i = 0; i < n * (size_t)d->nshards; i++)
-		r->change.fds[i] = -1;
 	for (j = 0; j < n; j++) {
 		lc = &cfg->listeners[j];
 		r->from[j] = -1;

@@ -81,7 +81,7 @@ struct shard {
 	int			 told_run;	/* main's: RUN or END sent */
 	int64_t			 beat_ms;	/* 0: no heartbeat */
 	struct loop_timer	*beat;
-	atomic_uint_fast64_t	 beats;		/* turns of its loop, seen */
+	_Atomic int64_t		 last_beat;	/* clock_now() of the last */
 	int			 joined;
 };
 
@@ -182,7 +182,7 @@ on_beat(void *arg)
 {
 	struct shard *s = arg;
 
-	atomic_fetch_add(&s->beats, 1);
+	atomic_store(&s->last_beat, clock_now());
 }
 
 /* Wait for the main thread's next word, and take it. */
@@ -221,6 +221,7 @@ shard_main(void *arg)
 		cmd = shard_wait(s);
 	}
 	if (cmd == CMD_RUN) {
+		atomic_store(&s->last_beat, clock_now());
 		set_state(s, SHARD_RUNNING);
 		if (s->beat_ms > 0 && (s->beat = loop_every(s->loop,
 		    s->beat_ms, on_beat, s)) == NULL)
@@ -353,6 +354,7 @@ posted_reopen(void *arg)
 	struct shard *s = arg;
 
 	(void)listeners_reopen_logs(s->ls, s->nls);
+	(void)listeners_reopen_logs(s->retired, s->nretired);
 }
 
 /* Post fn to s's loop; out of memory, the stop is retried by the caller's
@@ -437,7 +439,9 @@ void
 shard_change(struct shard *s, struct shard_change *ch)
 {
 	s->change = ch;
-	shard_post(s, posted_change, "reload");
+	/* Lost, the threads would run different configurations. */
+	if (loop_post(s->loop, posted_change, s) == -1)
+		fatal("reload: loop thread %d", s->index);
 }
 
 void
@@ -480,16 +484,24 @@ shard_join(struct shard *s, int64_t deadline)
 	return (0);
 }
 
-uint64_t
-shard_beats(struct shard *s)
+struct listener *
+shard_copy_of(const struct shard *s, const struct listener *first)
 {
-	return (atomic_load(&s->beats));
+	size_t i;
+
+	for (i = 0; i < s->nls; i++)
+		if (s->ls[i] != NULL && listener_first(s->ls[i]) == first)
+			return (s->ls[i]);
+	for (i = 0; i < s->nretired; i++)
+		if (listener_first(s->retired[i]) == first)
+			return (s->retired[i]);
+	return (NULL);
 }
 
-struct listener *
-shard_listener(const struct shard *s, size_t i)
+int64_t
+shard_last_beat(struct shard *s)
 {
-	return (i < s->nls ? s->ls[i] : NULL);
+	return (atomic_load(&s->last_beat));
 }
 
 void

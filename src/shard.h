@@ -38,18 +38,18 @@ int	shard_open(struct shard *, struct listener *const *);
 
 /*
  * shard_go(s, beat_ms):
- * Start accepting on every listener copy of s, and (beat_ms > 0) count
- * a heartbeat every beat_ms while its loop turns (shard_beats()).  A
+ * Start accepting on every listener copy of s, and (beat_ms > 0) make
+ * a heartbeat every beat_ms while its loop turns (shard_last_beat()).  A
  * shard never told to go ends at shard_join().
  */
 void	shard_go(struct shard *, int64_t);
 
 /*
- * shard_beats(s):
- * How many heartbeats s's loop has made: unchanged over twice beat_ms,
- * the thread is stalled.  Any thread.
+ * shard_last_beat(s):
+ * When s's loop last made a heartbeat (clock_now()): older than a few
+ * beat_ms, the thread is stalled.  Any thread.
  */
-uint64_t	shard_beats(struct shard *);
+int64_t	shard_last_beat(struct shard *);
 
 /*
  * shard_drain(s, timeout_ms), shard_cancel(s):
@@ -96,8 +96,12 @@ void	shard_reopen_logs(struct shard *);
  */
 int	shard_join(struct shard *, int64_t);
 
-/* shard_listener(s, i): s's copy of listener i, or NULL if it has none. */
-struct listener	*shard_listener(const struct shard *, size_t);
+/*
+ * shard_copy_of(s, first):
+ * s's copy of the listener first (one a reload removed included), or
+ * NULL.  Only while s's thread does not run (at exit).
+ */
+struct listener	*shard_copy_of(const struct shard *, const struct listener *);
 
 /*
  * shard_free(s):

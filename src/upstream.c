@@ -96,6 +96,31 @@ upstreams_create(const struct listen_conf *lc, struct loop *loop,
 	return (us);
 }
 
+int
+upstreams_same(const struct upstreams *us, const struct listen_conf *lc,
+    int64_t interval)
+{
+	size_t i;
+
+	if (us->n != lc->nupstreams || us->lc->balance != lc->balance ||
+	    us->interval != interval)
+		return (0);
+	for (i = 0; i < us->n; i++)
+		if (strcmp(us->u[i].uc->text, lc->upstreams[i].text) != 0)
+			return (0);
+	return (1);
+}
+
+void
+upstreams_rebind(struct upstreams *us, const struct listen_conf *lc)
+{
+	size_t i;
+
+	us->lc = lc;
+	for (i = 0; i < us->n; i++)
+		us->u[i].uc = &lc->upstreams[i];
+}
+
 void
 upstreams_free(struct upstreams *us)
 {

@@ -40,6 +40,21 @@ struct upstreams	*upstreams_create(const struct listen_conf *,
  */
 void	upstreams_free(struct upstreams *);
 
+/*
+ * upstreams_same(us, lc, resolve_interval_ms):
+ * 1 if lc (from a reloaded configuration) names the same upstreams, in
+ * the same order, with the same balance and resolve_interval, so that us
+ * can serve it on (keeping its cache of names and its turn); else 0.
+ */
+int	upstreams_same(const struct upstreams *, const struct listen_conf *,
+	    int64_t);
+
+/*
+ * upstreams_rebind(us, lc):
+ * Make us read its settings from lc, for which upstreams_same() said 1.
+ */
+void	upstreams_rebind(struct upstreams *, const struct listen_conf *);
+
 /* upstreams_count(us): how many upstreams there are. */
 size_t	upstreams_count(const struct upstreams *);
 

@@ -101,13 +101,18 @@ print("bound", flush=True); time.sleep(60)' "$busy" >"$BATS_TEST_TMPDIR/busy.out
 	px() { echo "{ name = \"px\"; address = \"$ADDR_A\"; service = \"proxy\"; upstreams = ( \"127.0.0.1:$UP_PORT\" ); $1 }"; }
 	conf "$(px)"
 	start_daemon
-	bg_client BIG --timeout 120 echo "$ADDR_A" --bytes $((50 * 1024 * 1024)) --chunk 65536
+	# 800 chunks 2 ms apart: the stream lasts while the reloads come.
+	bg_client BIG --timeout 120 echo "$ADDR_A" --bytes $((50 * 1024 * 1024)) \
+		--chunk 65536 --pause 0.002
+	wait_until 10000 output_has BIG "^sending"
 	for i in 1 2 3 4 5; do
 		conf "$(px "idle_timeout = \"${i}0s\";"), $(echo_b)"
 		[ $((i % 2)) -eq 0 ] && conf "$(px "idle_timeout = \"${i}0s\";")"
 		kill -HUP "$DAEMON_PID"
 		wait_until 5000 reloaded "$i"
 	done
+	# The reloads came while the bytes were still flowing.
+	refute output_has BIG "byte-exact"
 	wait "$BIG_PID"
 	output_has BIG "byte-exact"
 	stop_daemon
@@ -116,6 +121,8 @@ print("bound", flush=True); time.sleep(60)' "$busy" >"$BATS_TEST_TMPDIR/busy.out
 @test "clients queued on an unchanged listener during a reload are served" {
 	conf "$(echo_a 'backlog = 64;')"
 	start_daemon
+	sockets() { ss -Htlne "( sport = :$PORT_A )" | grep -o 'ino:[0-9]*' | sort; }
+	before=$(sockets)
 	# Stopped, the daemon accepts nobody: the kernel queues them.
 	kill -STOP "$DAEMON_PID"
 	bg_client Q --timeout 60 echo "$ADDR_A" --clients 20
@@ -127,6 +134,9 @@ print("bound", flush=True); time.sleep(60)' "$busy" >"$BATS_TEST_TMPDIR/busy.out
 	wait_until 5000 reloaded 1
 	wait "$Q_PID"
 	output_has Q "20 clients x 1024 bytes: byte-exact"
+	# The very sockets they were queued on, on every thread.
+	[ "$(sockets)" = "$before" ]
+	[ -n "$before" ]
 	stop_daemon
 }
 
@@ -149,4 +159,45 @@ print("bound", flush=True); time.sleep(60)' "$busy" >"$BATS_TEST_TMPDIR/busy.out
 	run "${CLIENT[@]}" echo "$ADDR_B"
 	[ "$status" -eq 0 ]
 	stop_daemon
+}
+
+@test "an unchanged upstream list keeps its names resolved across reloads" {
+	start_upstream UP echo
+	px() { echo "{ name = \"px\"; address = \"$ADDR_A\"; service = \"proxy\"; upstreams = ( \"localhost:$UP_PORT\" ); $1 }"; }
+	conf "$(px)"
+	start_daemon
+	run "${CLIENT[@]}" echo "$ADDR_A" --clients 10
+	[ "$status" -eq 0 ]
+	n=$(grep -c "px: resolved localhost" "$LOG")
+	for i in 1 2 3; do
+		conf "$(px "idle_timeout = \"${i}0s\";")"
+		kill -HUP "$DAEMON_PID"
+		wait_until 5000 reloaded "$i"
+	done
+	run "${CLIENT[@]}" echo "$ADDR_A" --clients 10
+	[ "$status" -eq 0 ]
+	# No lookup was needed again: the cache and the turn were kept.
+	[ "$(grep -c "px: resolved localhost" "$LOG")" -eq "$n" ]
+	stop_daemon
+}
+
+@test "a removed listener's clients still count: logs reopened, summary at exit" {
+	alog=$BATS_TEST_TMPDIR/a.log
+	conf "$(echo_a "access_log = \"$alog\";")"
+	start_daemon
+	run "${CLIENT[@]}" echo "$ADDR_A"
+	[ "$status" -eq 0 ]
+	bg_client OLD --timeout 60 hold "$ADDR_A" 1
+	wait_until 10000 output_has OLD "holding 1"
+	conf "$(echo_b)"
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 reloaded 1
+	wait_until 5000 count_is 1 awk 'END { print NR }' "$alog"
+	mv "$alog" "$alog.1"
+	kill -USR1 "$DAEMON_PID"
+	wait_until 5000 log_has "SIGUSR1: reopening"
+	stop_daemon
+	# The held client's line went to the reopened file.
+	wait_until 5000 count_is 1 awk 'END { print NR }' "$alog"
+	log_has "a (removed by a reload): 2 served"
 }

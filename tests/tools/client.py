@@ -26,8 +26,11 @@ async def connect(addr):
     return await asyncio.open_connection(host.strip("[]"), int(port))
 
 
-async def echo_one(addr, nbytes, chunk):
-    """Send nbytes of random data, half-close, expect the same bytes, then EOF."""
+async def echo_one(addr, nbytes, chunk, pause=0.0):
+    """Send nbytes of random data, half-close, expect the same bytes, then
+    EOF.  With pause, wait that many seconds after each chunk, so that the
+    stream lasts (while a test does something to the daemon meanwhile);
+    "sending" is printed once the first chunk is out."""
     reader, writer = await connect(addr)
     data = os.urandom(nbytes)
 
@@ -35,6 +38,10 @@ async def echo_one(addr, nbytes, chunk):
         for off in range(0, len(data), chunk):
             writer.write(data[off:off + chunk])
             await writer.drain()
+            if pause:
+                if off == 0:
+                    print("sending", flush=True)
+                await asyncio.sleep(pause)
         writer.write_eof()
 
     async def receive():
@@ -55,7 +62,8 @@ async def echo_one(addr, nbytes, chunk):
 
 async def cmd_echo(a):
     results = await asyncio.gather(
-        *(echo_one(a.addr, a.bytes, a.chunk) for _ in range(a.clients)),
+        *(echo_one(a.addr, a.bytes, a.chunk, a.pause)
+          for _ in range(a.clients)),
         return_exceptions=True)
     bad = [r for r in results if isinstance(r, BaseException)]
     if bad:
@@ -479,6 +487,8 @@ def main():
     e.add_argument("--bytes", type=int, default=1024)
     e.add_argument("--clients", type=int, default=1)
     e.add_argument("--chunk", type=int, default=65536)
+    e.add_argument("--pause", type=float, default=0.0,
+                   help="seconds to wait after each chunk")
     for name in ("idle", "rejected", "stall", "reset", "expect_reset", "sleep"):
         sub.add_parser(name.replace("_", "-")).add_argument("addr")
     for name in ("halfclose", "fetch"):

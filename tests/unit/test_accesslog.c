@@ -133,6 +133,45 @@ test_shared(void)
 	unlink(target);
 }
 
+/*
+ * A log closed by a reload (its path changed) while its writer is
+ * blocked: the lines still waiting are written once the writer can, not
+ * dropped; the log frees itself after.
+ */
+static void
+test_close_writes_all(void)
+{
+	struct loop *l = loop_create();
+	struct pool *p = pool_create(1, 8);
+	struct accesslog *al;
+	char fifo[96], buf[64];
+	int64_t end;
+	ssize_t n, got = 0;
+	int fd;
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo2", dir);
+	mkfifo(fifo, 0600);
+	al = accesslog_create(fifo, p, NULL);
+	accesslog_write(al, "one\n", 4);
+	end = clock_now() + 5000;
+	while (pool_queued(p) > 0 && clock_now() < end)
+		usleep(1000);	/* the worker is blocked opening the FIFO */
+	accesslog_write(al, "two\n", 4);
+	accesslog_close(al);
+	fd = open(fifo, O_RDONLY | O_NONBLOCK);
+	CHECK(pool_wait_idle(p, clock_now() + 5000) == 0,
+	    "both flushes come back once the FIFO has a reader");
+	while ((n = read(fd, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+		got += n;
+	buf[got] = '\0';
+	CHECK(strcmp(buf, "one\ntwo\n") == 0,
+	    "every line waiting at close was written (\"%s\")", buf);
+	close(fd);
+	pool_free(p);
+	loop_free(l);
+	unlink(fifo);
+}
+
 int
 main(void)
 {
@@ -146,6 +185,7 @@ main(void)
 	test_free_with_job_out();
 	test_symlink_refused();
 	test_shared();
+	test_close_writes_all();
 	rmdir(dir);
 	coro_fini();
 	return (check_done());
