@@ -43,6 +43,8 @@ struct daemon {
 	int64_t		 last_feed;	/* clock_now() of the last check */
 	struct loop_timer *status_timer, *watchdog_timer;
 	int64_t		 next_status, next_watchdog;	/* while joining */
+	int		 ready;	/* READY=1 was sent: reloads may run */
+	int		 pool_stuck;	/* workers left behind at exit */
 	struct reload	*reload;	/* a reload in progress, or NULL */
 	int		 reload_queued;	/* SIGHUP during one */
 	unsigned	 reloads;	/* done */

@@ -523,6 +523,7 @@ close_listeners(struct daemon *d)
 			log_warnx("access logs still busy after %lld ms; "
 			    "giving up", (long long)(clock_now() - start));
 		stuck = pool_stop(d->pool, end);
+		d->pool_stuck = stuck;
 		for (k = 0; k < stuck; k++)
 			log_warnx("worker pool: a worker is stuck in \"%s\"; "
 			    "leaving it", pool_stuck_what(d->pool, k));
@@ -673,6 +674,7 @@ main(int argc, char **argv)
 	snprintf(status_text, sizeof(status_text), "%zu listeners on %d loop "
 	    "threads", d.nopen, d.nthreads);
 	notify_ready(status_text);
+	d.ready = 1;
 
 	if (loop_run(d.loop) == -1)
 		fatal("event loop");

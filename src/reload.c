@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "limits.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
@@ -302,6 +303,7 @@ reload_commit(struct daemon *d, struct reload *r)
 	d->reload_error[0] = '\0';
 	if (!d->opt->verbose)
 		log_init((int)cfg->log_level);
+	limits_check(cfg, d->nthreads);	/* warns if they no longer fit */
 
 	r->change.cfg = cfg;
 	r->change.firsts = d->listeners;
@@ -373,8 +375,9 @@ reload_start(struct daemon *d)
 void
 reload_request(struct daemon *d)
 {
-	if (d->stopping != 0) {
-		log_info("SIGHUP: the daemon is stopping; not reloading");
+	if (d->stopping != 0 || !d->ready) {
+		log_info("SIGHUP: the daemon is %s; not reloading",
+		    d->ready ? "stopping" : "not ready");
 		return;
 	}
 	if (d->reload != NULL) {
@@ -390,7 +393,9 @@ reload_free(struct daemon *d)
 {
 	size_t i;
 
-	reload_free_one(d->reload);
+	/* A worker stuck reading the file still holds the reload. */
+	if (d->pool_stuck == 0)
+		reload_free_one(d->reload);
 	d->reload = NULL;
 	for (i = 0; i < d->nretired; i++)
 		listener_free(d->retired[i]);

@@ -201,3 +201,15 @@ print("bound", flush=True); time.sleep(60)' "$busy" >"$BATS_TEST_TMPDIR/busy.out
 	wait_until 5000 count_is 1 awk 'END { print NR }' "$alog"
 	log_has "a (removed by a reload): 2 served"
 }
+
+@test "a reload that raises max_connections past the fd limit says so" {
+	conf "$(echo_a 'max_connections = 10;')"
+	DAEMON_WRAP=(prlimit --nofile=200:200 --)
+	start_daemon
+	refute log_has "open file limit is 200"
+	conf "$(echo_a 'max_connections = 1000;')"
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 reloaded 1
+	log_has "open file limit is 200 but max_connections needs"
+	stop_daemon
+}
