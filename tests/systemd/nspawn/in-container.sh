@@ -61,7 +61,7 @@ uid=$(ps -o uid= -p "$pid" | tr -d ' ')
 check "runs as a dynamic user (uid $uid)" [ "$uid" -ne 0 ]
 check "/run/aio-echod is 0755 and the daemon's" \
 	[ "$(stat -c '%a %u' /run/aio-echod)" = "755 $uid" ]
-check "ExecStartPre checked the configuration" journal_has "configuration OK"
+check "ExecStartPre checked the configuration" wait_for journal_has "configuration OK"
 check "no warnings in the journal" no_warnings
 
 # Reload: a new listener, in the same process.
@@ -82,7 +82,7 @@ check "a reload with a broken file keeps the old configuration" \
 	wait_for journal_has "reload failed, running the previous configuration"
 check "still echoing after the refused reload" [ "$(send TCP:127.0.0.1:6008 x)" = x ]
 check "journalctl -p warning shows the warning" \
-	bash -c "journalctl -u $S -p warning --no-pager -q | grep -q 'reload failed'"
+	wait_for bash -c "journalctl -u $S -p warning --no-pager -q | grep -q 'reload failed'"
 check "journalctl -p warning leaves out info lines" \
 	not bash -c "journalctl -u $S -p warning --no-pager -q | grep -q 'listening on'"
 cp /tmp/shipped.conf /etc/aio-echod.conf
@@ -134,7 +134,7 @@ echo 'bogus_key = 1;' >>/etc/aio-echod.conf
 systemctl restart "$S" 2>/dev/null
 check "a bad configuration fails the start" [ $? -ne 0 ]
 check "its file:line error is in the journal" \
-	journal_has '/etc/aio-echod.conf:[0-9]*: unknown key "bogus_key"'
+	wait_for journal_has '/etc/aio-echod.conf:[0-9]*: unknown key "bogus_key"'
 cp /tmp/good.conf /etc/aio-echod.conf
 systemctl reset-failed "$S"
 systemctl start "$S"
@@ -171,7 +171,7 @@ pid=$(prop "$S" MainPID)
 n=$(prop "$S" NRestarts)
 kill -STOP "$pid"
 check "a stopped daemon is restarted by the watchdog" wait_for restarted "$n"
-check "the watchdog timeout is in the journal" journal_has "Watchdog timeout"
+check "the watchdog timeout is in the journal" wait_for journal_has "Watchdog timeout"
 check "active again under a new pid" \
 	bash -c "sleep 1; systemctl is-active --quiet $S && [ \"\$(systemctl show -p MainPID --value $S)\" != $pid ]"
 
