@@ -172,8 +172,16 @@ destroy(struct accesslog *l)
 {
 	if (l->fd != -1)
 		close(l->fd);
-	if (atomic_fetch_sub(&l->shared->refs, 1) == 1)
+	if (atomic_fetch_sub(&l->shared->refs, 1) == 1) {
+		/* The last copy: the whole count, whatever the rate limit
+		 * held back. */
+		if (atomic_load(&l->shared->dropped) >
+		    atomic_load(&l->shared->dropped_told))
+			log_warnx("access log %s: %llu lines dropped in all",
+			    l->path, (unsigned long long)
+			    atomic_load(&l->shared->dropped));
 		free(l->shared);
+	}
 	free(l->pending);
 	free(l->path);
 	free(l);

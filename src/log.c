@@ -33,6 +33,12 @@ _Atomic int	log_level = LOG_LEVEL_INFO;
 static int	log_journal;
 
 void
+log_set_level(int level)
+{
+	atomic_store_explicit(&log_level, level, memory_order_relaxed);
+}
+
+void
 log_init(int level)
 {
 	const char *js = getenv("JOURNAL_STREAM");

@@ -23,9 +23,16 @@ extern _Atomic int log_level;
  * log_init(level):
  * Set the level below which lines are dropped, and decide the line format:
  * "<N>message" when stderr is the journal (JOURNAL_STREAM is set), else
- * "2026-11-25T10:00:00.123Z level: message".  Any thread.
+ * "2026-11-25T10:00:00.123Z level: message".  At startup, before the
+ * other threads exist.
  */
 void	log_init(int);
+
+/*
+ * log_set_level(level):
+ * Change only the level (a reload, while other threads log).  Any thread.
+ */
+void	log_set_level(int);
 
 /*
  * log_level_parse(name):

@@ -318,8 +318,8 @@ update_status(void *arg)
 }
 
 /*
- * WATCHDOG=1, but only if every loop thread has made a heartbeat within
- * the last interval (the first thread has turned: it runs this): one
+ * WATCHDOG=1, but only if every loop thread has made a heartbeat since
+ * about the previous check (the first thread has turned: it runs this): one
  * stalled thread is a daemon that no longer serves its share of the
  * clients, and systemd should restart it.  If this call itself is late,
  * the whole process was held up (stopped, throttled): the others' late
@@ -331,24 +331,28 @@ feed_watchdog(void *arg)
 {
 	static _Atomic int64_t warned;
 	struct daemon *d = arg;
-	int64_t now = clock_now(), age = 0;
+	int64_t now = clock_now(), prev = d->last_feed, beat = d->watchdog_ms / 2;
 	int k, stalled = -1, late;
 
-	late = d->last_feed != 0 &&
-	    now - d->last_feed > d->watchdog_ms + d->watchdog_ms / 2;
 	d->last_feed = now;
-	for (k = 0; k < d->nshards && !late && d->stopping == 0; k++) {
-		age = now - shard_last_beat(d->shards[k]);
-		if (age > d->watchdog_ms) {
+	late = prev != 0 && now - prev > d->watchdog_ms + beat;
+	/*
+	 * Stalled: no heartbeat for a whole beat before the previous check,
+	 * however late this one is (after a pause of the whole process the
+	 * threads wake in any order, and this check may run first).
+	 */
+	for (k = 0; k < d->nshards && prev != 0 && !late && d->stopping == 0;
+	    k++)
+		if (shard_last_beat(d->shards[k]) < prev - beat) {
 			stalled = k + 1;
 			break;
 		}
-	}
 	if (stalled == -1)
 		notify_watchdog();
 	else if (log_ratelimit(&warned))
 		log_warnx("loop thread %d has not turned in %lld ms: not "
-		    "feeding the watchdog", stalled, (long long)age);
+		    "feeding the watchdog", stalled, (long long)(now -
+		    shard_last_beat(d->shards[stalled - 1])));
 }
 
 /* Start the status and watchdog timers, once the daemon is ready. */

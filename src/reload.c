@@ -44,6 +44,7 @@ struct reload {
 	struct config		*cfg;		/* read by the worker; NULL
 						   once the daemon's */
 	size_t			 n;		/* its listeners */
+	int			 nthreads;	/* loop threads, for limits */
 	char			 problem[CONFIG_PROBLEM_MAX];
 	int			*from;		/* [j]: old listener kept, or -1 */
 	struct listener		**firsts;	/* [j]: the first thread's */
@@ -60,6 +61,9 @@ read_fn(struct pool_job *job)
 	struct reload *r = (struct reload *)job;
 
 	r->cfg = daemon_load_config(r->opt);
+	/* Here, not on a loop: it reads /proc/self/maps. */
+	if (r->cfg != NULL)
+		limits_check(r->cfg, r->nthreads);
 	if (r->cfg == NULL)
 		snprintf(r->problem, sizeof(r->problem), "%s",
 		    config_problem());
@@ -302,8 +306,7 @@ reload_commit(struct daemon *d, struct reload *r)
 	d->reloads++;
 	d->reload_error[0] = '\0';
 	if (!d->opt->verbose)
-		log_init((int)cfg->log_level);
-	limits_check(cfg, d->nthreads);	/* warns if they no longer fit */
+		log_set_level((int)cfg->log_level);
 
 	r->change.cfg = cfg;
 	r->change.firsts = d->listeners;
@@ -360,6 +363,7 @@ reload_start(struct daemon *d)
 	}
 	r->d = d;
 	r->opt = d->opt;
+	r->nthreads = d->nthreads;
 	r->job.fn = read_fn;
 	r->job.done = read_done;
 	snprintf(r->job.what, sizeof(r->job.what), "reload %s",

@@ -101,9 +101,10 @@ print("bound", flush=True); time.sleep(60)' "$busy" >"$BATS_TEST_TMPDIR/busy.out
 	px() { echo "{ name = \"px\"; address = \"$ADDR_A\"; service = \"proxy\"; upstreams = ( \"127.0.0.1:$UP_PORT\" ); $1 }"; }
 	conf "$(px)"
 	start_daemon
-	# 800 chunks 2 ms apart: the stream lasts while the reloads come.
+	# 800 chunks 5 ms apart: the stream lasts (4 s at least) while the
+	# reloads come.
 	bg_client BIG --timeout 120 echo "$ADDR_A" --bytes $((50 * 1024 * 1024)) \
-		--chunk 65536 --pause 0.002
+		--chunk 65536 --pause 0.005
 	wait_until 10000 output_has BIG "^sending"
 	for i in 1 2 3 4 5; do
 		conf "$(px "idle_timeout = \"${i}0s\";"), $(echo_b)"
@@ -166,7 +167,8 @@ print("bound", flush=True); time.sleep(60)' "$busy" >"$BATS_TEST_TMPDIR/busy.out
 	px() { echo "{ name = \"px\"; address = \"$ADDR_A\"; service = \"proxy\"; upstreams = ( \"localhost:$UP_PORT\" ); $1 }"; }
 	conf "$(px)"
 	start_daemon
-	run "${CLIENT[@]}" echo "$ADDR_A" --clients 10
+	# 50 clients: every loop thread has looked the name up.
+	run "${CLIENT[@]}" echo "$ADDR_A" --clients 50
 	[ "$status" -eq 0 ]
 	n=$(grep -c "px: resolved localhost" "$LOG")
 	for i in 1 2 3; do
@@ -174,7 +176,7 @@ print("bound", flush=True); time.sleep(60)' "$busy" >"$BATS_TEST_TMPDIR/busy.out
 		kill -HUP "$DAEMON_PID"
 		wait_until 5000 reloaded "$i"
 	done
-	run "${CLIENT[@]}" echo "$ADDR_A" --clients 10
+	run "${CLIENT[@]}" echo "$ADDR_A" --clients 50
 	[ "$status" -eq 0 ]
 	# No lookup was needed again: the cache and the turn were kept.
 	[ "$(grep -c "px: resolved localhost" "$LOG")" -eq "$n" ]

@@ -194,4 +194,7 @@ check "the logs are gone" \
 
 journalctl -b --no-pager -o short-monotonic >/ci-out/journal.txt 2>&1
 echo "$passed passed, $failed failed"
+# Let tee write the last line before the unit ends and takes it along.
+exec >&- 2>&-
+wait
 [ "$failed" -eq 0 ]
