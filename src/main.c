@@ -119,9 +119,19 @@ open_listener(struct daemon *d, const struct listen_conf *lc, int npassed,
 	struct listener *l;
 	int k, fd;
 
+	/* The socket of lc's name that listens at lc's address, else the
+	 * first of lc's name (an error below). */
 	for (k = 0; k < npassed; k++)
-		if (names != NULL && strcmp(names[k], lc->name) == 0)
+		if (names != NULL && !passed[k] &&
+		    strcmp(names[k], lc->name) == 0 &&
+		    notify_socket_is(SD_LISTEN_FDS_START + k, &lc->addr.ss,
+		    lc->addr.len))
 			break;
+	if (k == npassed)
+		for (k = 0; k < npassed; k++)
+			if (names != NULL && !passed[k] &&
+			    strcmp(names[k], lc->name) == 0)
+				break;
 	if (k == npassed) {
 		l = listener_open(lc, d->loop, d->pool,
 		    d->cfg->resolve_interval, d->nthreads > 1);
@@ -184,8 +194,9 @@ open_listeners(struct daemon *d)
 		if (r == 0 && !passed[k]) {
 			log_write(LOG_LEVEL_CRIT, 0, "socket activation: "
 			    "systemd passed a socket named \"%s\", and no "
-			    "listener has that name", names != NULL ?
-			    names[k] : "unknown");
+			    "listener of that name takes it (none has the "
+			    "name, or one listener took another of them)",
+			    names != NULL ? names[k] : "unknown");
 			r = -1;
 		}
 		if (!passed[k])

@@ -70,15 +70,20 @@ run_build() {
 # count_tap NAME LOG: print a bats TAP log and add up its results.  A
 # skipped test is neither passed nor failed.
 count_tap() {
-	local p f s
+	local p f s plan
 
 	echo "$2"
 	p=$(grep -c '^ok ' <<<"$2")
 	s=$(grep -c '^ok .* # skip' <<<"$2")
 	f=$(grep -c '^not ok ' <<<"$2")
+	plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' <<<"$2" | head -n 1)
 	if [ "$((p + f))" -eq 0 ]; then
 		echo "== $1: bats ran no test"
 		f=1
+	elif [ -n "$plan" ] && [ "$((p + f))" -lt "$plan" ]; then
+		# bats died midway: what it never ran did not pass.
+		echo "== $1: $((plan - p - f)) of $plan tests never ran"
+		f=$((plan - p))
 	fi
 	[ "$s" -eq 0 ] || echo "== $1: $s skipped"
 	passed=$((passed + p - s))

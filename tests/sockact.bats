@@ -67,7 +67,7 @@ EOC
 	"${CLIENT[@]}" --timeout 5 echo "127.0.0.1:$other" >/dev/null 2>&1 || true
 	wait_exit 5000
 	[ "$DAEMON_STATUS" -eq 1 ]
-	log_has 'crit: socket activation: systemd passed a socket named "nobody", and no listener has that name'
+	log_has 'crit: socket activation: systemd passed a socket named "nobody", and no listener of that name takes it'
 }
 
 @test "a passed socket on another address than its listener's is a startup error" {
@@ -79,3 +79,16 @@ EOC
 	[ "$DAEMON_STATUS" -eq 1 ]
 	log_has "crit: listener echo: the socket systemd passed as \"echo\" is not a listening stream socket on $ADDR"
 }
+
+@test "of two sockets with one name, the listener takes the one at its address" {
+	other=$(free_port)
+	echo_conf "$ADDR"
+	activate -l "127.0.0.1:$other" --fdname=echo -l "$ADDR" --fdname=echo
+	"${CLIENT[@]}" --timeout 5 echo "$ADDR" >/dev/null 2>&1 || true
+	wait_exit 5000
+	# It took the right one; the other is left over, and said so.
+	[ "$DAEMON_STATUS" -eq 1 ]
+	log_has 'echo: listening on '"$ADDR"' (echo, socket from systemd)'
+	log_has 'socket activation: systemd passed a socket named "echo", and no listener of that name takes it'
+}
+
