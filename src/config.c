@@ -561,14 +561,23 @@ listener_defaults(struct listen_conf *lc)
 	lc->reuseport = 1;	/* TCP; what spreads clients best, measured */
 }
 
+/* Report each of keys (NULL-terminated) that group g sets: "KEY: why". */
+static void
+reject_keys(struct parse *p, const config_setting_t *g,
+    const char *const *keys, const char *why)
+{
+	const config_setting_t *s;
+
+	for (; *keys != NULL; keys++)
+		if ((s = config_setting_get_member(g, *keys)) != NULL)
+			problem(p, s, "%s: %s", *keys, why);
+}
+
 /* Keys that depend on the service. */
 static void
 check_service_keys(struct parse *p, const config_setting_t *g,
     const struct listen_conf *lc)
 {
-	const config_setting_t *s;
-	size_t i;
-
 	if (lc->service == SERVICE_PROXY) {
 		if (config_setting_get_member(g, "upstreams") == NULL)
 			problem(p, g, "listener \"%s\": service \"proxy\" "
@@ -576,10 +585,7 @@ check_service_keys(struct parse *p, const config_setting_t *g,
 			    lc->name ? lc->name : "?");
 		return;
 	}
-	for (i = 0; proxy_only[i] != NULL; i++)
-		if ((s = config_setting_get_member(g, proxy_only[i])) != NULL)
-			problem(p, s, "%s: only for service \"proxy\"",
-			    proxy_only[i]);
+	reject_keys(p, g, proxy_only, "only for service \"proxy\"");
 }
 
 /* Keys that depend on the address family (if the address parsed). */
@@ -587,23 +593,12 @@ static void
 check_address_keys(struct parse *p, const config_setting_t *g,
     const struct listen_conf *lc)
 {
-	const config_setting_t *s;
-	size_t i;
-
 	if (lc->addr.len == 0)
 		return;
-	if (lc->addr.ss.ss_family == AF_UNIX) {
-		for (i = 0; tcp_only[i] != NULL; i++)
-			if ((s = config_setting_get_member(g, tcp_only[i])) !=
-			    NULL)
-				problem(p, s, "%s: not for a unix: address",
-				    tcp_only[i]);
-		return;
-	}
-	for (i = 0; unix_only[i] != NULL; i++)
-		if ((s = config_setting_get_member(g, unix_only[i])) != NULL)
-			problem(p, s, "%s: only for a unix: address",
-			    unix_only[i]);
+	if (lc->addr.ss.ss_family == AF_UNIX)
+		reject_keys(p, g, tcp_only, "not for a unix: address");
+	else
+		reject_keys(p, g, unix_only, "only for a unix: address");
 }
 
 /* Names and addresses must be unique across listeners. */

@@ -376,33 +376,37 @@ listener_summary(const struct listener *const *ls, size_t nls, char *buf,
 	return (buf);
 }
 
-/* l's loop thread, as logs name it: -1 if there is only one. */
-static int
-shown_thread(const struct listener *l)
+/*
+ * l's loop thread for its log lines, as prefix then the number ("" if
+ * there is only one loop thread).  Returns buf.
+ */
+static char *
+thread_text(const struct listener *l, const char *prefix, char *buf,
+    size_t size)
 {
-	return (atomic_load(&l->first->ncopies) == 0 ? -1 : l->thread);
+	buf[0] = '\0';
+	if (atomic_load(&l->first->ncopies) > 0)
+		snprintf(buf, size, "%s%d", prefix, l->thread);
+	return (buf);
 }
 
-/* The debug line of a closed client; thread -1: only one loop thread. */
+/* The debug line of a closed client. */
 static void
-conn_log_close(const struct conn *c, enum conn_close why, int thread)
+conn_log_close(const struct listener *l, const struct conn *c,
+    enum conn_close why)
 {
-	char peer[SOCK_ADDR_STRLEN], thread_text[32];
+	char peer[SOCK_ADDR_STRLEN], where[32];
 
 	if (!log_enabled(LOG_LEVEL_DEBUG))
 		return;
 	sock_addr_format(&c->peer, peer, sizeof(peer));
-	if (thread < 0)
-		thread_text[0] = '\0';
-	else
-		snprintf(thread_text, sizeof(thread_text), ", loop thread %d",
-		    thread);
 	log_debug("%s %s: closed (%s%s%s) after %lld ms, %llu bytes in, "
 	    "%llu bytes out%s", c->lc->name, peer, conn_close_name(why),
 	    c->err ? ": " : "", c->err ? strerror(c->err) : "",
 	    (long long)(clock_now() - c->started),
 	    (unsigned long long)c->bytes_in,
-	    (unsigned long long)c->bytes_out, thread_text);
+	    (unsigned long long)c->bytes_out,
+	    thread_text(l, ", loop thread ", where, sizeof(where)));
 }
 
 /* Count a finished connection and write its access log line. */
@@ -427,7 +431,7 @@ conn_finish(struct conn *c, enum conn_close why)
 	struct listener *l = c->l;
 
 	io_close(c->fd);
-	conn_log_close(c, why, shown_thread(l));
+	conn_log_close(l, c, why);
 	l->active--;
 	atomic_fetch_sub(&l->first->all_active, 1);
 	conn_account(l, c, why);
@@ -530,6 +534,7 @@ accept_loop(void *arg)
 {
 	struct listener *l = arg;
 	struct sock_addr peer;
+	char where[32];
 	int fd;
 
 	while (!l->retired) {
@@ -552,15 +557,10 @@ accept_loop(void *arg)
 			conn_start(l, fd, &peer);
 	}
 	listener_close(l);
-	if (shown_thread(l) == -1)
-		log_info("%s: stopped accepting (%llu served, %llu active)",
-		    l->lc->name, (unsigned long long)l->total,
-		    (unsigned long long)l->active);
-	else
-		log_info("%s: stopped accepting on loop thread %d (%llu "
-		    "served, %llu active)", l->lc->name, l->thread,
-		    (unsigned long long)l->total,
-		    (unsigned long long)l->active);
+	log_info("%s: stopped accepting%s (%llu served, %llu active)",
+	    l->lc->name, thread_text(l, " on loop thread ", where,
+	    sizeof(where)), (unsigned long long)l->total,
+	    (unsigned long long)l->active);
 }
 
 int

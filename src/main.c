@@ -329,6 +329,16 @@ update_status(void *arg)
 }
 
 /*
+ * How often the other loop threads make a heartbeat for the watchdog: four
+ * times per WatchdogSec= (twice per ping), at least every ms.
+ */
+static int64_t
+beat_ms(const struct daemon *d)
+{
+	return (d->watchdog_ms / 2 > 0 ? d->watchdog_ms / 2 : 1);
+}
+
+/*
  * WATCHDOG=1, but only if every loop thread has made a heartbeat since
  * about the previous check (the first thread has turned: it runs this): one
  * stalled thread is a daemon that no longer serves its share of the
@@ -342,7 +352,7 @@ feed_watchdog(void *arg)
 {
 	static _Atomic int64_t warned;
 	struct daemon *d = arg;
-	int64_t now = clock_now(), prev = d->last_feed, beat = d->watchdog_ms / 2;
+	int64_t now = clock_now(), prev = d->last_feed, beat = beat_ms(d);
 	int k, stalled = -1, late;
 
 	d->last_feed = now;
@@ -637,7 +647,6 @@ main(int argc, char **argv)
 {
 	struct options opt = { 0 };
 	struct daemon d = { .opt = &opt };
-	char status_text[128];
 	size_t i;
 	int k, status = 0;
 
@@ -676,8 +685,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	for (k = 0; k < d.nshards; k++)
-		shard_go(d.shards[k], d.watchdog_ms / 2 > 0 ?
-		    d.watchdog_ms / 2 : d.watchdog_ms);
+		shard_go(d.shards[k], beat_ms(&d));
 	for (i = 0; i < d.nopen; i++)
 		if (listener_start(d.listeners[i]) == -1)
 			fatal("%s: accept coroutine", d.cfg->listeners[i].name);
@@ -686,9 +694,7 @@ main(int argc, char **argv)
 	    d.nthreads, (int)getpid(), coro_backend(),
 	    (long long)d.cfg->coroutine_stack_size / 1024);
 	start_notify_timers(&d);
-	snprintf(status_text, sizeof(status_text), "%zu listeners on %d loop "
-	    "threads", d.nopen, d.nthreads);
-	notify_ready(status_text);
+	daemon_status(&d, 1);
 	d.ready = 1;
 
 	if (loop_run(d.loop) == -1)

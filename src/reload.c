@@ -98,7 +98,7 @@ reload_end(struct daemon *d, struct reload *r)
 	if (d->stopping != 0)
 		return;			/* systemd hears STOPPING now */
 	daemon_status(d, 1);
-	if (d->reload_queued && d->stopping == 0) {
+	if (d->reload_queued) {
 		d->reload_queued = 0;
 		reload_start(d);
 	}

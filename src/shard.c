@@ -243,6 +243,14 @@ fail:
 	return (NULL);
 }
 
+/* Join s's thread, which has ended or is ending. */
+static void
+shard_reap(struct shard *s)
+{
+	pthread_join(s->thread, NULL);
+	s->joined = 1;
+}
+
 /* Wait until s is no longer in state from; returns the new state. */
 static enum shard_state
 shard_wait_past(struct shard *s, enum shard_state from)
@@ -293,8 +301,7 @@ shard_start(int index, const struct config *cfg, struct pool *pool)
 		return (NULL);
 	}
 	if (shard_wait_past(s, SHARD_STARTING) == SHARD_FAILED) {
-		pthread_join(s->thread, NULL);
-		s->joined = 1;
+		shard_reap(s);
 		shard_free(s);
 		return (NULL);
 	}
@@ -317,8 +324,7 @@ shard_open(struct shard *s, struct listener *const *firsts)
 	s->firsts = firsts;
 	shard_tell(s, CMD_OPEN);
 	if (shard_wait_past(s, SHARD_LOOP) == SHARD_FAILED) {
-		pthread_join(s->thread, NULL);
-		s->joined = 1;
+		shard_reap(s);
 		return (-1);
 	}
 	return (0);
@@ -453,8 +459,8 @@ shard_reopen_logs(struct shard *s)
 int
 shard_join(struct shard *s, int64_t deadline)
 {
-	struct timespec ts;
-	int64_t ms;
+	/* clock_now() is CLOCK_MONOTONIC, the condition variable's clock. */
+	struct timespec ts = { deadline / 1000, (deadline % 1000) * 1000000 };
 
 	if (s->joined)
 		return (0);
@@ -464,23 +470,15 @@ shard_join(struct shard *s, int64_t deadline)
 	}
 	pthread_mutex_lock(&s->lock);
 	while (s->state != SHARD_ENDED && s->state != SHARD_FAILED) {
-		if ((ms = deadline - clock_now()) <= 0) {
+		if (clock_now() >= deadline) {
 			pthread_mutex_unlock(&s->lock);
 			errno = ETIMEDOUT;
 			return (-1);
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += ms / 1000;
-		ts.tv_nsec += (ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
 		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 	}
 	pthread_mutex_unlock(&s->lock);
-	pthread_join(s->thread, NULL);
-	s->joined = 1;
+	shard_reap(s);
 	return (0);
 }
 

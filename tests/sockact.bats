@@ -21,6 +21,14 @@ activate() {
 	wait_until 5000 log_has "Listening on"
 }
 
+# fails_at_first_client ADDR: a client of ADDR starts the daemon, which
+# must exit 1 (a startup error).
+fails_at_first_client() {
+	"${CLIENT[@]}" --timeout 5 echo "$1" >/dev/null 2>&1 || true
+	wait_exit 5000
+	[ "$DAEMON_STATUS" -eq 1 ]
+}
+
 @test "TCP and UNIX sockets from systemd, by name, with two loop threads" {
 	cat >"$CONF" <<EOC
 loop_threads = 2;
@@ -64,9 +72,7 @@ EOC
 	echo_conf "$ADDR"
 	other=$(free_port)
 	activate -l "127.0.0.1:$other" --fdname=nobody
-	"${CLIENT[@]}" --timeout 5 echo "127.0.0.1:$other" >/dev/null 2>&1 || true
-	wait_exit 5000
-	[ "$DAEMON_STATUS" -eq 1 ]
+	fails_at_first_client "127.0.0.1:$other"
 	log_has 'crit: socket activation: systemd passed a socket named "nobody", and no listener of that name takes it'
 }
 
@@ -74,9 +80,7 @@ EOC
 	other=$(free_port)
 	echo_conf "$ADDR"
 	activate -l "127.0.0.1:$other" --fdname=echo
-	"${CLIENT[@]}" --timeout 5 echo "127.0.0.1:$other" >/dev/null 2>&1 || true
-	wait_exit 5000
-	[ "$DAEMON_STATUS" -eq 1 ]
+	fails_at_first_client "127.0.0.1:$other"
 	log_has "crit: listener echo: the socket systemd passed as \"echo\" is not a listening stream socket on $ADDR"
 }
 
@@ -84,10 +88,8 @@ EOC
 	other=$(free_port)
 	echo_conf "$ADDR"
 	activate -l "127.0.0.1:$other" --fdname=echo -l "$ADDR" --fdname=echo
-	"${CLIENT[@]}" --timeout 5 echo "$ADDR" >/dev/null 2>&1 || true
-	wait_exit 5000
-	# It took the right one; the other is left over, and said so.
-	[ "$DAEMON_STATUS" -eq 1 ]
+	# It takes the right one; the other is left over, and said so.
+	fails_at_first_client "$ADDR"
 	log_has 'echo: listening on '"$ADDR"' (echo, socket from systemd)'
 	log_has 'socket activation: systemd passed a socket named "echo", and no listener of that name takes it'
 }
