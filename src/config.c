@@ -752,7 +752,7 @@ config_free(struct config *cfg)
 {
 	size_t i;
 
-	if (cfg == NULL)
+	if (cfg == NULL || atomic_fetch_sub(&cfg->holds, 1) > 0)
 		return;
 	for (i = 0; i < cfg->nlisteners; i++) {
 		struct listen_conf *lc = &cfg->listeners[i];
@@ -769,6 +769,15 @@ config_free(struct config *cfg)
 	free(cfg->listeners);
 	free(cfg->path);
 	free(cfg);
+}
+
+const struct config *
+config_hold(const struct config *cfg)
+{
+	/* The count is the one thing in a loaded configuration that
+	 * changes. */
+	atomic_fetch_add(&((struct config *)cfg)->holds, 1);
+	return (cfg);
 }
 
 const char *

@@ -1,6 +1,7 @@
 #ifndef CONFIG_H
 #define CONFIG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,8 +62,15 @@ struct listen_conf {
 /* loop_threads: at most this many ("auto" is capped there too). */
 #define CONFIG_LOOP_THREADS_MAX	256
 
-/* The whole configuration: plain data, immutable once loaded. */
+/*
+ * The whole configuration: plain data, immutable once loaded but for its
+ * count of holders.  After a reload, clients accepted under an older one
+ * still read their listener's settings in it: whoever points into a
+ * configuration holds it (config_hold()), and the last config_free()
+ * frees it.
+ */
 struct config {
+	atomic_int	 holds;		/* holders beyond the first */
 	char		*path;
 	int64_t		 log_level;	/* LOG_LEVEL_* */
 	int64_t		 coroutine_stack_size;	/* bytes */
@@ -106,8 +114,17 @@ extern const char	config_default_text[];
 #define CONFIG_DEFAULT_NAME	"(built-in default)"
 
 /*
+ * config_hold(cfg):
+ * One more holder of cfg, which config_free() lets go.  Any thread.
+ * Returns cfg.
+ */
+const struct config	*config_hold(const struct config *);
+
+/*
  * config_free(cfg):
- * Free cfg and its strings.  config_free(NULL) does nothing.
+ * Let go of cfg: the last holder (config_load()'s caller counts as the
+ * first) frees it and its strings.  config_free(NULL) does nothing.  Any
+ * thread.
  */
 void	config_free(struct config *);
 

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "config.h"
 #include "io.h"
+#include "log.h"
 
 const char *
 conn_close_name(enum conn_close why)
@@ -39,6 +40,31 @@ conn_close_from_errno(struct conn *c, int err)
 		c->err = err;
 		return (CONN_RESET);
 	}
+}
+
+int
+conn_log_allowed(struct conn *c)
+{
+	struct conn_lograte *r = c->lograte;
+	int64_t now = clock_now();
+
+	if (r == NULL)
+		return (1);
+	if (now - r->window >= 1000) {
+		r->window = now;
+		r->lines = 0;
+	}
+	if (r->lines >= CONN_LOG_PER_SEC) {
+		r->suppressed++;
+		return (0);
+	}
+	if (r->lines++ == 0 && r->suppressed > 0) {
+		log_debug("%s: %llu connection log lines suppressed (over %d "
+		    "a second)", c->lc->name,
+		    (unsigned long long)r->suppressed, CONN_LOG_PER_SEC);
+		r->suppressed = 0;
+	}
+	return (1);
 }
 
 size_t

@@ -7,6 +7,7 @@
 
 struct listen_conf;
 struct listener;
+struct listener_settings;
 struct loop;
 
 /* Why a connection ended: counted per listener, logged at close. */
@@ -23,6 +24,20 @@ enum conn_close {
 	CONN_CLOSE_MAX,
 	CONN_ASLEEP = CONN_CLOSE_MAX	/* not an end: see struct conn */
 };
+
+/*
+ * A budget for per-connection log lines (debug lines: closes, rejects,
+ * failed upstreams), one per listener copy, so that no client can fill
+ * the log however fast it connects.
+ */
+struct conn_lograte {
+	int64_t		 window;	/* clock_now() its second began */
+	unsigned	 lines;		/* logged in it */
+	uint64_t	 suppressed;	/* not logged since the last notice */
+};
+
+/* Per-connection lines a listener copy logs per second, at most. */
+#define CONN_LOG_PER_SEC	100
 
 /*
  * One accepted client.  The listener owns it and its fd; a handler uses
@@ -45,6 +60,8 @@ struct conn {
 	int			 err;		/* errno behind a reset */
 	struct sock_addr	 upstream;	/* proxy; family 0 until connected */
 	int64_t			 deadline;	/* echo: its idle wait's */
+	struct listener_settings *settings;	/* held: lc's, the listener's */
+	struct conn_lograte	*lograte;	/* the listener's */
 	void			(*resume)(void *);	/* the listener's */
 	void			(*finish)(struct conn *, enum conn_close);
 };
@@ -58,6 +75,15 @@ const char	*conn_close_name(enum conn_close);
  * timeout, ECANCELED a shutdown, anything else a reset (kept in c->err).
  */
 enum conn_close	conn_close_from_errno(struct conn *, int);
+
+/*
+ * conn_log_allowed(c):
+ * 1 if a per-connection debug line about c may be logged now, within its
+ * listener's CONN_LOG_PER_SEC; else 0, and the line is counted.  The
+ * first line allowed after some were not says how many.  Call only once
+ * log_enabled(LOG_LEVEL_DEBUG) said yes.
+ */
+int	conn_log_allowed(struct conn *);
 
 /*
  * conn_access_line(c, why, buf, size):

@@ -7,7 +7,8 @@
 /*
  * The daemon as a whole, as main.c runs it and reload.c changes it: the
  * configuration, the first loop thread's listeners, the other loop
- * threads.  Main thread only.
+ * threads, the worker pool, the signals and what systemd hears.  Main
+ * thread only.
  */
 
 struct config;
@@ -49,10 +50,6 @@ struct daemon {
 	int		 reload_queued;	/* SIGHUP during one */
 	unsigned	 reloads;	/* done */
 	char		 reload_error[256];	/* the last one's, or "" */
-	struct config	**old_cfgs;	/* replaced; older clients use them */
-	size_t		 nold_cfgs;
-	struct listener	**retired;	/* removed by reloads (first thread) */
-	size_t		 nretired;
 };
 
 /*
@@ -63,6 +60,33 @@ struct daemon {
  * reloads call it on a worker.
  */
 struct config	*daemon_load_config(const struct options *);
+
+/*
+ * daemon_open(d):
+ * With d->opt and d->cfg (held by d from now on) set and the rest zero:
+ * check the system's limits, make the coroutines, the loop, the worker
+ * pool and the other loop threads, take the signals, and open every
+ * listener (on the sockets systemd passed where their names match).
+ * Returns 0, or -1 after logging why; either way daemon_close() follows.
+ */
+int	daemon_open(struct daemon *);
+
+/*
+ * daemon_serve(d):
+ * Start accepting on every loop thread, tell systemd READY=1, and run
+ * until a stop signal has drained every loop thread (SIGHUP reloads,
+ * SIGUSR1 reopens the access logs meanwhile).  Returns 0.
+ */
+int	daemon_serve(struct daemon *);
+
+/*
+ * daemon_close(d):
+ * After daemon_open(), whatever it returned: end the loop threads if
+ * they still run, close the listeners, give the access logs their time
+ * to finish, stop the pool and free everything, each listener logging
+ * its summary.
+ */
+void	daemon_close(struct daemon *);
 
 /*
  * daemon_status(d, ready):

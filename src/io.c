@@ -443,12 +443,19 @@ io_accept(int lfd, struct sock_addr *peer, int64_t deadline)
 {
 	struct sock_addr tmp;
 	struct sock_addr *sa = peer ? peer : &tmp;
+	struct io_fd *f;
 	int fd;
 
 	for (;;) {
 		/* Draining: an accept waiting for its turn is idle, too. */
 		if (loop_slice_spent() && loop_yield_idle() == -1)
 			return (-1);
+		/* Aborted while it waited for its turn (a reload retired the
+		 * listener): accept no one. */
+		if ((f = fd_find(lfd)) != NULL && f->aborted != 0) {
+			errno = f->aborted;
+			return (-1);
+		}
 		sa->len = sizeof(sa->ss);
 		fd = accept4(lfd, (struct sockaddr *)&sa->ss, &sa->len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -91,7 +91,9 @@ int	io_write(int, const void *, size_t, int64_t);
  * arrives; waits idle, so shutdown cancels it first.  Stores the peer's
  * address in peer if not NULL.  Returns the new non-blocking,
  * close-on-exec fd (the caller owns it) or -1 with errno ETIMEDOUT,
- * ECANCELED or an accept4(2) error (EMFILE...).  May park.
+ * ECANCELED, an io_abort() error (checked again after waiting for its
+ * turn, so an aborted listener accepts no one) or an accept4(2) error
+ * (EMFILE...).  May park.
  */
 int	io_accept(int, struct sock_addr *, int64_t);
 

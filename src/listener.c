@@ -10,9 +10,22 @@
  * (listener_open_copy()): its own socket or fd, accept coroutine,
  * counters, access log and upstreams, so that nothing on a client's path
  * takes a lock.  What must hold for the listener as a whole is kept in
- * atomics of the first copy (or of its access log and upstreams): the
- * count of clients against max_connections, the round-robin turn, the
- * times of the last warnings, the dropped access log lines.  A TCP copy
+ * atomics of a block the copies share (struct listener_group, and the
+ * blocks of the access logs and upstreams): the count of clients
+ * against max_connections, the round-robin turn, the times of the last
+ * warnings, the dropped access log lines, and the counters of copies
+ * already freed.  Each copy holds the block, so copies may go in any
+ * order; the last logs the listener's summary.
+ *
+ * Reloads.  What a client is served by (its listen_conf, in a
+ * configuration, and a proxy's upstreams) is a struct listener_settings,
+ * held by the listener and by every client accepted under it: a
+ * reconfigure makes new settings, and the old ones (and the
+ * configuration they hold) are freed when the last client using them
+ * ends.  A listener a reload removes (retired) belongs to itself: on a
+ * list of its thread, for SIGUSR1, until its accept coroutine has ended
+ * and its last client has gone; then it frees itself.  Nothing is kept
+ * until exit.  A TCP copy
  * has a socket of its own on the same port (SO_REUSEPORT: the kernel
  * spreads the clients); a UNIX one (or a TCP one with reuseport = false)
  * a duplicate of the first copy's fd, which every thread watches and the
@@ -46,15 +59,39 @@
 /* Pause after accept fails for want of fds or memory. */
 #define ACCEPT_PAUSE_MS		100
 
-static struct listener	*listener_serve(struct listener *, struct pool *,
-			    int64_t);
+/* What the copies of one listener share, on every loop thread. */
+struct listener_group {
+	atomic_int	 refs;		/* copies */
+	atomic_int	 ncopies;	/* copies made beyond the first */
+	atomic_int	 retired;	/* a reload removed it */
+	atomic_uint_fast64_t all_active;	/* clients on all threads */
+	/* clock_now() of the last warning: one for all the copies. */
+	_Atomic int64_t	 warned_upstream;
+	_Atomic int64_t	 warned_limit;
+	_Atomic int64_t	 warned_accept;
+	/* The counters of the copies freed so far. */
+	atomic_uint_fast64_t total;
+	atomic_uint_fast64_t closed[CONN_CLOSE_MAX];
+	atomic_uint_fast64_t bytes_in;
+	atomic_uint_fast64_t bytes_out;
+	char		 name[CONFIG_NAME_MAX + 1];	/* for the summary */
+};
+
+/*
+ * What a client is served by: held by its listener (while current) and
+ * by each client accepted under it.  One thread's.
+ */
+struct listener_settings {
+	int		 holds;
+	const struct config *cfg;	/* held: lc is in it */
+	const struct listen_conf *lc;
+	struct upstreams *upstreams;	/* proxy: held */
+};
 
 struct listener {
-	const struct listen_conf *lc;
+	struct listener_settings *set;	/* new clients' */
+	struct listener_group *group;
 	struct loop	*loop;
-	struct listener	*first;		/* the first thread's copy (or l) */
-	atomic_uint_fast64_t all_active; /* first: clients on all threads */
-	atomic_int	 ncopies;	/* first: copies made of it */
 	int		 thread;	/* loop thread number: 0 for first */
 	int		 fd;		/* -1 once closed */
 	dev_t		 unix_dev;	/* our UNIX socket file, to remove */
@@ -65,33 +102,84 @@ struct listener {
 	uint64_t	 bytes_in;	/* from clients, closed connections */
 	uint64_t	 bytes_out;	/* to clients */
 	struct accesslog *log;		/* NULL: no access log */
-	struct upstreams *upstreams;	/* proxy listeners */
-	struct upstreams **old_upstreams;	/* replaced by reloads, still */
-	size_t		 nold_upstreams;	/* used by older clients */
+	struct conn_lograte lograte;	/* its clients' debug lines */
+	int		 accepting;	/* its accept coroutine runs */
 	int		 retired;	/* a reload removed it */
 	int		 adopted;	/* its socket came from systemd */
-	/* clock_now() of the last warning; the first copy's serve all. */
-	_Atomic int64_t	 warned_upstream;
-	_Atomic int64_t	 warned_limit;
-	_Atomic int64_t	 warned_accept;
+	struct listener	*next_retired, **prev_retired;	/* this thread's */
 };
 
-/* A listener with nothing open yet: first's copy, or (NULL) a first. */
+/* This thread's retired listeners that still have clients. */
+static __thread struct listener	*retired_list;
+
+/* Clients of retired listeners, on every thread. */
+static atomic_uint_fast64_t	 retired_clients;
+
+static struct listener	*listener_serve(struct listener *, struct pool *,
+			    const struct listener *);
+
+/*
+ * New settings for lc of cfg; upstreams: the same ones to hold again, or
+ * NULL to make new ones (proxy) sharing share's turn.  NULL with errno
+ * ENOMEM.
+ */
+static struct listener_settings *
+settings_create(const struct config *cfg, const struct listen_conf *lc,
+    struct upstreams *upstreams, struct loop *loop, struct pool *pool,
+    const struct listener_settings *share)
+{
+	struct listener_settings *set;
+
+	if ((set = calloc(1, sizeof(*set))) == NULL)
+		return (NULL);
+	set->holds = 1;
+	set->lc = lc;
+	if (upstreams != NULL)
+		set->upstreams = upstreams_hold(upstreams);
+	else if (lc->service == SERVICE_PROXY && (set->upstreams =
+	    upstreams_create(cfg, lc, loop, pool, share != NULL ?
+	    share->upstreams : NULL)) == NULL) {
+		free(set);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	set->cfg = config_hold(cfg);
+	return (set);
+}
+
+/* Let go of set; the last holder frees it. */
+static void
+settings_free(struct listener_settings *set)
+{
+	if (set == NULL || --set->holds > 0)
+		return;
+	upstreams_free(set->upstreams);
+	config_free((struct config *)set->cfg);
+	free(set);
+}
+
+/*
+ * A listener with nothing open yet, serving lc of cfg: a copy of the
+ * listener whose group is group, or (NULL) a first.
+ */
 static struct listener *
-listener_new(const struct listen_conf *lc, struct loop *loop,
-    struct listener *first, int thread)
+listener_new(struct listener_group *group, struct loop *loop, int thread)
 {
 	struct listener *l;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return (NULL);
-	l->lc = lc;
 	l->loop = loop;
 	l->fd = -1;
-	l->first = first != NULL ? first : l;
 	l->thread = thread;
-	if (first != NULL)
-		atomic_fetch_add(&first->ncopies, 1);
+	if (group == NULL && (group = calloc(1, sizeof(*group))) == NULL) {
+		free(l);
+		return (NULL);
+	}
+	if (thread > 0)
+		atomic_fetch_add(&group->ncopies, 1);
+	atomic_fetch_add(&group->refs, 1);
+	l->group = group;
 	return (l);
 }
 
@@ -107,15 +195,19 @@ listener_fail(struct listener *l)
 }
 
 struct listener *
-listener_open(const struct listen_conf *lc, struct loop *loop,
-    struct pool *pool, int64_t resolve_interval, int copied)
+listener_open(const struct config *cfg, const struct listen_conf *lc,
+    struct loop *loop, struct pool *pool, int copied)
 {
 	const char *path = sock_unix_path(&lc->addr);
 	struct listener *l;
 	struct stat st;
 
-	if ((l = listener_new(lc, loop, NULL, 0)) == NULL)
+	if ((l = listener_new(NULL, loop, 0)) == NULL)
 		return (NULL);
+	snprintf(l->group->name, sizeof(l->group->name), "%s", lc->name);
+	if ((l->set = settings_create(cfg, lc, NULL, loop, pool,
+	    NULL)) == NULL)
+		return (listener_fail(l));
 	if ((l->fd = sock_listen(&lc->addr, (int)lc->backlog,
 	    (mode_t)lc->socket_mode, (gid_t)lc->socket_group)) == -1)
 		return (listener_fail(l));
@@ -129,31 +221,34 @@ listener_open(const struct listen_conf *lc, struct loop *loop,
 	if (copied && path == NULL && lc->reuseport &&
 	    sock_listen_share(l->fd) == -1)
 		return (listener_fail(l));
-	return (listener_serve(l, pool, resolve_interval));
+	return (listener_serve(l, pool, NULL));
 }
 
 struct listener *
-listener_adopt(const struct listen_conf *lc, int fd, struct loop *loop,
-    struct pool *pool, int64_t resolve_interval)
+listener_adopt(const struct config *cfg, const struct listen_conf *lc,
+    int fd, struct loop *loop, struct pool *pool)
 {
 	struct listener *l;
 	int flags;
 
-	if ((l = listener_new(lc, loop, NULL, 0)) == NULL)
+	if ((l = listener_new(NULL, loop, 0)) == NULL)
 		return (NULL);
+	snprintf(l->group->name, sizeof(l->group->name), "%s", lc->name);
 	l->fd = fd;
 	l->adopted = 1;		/* and no UNIX socket file of ours */
-	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	if ((l->set = settings_create(cfg, lc, NULL, loop, pool,
+	    NULL)) == NULL ||
+	    (flags = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
 		return (listener_fail(l));
-	return (listener_serve(l, pool, resolve_interval));
+	return (listener_serve(l, pool, NULL));
 }
 
 int
 listener_copy_socket(const struct listener *first)
 {
-	const struct listen_conf *lc = first->lc;
+	const struct listen_conf *lc = first->set->lc;
 
 	/* systemd's socket was not made to be joined: share it. */
 	if (!first->adopted && sock_unix_path(&lc->addr) == NULL &&
@@ -163,114 +258,133 @@ listener_copy_socket(const struct listener *first)
 }
 
 struct listener *
-listener_open_copy(struct listener *first, int thread, int fd,
-    struct loop *loop, struct pool *pool, int64_t resolve_interval)
+listener_open_copy(const struct listener *first, const struct config *cfg,
+    const struct listen_conf *lc, int thread, int fd, struct loop *loop,
+    struct pool *pool)
 {
 	struct listener *l;
 
-	if ((l = listener_new(first->lc, loop, first, thread)) == NULL) {
+	if ((l = listener_new(first->group, loop, thread)) == NULL) {
 		close(fd);
 		return (NULL);
 	}
 	l->fd = fd;
-	return (listener_serve(l, pool, resolve_interval));
+	l->adopted = first->adopted;
+	if ((l->set = settings_create(cfg, lc, NULL, loop, pool,
+	    first->set)) == NULL)
+		return (listener_fail(l));
+	return (listener_serve(l, pool, first));
 }
 
 int
 listener_same_socket(const struct listener *l, const struct listen_conf *lc)
 {
-	return (sock_addr_equal(&l->lc->addr, &lc->addr));
+	return (sock_addr_equal(&l->set->lc->addr, &lc->addr));
 }
 
-/* Keep a replaced upstreams object until l goes: clients may use it. */
+/* 1 if the two access_log settings name the same file (or none). */
 static int
-keep_old_upstreams(struct listener *l)
+same_log(const char *a, const char *b)
 {
-	struct upstreams **grown;
-
-	if (l->upstreams == NULL)
-		return (0);
-	grown = realloc(l->old_upstreams,
-	    (l->nold_upstreams + 1) * sizeof(*grown));
-	if (grown == NULL)
-		return (-1);
-	l->old_upstreams = grown;
-	l->old_upstreams[l->nold_upstreams++] = l->upstreams;
-	l->upstreams = NULL;
-	return (0);
+	return (a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0);
 }
 
 int
-listener_reconfigure(struct listener *l, const struct listen_conf *lc,
-    struct pool *pool, int64_t resolve_interval)
+listener_reconfigure(struct listener *l, const struct listener *first,
+    const struct config *cfg, const struct listen_conf *lc,
+    struct pool *pool)
 {
-	const struct listen_conf *old = l->lc;
+	struct listener_settings *set;
+	struct upstreams *ups = l->set->upstreams;
 	struct accesslog *log = NULL;
-	struct upstreams *ups = NULL;
-	int same_log, same_ups;
+	int keep_log = same_log(l->set->lc->access_log, lc->access_log);
 
-	same_log = (old->access_log == NULL && lc->access_log == NULL) ||
-	    (old->access_log != NULL && lc->access_log != NULL &&
-	    strcmp(old->access_log, lc->access_log) == 0);
 	/* The same upstreams keep their object: its names resolved, its
-	 * turn.  Otherwise a new one; the old stays for older clients. */
-	same_ups = lc->service == SERVICE_PROXY && l->upstreams != NULL &&
-	    upstreams_same(l->upstreams, lc, resolve_interval);
+	 * turn.  Otherwise new ones; the old stay for older clients. */
+	if (ups != NULL && !(lc->service == SERVICE_PROXY &&
+	    upstreams_same(ups, cfg, lc)))
+		ups = NULL;
 	/* What can fail first, so that failing changes nothing. */
-	if (!same_log && lc->access_log != NULL && (log =
-	    accesslog_create(lc->access_log, pool, l->first != l ?
-	    l->first->log : NULL)) == NULL)
+	if (!keep_log && lc->access_log != NULL && (log =
+	    accesslog_create(lc->access_log, pool, first != NULL ?
+	    first->log : NULL)) == NULL)
 		return (-1);
-	if (!same_ups && lc->service == SERVICE_PROXY && (ups =
-	    upstreams_create(lc, l->loop, pool, resolve_interval,
-	    l->first != l ? l->first->upstreams : NULL)) == NULL)
-		goto fail;
-	if (same_ups)
-		upstreams_rebind(l->upstreams, lc);
-	else {
-		if (keep_old_upstreams(l) == -1)
-			goto fail;
-		l->upstreams = ups;
+	if ((set = settings_create(cfg, lc, ups, l->loop, pool,
+	    first != NULL ? first->set : NULL)) == NULL) {
+		accesslog_free(log);
+		return (-1);
 	}
-	if (!same_log) {
+	if (ups != NULL)
+		upstreams_rebind(ups, cfg, lc);
+	if (!keep_log) {
 		accesslog_close(l->log);	/* its lines still written */
 		l->log = log;
 	}
-	l->lc = lc;
+	settings_free(l->set);
+	l->set = set;
+	if (first == NULL)	/* one writer: the first thread's */
+		snprintf(l->group->name, sizeof(l->group->name), "%s",
+		    lc->name);
 	return (0);
+}
 
-fail:
-	accesslog_free(log);
-	upstreams_free(ups);
-	errno = ENOMEM;
-	return (-1);
+/* Unlink a retired l from its thread's list. */
+static void
+retired_unlink(struct listener *l)
+{
+	if (l->prev_retired == NULL)
+		return;
+	if (l->next_retired != NULL)
+		l->next_retired->prev_retired = l->prev_retired;
+	*l->prev_retired = l->next_retired;
+	l->prev_retired = NULL;
+}
+
+/* A retired l whose accept has ended and whose clients have gone. */
+static void
+retired_free_if_done(struct listener *l)
+{
+	if (!l->retired || l->accepting || l->active > 0)
+		return;
+	retired_unlink(l);
+	accesslog_close(l->log);	/* its last lines still written */
+	l->log = NULL;
+	listener_free(l);
 }
 
 void
 listener_retire(struct listener *l)
 {
 	l->retired = 1;
-	if (l->fd != -1)
+	atomic_store(&l->group->retired, 1);
+	atomic_fetch_add(&retired_clients, l->active);
+	l->next_retired = retired_list;
+	if (retired_list != NULL)
+		retired_list->prev_retired = &l->next_retired;
+	l->prev_retired = &retired_list;
+	retired_list = l;
+	/* Its accept coroutine frees l as it ends, maybe within io_abort():
+	 * l is not touched after it. */
+	if (l->accepting && l->fd != -1)
 		io_abort(l->fd, ECANCELED);
+	else if (!l->accepting)
+		retired_free_if_done(l);
 }
 
 /*
- * The second half of opening l, whose socket is ready: its access log
- * and (proxy) upstreams.  Returns l, or NULL with errno after freeing l.
+ * The second half of opening l, whose socket and settings are ready: its
+ * access log, sharing first's counts (NULL: l is a first).  Returns l, or
+ * NULL with errno after freeing l.
  */
 static struct listener *
 listener_serve(struct listener *l, struct pool *pool,
-    int64_t resolve_interval)
+    const struct listener *first)
 {
-	const struct listen_conf *lc = l->lc;
+	const struct listen_conf *lc = l->set->lc;
 
 	if (lc->access_log != NULL &&
 	    (l->log = accesslog_create(lc->access_log, pool,
-	    l->first != l ? l->first->log : NULL)) == NULL)
-		return (listener_fail(l));
-	if (lc->service == SERVICE_PROXY && (l->upstreams =
-	    upstreams_create(lc, l->loop, pool, resolve_interval,
-	    l->first != l ? l->first->upstreams : NULL)) == NULL)
+	    first != NULL ? first->log : NULL)) == NULL)
 		return (listener_fail(l));
 	return (l);
 }
@@ -279,7 +393,7 @@ listener_serve(struct listener *l, struct pool *pool,
 static void
 listener_close(struct listener *l)
 {
-	const char *path = sock_unix_path(&l->lc->addr);
+	const char *path;
 	struct stat st;
 
 	if (l->fd != -1) {
@@ -287,8 +401,9 @@ listener_close(struct listener *l)
 		l->fd = -1;
 	}
 	/* Remove the socket file only if nobody has replaced it since. */
-	if (path != NULL && l->unix_ino != 0 && stat(path, &st) == 0 &&
-	    st.st_dev == l->unix_dev && st.st_ino == l->unix_ino)
+	if (l->unix_ino != 0 && l->set != NULL && (path = sock_unix_path(&l->set->lc->addr)) !=
+	    NULL && stat(path, &st) == 0 && st.st_dev == l->unix_dev &&
+	    st.st_ino == l->unix_ino)
 		unlink(path);
 	l->unix_ino = 0;
 }
@@ -304,6 +419,7 @@ listener_stop(struct listener *l)
 size_t
 listeners_reopen_logs(struct listener *const *ls, size_t n)
 {
+	struct listener *l;
 	size_t i, logs = 0;
 
 	for (i = 0; i < n; i++)
@@ -311,25 +427,76 @@ listeners_reopen_logs(struct listener *const *ls, size_t n)
 			accesslog_reopen(ls[i]->log);
 			logs++;
 		}
+	for (l = retired_list; l != NULL; l = l->next_retired)
+		if (l->log != NULL) {
+			accesslog_reopen(l->log);
+			logs++;
+		}
 	return (logs);
 }
 
 uint64_t
-listener_clients(struct listener *l)
+listener_clients(const struct listener *l)
 {
-	return (atomic_load(&l->first->all_active));
+	return (atomic_load(&l->group->all_active));
 }
 
-const struct listener *
-listener_first(const struct listener *l)
+uint64_t
+listener_retired_clients(void)
 {
-	return (l->first);
+	return (atomic_load(&retired_clients));
 }
 
 const char *
 listener_name(const struct listener *l)
 {
-	return (l->lc->name);
+	return (l->set->lc->name);
+}
+
+/* The summary of group g, all its copies' counters folded in. */
+static void
+log_summary(struct listener_group *g)
+{
+	char line[512];
+	size_t n;
+	uint64_t k;
+	int i;
+
+	n = (size_t)snprintf(line, sizeof(line), "%llu served",
+	    (unsigned long long)atomic_load(&g->total));
+	for (i = 0; i < CONN_CLOSE_MAX && n < sizeof(line); i++)
+		if ((k = atomic_load(&g->closed[i])) > 0)
+			n += (size_t)snprintf(line + n, sizeof(line) - n,
+			    ", %llu %s", (unsigned long long)k,
+			    conn_close_name((enum conn_close)i));
+	if (n < sizeof(line))
+		snprintf(line + n, sizeof(line) - n, "; %llu bytes in, "
+		    "%llu bytes out",
+		    (unsigned long long)atomic_load(&g->bytes_in),
+		    (unsigned long long)atomic_load(&g->bytes_out));
+	log_info("%s%s: %s", g->name, atomic_load(&g->retired) ?
+	    " (removed by a reload)" : "", line);
+}
+
+/* Add l's counters to its group's; the last copy logs the summary and
+ * frees the group. */
+static void
+group_leave(struct listener *l)
+{
+	struct listener_group *g = l->group;
+	int i;
+
+	atomic_fetch_add(&g->total, l->total);
+	atomic_fetch_add(&g->bytes_in, l->bytes_in);
+	atomic_fetch_add(&g->bytes_out, l->bytes_out);
+	for (i = 0; i < CONN_CLOSE_MAX; i++)
+		atomic_fetch_add(&g->closed[i], l->closed[i]);
+	if (atomic_fetch_sub(&g->refs, 1) > 1)
+		return;
+	/* A listener that never opened served nobody: no summary. */
+	if (l->set != NULL)
+		log_summary(g);
+	free(g);
 }
 
 void
@@ -338,42 +505,11 @@ listener_free(struct listener *l)
 	if (l == NULL)
 		return;
 	listener_close(l);
+	retired_unlink(l);
 	accesslog_free(l->log);
-	upstreams_free(l->upstreams);
-	while (l->nold_upstreams > 0)
-		upstreams_free(l->old_upstreams[--l->nold_upstreams]);
-	free(l->old_upstreams);
+	group_leave(l);
+	settings_free(l->set);
 	free(l);
-}
-
-char *
-listener_summary(const struct listener *const *ls, size_t nls, char *buf,
-    size_t size)
-{
-	uint64_t total = 0, closed[CONN_CLOSE_MAX] = { 0 };
-	uint64_t bytes_in = 0, bytes_out = 0;
-	size_t k, n;
-	int i;
-
-	for (k = 0; k < nls; k++) {
-		total += ls[k]->total;
-		bytes_in += ls[k]->bytes_in;
-		bytes_out += ls[k]->bytes_out;
-		for (i = 0; i < CONN_CLOSE_MAX; i++)
-			closed[i] += ls[k]->closed[i];
-	}
-	n = (size_t)snprintf(buf, size, "%llu served",
-	    (unsigned long long)total);
-	for (i = 0; i < CONN_CLOSE_MAX && n < size; i++)
-		if (closed[i] > 0)
-			n += (size_t)snprintf(buf + n, size - n, ", %llu %s",
-			    (unsigned long long)closed[i],
-			    conn_close_name((enum conn_close)i));
-	if (n < size)
-		snprintf(buf + n, size - n, "; %llu bytes in, %llu bytes out",
-		    (unsigned long long)bytes_in,
-		    (unsigned long long)bytes_out);
-	return (buf);
 }
 
 /*
@@ -385,19 +521,19 @@ thread_text(const struct listener *l, const char *prefix, char *buf,
     size_t size)
 {
 	buf[0] = '\0';
-	if (atomic_load(&l->first->ncopies) > 0)
+	if (atomic_load(&l->group->ncopies) > 0)
 		snprintf(buf, size, "%s%d", prefix, l->thread);
 	return (buf);
 }
 
 /* The debug line of a closed client. */
 static void
-conn_log_close(const struct listener *l, const struct conn *c,
+conn_log_close(const struct listener *l, struct conn *c,
     enum conn_close why)
 {
 	char peer[SOCK_ADDR_STRLEN], where[32];
 
-	if (!log_enabled(LOG_LEVEL_DEBUG))
+	if (!log_enabled(LOG_LEVEL_DEBUG) || !conn_log_allowed(c))
 		return;
 	sock_addr_format(&c->peer, peer, sizeof(peer));
 	log_debug("%s %s: closed (%s%s%s) after %lld ms, %llu bytes in, "
@@ -433,9 +569,13 @@ conn_finish(struct conn *c, enum conn_close why)
 	io_close(c->fd);
 	conn_log_close(l, c, why);
 	l->active--;
-	atomic_fetch_sub(&l->first->all_active, 1);
+	atomic_fetch_sub(&l->group->all_active, 1);
+	if (l->retired)
+		atomic_fetch_sub(&retired_clients, 1);
 	conn_account(l, c, why);
+	settings_free(c->settings);
 	free(c);
+	retired_free_if_done(l);
 }
 
 /*
@@ -454,10 +594,10 @@ conn_main(void *arg)
 
 	switch (c->lc->service) {
 	case SERVICE_PROXY:
-		why = proxy_serve(c, l->upstreams);
+		why = proxy_serve(c, c->settings->upstreams);
 		if (why == CONN_CONNECT_FAILED &&
-		    log_ratelimit(&l->first->warned_upstream))
-			log_warnx("%s: no upstream reachable: %s", l->lc->name,
+		    log_ratelimit(&l->group->warned_upstream))
+			log_warnx("%s: no upstream reachable: %s", c->lc->name,
 			    strerror(c->err));
 		break;
 	case SERVICE_ECHO:
@@ -473,34 +613,38 @@ static void
 conn_reject(struct listener *l, int fd, const struct sock_addr *peer,
     const char *what)
 {
-	struct conn c = { .peer = *peer, .lc = l->lc, .started = clock_now() };
+	struct conn c = { .peer = *peer, .lc = l->set->lc,
+	    .started = clock_now(), .lograte = &l->lograte };
 	char text[SOCK_ADDR_STRLEN];
 
 	close(fd);
 	conn_account(l, &c, CONN_LIMIT);
-	if (log_ratelimit(&l->first->warned_limit))
-		log_warnx("%s: %s: closing new clients", l->lc->name, what);
-	else if (log_enabled(LOG_LEVEL_DEBUG))
-		log_debug("%s %s: closed (limit): %s", l->lc->name,
+	if (log_ratelimit(&l->group->warned_limit))
+		log_warnx("%s: %s: closing new clients", c.lc->name, what);
+	else if (log_enabled(LOG_LEVEL_DEBUG) && conn_log_allowed(&c))
+		log_debug("%s %s: closed (limit): %s", c.lc->name,
 		    sock_addr_format(peer, text, sizeof(text)), what);
 }
 
-/* Serve a new client; its place in l->first->all_active is taken. */
+/* Serve a new client; its place in the group's all_active is taken. */
 static void
 conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 {
 	struct conn *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		atomic_fetch_sub(&l->first->all_active, 1);
+		atomic_fetch_sub(&l->group->all_active, 1);
 		conn_reject(l, fd, peer, "out of memory");
 		return;
 	}
 	c->fd = fd;
 	c->peer = *peer;
-	c->lc = l->lc;
+	c->settings = l->set;
+	c->settings->holds++;
+	c->lc = l->set->lc;
 	c->l = l;
 	c->loop = l->loop;
+	c->lograte = &l->lograte;
 	c->started = clock_now();
 	c->deadline = c->lc->idle_timeout > 0 ?
 	    c->started + c->lc->idle_timeout : -1;
@@ -512,7 +656,8 @@ conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 	if (loop_spawn(l->loop, conn_main, c) == -1) {
 		l->active--;
 		l->total--;
-		atomic_fetch_sub(&l->first->all_active, 1);
+		atomic_fetch_sub(&l->group->all_active, 1);
+		settings_free(c->settings);
 		free(c);
 		conn_reject(l, fd, peer, "cannot map a coroutine stack "
 		    "(memory or vm.max_map_count)");
@@ -523,8 +668,8 @@ conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 static int
 accept_failed(struct listener *l)
 {
-	if (log_ratelimit(&l->first->warned_accept))
-		log_warn("%s: accept (pausing %d ms)", l->lc->name,
+	if (log_ratelimit(&l->group->warned_accept))
+		log_warn("%s: accept (pausing %d ms)", listener_name(l),
 		    ACCEPT_PAUSE_MS);
 	return (io_sleep(clock_now() + ACCEPT_PAUSE_MS));
 }
@@ -543,28 +688,41 @@ accept_loop(void *arg)
 				break;
 			continue;
 		}
-		if (l->retired) {	/* a reload removed it meanwhile */
-			close(fd);
-			break;
-		}
 		/* Counted before the check: two threads cannot both take
 		 * the last place. */
-		if (atomic_fetch_add(&l->first->all_active, 1) >=
-		    (uint64_t)l->lc->max_connections) {
-			atomic_fetch_sub(&l->first->all_active, 1);
+		if (atomic_fetch_add(&l->group->all_active, 1) >=
+		    (uint64_t)l->set->lc->max_connections) {
+			atomic_fetch_sub(&l->group->all_active, 1);
 			conn_reject(l, fd, &peer, "max_connections reached");
 		} else
 			conn_start(l, fd, &peer);
 	}
 	listener_close(l);
 	log_info("%s: stopped accepting%s (%llu served, %llu active)",
-	    l->lc->name, thread_text(l, " on loop thread ", where,
+	    listener_name(l), thread_text(l, " on loop thread ", where,
 	    sizeof(where)), (unsigned long long)l->total,
 	    (unsigned long long)l->active);
+	l->accepting = 0;
+	retired_free_if_done(l);	/* the last use of l */
 }
 
 int
 listener_start(struct listener *l)
 {
-	return (loop_spawn(l->loop, accept_loop, l));
+	l->accepting = 1;	/* before it runs: it may end at once */
+	if (loop_spawn(l->loop, accept_loop, l) == -1) {
+		l->accepting = 0;
+		return (-1);
+	}
+	return (0);
+}
+
+void
+listener_announce(const struct listener *l)
+{
+	const struct listen_conf *lc = l->set->lc;
+
+	log_info("%s: listening on %s (%s%s)", lc->name, lc->address,
+	    config_service_name(lc->service), l->adopted ?
+	    ", socket from systemd" : "");
 }

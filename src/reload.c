@@ -14,10 +14,11 @@
  * thread, and through loop_post() on the others, which answer when they
  * have; READY=1 follows the last answer.
  *
- * Clients being served keep the settings they started with: a
- * connection points at its own listener settings, so the configuration
- * it came from, a removed listener and a replaced upstreams object stay
- * until exit (a few KiB per reload).
+ * Clients being served keep the settings they started with: each holds
+ * its listener's settings, which hold their configuration, so what a
+ * reload replaced (a configuration, upstreams, a removed listener and
+ * its access log) is freed when the last client that uses it ends, on
+ * its own thread (listener.c).  Nothing is kept until exit.
  */
 #include "reload.h"
 
@@ -182,8 +183,8 @@ reload_prepare(struct daemon *d, struct reload *r, char *why, size_t size)
 			}
 		if (r->from[j] != -1)
 			continue;
-		if ((r->firsts[j] = listener_open(lc, d->loop, d->pool,
-		    cfg->resolve_interval, d->nthreads > 1)) == NULL) {
+		if ((r->firsts[j] = listener_open(cfg, lc, d->loop, d->pool,
+		    d->nthreads > 1)) == NULL) {
 			snprintf(why, size, "listener %s: %s: %s", lc->name,
 			    lc->address, strerror(errno));
 			goto fail;
@@ -234,32 +235,6 @@ on_shard_done(void *arg)
 		reload_done(r);
 }
 
-/* Keep a removed listener until exit: its clients may still run. */
-static void
-keep_listener(struct daemon *d, struct listener *l)
-{
-	struct listener **grown;
-
-	grown = realloc(d->retired, (d->nretired + 1) * sizeof(*grown));
-	if (grown == NULL)
-		fatal("reload: out of memory");
-	d->retired = grown;
-	d->retired[d->nretired++] = l;
-}
-
-/* Keep a replaced configuration until exit: older clients point in it. */
-static void
-keep_config(struct daemon *d, struct config *cfg)
-{
-	struct config **grown;
-
-	grown = realloc(d->old_cfgs, (d->nold_cfgs + 1) * sizeof(*grown));
-	if (grown == NULL)
-		fatal("reload: out of memory");
-	d->old_cfgs = grown;
-	d->old_cfgs[d->nold_cfgs++] = cfg;
-}
-
 /* Swap the new configuration in: here, then on every other thread. */
 static void
 reload_commit(struct daemon *d, struct reload *r)
@@ -272,31 +247,29 @@ reload_commit(struct daemon *d, struct reload *r)
 		fatal("reload: out of memory");
 	for (j = 0; j < n; j++) {
 		if (r->from[j] == -1) {
-			log_info("%s: listening on %s (%s)", cfg->listeners[j].name,
-			    cfg->listeners[j].address,
-			    config_service_name(cfg->listeners[j].service));
+			listener_announce(r->firsts[j]);
 			continue;
 		}
 		kept[r->from[j]] = 1;
 		warn_socket_kept(&d->cfg->listeners[r->from[j]],
 		    &cfg->listeners[j]);
-		if (listener_reconfigure(r->firsts[j], &cfg->listeners[j],
-		    d->pool, cfg->resolve_interval) == -1)
+		if (listener_reconfigure(r->firsts[j], NULL, cfg,
+		    &cfg->listeners[j], d->pool) == -1)
 			fatal("reload: listener %s", cfg->listeners[j].name);
 	}
+	/* Removed: they free themselves once their clients have gone. */
 	for (i = 0; i < d->nopen; i++)
 		if (!kept[i]) {
 			log_info("%s: removed by the reload",
 			    listener_name(d->listeners[i]));
 			listener_retire(d->listeners[i]);
-			keep_listener(d, d->listeners[i]);
 		}
 	free(kept);
 	for (j = 0; j < n; j++)
 		if (r->from[j] == -1 && listener_start(r->firsts[j]) == -1)
 			fatal("%s: accept coroutine", cfg->listeners[j].name);
 
-	keep_config(d, d->cfg);
+	config_free(d->cfg);	/* older clients' settings still hold it */
 	free(d->listeners);
 	d->listeners = r->firsts;
 	r->firsts = NULL;
@@ -395,16 +368,8 @@ reload_request(struct daemon *d)
 void
 reload_free(struct daemon *d)
 {
-	size_t i;
-
 	/* A worker stuck reading the file still holds the reload. */
 	if (d->pool_stuck == 0)
 		reload_free_one(d->reload);
 	d->reload = NULL;
-	for (i = 0; i < d->nretired; i++)
-		listener_free(d->retired[i]);
-	free(d->retired);
-	for (i = 0; i < d->nold_cfgs; i++)
-		config_free(d->old_cfgs[i]);
-	free(d->old_cfgs);
 }

@@ -18,8 +18,7 @@ void	reload_request(struct daemon *);
 /*
  * reload_free(d):
  * At exit, after every loop thread has ended and the pool has stopped:
- * free what reloads kept for older clients (configurations, removed
- * listeners) and a reload cut short by the stop.
+ * free a reload cut short by the stop.
  */
 void	reload_free(struct daemon *);
 

@@ -68,8 +68,6 @@ struct shard {
 	struct listener *const	*firsts;
 	struct listener		**ls;		/* its copies */
 	size_t			 nls;		/* opened so far */
-	struct listener		**retired;	/* removed by reloads */
-	size_t			 nretired;
 	struct shard_change	*change;	/* being posted */
 	struct loop		*loop;
 	int64_t			 drain_ms;	/* for the posted drain */
@@ -147,8 +145,8 @@ shard_open_copies(struct shard *s)
 	for (; s->nls < cfg->nlisteners; s->nls++)
 		if ((fd = listener_copy_socket(s->firsts[s->nls])) == -1 ||
 		    (s->ls[s->nls] = listener_open_copy(s->firsts[s->nls],
-		    s->index, fd, s->loop, s->pool,
-		    cfg->resolve_interval)) == NULL) {
+		    cfg, &cfg->listeners[s->nls], s->index, fd, s->loop,
+		    s->pool)) == NULL) {
 			log_write(LOG_LEVEL_CRIT, 1, "listener %s: %s: loop "
 			    "thread %d", cfg->listeners[s->nls].name,
 			    cfg->listeners[s->nls].address, s->index);
@@ -165,8 +163,6 @@ shard_teardown(struct shard *s)
 
 	for (i = 0; i < s->nls; i++)
 		listener_stop(s->ls[i]);
-	for (i = 0; i < s->nretired; i++)
-		listener_stop(s->retired[i]);
 	loop_timer_free(s->beat);
 	s->beat = NULL;
 	if (s->attached)
@@ -280,7 +276,7 @@ shard_start(int index, const struct config *cfg, struct pool *pool)
 		return (NULL);
 	}
 	s->index = index;
-	s->cfg = cfg;
+	s->cfg = config_hold(cfg);
 	s->pool = pool;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_init(&ca);
@@ -360,7 +356,6 @@ posted_reopen(void *arg)
 	struct shard *s = arg;
 
 	(void)listeners_reopen_logs(s->ls, s->nls);
-	(void)listeners_reopen_logs(s->retired, s->nretired);
 }
 
 /* Post fn to s's loop; out of memory, the stop is retried by the caller's
@@ -385,20 +380,6 @@ shard_cancel(struct shard *s)
 	shard_post(s, posted_cancel, "cancel");
 }
 
-/* Retire l (a reload removed it), keeping it for its clients. */
-static void
-shard_retire(struct shard *s, struct listener *l)
-{
-	struct listener **grown;
-
-	grown = realloc(s->retired, (s->nretired + 1) * sizeof(*grown));
-	if (grown == NULL)
-		fatal("reload: loop thread %d: out of memory", s->index);
-	s->retired = grown;
-	s->retired[s->nretired++] = l;
-	listener_retire(l);
-}
-
 /* A reload on this thread: reconfigure, open and retire copies. */
 static void
 posted_change(void *arg)
@@ -416,26 +397,30 @@ posted_change(void *arg)
 		if (ch->from[j] != -1) {
 			ls[j] = s->ls[ch->from[j]];
 			s->ls[ch->from[j]] = NULL;
-			if (listener_reconfigure(ls[j], &cfg->listeners[j],
-			    s->pool, cfg->resolve_interval) == -1)
+			if (listener_reconfigure(ls[j], ch->firsts[j], cfg,
+			    &cfg->listeners[j], s->pool) == -1)
 				fatal("reload: loop thread %d: listener %s",
 				    s->index, cfg->listeners[j].name);
 			continue;
 		}
 		fd = &ch->fds[(size_t)(s->index - 1) * n + j];
-		if ((ls[j] = listener_open_copy(ch->firsts[j], s->index, *fd,
-		    s->loop, s->pool, cfg->resolve_interval)) == NULL ||
+		if ((ls[j] = listener_open_copy(ch->firsts[j], cfg,
+		    &cfg->listeners[j], s->index, *fd, s->loop,
+		    s->pool)) == NULL ||
 		    listener_start(ls[j]) == -1)
 			fatal("reload: loop thread %d: listener %s", s->index,
 			    cfg->listeners[j].name);
 		*fd = -1;
 	}
+	/* The removed ones free themselves once their clients have gone. */
 	for (i = 0; i < s->nls; i++)
 		if (s->ls[i] != NULL)
-			shard_retire(s, s->ls[i]);
+			listener_retire(s->ls[i]);
 	free(s->ls);
 	s->ls = ls;
 	s->nls = n;
+	(void)config_hold(cfg);
+	config_free((struct config *)s->cfg);
 	s->cfg = cfg;
 	if (loop_post(ch->reply_loop, ch->reply, ch->reply_arg) == -1)
 		fatal("reload: loop thread %d: out of memory", s->index);
@@ -482,20 +467,6 @@ shard_join(struct shard *s, int64_t deadline)
 	return (0);
 }
 
-struct listener *
-shard_copy_of(const struct shard *s, const struct listener *first)
-{
-	size_t i;
-
-	for (i = 0; i < s->nls; i++)
-		if (s->ls[i] != NULL && listener_first(s->ls[i]) == first)
-			return (s->ls[i]);
-	for (i = 0; i < s->nretired; i++)
-		if (listener_first(s->retired[i]) == first)
-			return (s->retired[i]);
-	return (NULL);
-}
-
 int64_t
 shard_last_beat(struct shard *s)
 {
@@ -511,9 +482,7 @@ shard_free(struct shard *s)
 		return;
 	for (i = 0; i < s->nls; i++)
 		listener_free(s->ls[i]);
-	for (i = 0; i < s->nretired; i++)
-		listener_free(s->retired[i]);
-	free(s->retired);
+	config_free((struct config *)s->cfg);
 	loop_free(s->loop);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);

@@ -23,7 +23,8 @@ struct shard;
  * Start loop thread number index (1, 2, ...): its coroutines, loop and
  * pool port.  Returns once it has them, with the shard, which then waits
  * for shard_open(); or NULL, after logging why, with the thread gone.
- * cfg and pool must outlive the shard.
+ * cfg is held (config_hold()) until the shard is freed or a reload
+ * gives it another; pool must outlive the shard.
  */
 struct shard	*shard_start(int, const struct config *, struct pool *);
 
@@ -95,13 +96,6 @@ void	shard_reopen_logs(struct shard *);
  * monotonic deadline in ms.  Returns 0, or -1 with errno ETIMEDOUT.
  */
 int	shard_join(struct shard *, int64_t);
-
-/*
- * shard_copy_of(s, first):
- * s's copy of the listener first (one a reload removed included), or
- * NULL.  Only while s's thread does not run (at exit).
- */
-struct listener	*shard_copy_of(const struct shard *, const struct listener *);
 
 /*
  * shard_free(s):

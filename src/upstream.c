@@ -47,13 +47,20 @@ struct upstream {
 	const char		*error;		/* last resolver message */
 };
 
+/* The round-robin turn, shared by the loop threads' copies. */
+struct upstreams_turn {
+	atomic_int		 refs;
+	atomic_size_t		 next;
+};
+
 struct upstreams {
+	int			 holds;		/* this thread's holders */
+	const struct config	*cfg;		/* held: lc is in it */
 	const struct listen_conf *lc;
 	struct loop		*loop;
 	struct pool		*pool;
 	int64_t			 interval;
-	atomic_size_t		 turn;		/* round-robin */
-	atomic_size_t		*next;		/* turn, or the sharer's */
+	struct upstreams_turn	*turn;
 	size_t			 n;
 	struct upstream		 u[];
 };
@@ -74,8 +81,8 @@ struct resolve_job {
 };
 
 struct upstreams *
-upstreams_create(const struct listen_conf *lc, struct loop *loop,
-    struct pool *pool, int64_t interval, struct upstreams *share)
+upstreams_create(const struct config *cfg, const struct listen_conf *lc,
+    struct loop *loop, struct pool *pool, struct upstreams *share)
 {
 	struct upstreams *us;
 	size_t i;
@@ -83,11 +90,20 @@ upstreams_create(const struct listen_conf *lc, struct loop *loop,
 	us = calloc(1, sizeof(*us) + lc->nupstreams * sizeof(us->u[0]));
 	if (us == NULL)
 		return (NULL);
+	if (share != NULL)
+		us->turn = share->turn;
+	else if ((us->turn = calloc(1, sizeof(*us->turn))) == NULL) {
+		free(us);
+		errno = ENOMEM;
+		return (NULL);
+	}
+	atomic_fetch_add(&us->turn->refs, 1);
+	us->holds = 1;
+	us->cfg = config_hold(cfg);
 	us->lc = lc;
 	us->loop = loop;
 	us->pool = pool;
-	us->interval = interval;
-	us->next = share != NULL ? share->next : &us->turn;
+	us->interval = cfg->resolve_interval;
 	us->n = lc->nupstreams;
 	for (i = 0; i < us->n; i++) {
 		us->u[i].uc = &lc->upstreams[i];
@@ -97,13 +113,13 @@ upstreams_create(const struct listen_conf *lc, struct loop *loop,
 }
 
 int
-upstreams_same(const struct upstreams *us, const struct listen_conf *lc,
-    int64_t interval)
+upstreams_same(const struct upstreams *us, const struct config *cfg,
+    const struct listen_conf *lc)
 {
 	size_t i;
 
 	if (us->n != lc->nupstreams || us->lc->balance != lc->balance ||
-	    us->interval != interval)
+	    us->interval != cfg->resolve_interval)
 		return (0);
 	for (i = 0; i < us->n; i++)
 		if (strcmp(us->u[i].uc->text, lc->upstreams[i].text) != 0)
@@ -112,10 +128,14 @@ upstreams_same(const struct upstreams *us, const struct listen_conf *lc,
 }
 
 void
-upstreams_rebind(struct upstreams *us, const struct listen_conf *lc)
+upstreams_rebind(struct upstreams *us, const struct config *cfg,
+    const struct listen_conf *lc)
 {
 	size_t i;
 
+	(void)config_hold(cfg);
+	config_free((struct config *)us->cfg);
+	us->cfg = cfg;
 	us->lc = lc;
 	for (i = 0; i < us->n; i++)
 		us->u[i].uc = &lc->upstreams[i];
@@ -126,13 +146,23 @@ upstreams_free(struct upstreams *us)
 {
 	size_t i;
 
-	if (us == NULL)
+	if (us == NULL || --us->holds > 0)
 		return;
 	/* A lookup still out frees itself when it comes back, if ever. */
 	for (i = 0; i < us->n; i++)
 		if (us->u[i].inflight != NULL)
 			us->u[i].inflight->u = NULL;
+	if (atomic_fetch_sub(&us->turn->refs, 1) == 1)
+		free(us->turn);
+	config_free((struct config *)us->cfg);
 	free(us);
+}
+
+struct upstreams *
+upstreams_hold(struct upstreams *us)
+{
+	us->holds++;
+	return (us);
 }
 
 size_t
@@ -152,7 +182,7 @@ upstreams_start(struct upstreams *us)
 {
 	if (us->lc->balance == BALANCE_FIRST)
 		return (0);
-	return (atomic_fetch_add(us->next, 1) % us->n);
+	return (atomic_fetch_add(&us->turn->next, 1) % us->n);
 }
 
 /* Worker side: getaddrinfo, keep up to UPSTREAM_ADDRS_MAX addresses. */

@@ -12,6 +12,7 @@
  * thread.
  */
 
+struct config;
 struct listen_conf;
 struct loop;
 struct pool;
@@ -21,39 +22,49 @@ struct upstreams;
 #define UPSTREAM_ADDRS_MAX	8
 
 /*
- * upstreams_create(lc, loop, pool, resolve_interval_ms, share):
- * The upstreams of proxy listener lc.  Nothing is resolved yet.  share:
- * another loop thread's upstreams of the same listener, whose
- * round-robin turn these take theirs from, so that clients are spread
- * evenly whatever thread they land on (NULL: none); it must outlive
- * these.  Names are resolved and cached per thread.  Returns them, or
- * NULL with errno ENOMEM.
+ * upstreams_create(cfg, lc, loop, pool, share):
+ * The upstreams of proxy listener lc, of configuration cfg (held for as
+ * long as they live: config_hold()), with one holder, the caller.
+ * Nothing is resolved yet.  share: another loop thread's upstreams of
+ * the same listener, whose round-robin turn these share, so that clients
+ * are spread evenly whatever thread they land on (NULL: none); either
+ * may be freed first.  Names are resolved and cached per thread.
+ * Returns them, or NULL with errno ENOMEM.
  */
-struct upstreams	*upstreams_create(const struct listen_conf *,
-			    struct loop *, struct pool *, int64_t,
-			    struct upstreams *);
+struct upstreams	*upstreams_create(const struct config *,
+			    const struct listen_conf *, struct loop *,
+			    struct pool *, struct upstreams *);
+
+/*
+ * upstreams_hold(us):
+ * One more holder of us on its thread (a client connecting through it
+ * while a reload replaces it).  Returns us.
+ */
+struct upstreams	*upstreams_hold(struct upstreams *);
 
 /*
  * upstreams_free(us):
- * NULL is a no-op.  No coroutine may be using it.  A lookup still in the
- * pool is detached: it frees itself when it comes back.
+ * Let go of one hold; the last frees us.  NULL is a no-op.  A lookup
+ * still in the pool is detached: it frees itself when it comes back.
  */
 void	upstreams_free(struct upstreams *);
 
 /*
- * upstreams_same(us, lc, resolve_interval_ms):
- * 1 if lc (from a reloaded configuration) names the same upstreams, in
- * the same order, with the same balance and resolve_interval, so that us
- * can serve it on (keeping its cache of names and its turn); else 0.
+ * upstreams_same(us, cfg, lc):
+ * 1 if lc (from a reloaded configuration cfg) names the same upstreams,
+ * in the same order, with the same balance and resolve_interval, so that
+ * us can serve it on (keeping its cache of names and its turn); else 0.
  */
-int	upstreams_same(const struct upstreams *, const struct listen_conf *,
-	    int64_t);
+int	upstreams_same(const struct upstreams *, const struct config *,
+	    const struct listen_conf *);
 
 /*
- * upstreams_rebind(us, lc):
- * Make us read its settings from lc, for which upstreams_same() said 1.
+ * upstreams_rebind(us, cfg, lc):
+ * Make us read its settings from lc, of cfg, for which upstreams_same()
+ * said 1 (cfg is held, the old one let go).
  */
-void	upstreams_rebind(struct upstreams *, const struct listen_conf *);
+void	upstreams_rebind(struct upstreams *, const struct config *,
+	    const struct listen_conf *);
 
 /* upstreams_count(us): how many upstreams there are. */
 size_t	upstreams_count(const struct upstreams *);
