@@ -215,3 +215,97 @@ print("bound", flush=True); time.sleep(60)' "$busy" >"$BATS_TEST_TMPDIR/busy.out
 	log_has "open file limit is 200 but max_connections needs"
 	stop_daemon
 }
+
+# churn_conf ODD: "a" (echo, access log) and "px" (proxy, its upstream
+# list changing every time) always; with ODD = 1, also "b" (TCP) and "u"
+# (UNIX), each with an access log.
+churn_conf() {
+	local ups="\"127.0.0.1:$UP_PORT\"" more=
+	if [ "$1" = 1 ]; then
+		ups="\"127.0.0.1:$UP_PORT\", \"127.0.0.1:$DEAD_PORT\""
+		more=", $(echo_b "access_log = \"$BATS_TEST_TMPDIR/b.log\";"),
+		{ name = \"u\"; address = \"unix:$BATS_TEST_TMPDIR/u.sock\";
+		  service = \"echo\"; access_log = \"$BATS_TEST_TMPDIR/u.log\"; }"
+	fi
+	conf "$(echo_a "access_log = \"$BATS_TEST_TMPDIR/a.log\";"),
+	{ name = \"px\"; address = \"127.0.0.1:$PORT_PX\"; service = \"proxy\";
+	  upstreams = ( $ups ); access_log = \"$BATS_TEST_TMPDIR/px.log\"; }
+	$more"
+}
+
+# ping PORT: one line through a new TCP connection, echoed back.
+ping() {
+	local line
+	exec 8<>"/dev/tcp/127.0.0.1/$1"
+	echo hi >&8
+	read -r -t 5 line <&8
+	exec 8>&-
+	[ "$line" = hi ]
+}
+
+# conns_left: TCP connections the daemon still has with clients and the
+# upstream.
+conns_left() {
+	ss -Htn state established "( sport = :$PORT_A or sport = :$PORT_B or sport = :$PORT_PX or dport = :$UP_PORT )" | wc -l
+}
+
+# fds: the daemon's open file descriptors.
+fds() {
+	ls "/proc/$DAEMON_PID/fd" | wc -l
+}
+
+@test "200 reloads that add and remove listeners free what they replace: fds and RSS stay" {
+	start_upstream UP echo
+	PORT_PX=$(free_port)
+	DEAD_PORT=$(free_port)
+	churn_conf 1
+	start_daemon
+	n=0
+	# round I: reload to churn_conf (I % 2), with clients across it: one
+	# held on "b" from before the reload that removes it to after, one on
+	# "u", and one through the proxy.
+	round() {
+		local line
+		if [ $(($1 % 2)) = 1 ]; then
+			exec 7<>"/dev/tcp/127.0.0.1/$PORT_B"
+			echo "u$1" | socat -t 5 - "UNIX-CONNECT:$BATS_TEST_TMPDIR/u.sock" | grep -q "u$1"
+		fi
+		churn_conf $(($1 % 2 == 0))
+		kill -HUP "$DAEMON_PID"
+		n=$((n + 1))
+		wait_until 10000 reloaded "$n"
+		if [ $(($1 % 2)) = 1 ]; then
+			echo "b$1" >&7
+			read -r -t 5 line <&7
+			exec 7>&-
+			[ "$line" = "b$1" ]
+		fi
+		ping "$PORT_A"
+		ping "$PORT_PX"
+	}
+	round 1
+	round 2
+	wait_until 5000 count_is 0 conns_left
+	# Its last log lines written: the removed listeners' files closed.
+	wait_until 5000 count_is 1 awk 'END { print NR }' "$BATS_TEST_TMPDIR/b.log"
+	before_fds=$(fds)
+	before_rss=$(rss_kb)
+	for i in $(seq 3 202); do
+		round "$i"
+	done
+	# Every removed listener's last client has gone: what it used is
+	# freed, its log file closed.
+	wait_until 5000 count_is 0 conns_left
+	wait_until 5000 count_is "$before_fds" fds ||
+		echo "fds $before_fds -> $(fds)"
+	after_rss=$(rss_kb)
+	echo "fds $before_fds -> $(fds); RSS $before_rss -> $after_rss KiB"
+	[ "$(fds)" -eq "$before_fds" ]
+	if ! ldd "$AIO_BIN" | grep -q libasan && [ "${AIO_VALGRIND:-0}" != 1 ]; then
+		[ $((after_rss - before_rss)) -lt 256 ]
+	fi
+	# The removed listeners said what they served, each time.
+	[ "$(grep -c "b (removed by a reload): 1 served, 1 client-fin" "$LOG")" -eq 101 ]
+	[ "$(grep -c "u (removed by a reload): 1 served, 1 client-fin" "$LOG")" -eq 101 ]
+	stop_daemon
+}
