@@ -1,6 +1,7 @@
 /*
  * test_log: the one escaping (log_escape) and the last line of defence
- * in log_write: no message can split into two lines.
+ * in log_write (log_escape_controls): no message can split into two
+ * lines.
  */
 #include "log.h"
 
@@ -50,6 +51,51 @@ test_escape(void)
 	CHECK(n == 3 && out[0] == '\0', "size 1 is just the NUL");
 }
 
+static void
+esc_controls(const char *src, size_t len, const char *want)
+{
+	char out[256], in[256];
+	size_t n = log_escape_controls(out, sizeof(out), src, len), m;
+
+	memcpy(in, src, len);
+	m = log_escape_controls(in, sizeof(in), in, len);
+	CHECK(strcmp(out, want) == 0 && n == strlen(want) &&
+	    strcmp(in, want) == 0 && m == n,
+	    "escape controls (copied and in place) \"%s\" -> \"%s\"", want,
+	    out);
+}
+
+/* Only controls, the escaping every log line (and STATUS=) gets. */
+static void
+test_escape_controls(void)
+{
+	char out[16];
+	size_t n;
+
+	esc_controls("warn\nMAINPID=1\nSTOPPING=1", 25,
+	    "warn\\x0aMAINPID=1\\x0aSTOPPING=1");
+	esc_controls("a b\\c \xc3\xa9", 8, "a b\\c \xc3\xa9");
+	esc_controls("\r\t\x1b[2J\x7f", 7, "\\x0d\\x09\\x1b[2J\\x7f");
+	esc_controls("a\0b", 3, "a\\x00b");
+	esc_controls("", 0, "");
+
+	/* Cut at an escape boundary, never inside one; NUL-terminated. */
+	n = log_escape_controls(out, 6, "ab\ncd", 5);
+	CHECK(n == 8 && strcmp(out, "ab") == 0,
+	    "a cut drops a whole escape: \"%s\", needs %zu", out, n);
+	n = log_escape_controls(out, 7, "ab\ncd", 5);
+	CHECK(n == 8 && strcmp(out, "ab\\x0a") == 0,
+	    "an escape that fits is kept whole: \"%s\"", out);
+	memcpy(out, "ab\ncd", 6);
+	n = log_escape_controls(out, 7, out, 5);
+	CHECK(n == 8 && strcmp(out, "ab\\x0a") == 0,
+	    "in place too: \"%s\"", out);
+	n = log_escape_controls(NULL, 0, "a\nb", 3);
+	CHECK(n == 6, "size 0 only counts");
+	n = log_escape_controls(out, 1, "abc", 3);
+	CHECK(n == 3 && out[0] == '\0', "size 1 is just the NUL");
+}
+
 /* Run log_write with stderr going to a file; return what it wrote. */
 static const char *
 capture(int level, const char *arg)
@@ -82,6 +128,14 @@ test_defence(void)
 	CHECK(count_lines(out) == 1 && strlen(out) <= 1024 &&
 	    strstr(out, "\\x0a...\n") != NULL,
 	    "a cut message of newlines is one line ending in \"...\"");
+	/* Cut by the escaping alone, not by vsnprintf: still whole. */
+	memset(big, 'x', sizeof(big) - 1);
+	memset(big + 900, '\n', 100);
+	big[1000] = '\0';
+	out = capture(LOG_LEVEL_WARN, big);
+	CHECK(count_lines(out) == 1 && strlen(out) <= 1024 &&
+	    strstr(out, "\\x0a...\n") != NULL,
+	    "a message cut by its escapes ends in a whole one and \"...\"");
 
 	setenv("JOURNAL_STREAM", "1:1", 1);
 	log_init(LOG_LEVEL_DEBUG);
@@ -95,6 +149,7 @@ int
 main(void)
 {
 	test_escape();
+	test_escape_controls();
 	test_defence();
 	return (check_done());
 }
