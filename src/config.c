@@ -131,11 +131,17 @@ struct parse {
 /* The first problem of this thread's last load, for config_problem(). */
 static __thread char	first_problem[CONFIG_PROBLEM_MAX];
 
-/* Report a problem: log it, and keep it if it is the load's first. */
+/*
+ * Report a problem: log it, and keep it if it is the load's first.  It
+ * quotes values from the file, which may hold any byte: its control
+ * characters are escaped here, as the log would, so that the kept copy
+ * (which a reload puts in STATUS=) is one line too.
+ */
 static void __attribute__((format(printf, 2, 3)))
 report(int with_errno, const char *fmt, ...)
 {
 	char msg[CONFIG_PROBLEM_MAX];
+	int saved_errno = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -143,7 +149,8 @@ report(int with_errno, const char *fmt, ...)
 	va_end(ap);
 	if (with_errno)
 		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), ": %s",
-		    strerror(errno));
+		    strerror(saved_errno));
+	log_escape_controls(msg, sizeof(msg), msg, strlen(msg));
 	log_write(LOG_LEVEL_CRIT, 0, "%s", msg);
 	if (first_problem[0] == '\0')
 		memcpy(first_problem, msg, sizeof(first_problem));
@@ -173,6 +180,15 @@ problem(struct parse *p, const config_setting_t *s, const char *fmt, ...)
 	report(0, "%s:%d: %s", file ? file : p->file, line > 0 ? line : 1,
 	    msg);
 	p->errors++;
+}
+
+/* *dst = a copy of str, or NULL and a problem: out of memory. */
+static void
+copy_string(struct parse *p, const config_setting_t *s, char **dst,
+    const char *str)
+{
+	if ((*dst = strdup(str)) == NULL)
+		problem(p, s, "out of memory");
 }
 
 /* Read digits into *v; return how many bytes were used, 0 on none. */
@@ -334,12 +350,12 @@ parse_upstream(struct parse *p, const config_setting_t *s,
 		return;
 	}
 	len = strlen(str);
-	u->text = strdup(str);
+	copy_string(p, s, &u->text, str);
 	if (sock_addr_parse(str, len, &u->addr, &why) == 0)
 		return;
 	if (strncmp(str, "unix:", 5) != 0 && strchr(str, '[') == NULL &&
 	    sock_name_parse(str, len, host, &u->port, &why_name) == 0) {
-		u->host = strdup(host);
+		copy_string(p, s, &u->host, host);
 		return;
 	}
 	problem(p, s, "upstreams: \"%s\": expected IPV4:PORT, [IPV6]:PORT, "
@@ -358,8 +374,10 @@ apply_upstreams(struct parse *p, const config_setting_t *s,
 		    "upstreams = ( \"HOST:PORT\", ... );");
 		return;
 	}
-	if ((lc->upstreams = calloc(n, sizeof(*lc->upstreams))) == NULL)
-		fatal("calloc");
+	if ((lc->upstreams = calloc(n, sizeof(*lc->upstreams))) == NULL) {
+		problem(p, s, "out of memory");
+		return;
+	}
 	lc->nupstreams = n;
 	for (i = 0; i < n; i++)
 		parse_upstream(p, config_setting_get_elem(s, i),
@@ -481,7 +499,7 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 	}
 	switch (k->type) {
 	case KEY_STRING:
-		*strp = strdup(str);
+		copy_string(p, s, strp, str);
 		break;
 	case KEY_NAME:
 		/*
@@ -495,7 +513,7 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 			problem(p, s, "%s: longer than %d bytes", k->name,
 			    CONFIG_NAME_MAX);
 		else
-			*strp = strdup(str);
+			copy_string(p, s, strp, str);
 		break;
 	case KEY_LOG_LEVEL:
 		if ((level = log_level_parse(str)) == -1)
@@ -508,7 +526,7 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 		apply_choice(p, s, k, str, num);
 		break;
 	case KEY_ADDRESS:
-		*strp = strdup(str);
+		copy_string(p, s, strp, str);
 		if (sock_addr_parse(str, strlen(str),
 		    &((struct listen_conf *)base)->addr, &why) == -1)
 			problem(p, s, "address \"%s\": %s", str, why);
@@ -648,8 +666,10 @@ walk_listeners(struct parse *p, const config_setting_t *root,
 		    "service = ...; } );");
 		return;
 	}
-	if ((cfg->listeners = calloc(n, sizeof(*lc))) == NULL)
-		fatal("calloc");
+	if ((cfg->listeners = calloc(n, sizeof(*lc))) == NULL) {
+		problem(p, list, "out of memory");
+		return;
+	}
 	for (i = 0; i < n; i++) {
 		g = config_setting_get_elem(list, (unsigned)i);
 		lc = &cfg->listeners[cfg->nlisteners++];
@@ -676,9 +696,12 @@ config_build(config_t *cf, const char *file)
 	const config_setting_t *root = config_root_setting(cf);
 	struct config *cfg;
 
-	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
-		fatal("calloc");
-	cfg->path = strdup(file);
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL ||
+	    (cfg->path = strdup(file)) == NULL) {
+		report(1, "%s", file);
+		free(cfg);
+		return (NULL);
+	}
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->coroutine_stack_size = CONFIG_STACK_DEFAULT;
 	cfg->shutdown_timeout = 30 * 1000;
@@ -717,10 +740,14 @@ config_load(const char *path)
 		report(1, "%s", path);
 		return (NULL);
 	}
-	config_init(&cf);
 	/* @include paths are relative to the file's own directory. */
-	if ((dir = strdup(path)) != NULL)
-		config_set_include_dir(&cf, dirname(dir));
+	if ((dir = strdup(path)) == NULL) {
+		report(1, "%s", path);
+		fclose(fp);
+		return (NULL);
+	}
+	config_init(&cf);
+	config_set_include_dir(&cf, dirname(dir));
 	if (config_read(&cf, fp) == CONFIG_TRUE)
 		cfg = config_build(&cf, path);
 	else

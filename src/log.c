@@ -13,7 +13,8 @@
  * the space and the backslash as "\xHH".  So such text is one log field
  * that cannot hold a space or start a new line, and its bytes can be
  * recovered exactly.  As a last line of defence, every finished message
- * has its control characters escaped the same way before it is written.
+ * has its control characters escaped the same way before it is written
+ * (log_escape_controls(), which notify.c uses for STATUS= too).
  */
 #include "log.h"
 
@@ -139,41 +140,43 @@ control(unsigned char c)
 	return (c < ' ' || c == 0x7f);
 }
 
-/*
- * Rewrite the len bytes at p in place with control characters as "\xHH",
- * within room bytes, dropping bytes from the end if it must (and setting
- * *cut); returns the new length.  The last line of defence: a newline
- * that reached a message unescaped would otherwise forge a line.
- */
-static size_t
-escape_controls(char *p, size_t len, size_t room, int *cut)
+size_t
+log_escape_controls(char *dst, size_t size, const char *src, size_t len)
 {
-	size_t i, k = 0, out;
+	size_t i, k = 0, need, out;
 	unsigned char c;
 
 	for (i = 0; i < len; i++)
-		k += control((unsigned char)p[i]);
-	if (k == 0)
-		return (len);
-	out = len + 3 * k;
-	while (out > room) {
+		k += control((unsigned char)src[i]);
+	need = out = len + 3 * k;
+	if (size == 0)
+		return (need);
+	/* Drop whole bytes from the end until the rest fits with a NUL. */
+	while (out > size - 1) {
 		len--;
-		out -= control((unsigned char)p[len]) ? 4 : 1;
-		*cut = 1;
+		out -= control((unsigned char)src[len]) ? 4 : 1;
 	}
-	/* Back to front, so each byte moves before it is overwritten. */
+	if (k == 0 && dst == src) {
+		dst[out] = '\0';
+		return (need);
+	}
+	/*
+	 * Back to front: in place, each byte moves (never left) before it
+	 * is overwritten.  The NUL goes past every byte still to be read.
+	 */
+	dst[out] = '\0';
 	for (i = len, k = out; i-- > 0;) {
-		c = (unsigned char)p[i];
+		c = (unsigned char)src[i];
 		if (!control(c)) {
-			p[--k] = (char)c;
+			dst[--k] = (char)c;
 			continue;
 		}
-		p[--k] = hex[c & 0xf];
-		p[--k] = hex[c >> 4];
-		p[--k] = 'x';
-		p[--k] = '\\';
+		dst[--k] = hex[c & 0xf];
+		dst[--k] = hex[c >> 4];
+		dst[--k] = 'x';
+		dst[--k] = '\\';
 	}
-	return (out);
+	return (need);
 }
 
 static void
@@ -181,7 +184,7 @@ log_vwrite(int level, int with_errno, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
 	int saved_errno = errno, r, cut = 0;
-	size_t n, p, room = sizeof(line) - 1;	/* keep one byte for '\n' */
+	size_t n, p, size, room = sizeof(line) - 1;	/* one byte for '\n' */
 
 	n = p = log_prefix(line, room, level);
 	r = vsnprintf(line + n, room - n, fmt, ap);
@@ -196,10 +199,19 @@ log_vwrite(int level, int with_errno, const char *fmt, va_list ap)
 		n = room - 1;	/* what vsnprintf kept, NUL excluded */
 		cut = 1;
 	}
-	n = p + escape_controls(line + p, n - p, room - p, &cut);
+	/*
+	 * The last line of defence: a newline that reached a message
+	 * unescaped would otherwise forge a line.  In place; its NUL may
+	 * take the byte kept for '\n'.  A cut leaves room for "...".
+	 */
+	size = room - p + 1;
+	if (cut || log_escape_controls(NULL, 0, line + p, n - p) >= size) {
+		size -= 3;
+		cut = 1;
+	}
+	log_escape_controls(line + p, size, line + p, n - p);
+	n = p + strlen(line + p);
 	if (cut) {
-		if (n > room - 3)
-			n = room - 3;
 		memcpy(line + n, "...", 3);
 		n += 3;
 	}

@@ -54,6 +54,19 @@ int	log_level_parse(const char *);
 size_t	log_escape(char *, size_t, const char *, size_t);
 
 /*
+ * log_escape_controls(dst, size, src, len):
+ * The escaping every log message gets: as log_escape(), but only control
+ * characters (below 0x20, and 0x7f) become "\xHH"; spaces, backslashes
+ * and UTF-8 stay.  So the text is one line, for a log line or a line of
+ * an sd_notify(3) message.  dst may be src (escaped in place; any other
+ * overlap is undefined).  An escape is never cut in half: text that
+ * does not fit is dropped from the end.  Size 0 only counts (dst may be
+ * NULL).  Returns the length the whole escaped text needs, NUL excluded
+ * (>= size means it was cut).  Any thread; async-signal-safe.
+ */
+size_t	log_escape_controls(char *, size_t, const char *, size_t);
+
+/*
  * log_write(level, with_errno, fmt, ...):
  * Format one line and write it to stderr in a single write(2).  Appends
  * ": strerror(errno)" when with_errno is set.  Control characters (below

@@ -7,6 +7,11 @@
  * STATUS once a second, WATCHDOG only while every loop thread turns) is
  * main.c's; this file only says it.  Messages are best effort: systemd
  * not listening is not an error the daemon could do anything about.
+ *
+ * Each line of a message is an assignment to systemd, so text from
+ * elsewhere (STATUS= quotes a refused configuration's problem) goes
+ * through one function that makes it one bounded line; nothing but
+ * STATUS= carries such text.
  */
 #include "notify.h"
 
@@ -16,6 +21,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <systemd/sd-daemon.h>
@@ -56,22 +62,40 @@ say(const char *msg)
 		log_debug("sd_notify: \"%s\" not sent", msg);
 }
 
+/*
+ * Send head (whole assignments, each ending in '\n', or "") and then
+ * STATUS=status.  The status may hold anything, a configuration value a
+ * reload quotes included: its control characters are escaped as in the
+ * log, so a newline in it cannot start an assignment of its own, and it
+ * is cut to NOTIFY_STATUS_MAX bytes, ending in "...".
+ */
+static void
+say_status(const char *head, const char *status)
+{
+	char msg[sizeof("READY=1\nSTATUS=") + NOTIFY_STATUS_MAX];
+	size_t n, size, len = strlen(status);
+	int cut;
+
+	n = (size_t)snprintf(msg, sizeof(msg), "%sSTATUS=", head);
+	size = NOTIFY_STATUS_MAX + 1;
+	if ((cut = log_escape_controls(NULL, 0, status, len) >= size))
+		size -= 3;
+	log_escape_controls(msg + n, size, status, len);
+	if (cut)
+		memcpy(msg + n + strlen(msg + n), "...", 4);
+	say(msg);
+}
+
 void
 notify_ready(const char *status)
 {
-	char msg[512];
-
-	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", status);
-	say(msg);
+	say_status("READY=1\n", status);
 }
 
 void
 notify_status(const char *status)
 {
-	char msg[512];
-
-	snprintf(msg, sizeof(msg), "STATUS=%s", status);
-	say(msg);
+	say_status("", status);
 }
 
 void

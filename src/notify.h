@@ -19,10 +19,21 @@ int64_t	notify_init(void);
 /* notify_enabled(): 1 if there is a NOTIFY_SOCKET to talk to. */
 int	notify_enabled(void);
 
-/* notify_ready(status): READY=1, with STATUS=status. */
+/*
+ * Longest STATUS= value sent, in bytes: a longer one is cut and ends in
+ * "...".
+ */
+#define NOTIFY_STATUS_MAX	400
+
+/*
+ * notify_ready(status):
+ * READY=1, with STATUS=status.  status may hold any text: its control
+ * characters are sent as "\xHH" (as in the log, log_escape_controls()),
+ * so it stays one assignment, at most NOTIFY_STATUS_MAX bytes.
+ */
 void	notify_ready(const char *);
 
-/* notify_status(status): STATUS=status. */
+/* notify_status(status): STATUS=status, made one line as above. */
 void	notify_status(const char *);
 
 /*

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -362,14 +363,18 @@ unix_check_dir(const struct sock_addr *sa)
 
 /*
  * Make a UNIX socket's missing parent directory: one level, mode 0755
- * (bind_unix() clears the umask: 077 would leave 0700, shutting out the
- * clients the socket's own mode lets in).  If someone else made it first,
- * it must pass the same check as a directory that was there all along.
+ * whatever the umask (077 would leave 0700, shutting out the clients the
+ * socket's own mode lets in), set through an fd on what mkdir made, not
+ * by a path that could be a link by then.  The umask itself is never
+ * changed: it is the process's, and other threads may be creating files.
+ * If someone else made the directory first, it must pass the same check
+ * as one that was there all along.
  */
 static int
 unix_mkdir(const struct sock_addr *sa)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int dfd, r, saved;
 
 	unix_parent(sa, dir, sizeof(dir));
 	if (strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0) {
@@ -378,40 +383,108 @@ unix_mkdir(const struct sock_addr *sa)
 	}
 	if (mkdir(dir, 0755) == -1)
 		return (errno == EEXIST ? unix_check_dir(sa) : -1);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd == -1)
+		return (-1);
+	r = fchmod(dfd, 0755);
+	saved = errno;
+	close(dfd);
+	errno = saved;
+	return (r);
+}
+
+/*
+ * The name a socket is bound under before it is renamed to sa's path:
+ * ".NAME.PID" in the same directory (so rename(2) stays in one
+ * filesystem, in a directory only we can change: unix_check_dir()), with
+ * NAME shortened if the whole would not fit in sun_path; ENAMETOOLONG if
+ * not even ".PID" fits.
+ */
+static int
+unix_temp_name(const struct sock_addr *sa, struct sock_addr *tmp)
+{
+	struct sockaddr_un *sun = (struct sockaddr_un *)&tmp->ss;
+	const char *path = sock_unix_path(sa), *base = strrchr(path, '/');
+	char pid[24];
+	size_t dlen, blen, room;
+	int n;
+
+	base = base != NULL ? base + 1 : path;
+	dlen = (size_t)(base - path);
+	blen = strlen(base);
+	n = snprintf(pid, sizeof(pid), ".%ld", (long)getpid());
+	room = sizeof(sun->sun_path) - 1 - dlen;	/* for ".NAME.PID" */
+	if (room < 1 + (size_t)n) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	if (blen > room - 1 - (size_t)n)
+		blen = room - 1 - (size_t)n;
+	*tmp = *sa;
+	snprintf(sun->sun_path, sizeof(sun->sun_path), "%.*s.%.*s%s",
+	    (int)dlen, path, (int)blen, base, pid);
+	tmp->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    strlen(sun->sun_path) + 1);
 	return (0);
 }
 
 /*
- * Bind fd, making its socket file with mode exactly: bind gives the file
- * the socket's own mode less the umask, so the mode is set on the socket
- * first (fchmod) and the umask cleared for the call.  Nothing is done by
- * path afterwards but the group, with lchown, which never follows a
- * link, and before listen(), so no client connects before it is set.
- * The umask is the process's: this runs at startup, when no other
- * thread creates files.
+ * rename(2) that never replaces: if to exists (someone bound there since
+ * unix_clear_stale() looked), fail with EADDRINUSE, as bind(2) would.
+ * Where the filesystem lacks RENAME_NOREPLACE, link(2), which never
+ * replaces either, and unlink(2).
+ */
+static int
+rename_new(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return (0);
+	if ((errno == EINVAL || errno == ENOSYS) && link(from, to) == 0) {
+		(void)unlink(from);
+		return (0);
+	}
+	if (errno == EEXIST)
+		errno = EADDRINUSE;
+	return (-1);
+}
+
+/*
+ * Bind fd at sa's path, its socket file with mode and group gid exactly,
+ * without a moment at that path with others, and without touching the
+ * umask (the process's: other threads may be creating files).  So the
+ * socket is bound under a temporary name (unix_temp_name()), which gets
+ * the mode (bind applies the umask: fchmod first makes the file never
+ * more open than mode) and group there, and is then renamed into place.
+ * Only we can change entries in the directory (unix_check_dir()), so
+ * chmod by path is safe; lchown never follows a link anyway.  A
+ * temporary file left by a process of ours that died here is stale and
+ * cleared like a stale socket.  getsockname(2) then reports the
+ * temporary name: the kernel keeps the name a socket was bound with.
  */
 static int
 bind_unix(int fd, const struct sock_addr *sa, mode_t mode, gid_t gid)
 {
-	const struct sockaddr *addr = (const struct sockaddr *)&sa->ss;
-	mode_t old;
+	const struct sockaddr *addr;
+	struct sock_addr tmp;
+	const char *path;
 	int r, saved;
 
+	if (unix_temp_name(sa, &tmp) == -1 || unix_clear_stale(&tmp) == -1)
+		return (-1);
+	addr = (const struct sockaddr *)&tmp.ss;
+	path = sock_unix_path(&tmp);
 	if (fchmod(fd, mode & 0777) == -1)
 		return (-1);
-	old = umask(0);
-	r = bind(fd, addr, sa->len);
+	r = bind(fd, addr, tmp.len);
 	if (r == -1 && errno == ENOENT && unix_mkdir(sa) == 0)
-		r = bind(fd, addr, sa->len);
-	saved = errno;
-	umask(old);
-	errno = saved;
+		r = bind(fd, addr, tmp.len);
 	if (r == -1)
 		return (-1);
-	if (gid != (gid_t)-1 && lchown(sock_unix_path(sa), (uid_t)-1,
-	    gid) == -1) {
+	if (chmod(path, mode & 0777) == -1 || (gid != (gid_t)-1 &&
+	    lchown(path, (uid_t)-1, gid) == -1) ||
+	    rename_new(path, sock_unix_path(sa)) == -1) {
 		saved = errno;
-		unlink(sock_unix_path(sa));
+		unlink(path);
 		errno = saved;
 		return (-1);
 	}
@@ -509,6 +582,10 @@ int
 sock_reset_on_close(int fd)
 {
 	struct linger lg = { 1, 0 };
+	int saved = errno, r;
 
-	return (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+	/* Callers call it between a failure and reading its errno. */
+	r = setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	errno = saved;
+	return (r);
 }

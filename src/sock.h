@@ -76,10 +76,11 @@ const char	*sock_unix_path(const struct sock_addr *);
  * the parent directory must not be a symlink (ELOOP) nor group- or
  * world-writable without the sticky bit (EPERM); a missing one is
  * created (one level, mode 0755 whatever the umask).  The socket file
- * gets permission bits mode and group gid ((gid_t)-1: unchanged) before
- * listen(), so no client connects while it has others; mode and gid are
- * ignored for TCP.  Returns the fd, or -1 with errno set by the failing
- * call.
+ * has permission bits mode and group gid ((gid_t)-1: unchanged) from the
+ * moment it appears at its path: it is bound as ".NAME.PID" in the same
+ * directory and renamed into place (so getsockname(2) reports that
+ * name).  The umask is never changed.  mode and gid are ignored for TCP.
+ * Returns the fd, or -1 with errno set by the failing call.
  */
 int	sock_listen(const struct sock_addr *, int, mode_t, gid_t);
 
@@ -112,7 +113,10 @@ int	sock_tune_stream(int, int);
 /*
  * sock_reset_on_close(fd):
  * Make close(fd) send a reset instead of a FIN (SO_LINGER 0), so a peer
- * cannot mistake a cut-off stream for a complete one.  Returns 0 or -1.
+ * cannot mistake a cut-off stream for a complete one.  Returns 0, or -1
+ * if the option could not be set; errno is left as it was either way,
+ * so it may be called between a failed call and the reading of its
+ * errno.
  */
 int	sock_reset_on_close(int);
 

@@ -9,8 +9,9 @@ setup() {
 	PORT=$(free_port)
 	ADDR=127.0.0.1:$PORT
 	NOTES=$BATS_TEST_TMPDIR/notes
+	RAW=$BATS_TEST_TMPDIR/notes.json
 	export NOTIFY_SOCKET=$BATS_TEST_TMPDIR/notify.sock
-	python3 "$BATS_TEST_DIRNAME/tools/notify_listen.py" "$NOTIFY_SOCKET" >"$NOTES" 2>&1 &
+	python3 "$BATS_TEST_DIRNAME/tools/notify_listen.py" "$NOTIFY_SOCKET" "$RAW" >"$NOTES" 2>&1 &
 	wait_until 5000 grep -q '^listening' "$NOTES"
 }
 
@@ -28,6 +29,33 @@ notes_count() {
 # (for wait_until: counted anew each time).
 notes_at_least() {
 	[ "$(notes_count "$2")" -ge "$1" ]
+}
+
+# raw_check [KEY...]: every message the main pid sent, as received, is
+# lines of KEY=VALUE with at most one STATUS=, and its keys are READY,
+# STATUS, RELOADING, MONOTONIC_USEC or one of KEY...; prints any other.
+raw_check() {
+	python3 - "$RAW" "$DAEMON_PID" "$@" <<'EOF'
+import json
+import sys
+
+raw, pid, extra = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+meant = {"READY", "STATUS", "RELOADING", "MONOTONIC_USEC", *extra}
+bad = seen = 0
+for line in open(raw):
+    m = json.loads(line)
+    if m["pid"] != pid:
+        continue
+    seen += 1
+    lines = m["text"].split("\n")
+    keys = [a.split("=", 1)[0] for a in lines]
+    if (keys.count("STATUS") > 1 or any("=" not in a for a in lines)
+            or set(keys) - meant):
+        print("unmeant:", repr(m["text"]))
+        bad += 1
+print(f"{seen} messages, {bad} with unmeant assignments")
+sys.exit(1 if bad or not seen else 0)
+EOF
 }
 
 @test "READY=1 with a STATUS once listening, from the main pid; STOPPING=1 at SIGTERM" {
@@ -135,4 +163,23 @@ notes_at_least() {
 	kill -HUP "$DAEMON_PID"
 	wait_until 5000 note_has "READY=1 STATUS=.*, 1 reloads; reload failed, running the previous configuration: $CONF:2: syntax error"
 	stop_daemon
+}
+
+@test "a refused file's values cannot add assignments to what systemd hears" {
+	echo_conf "$ADDR"
+	start_daemon
+	wait_until 5000 note_has "READY=1"
+	# libconfig reads "\n" in a string as a newline; STATUS= quotes it.
+	sed -i 's/^log_level = .*/log_level = "warn\\nMAINPID=1\\nSTOPPING=1\\nWATCHDOG=1";/' "$CONF"
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 log_has "SIGHUP: reload failed"
+	# And two of the STATUS= updates a second that repeat it.
+	n0=$(notes_count "STATUS=.*reload failed")
+	wait_until 5000 notes_at_least $((n0 + 2)) "STATUS=.*reload failed"
+	raw_check
+	note_has 'READY=1 STATUS=.*reload failed.*log_level: "warn\\x0aMAINPID=1\\x0aSTOPPING=1\\x0aWATCHDOG=1": expected'
+	pid=$DAEMON_PID
+	stop_daemon
+	# Stopping adds what the daemon means then, and nothing else.
+	DAEMON_PID=$pid raw_check STOPPING EXTEND_TIMEOUT_USEC
 }

@@ -1,6 +1,9 @@
 /*
  * test_config: the shipped file, defaults, and every kind of bad file
  * reported with its exact file:line.
+ *
+ * strdup() and calloc() are defined here, over libc's, so that a test
+ * can make an allocation by config.c fail (see alloc_fails()).
  */
 #include "config.h"
 
@@ -14,6 +17,68 @@
 #include "capture.h"
 #include "check.h"
 #include "log.h"
+
+/* Which allocations may fail: none, or one of the two functions. */
+enum { ALLOC_ANY, ALLOC_STRDUP, ALLOC_CALLOC };
+
+static int	alloc_mode = ALLOC_ANY;
+static int	alloc_count;		/* calls that could have failed */
+static int	alloc_fail_at;		/* the one that does */
+static int	alloc_failed;		/* and it did */
+
+/* The linker's: where this executable's own code lies. */
+extern const char	__executable_start[], etext[];
+
+/*
+ * 1 if this call, from caller, is to fail: the alloc_fail_at'th of the
+ * kind alloc_mode names.  Only calls from this executable's code count
+ * (config.c is linked into it), not libconfig's or libc's own.
+ */
+static int
+alloc_fails(int mode, const void *caller)
+{
+	if (alloc_mode != mode || (const char *)caller < __executable_start ||
+	    (const char *)caller >= etext)
+		return (0);
+	if (alloc_count++ != alloc_fail_at)
+		return (0);
+	alloc_failed = 1;
+	errno = ENOMEM;
+	return (1);
+}
+
+char *
+strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	if (alloc_fails(ALLOC_STRDUP, __builtin_return_address(0)))
+		return (NULL);
+	if ((p = malloc(n)) != NULL)
+		memcpy(p, s, n);
+	return (p);
+}
+
+/* Through a pointer: the compiler would make malloc and memset calloc. */
+static void *(*volatile zero)(void *, int, size_t) = memset;
+
+void *
+calloc(size_t n, size_t size)
+{
+	size_t total;
+	void *p;
+
+	if (alloc_fails(ALLOC_CALLOC, __builtin_return_address(0)))
+		return (NULL);
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	if ((p = malloc(total)) != NULL)
+		zero(p, 0, total);
+	return (p);
+}
 
 /* Load text; expect failure whose messages contain each of want[]. */
 static void
@@ -458,6 +523,116 @@ test_real_file(void)
 	    "a missing file is one clear line");
 }
 
+/*
+ * A value may hold any byte (libconfig reads "\n" in a string): the
+ * problems that quote it stay one line each, in the log and in
+ * config_problem(), which a failed reload puts in systemd's STATUS=.
+ */
+static void
+test_controls_in_problems(void)
+{
+	struct config *cfg;
+	const char *out, *first;
+
+	capture_begin();
+	cfg = config_load_string(
+	    "log_level = \"warn\\nMAINPID=1\\nSTOPPING=1\";\n"
+	    "listeners = (\n"
+	    "  { name = \"a\\nb\"; address = \"1.2.3.4:5\\r\";\n"
+	    "    service = \"proxy\\n\"; upstreams = ( \"x\\ny:1\" ); }\n"
+	    ");\n", "t\nu.conf");
+	out = capture_end();
+	first = config_problem();
+	CHECK(cfg == NULL && count_lines(out) == 6 &&
+	    strstr(out, "log_level: \"warn\\x0aMAINPID=1\\x0aSTOPPING=1\"") &&
+	    strstr(out, "name: \"a\\x0ab\"") &&
+	    strstr(out, "\"1.2.3.4:5\\x0d\"") &&
+	    strstr(out, "service: \"proxy\\x0a\"") &&
+	    strstr(out, "\"x\\x0ay:1\""),
+	    "six problems quoting controls are six lines, escaped");
+	if (check_failed > 0)
+		printf("# %s", out);
+	CHECK(strchr(first, '\n') == NULL && strchr(first, '\r') == NULL &&
+	    strcmp(first, "t\\x0au.conf:1: log_level: \"warn\\x0aMAINPID=1"
+	    "\\x0aSTOPPING=1\": expected \"debug\", \"info\", \"warn\" or "
+	    "\"crit\"") == 0,
+	    "config_problem() is one line, escaped: %s", first);
+}
+
+/* Every field a loaded configuration must hold, for oom_run(). */
+static int
+complete(const struct config *cfg)
+{
+	const struct listen_conf *e = &cfg->listeners[0];
+	const struct listen_conf *p = &cfg->listeners[1];
+
+	return (cfg->path != NULL && cfg->nlisteners == 2 &&
+	    e->name != NULL && e->address != NULL && e->access_log != NULL &&
+	    p->name != NULL && p->address != NULL && p->nupstreams == 2 &&
+	    p->upstreams[0].text != NULL && p->upstreams[1].text != NULL &&
+	    p->upstreams[1].host != NULL);
+}
+
+/*
+ * Make the 1st, 2nd, ... allocation of one kind by config.c fail, until
+ * a load makes none fail: each load before must fail with a message
+ * about memory, never give a configuration with a field missing (a NULL
+ * access_log turned logging off; a NULL upstream text crashed a
+ * reload), nor exit.  ASan's leak check covers the unwinding.
+ */
+static void
+oom_run(int mode, const char *what, const char *path)
+{
+	struct config *cfg;
+	const char *out;
+	int n;
+
+	for (n = 0; n < 64; n++) {
+		alloc_count = 0;
+		alloc_fail_at = n;
+		alloc_failed = 0;
+		capture_begin();
+		alloc_mode = mode;
+		cfg = config_load(path);
+		alloc_mode = ALLOC_ANY;
+		out = capture_end();
+		if (!alloc_failed) {
+			CHECK(cfg != NULL && complete(cfg), "%s: the file "
+			    "loads whole when none of its %d fails", what, n);
+			config_free(cfg);
+			return;
+		}
+		CHECK(cfg == NULL && strstr(config_problem(), "memory") &&
+		    count_lines(out) >= 1, "%s #%d fails: so does the load: "
+		    "%s", what, n + 1, config_problem());
+		config_free(cfg);
+	}
+	CHECK(0, "%s: still failing after %d", what, n);
+}
+
+static void
+test_out_of_memory(void)
+{
+	char path[] = "/tmp/test_config.XXXXXX";
+	static const char text[] =
+	    "log_level = \"info\";\n"
+	    "listeners = (\n"
+	    "  { name = \"e\"; address = \"127.0.0.1:7007\";\n"
+	    "    service = \"echo\"; access_log = \"/tmp/e.log\"; },\n"
+	    "  { name = \"p\"; address = \"unix:/tmp/p.sock\";\n"
+	    "    service = \"proxy\";\n"
+	    "    upstreams = ( \"127.0.0.1:7\", \"localhost:7\" ); }\n"
+	    ");\n";
+	int fd = mkstemp(path);
+
+	(void)!write(fd, text, sizeof(text) - 1);
+	close(fd);
+	oom_run(ALLOC_STRDUP, "strdup", path);
+	/* Last: before the fix, a failed calloc exited the process. */
+	oom_run(ALLOC_CALLOC, "calloc", path);
+	unlink(path);
+}
+
 static void
 test_unit_parsers(void)
 {
@@ -494,6 +669,8 @@ main(void)
 	test_all_problems_reported();
 	test_thread_keys();
 	test_real_file();
+	test_controls_in_problems();
 	test_unit_parsers();
+	test_out_of_memory();
 	return (check_done());
 }

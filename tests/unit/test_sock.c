@@ -1,13 +1,19 @@
 /*
  * test_sock: address parsing and formatting, and listening sockets.
+ *
+ * umask(2) and bind(2) are defined here, over libc's, to watch what
+ * sock.c does with them: whether it ever changes the umask, and what a
+ * file made while a socket is being bound (as by another thread) gets.
  */
 #include "sock.h"
 
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -15,6 +21,36 @@
 #include <unistd.h>
 
 #include "check.h"
+
+static int	umask_calls;		/* umask() calls, by anyone */
+static const char *bind_makes;		/* a file bind() makes, or NULL */
+static mode_t	bind_made_mode;		/* and the mode it got */
+
+mode_t
+umask(mode_t mask)
+{
+	umask_calls++;
+	return ((mode_t)syscall(SYS_umask, mask));
+}
+
+/* bind(2), and then, if asked, what another thread might do meanwhile. */
+int
+bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct stat st;
+	int r, saved, f;
+
+	r = (int)syscall(SYS_bind, fd, addr, len);
+	saved = errno;
+	if (bind_makes != NULL &&
+	    (f = open(bind_makes, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+	    0666)) != -1) {
+		bind_made_mode = fstat(f, &st) == 0 ? st.st_mode & 0777 : 0;
+		close(f);
+	}
+	errno = saved;
+	return (r);
+}
 
 /* Parse s and format it back; the text must round-trip. */
 static void
@@ -298,6 +334,146 @@ test_listen_unix_dir(void)
 	rmdir(top);
 }
 
+/* How many entries dir has, "." and ".." excluded. */
+static int
+entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	while (d != NULL && (e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	if (d != NULL)
+		closedir(d);
+	return (n);
+}
+
+/*
+ * The umask is the process's, and other threads may be creating files:
+ * sock_listen() never changes it, not even for the bind, yet the socket
+ * file gets its mode exactly and a parent it makes gets 0755.
+ */
+static void
+test_listen_umask(void)
+{
+	char top[] = "/tmp/test_sock.XXXXXX", dir[200], path[220];
+	char other[220];
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	if (mkdtemp(top) == NULL) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/made", top);
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	snprintf(other, sizeof(other), "%s/other", top);
+	old = umask(077);
+	umask_calls = 0;
+	bind_makes = other;
+	bind_made_mode = 0;
+	fd = listen_in(dir, 0660, (gid_t)-1);
+	bind_makes = NULL;
+	CHECK(fd >= 0 && umask_calls == 0,
+	    "sock_listen on a UNIX path never calls umask (%d calls)",
+	    umask_calls);
+	CHECK(bind_made_mode == 0600, "a file made during its bind (as by "
+	    "another thread) gets umask 077: %o", (unsigned)bind_made_mode);
+	CHECK(umask(old) == 077, "the umask is still 077 after");
+	CHECK(stat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    (st.st_mode & 0777) == 0660, "the socket file is 0660 under "
+	    "umask 077 (%o)", (unsigned)(st.st_mode & 0777));
+	CHECK(stat(dir, &st) == 0 && (st.st_mode & 07777) == 0755,
+	    "its parent, made, is 0755 under umask 077 (%o)",
+	    (unsigned)(st.st_mode & 07777));
+	CHECK(entries(dir) == 1, "no temporary name is left beside it");
+	close(fd);
+	unlink(path);
+	unlink(other);
+
+	/* Someone binds at the path while we bind under the other name. */
+	bind_makes = path;
+	fd = listen_in(dir, 0660, (gid_t)-1);
+	bind_makes = NULL;
+	CHECK(fd == -1 && errno == EADDRINUSE && stat(path, &st) == 0 &&
+	    S_ISREG(st.st_mode) && entries(dir) == 1,
+	    "a file that appears at the path meanwhile is not replaced "
+	    "(EADDRINUSE), and the temporary name is removed");
+	unlink(path);
+	rmdir(dir);
+	rmdir(top);
+}
+
+/*
+ * The temporary name: a stale one (a process that died between bind and
+ * rename) is cleared; a long name is shortened to fit sun_path.
+ */
+static void
+test_listen_temp_name(void)
+{
+	char dir[] = "/tmp/test_sock.XXXXXX", text[120], tmp[100];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sock_addr sa;
+	const char *why;
+	size_t n;
+	int fd, s;
+
+	if (mkdtemp(dir) == NULL) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%s/.s.sock.%ld", dir, (long)getpid());
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", tmp);
+	s = socket(AF_UNIX, SOCK_STREAM, 0);
+	(void)!bind(s, (struct sockaddr *)&sun, sizeof(sun));
+	close(s);
+	fd = listen_in(dir, 0666, (gid_t)-1);
+	CHECK(fd >= 0 && access(tmp, F_OK) == -1 && entries(dir) == 1,
+	    "a stale temporary socket file is cleared");
+	close(fd);
+	snprintf(tmp, sizeof(tmp), "%s/s.sock", dir);
+	unlink(tmp);
+
+	/* The longest path there is: 107 bytes. */
+	n = (size_t)snprintf(text, sizeof(text), "unix:%s/", dir);
+	memset(text + n, 'a', 5 + 107 - n);
+	text[5 + 107] = '\0';
+	CHECK(sock_addr_parse(text, strlen(text), &sa, &why) == 0,
+	    "parse a 107-byte path");
+	fd = sock_listen(&sa, 16, 0666, (gid_t)-1);
+	CHECK(fd >= 0 && access(text + 5, F_OK) == 0 && entries(dir) == 1,
+	    "listen at a 107-byte path (the temporary name is shortened)");
+	close(fd);
+	unlink(text + 5);
+	rmdir(dir);
+}
+
+/*
+ * sock_reset_on_close() comes between a failed call and the reading of
+ * its errno: it must leave errno alone, failing or not.
+ */
+static void
+test_reset_on_close(void)
+{
+	int p[2], fd = socket(AF_INET, SOCK_STREAM, 0), r;
+
+	(void)!pipe(p);
+	errno = ETIMEDOUT;
+	r = sock_reset_on_close(p[0]);
+	CHECK(r == -1 && errno == ETIMEDOUT,
+	    "on a pipe it fails and leaves errno ETIMEDOUT (%d: %s)", r,
+	    strerror(errno));
+	errno = ECONNRESET;
+	r = sock_reset_on_close(fd);
+	CHECK(r == 0 && errno == ECONNRESET,
+	    "on a socket it works and leaves errno ECONNRESET");
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+}
+
 static void
 test_listen_tcp(void)
 {
@@ -376,6 +552,9 @@ main(void)
 	test_equal();
 	test_listen_unix();
 	test_listen_unix_dir();
+	test_listen_umask();
+	test_listen_temp_name();
+	test_reset_on_close();
 	test_listen_tcp();
 	test_listen_share();
 	return (check_done());
