@@ -36,10 +36,10 @@
 #include "reload.h"
 #include "shard.h"
 
-
 _Static_assert(CONFIG_STACK_MIN >= CORO_STACK_MIN &&
     CONFIG_STACK_MAX <= CORO_STACK_MAX,
     "coroutine_stack_size may be set outside what coro_init() accepts");
+
 /*
  * At exit, how long access log lines may take to reach their files, and
  * the workers to be interrupted and joined: the whole of the pool's time

@@ -64,6 +64,7 @@ struct listener_group {
 	atomic_int	 refs;		/* copies */
 	atomic_int	 ncopies;	/* copies made beyond the first */
 	atomic_int	 retired;	/* a reload removed it */
+	atomic_int	 started;	/* it has accepted: a summary is due */
 	atomic_uint_fast64_t all_active;	/* clients on all threads */
 	/* clock_now() of the last warning: one for all the copies. */
 	_Atomic int64_t	 warned_upstream;
@@ -493,8 +494,8 @@ group_leave(struct listener *l)
 		atomic_fetch_add(&g->closed[i], l->closed[i]);
 	if (atomic_fetch_sub(&g->refs, 1) > 1)
 		return;
-	/* A listener that never opened served nobody: no summary. */
-	if (l->set != NULL)
+	/* One that never started (a failed start or reload): none. */
+	if (atomic_load(&g->started))
 		log_summary(g);
 	free(g);
 }
@@ -709,6 +710,7 @@ accept_loop(void *arg)
 int
 listener_start(struct listener *l)
 {
+	atomic_store(&l->group->started, 1);
 	l->accepting = 1;	/* before it runs: it may end at once */
 	if (loop_spawn(l->loop, accept_loop, l) == -1) {
 		l->accepting = 0;

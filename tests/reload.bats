@@ -94,6 +94,8 @@ print("bound", flush=True); time.sleep(60)' "$busy" >"$BATS_TEST_TMPDIR/busy.out
 	run "${CLIENT[@]}" echo "$ADDR_A"
 	[ "$status" -eq 0 ]
 	stop_daemon
+	# b never served: no summary of it, then or at exit.
+	refute log_has " b: [0-9]* served"
 }
 
 @test "a 50 MiB proxied transfer across 5 reloads stays byte-exact" {
@@ -307,5 +309,28 @@ fds() {
 	# The removed listeners said what they served, each time.
 	[ "$(grep -c "b (removed by a reload): 1 served, 1 client-fin" "$LOG")" -eq 101 ]
 	[ "$(grep -c "u (removed by a reload): 1 served, 1 client-fin" "$LOG")" -eq 101 ]
+	stop_daemon
+}
+
+@test "a removed listener with no clients left closes its log: SIGUSR1 no longer re-creates it" {
+	conf "$(echo_a "access_log = \"$BATS_TEST_TMPDIR/a.log\";")" "worker_threads = 1;"
+	start_daemon
+	run "${CLIENT[@]}" echo "$ADDR_A"
+	[ "$status" -eq 0 ]
+	wait_until 5000 count_is 1 awk 'END { print NR }' "$BATS_TEST_TMPDIR/a.log"
+	conf "$(echo_b "access_log = \"$BATS_TEST_TMPDIR/b.log\";")" "worker_threads = 1;"
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 reloaded 1
+	wait_until 5000 log_has "a (removed by a reload): 1 served"
+	# logrotate moves both files, then signals.
+	mv "$BATS_TEST_TMPDIR/a.log" "$BATS_TEST_TMPDIR/a.log.1"
+	kill -USR1 "$DAEMON_PID"
+	wait_until 5000 log_has "SIGUSR1: reopening"
+	# b's log is reopened, and a line of b's written after it: with one
+	# worker, any reopen of a's would have run before.
+	run "${CLIENT[@]}" echo "$ADDR_B"
+	[ "$status" -eq 0 ]
+	wait_until 5000 count_is 1 awk 'END { print NR }' "$BATS_TEST_TMPDIR/b.log"
+	[ ! -e "$BATS_TEST_TMPDIR/a.log" ]
 	stop_daemon
 }
