@@ -8,7 +8,7 @@
  * every listener (or takes systemd's sockets); daemon_serve() runs the
  * first loop until a stop signal has drained it and joins the others;
  * daemon_close() lets the access logs finish, stops the pool and frees
- * everything.  Reloads (reload.c) change it in between.
+ * everything, each listener's last copy logging its summary.  Reloads (reload.c) change it in between.
  */
 #include "daemon.h"
 
@@ -598,6 +598,7 @@ daemon_serve(struct daemon *d)
 	if (loop_run(d->loop) == -1)
 		fatal("event loop");
 	join_shards(d);
+	log_info("aio-echod stopped");
 	return (0);
 }
 
@@ -613,6 +614,4 @@ daemon_close(struct daemon *d)
 	buf_fini();
 	coro_fini();
 	config_free(d->cfg);
-	if (d->ready)
-		log_info("aio-echod stopped");
 }
