@@ -139,6 +139,7 @@ struct pool_port {
 	int			 detached;	/* under lock */
 	struct pool_job		*done_head, *done_tail;	/* under lock */
 	int			 room_waiting;	/* how many; under lock */
+	int			 room_opened;	/* since: wake them; lock */
 	struct pool_room_list	 room_waiters;	/* its loop thread only */
 };
 
@@ -228,8 +229,10 @@ room_opened_locked(struct pool *p)
 	if (p->room_waiting == 0)
 		return;
 	TAILQ_FOREACH(port, &p->ports, link)
-		if (port->room_waiting > 0)
+		if (port->room_waiting > 0) {
+			port->room_opened = 1;
 			port_poke(port);
+		}
 }
 
 static void *
@@ -396,17 +399,23 @@ port_deliver(struct pool_port *port)
 {
 	struct pool_job *job, *next;
 	uint64_t n;
+	int opened;
 
 	(void)!read(port->efd, &n, sizeof(n));
 	pthread_mutex_lock(&port->p->lock);
 	job = port->done_head;
 	port->done_head = port->done_tail = NULL;
+	/* Only a job taken off the queue wakes the rooms: a completion
+	 * alone leaves the queue as full as it was. */
+	opened = port->room_opened;
+	port->room_opened = 0;
 	pthread_mutex_unlock(&port->p->lock);
 	for (; job != NULL; job = next) {
 		next = job->next;
 		deliver(job);
 	}
-	wake_room_waiters(port);
+	if (opened)
+		wake_room_waiters(port);
 }
 
 /* The loop side: deliver every completed job of this thread's port. */

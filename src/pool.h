@@ -124,8 +124,9 @@ struct pool_room {
  * linked, in the same hold of the lock that found it full, so no wakeup
  * is lost: room->fn(room) is then called once, where job->done would have
  * run (this thread's loop; once detached, pool_wait_idle() or pool_stop()),
- * after a worker takes a job off the queue or when the pool stops.  fn may
- * submit again.  room must not be linked already.  Loop thread.
+ * after a worker takes a job off the queue or when the pool stops.  The
+ * queue may be full again by then (another thread's job): fn may submit
+ * again, with room.  room must not be linked already.  Loop thread.
  */
 int	pool_submit_room(struct pool *, struct pool_job *, struct pool_room *);
 
