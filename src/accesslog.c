@@ -20,6 +20,18 @@
  * own log: lines wait up to PENDING_MAX, then are dropped and counted,
  * and the loop never waits.
  *
+ * So does a full worker queue (every worker blocked by some log): the
+ * flush is not queued, and the log's room is linked instead
+ * (pool_submit_room()).  The pool calls it back on the log's own loop
+ * thread, where flushes complete, once a worker takes a job, and the log
+ * submits its lines then.  Retrying on the next line would not do: it may
+ * never come, and once PENDING_MAX is reached every new line is dropped
+ * before it gets there.  A timer would poll every log for as long as the
+ * queue stays full, and would not survive the end of its loop thread at
+ * exit, when the waiting lines matter most; the room is delivered there
+ * too, by whoever waits for the pool.  While the room is linked, new lines
+ * only join the pending buffer: the common path takes no lock.
+ *
  * Each loop thread has its own log object for a file, appending whole
  * lines with O_APPEND, so lines of different threads never mix within a
  * line.  The copies share a small refcounted block: the count of dropped
@@ -31,6 +43,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,12 +78,19 @@ struct accesslog {
 	int		 fd;		/* the in-flight job's, see above */
 	char		*pending;
 	size_t		 len;
-	struct flush	*inflight;
+	struct flush	 flush;		/* the one flush job */
+	int		 inflight;	/* flush is the pool's */
+	struct pool_room room;		/* the queue was full: call back */
+	int		 waiting_room;	/* room is linked */
 	int		 reopen;
 	struct log_shared *shared;
 	int		 orphaned;	/* freed while a job was out */
 	int		 closing;	/* accesslog_close(): free once written */
 };
+
+static void	flush_fn(struct pool_job *);
+static void	flush_done(struct pool_job *);
+static void	on_room(struct pool_room *);
 
 struct accesslog *
 accesslog_create(const char *path, struct pool *pool,
@@ -88,6 +108,10 @@ accesslog_create(const char *path, struct pool *pool,
 	atomic_fetch_add(&l->shared->refs, 1);
 	l->pool = pool;
 	l->fd = -1;
+	l->flush.job.fn = flush_fn;
+	l->flush.job.done = flush_done;
+	l->flush.log = l;
+	l->room.fn = on_room;
 	return (l);
 
 fail:
@@ -149,6 +173,21 @@ count_lines(const char *p, size_t len)
 	return (n);
 }
 
+/*
+ * Why a new line does not fit: which limit was hit.  The pending buffer
+ * is full either behind a flush that is out (its writer has not finished)
+ * or because no flush could be queued.
+ */
+static const char *
+full_why(const struct accesslog *l)
+{
+	if (l->pending == NULL)
+		return ("out of memory");
+	if (l->waiting_room)
+		return ("the worker queue is full");
+	return ("64 KiB of lines waiting: the writer is slow or blocked");
+}
+
 /* Say how many lines were lost (by every thread), at most every 10 s. */
 static void
 warn_dropped(struct accesslog *l, const char *why)
@@ -163,8 +202,7 @@ warn_dropped(struct accesslog *l, const char *why)
 	atomic_store(&l->shared->dropped_told, dropped);
 }
 
-static void
-start_flush(struct accesslog *l);
+static void	start_flush(struct accesslog *);
 
 /* Free l for good: no job of it is out. */
 static void
@@ -202,6 +240,14 @@ warn_error(struct accesslog *l, int err)
 		    "be written)", l->path, strerror(err));
 }
 
+/* A closing log goes once nothing of it is left with the pool. */
+static void
+close_if_done(struct accesslog *l)
+{
+	if (l->closing && !l->inflight && !l->waiting_room)
+		accesslog_free(l);	/* written, or it cannot be */
+}
+
 /* Loop side: the job is back. */
 static void
 flush_done(struct pool_job *job)
@@ -209,10 +255,9 @@ flush_done(struct pool_job *job)
 	struct flush *f = (struct flush *)job;
 	struct accesslog *l = f->log;
 
-	l->inflight = NULL;
+	l->inflight = 0;
 	if (l->orphaned) {
 		free(f->data);
-		free(f);
 		destroy(l);
 		return;
 	}
@@ -227,39 +272,55 @@ flush_done(struct pool_job *job)
 			warn_dropped(l, "stopping");
 	}
 	free(f->data);
-	free(f);
+	f->data = NULL;
 	if (l->len > 0 || l->reopen)
 		start_flush(l);
-	if (l->closing && l->inflight == NULL)
-		accesslog_free(l);	/* written, or it cannot be */
+	close_if_done(l);
 }
 
-/* Hand the pending lines (and a reopen) to the pool, if none is out. */
+/* Loop side: the queue that was full has room again. */
+static void
+on_room(struct pool_room *room)
+{
+	struct accesslog *l = (struct accesslog *)(void *)((char *)room -
+	    offsetof(struct accesslog, room));
+
+	l->waiting_room = 0;
+	/* Stopping: the lines stay, and are dropped and counted at free. */
+	if (l->len > 0 || l->reopen)
+		start_flush(l);
+	close_if_done(l);
+}
+
+/*
+ * Hand the pending lines (and a reopen) to the pool, unless a flush is
+ * out or waits for room already.  A full queue links the room, which
+ * calls this again.
+ */
 static void
 start_flush(struct accesslog *l)
 {
-	struct flush *f;
+	struct flush *f = &l->flush;
 
-	if (l->inflight != NULL || pool_stopping())
+	if (l->inflight || l->waiting_room || pool_stopping())
 		return;
-	if ((f = calloc(1, sizeof(*f))) == NULL)
-		return;		/* the lines wait for the next try */
-	f->job.fn = flush_fn;
-	f->job.done = flush_done;
 	/* Named for a worker stuck at exit.  A job that opens the file
 	 * then writes too, but open(2) is where a FIFO or a hung mount
 	 * blocks. */
 	snprintf(f->job.what, sizeof(f->job.what), "access log %s: %s",
 	    l->path, l->fd == -1 || l->reopen ? "open" : "write");
-	f->log = l;
 	f->data = l->pending;
 	f->len = l->len;
 	f->reopen = l->reopen;
-	if (pool_submit(l->pool, &f->job) == -1) {
-		free(f);	/* queue full: the lines wait */
+	f->err = 0;
+	if (pool_submit_room(l->pool, &f->job, &l->room) == -1) {
+		/* The lines wait: for room (EAGAIN), or for the free. */
+		f->data = NULL;
+		if (errno == EAGAIN)
+			l->waiting_room = 1;
 		return;
 	}
-	l->inflight = f;
+	l->inflight = 1;
 	l->pending = NULL;
 	l->len = 0;
 	l->reopen = 0;
@@ -271,7 +332,7 @@ accesslog_write(struct accesslog *l, const char *line, size_t len)
 	if (l->len + len > PENDING_MAX ||
 	    (l->pending == NULL && (l->pending = malloc(PENDING_MAX)) == NULL)) {
 		drop(l, 1);
-		warn_dropped(l, "the writer is blocked");
+		warn_dropped(l, full_why(l));
 		return;
 	}
 	memcpy(l->pending + l->len, line, len);
@@ -301,9 +362,9 @@ accesslog_close(struct accesslog *l)
 	l->closing = 1;
 	if (l->len > 0)
 		start_flush(l);
-	/* A job is out: its done frees l once the last line is written. */
-	if (l->inflight == NULL)
-		accesslog_free(l);
+	/* A job is out, or the room is linked: flush_done or on_room frees
+	 * l once the last line is written (or cannot be: the pool stops). */
+	close_if_done(l);
 }
 
 uint64_t
@@ -317,11 +378,15 @@ accesslog_free(struct accesslog *l)
 {
 	if (l == NULL)
 		return;
+	/* Where the room would be called back: this thread, or the one
+	 * that delivers for it at exit. */
+	pool_room_cancel(&l->room);
+	l->waiting_room = 0;
 	if (l->len > 0) {
 		drop(l, count_lines(l->pending, l->len));
 		warn_dropped(l, "stopping");
 	}
-	if (l->inflight != NULL) {
+	if (l->inflight) {
 		/* The job uses fd and path: leave l to it. */
 		free(l->pending);
 		l->pending = NULL;

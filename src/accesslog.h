@@ -6,7 +6,9 @@
 
 /*
  * A listener's access log: one line per connection, written by the
- * worker pool, never on the loop thread.  All calls: loop thread.
+ * worker pool, never on the loop thread.  All calls: loop thread (the one
+ * that created the log; at exit, once that thread has detached from the
+ * pool, the thread that waits for the pool).
  */
 
 struct accesslog;
@@ -27,7 +29,10 @@ struct accesslog	*accesslog_create(const char *, struct pool *,
 /*
  * accesslog_write(log, line, len):
  * Queue one line (ending in '\n') for writing.  While the writer is
- * blocked, at most 64 KiB of lines wait; more are dropped and counted.
+ * blocked, or the worker queue full, at most 64 KiB of lines wait; more
+ * are dropped and counted, and a warning says which limit was hit.  The
+ * lines waiting are handed to the pool as soon as it has room, whether
+ * more lines come or not.
  */
 void	accesslog_write(struct accesslog *, const char *, size_t);
 
@@ -44,9 +49,10 @@ void	accesslog_flush(struct accesslog *);
 /*
  * accesslog_close(log):
  * As accesslog_free(), but the lines waiting are written first (a reload
- * that moved the log to another path): log frees itself once they are,
- * or once they cannot be (the pool stopping, its queue full: then they
- * are dropped and counted).  NULL is a no-op.
+ * that moved the log to another path): log frees itself once they are
+ * (waiting for room if the worker queue is full), or once they cannot be
+ * (the pool stopping: then they are dropped and counted).  NULL is a
+ * no-op.
  */
 void	accesslog_close(struct accesslog *);
 

@@ -37,11 +37,15 @@
  *
  * A pool_run() caller whose job finds the queue full parks (with its
  * deadline) until a worker takes a job; a pool_submit() caller is told
- * EAGAIN and decides (the access log keeps its lines for later).  Room
- * may open on any thread's job, so a port counts its room waiters under
- * the lock, in the same hold that found the queue full (no wakeup is lost
- * in between), and a worker that takes a job off the queue writes the
- * eventfd of every port that has some.
+ * EAGAIN and decides.  A pool_submit_room() caller is told EAGAIN too,
+ * and its room is called back when a worker takes a job: the access log
+ * keeps its lines and submits them then, without waiting for its next
+ * line (which may never come, or be dropped).  Both kinds of waiter are
+ * rooms on their port.  Room may open on any thread's job, so a port
+ * counts its rooms under the lock, linked in the same hold that found the
+ * queue full (no wakeup is lost in between), and a worker that takes a
+ * job off the queue writes the eventfd of every port that has some.  The
+ * loop calls them back after delivering the completions.
  *
  * A loop thread that ends detaches first, as its event base is about to
  * go: what is back already is delivered there, and its port loses its
@@ -69,6 +73,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,15 +95,17 @@
 /* pool_free() without pool_stop(): how long running jobs get. */
 #define POOL_FREE_STOP_MS	1000
 
+/* A port's rooms waiting (pool.h), and a batch of them being woken. */
+TAILQ_HEAD(pool_room_list, pool_room);
+
 /*
  * A pool_run() caller's wait, on its stack: first for room in the queue
- * (linked on its port's room_waiters), then for its job (job->waiter
+ * (room linked on its port's room_waiters), then for its job (job->waiter
  * points here).
  */
 struct run_wait {
 	struct loop_wait	 lw;		/* first: detach gets &lw */
-	TAILQ_ENTRY(run_wait)	 link;
-	int			 linked;	/* on port->room_waiters */
+	struct pool_room	 room;
 	struct pool		*p;
 	struct pool_port	*port;
 	struct pool_job		*job;
@@ -132,7 +139,8 @@ struct pool_port {
 	int			 detached;	/* under lock */
 	struct pool_job		*done_head, *done_tail;	/* under lock */
 	int			 room_waiting;	/* how many; under lock */
-	TAILQ_HEAD(, run_wait)	 room_waiters;	/* its loop thread only */
+	int			 room_opened;	/* since: wake them; lock */
+	struct pool_room_list	 room_waiters;	/* its loop thread only */
 };
 
 struct pool {
@@ -221,8 +229,10 @@ room_opened_locked(struct pool *p)
 	if (p->room_waiting == 0)
 		return;
 	TAILQ_FOREACH(port, &p->ports, link)
-		if (port->room_waiting > 0)
+		if (port->room_waiting > 0) {
+			port->room_opened = 1;
 			port_poke(port);
+		}
 }
 
 static void *
@@ -267,45 +277,56 @@ worker_main(void *arg)
 	return (NULL);
 }
 
-/* Take rw off its port's room waiters.  Its loop thread. */
+/*
+ * Take room off the list it is on, if any: its port's room waiters (then
+ * uncounted), or a batch being woken.  Where its port delivers.
+ */
 static void
-room_unlink(struct run_wait *rw)
+room_unlink(struct pool_room *room)
 {
-	struct pool_port *port = rw->port;
+	struct pool_port *port = room->port;
 
-	TAILQ_REMOVE(&port->room_waiters, rw, link);
-	rw->linked = 0;
-	pthread_mutex_lock(&port->p->lock);
-	port->room_waiting--;
-	port->p->room_waiting--;
-	pthread_mutex_unlock(&port->p->lock);
+	if (room->on == NULL)
+		return;
+	TAILQ_REMOVE(room->on, room, link);
+	if (room->on == &port->room_waiters) {
+		pthread_mutex_lock(&port->p->lock);
+		port->room_waiting--;
+		port->p->room_waiting--;
+		pthread_mutex_unlock(&port->p->lock);
+	}
+	room->on = NULL;
 }
 
 /*
- * Resume port's pool_run() callers waiting for room.  Those that find
- * the queue full again queue up anew and wait for the next job taken.
+ * Call the fn of each of port's rooms: resume its pool_run() callers
+ * waiting for room, tell its pool_submit_room() callers.  Those that find
+ * the queue full again link anew, for the next job taken.  A room stays
+ * on the batch until its turn, so an fn that unlinks another room (or a
+ * resumed coroutine that gives up) takes it off the batch.
  */
 static void
 wake_room_waiters(struct pool_port *port)
 {
-	TAILQ_HEAD(, run_wait) batch = TAILQ_HEAD_INITIALIZER(batch);
-	struct run_wait *rw;
+	struct pool_room_list batch = TAILQ_HEAD_INITIALIZER(batch);
+	struct pool_room *room;
 	int n = 0;
 
 	if (TAILQ_EMPTY(&port->room_waiters))
 		return;
 	TAILQ_CONCAT(&batch, &port->room_waiters, link);
-	TAILQ_FOREACH(rw, &batch, link) {
-		rw->linked = 0;
+	TAILQ_FOREACH(room, &batch, link) {
+		room->on = &batch;
 		n++;
 	}
 	pthread_mutex_lock(&port->p->lock);
 	port->room_waiting -= n;
 	port->p->room_waiting -= n;
 	pthread_mutex_unlock(&port->p->lock);
-	while ((rw = TAILQ_FIRST(&batch)) != NULL) {
-		TAILQ_REMOVE(&batch, rw, link);
-		loop_unpark(&rw->lw, 0);
+	while ((room = TAILQ_FIRST(&batch)) != NULL) {
+		TAILQ_REMOVE(&batch, room, link);
+		room->on = NULL;
+		room->fn(room);
 	}
 }
 
@@ -378,17 +399,23 @@ port_deliver(struct pool_port *port)
 {
 	struct pool_job *job, *next;
 	uint64_t n;
+	int opened;
 
 	(void)!read(port->efd, &n, sizeof(n));
 	pthread_mutex_lock(&port->p->lock);
 	job = port->done_head;
 	port->done_head = port->done_tail = NULL;
+	/* Only a job taken off the queue wakes the rooms: a completion
+	 * alone leaves the queue as full as it was. */
+	opened = port->room_opened;
+	port->room_opened = 0;
 	pthread_mutex_unlock(&port->p->lock);
 	for (; job != NULL; job = next) {
 		next = job->next;
 		deliver(job);
 	}
-	wake_room_waiters(port);
+	if (opened)
+		wake_room_waiters(port);
 }
 
 /* The loop side: deliver every completed job of this thread's port. */
@@ -546,14 +573,15 @@ pool_detach(struct pool *p)
 }
 
 /*
- * Queue job if there is room.  Returns 0, or -1 with errno EAGAIN if the
- * queue is full or ECANCELED if the pool has stopped (no worker would
- * ever take it).  If the queue is full and rw is given, rw is linked on
- * its port's room waiters and counted, in the hold of the lock that saw
- * the queue full: the next worker to take a job then wakes its loop.
+ * Queue job (its port set) if there is room.  Returns 0, or -1 with errno
+ * EAGAIN if the queue is full or ECANCELED if the pool has stopped (no
+ * worker would ever take it).  If the queue is full and room is given,
+ * room is linked on the job's port's room waiters and counted, in the
+ * hold of the lock that saw the queue full: the next worker to take a job
+ * then wakes that port's deliverer.
  */
 static int
-enqueue(struct pool *p, struct pool_job *job, struct run_wait *rw)
+enqueue(struct pool *p, struct pool_job *job, struct pool_room *room)
 {
 	int err = 0;
 
@@ -562,10 +590,11 @@ enqueue(struct pool *p, struct pool_job *job, struct run_wait *rw)
 		err = ECANCELED;
 	else if (p->queued >= p->queue_max) {
 		err = EAGAIN;
-		if (rw != NULL) {
-			TAILQ_INSERT_TAIL(&rw->port->room_waiters, rw, link);
-			rw->linked = 1;
-			rw->port->room_waiting++;
+		if (room != NULL) {
+			room->port = job->port;
+			room->on = &room->port->room_waiters;
+			TAILQ_INSERT_TAIL(room->on, room, link);
+			room->port->room_waiting++;
 			p->room_waiting++;
 		}
 	} else {
@@ -602,10 +631,20 @@ run_detach(struct loop_wait *lw)
 {
 	struct run_wait *rw = (struct run_wait *)lw;
 
-	if (rw->linked)
-		room_unlink(rw);
+	if (rw->room.on != NULL)
+		room_unlink(&rw->room);
 	else if (rw->job->waiter == lw)
 		abandon(rw->p, rw->job);
+}
+
+/* A pool_run() caller's room fn: there is room, try again. */
+static void
+run_room(struct pool_room *room)
+{
+	struct run_wait *rw = (struct run_wait *)(void *)((char *)room -
+	    offsetof(struct run_wait, room));
+
+	loop_unpark(&rw->lw, 0);
 }
 
 int
@@ -616,6 +655,7 @@ pool_run(struct pool *p, struct pool_job *job, int64_t deadline)
 
 	memset(&rw, 0, sizeof(rw));
 	rw.lw.detach = run_detach;
+	rw.room.fn = run_room;
 	rw.p = p;
 	rw.job = job;
 	job->waiter = NULL;
@@ -625,13 +665,12 @@ pool_run(struct pool *p, struct pool_job *job, int64_t deadline)
 		errno = EINVAL;		/* it would come back nowhere */
 		goto fail_release;
 	}
-	while (enqueue(p, job, &rw) == -1) {
+	while (enqueue(p, job, &rw.room) == -1) {
 		if (errno != EAGAIN)
 			goto fail_release;
 		/* Full, and rw linked: wait for a worker to make room. */
 		if (loop_park(&rw.lw, deadline, 0) == -1) {
-			if (rw.linked)		/* it failed without parking */
-				room_unlink(&rw);
+			room_unlink(&rw.room);	/* failed without parking */
 			goto fail_release;
 		}
 	}
@@ -657,6 +696,12 @@ fail_release:
 int
 pool_submit(struct pool *p, struct pool_job *job)
 {
+	return (pool_submit_room(p, job, NULL));
+}
+
+int
+pool_submit_room(struct pool *p, struct pool_job *job, struct pool_room *room)
+{
 	job->waiter = NULL;
 	job->waiters = NULL;
 	job->abandoned = 0;
@@ -664,7 +709,13 @@ pool_submit(struct pool *p, struct pool_job *job)
 		errno = EINVAL;		/* done would run nowhere */
 		return (-1);
 	}
-	return (enqueue(p, job, NULL));
+	return (enqueue(p, job, room));
+}
+
+void
+pool_room_cancel(struct pool_room *room)
+{
+	room_unlink(room);
 }
 
 /* loop_wait detach hook: a pool_wait() timed out or was cancelled. */
@@ -873,6 +924,7 @@ void
 pool_free(struct pool *p)
 {
 	struct pool_port *port;
+	struct pool_room *room;
 	int stuck;
 
 	if (p == NULL)
@@ -884,6 +936,11 @@ pool_free(struct pool *p)
 		return;		/* a stuck worker may still touch p: keep it */
 	while ((port = TAILQ_FIRST(&p->ports)) != NULL) {
 		TAILQ_REMOVE(&p->ports, port, link);
+		/* Rooms of ports not delivered here: never woken now. */
+		while ((room = TAILQ_FIRST(&port->room_waiters)) != NULL) {
+			TAILQ_REMOVE(&port->room_waiters, room, link);
+			room->on = NULL;
+		}
 		close(port->efd);
 		free(port);
 	}

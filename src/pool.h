@@ -1,6 +1,8 @@
 #ifndef POOL_H
 #define POOL_H
 
+#include <sys/queue.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +21,7 @@ struct job_wait;
 struct loop_wait;
 struct pool;
 struct pool_port;
+struct pool_room_list;
 
 /* A job's description, for naming a worker stuck at exit. */
 #define POOL_WHAT_MAX	96
@@ -68,7 +71,8 @@ int	pool_attach(struct pool *);
  * pool_detach(p):
  * Stop delivering p's completions on the calling thread's loop: what has
  * come back already is delivered now, jobs still out are delivered later
- * by pool_wait_idle() or pool_stop() on the thread that calls them.  Call
+ * by pool_wait_idle() or pool_stop() on the thread that calls them, and
+ * so are its rooms still linked (pool_submit_room()).  Call
  * before loop_free(), once no coroutine of this thread waits on p (its
  * loop has drained).  A no-op if this thread is not attached to p.  Loop
  * thread.
@@ -99,6 +103,40 @@ int	pool_run(struct pool *, struct pool_job *, int64_t);
  * is not called).  Loop thread.
  */
 int	pool_submit(struct pool *, struct pool_job *);
+
+/*
+ * A standing request to be told when the queue has room again, for a
+ * pool_submit_room() caller that found it full.  The caller fills fn; the
+ * rest is the pool's.  It lives as long as its owner (in the access log:
+ * the log itself), and is linked at most once at a time.
+ */
+struct pool_room {
+	void			(*fn)(struct pool_room *);
+	/* Private to pool.c. */
+	TAILQ_ENTRY(pool_room)	  link;
+	struct pool_room_list	 *on;		/* NULL: not linked */
+	struct pool_port	 *port;
+};
+
+/*
+ * pool_submit_room(p, job, room):
+ * As pool_submit(), but when the queue is full (-1, errno EAGAIN) room is
+ * linked, in the same hold of the lock that found it full, so no wakeup
+ * is lost: room->fn(room) is then called once, where job->done would have
+ * run (this thread's loop; once detached, pool_wait_idle() or pool_stop()),
+ * after a worker takes a job off the queue or when the pool stops.  The
+ * queue may be full again by then (another thread's job): fn may submit
+ * again, with room.  room must not be linked already.  Loop thread.
+ */
+int	pool_submit_room(struct pool *, struct pool_job *, struct pool_room *);
+
+/*
+ * pool_room_cancel(room):
+ * Unlink room if it is linked: its fn will not be called.  Call it before
+ * room goes away, where fn would run.  A no-op for a room not linked
+ * (also once its pool is freed: pool_free() unlinks what is left).
+ */
+void	pool_room_cancel(struct pool_room *);
 
 /*
  * pool_wait(p, job, deadline):

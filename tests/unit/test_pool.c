@@ -823,6 +823,177 @@ test_detached(void)
 	loop_free(L);
 }
 
+/*
+ * A pool_submit_room() caller's room: counts its calls and those on the
+ * expected thread, and may cancel another room or submit a job again.
+ */
+struct room_test {
+	struct pool_room	 room;		/* first */
+	pthread_t		 thread;	/* where it is to be called */
+	int			 calls, here;
+	struct pool_room	*cancel;	/* cancelled from fn */
+	struct pool_job		*again;		/* submitted from fn */
+	int			 again_err;	/* errno, 0: queued */
+};
+
+static void
+room_fn(struct pool_room *room)
+{
+	struct room_test *rt = (struct room_test *)room;
+
+	rt->calls++;
+	if (pthread_equal(pthread_self(), rt->thread))
+		rt->here++;
+	if (rt->cancel != NULL)
+		pool_room_cancel(rt->cancel);
+	if (rt->again == NULL)
+		return;
+	if (pool_submit_room(P, rt->again, room) == 0)
+		rt->again_err = 0;
+	else if ((rt->again_err = errno) == EAGAIN)
+		return;		/* linked again: the job waits */
+	else
+		free(rt->again);
+	rt->again = NULL;
+}
+
+static void
+room_init(struct room_test *rt, struct pool_job *again)
+{
+	memset(rt, 0, sizeof(*rt));
+	rt->room.fn = room_fn;
+	rt->thread = pthread_self();
+	rt->again = again;
+	rt->again_err = -1;
+}
+
+/* Submit a job that must find the queue full, linking rt's room. */
+static int
+room_refused(struct room_test *rt)
+{
+	struct pool_job *job = gated_job("refused");
+	int r, err;
+
+	r = pool_submit_room(P, job, &rt->room);
+	err = errno;
+	free(job);
+	return (r == -1 && err == EAGAIN);
+}
+
+/*
+ * A full queue: pool_submit_room() links the room, which is called back
+ * once, on the submitting thread, when a worker takes a job; fn may
+ * submit again.  A room cancelled, even from another room's fn in the
+ * same batch, is not called.
+ */
+static void
+test_submit_room(void)
+{
+	struct room_test r1, r2, r3, r4;
+
+	fill_queue();
+	room_init(&r1, gated_job("again"));
+	room_init(&r2, NULL);
+	room_init(&r3, NULL);
+	room_init(&r4, NULL);
+	r2.cancel = &r3.room;
+	CHECK(pool_submit_room(P, r1.again, &r1.room) == -1 &&
+	    errno == EAGAIN, "pool_submit_room into a full queue: EAGAIN");
+	CHECK(room_refused(&r2) && room_refused(&r3) && room_refused(&r4),
+	    "three more rooms linked");
+	pool_room_cancel(&r4.room);
+	pool_room_cancel(&r4.room);	/* not linked: a no-op */
+	(void)pool_wait_idle(P, clock_now() + 50);
+	CHECK(r1.calls + r2.calls + r3.calls + r4.calls == 0,
+	    "no room is called while the queue stays full");
+	atomic_store(&gate, 1);
+	CHECK(pool_wait_idle(P, clock_now() + 5000) == 0, "then idle");
+	CHECK(r1.calls == 1 && r1.here == 1 && r1.again_err == 0 &&
+	    atomic_load(&gated_runs) == 3,
+	    "a job taken off the queue calls the room back once, on its "
+	    "thread, and the job it submits runs (%d calls, %d here, %d "
+	    "runs)", r1.calls, r1.here, atomic_load(&gated_runs));
+	CHECK(r2.calls == 1 && r3.calls == 0 && r4.calls == 0,
+	    "rooms cancelled (one by another's fn) are not called (%d, %d)",
+	    r3.calls, r4.calls);
+	pool_free(P);
+	loop_free(L);
+}
+
+static void *
+open_gate_later(void *arg)
+{
+	(void)arg;
+	usleep(100000);
+	atomic_store(&gate, 1);
+	return (NULL);
+}
+
+/* A room still linked when the pool stops is called back by the stop. */
+static void
+test_room_stop(void)
+{
+	struct room_test r;
+	pthread_t th;
+
+	fill_queue();
+	room_init(&r, gated_job("after the stop"));
+	CHECK(pool_submit_room(P, r.again, &r.room) == -1, "room linked");
+	pthread_create(&th, NULL, open_gate_later, NULL);
+	CHECK(pool_stop(P, clock_now() + 5000) == 0, "the pool stops");
+	pthread_join(th, NULL);
+	CHECK(r.calls == 1 && r.here == 1 && r.again_err == ECANCELED,
+	    "the stop called the room back (%d calls), where submitting "
+	    "fails with ECANCELED (%d)", r.calls, r.again_err);
+	pool_free(P);
+	pool_room_cancel(&r.room);	/* after pool_free: a no-op */
+	loop_free(L);
+}
+
+static struct room_test	detached_room;
+
+/* On the second thread: link a room, then end (and detach). */
+static void
+room_detach_b_main(void *arg)
+{
+	struct lthread *t = arg;
+
+	room_init(&detached_room, gated_job("from the main thread"));
+	detached_room.thread = loop_thread;
+	t->err = pool_submit_room(P, detached_room.again,
+	    &detached_room.room) == -1 ? errno : 0;
+	(void)io_sleep(clock_now() + 1);
+	loop_stop(t->loop);
+}
+
+/*
+ * A room linked by a thread that has detached since is called back by
+ * pool_wait_idle(), on the thread that calls it (as an access log's at
+ * exit), and what it submits completes there.
+ */
+static void
+test_room_detached(void)
+{
+	struct lthread t;
+
+	fill_queue();
+	lthread_start(&t, room_detach_b_main);
+	lthread_join(&t);
+	CHECK(t.err == EAGAIN && detached_room.calls == 0,
+	    "the second thread's room is linked when it ends (errno %d)",
+	    t.err);
+	atomic_store(&gate, 1);
+	CHECK(pool_wait_idle(P, clock_now() + 5000) == 0 &&
+	    detached_room.calls == 1 && detached_room.here == 1 &&
+	    detached_room.again_err == 0 && atomic_load(&gated_runs) == 3,
+	    "pool_wait_idle calls it back on the main thread, and the job "
+	    "it submits runs and is delivered (%d calls, %d here, %d runs)",
+	    detached_room.calls, detached_room.here,
+	    atomic_load(&gated_runs));
+	pool_free(P);
+	loop_free(L);
+}
+
 static int	bare_submit, bare_run, bare_wait;
 
 /* A thread without a loop, not attached: it may not queue jobs. */
@@ -893,6 +1064,9 @@ main(void)
 	test_two_threads();
 	test_room_across();
 	test_detached();
+	test_submit_room();
+	test_room_stop();
+	test_room_detached();
 	test_unattached();
 	test_stop_stuck();
 	test_signal_on_altstack();
