@@ -287,11 +287,18 @@ fds() {
 	}
 	round 1
 	round 2
+	# Every loop thread's copies have had clients: their access logs are
+	# open (each opens its file at its first line).
+	for i in $(seq 20); do
+		ping "$PORT_A"
+		ping "$PORT_PX"
+	done
 	wait_until 5000 count_is 0 conns_left
 	# Its last log lines written: the removed listeners' files closed.
 	wait_until 5000 count_is 1 awk 'END { print NR }' "$BATS_TEST_TMPDIR/b.log"
 	before_fds=$(fds)
 	before_rss=$(rss_kb)
+	ls -l "/proc/$DAEMON_PID/fd" | awk '{ print $NF }' | sort >"$BATS_TEST_TMPDIR/fds.before"
 	for i in $(seq 3 202); do
 		round "$i"
 	done
@@ -299,7 +306,8 @@ fds() {
 	# freed, its log file closed.
 	wait_until 5000 count_is 0 conns_left
 	wait_until 5000 count_is "$before_fds" fds ||
-		echo "fds $before_fds -> $(fds)"
+		ls -l "/proc/$DAEMON_PID/fd" | awk '{ print $NF }' | sort |
+		diff "$BATS_TEST_TMPDIR/fds.before" - || true
 	after_rss=$(rss_kb)
 	echo "fds $before_fds -> $(fds); RSS $before_rss -> $after_rss KiB"
 	[ "$(fds)" -eq "$before_fds" ]
