@@ -574,6 +574,7 @@ conn_finish(struct conn *c, enum conn_close why)
 	if (l->retired)
 		atomic_fetch_sub(&retired_clients, 1);
 	conn_account(l, c, why);
+	coro_set_label(NULL);		/* the name may go with the settings */
 	settings_free(c->settings);
 	free(c);
 	retired_free_if_done(l);
