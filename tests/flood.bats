@@ -60,3 +60,15 @@ lines_per_second() {
 	stop_daemon
 	log_has "echo: 3000 served, 3000 client-fin"
 }
+
+@test "a flood of clients to a proxy whose upstream is down logs at most 100 lines a second per loop thread" {
+	dead=$(free_port)
+	proxy_conf "$ADDR" "\"127.0.0.1:$dead\""
+	start_daemon
+	connect_many 2000
+	# Each client: a failed upstream and a close, both limited.
+	echo "busiest second: $(lines_per_second "debug: px") per-connection lines"
+	[ "$(lines_per_second "debug: px")" -le "$MAX_PER_SEC" ]
+	stop_daemon
+	log_has "px: 2000 served, 2000 connect-failed"
+}
