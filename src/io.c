@@ -455,8 +455,8 @@ park_live(struct io_fd *f, int fd, int64_t *deadline, int64_t limit)
 		until = look_until(f, *deadline, limit);
 		if (park(f, IO_WRITE, until, 0) == 0)
 			return (0);
-		if (errno != ETIMEDOUT)
-			return (-1);
+		if (errno != ETIMEDOUT || f->aborted != 0)
+			return (-1);	/* not the timer: io_abort()'s maybe */
 		/* f is alive: io_close() would have said EBADF. */
 		look(f, fd, deadline, limit);
 		if (*deadline != -1 && clock_now() >= *deadline) {
@@ -686,9 +686,10 @@ hib_arm(struct io_hib *h)
 
 /*
  * A hibernating reader was woken: start its owner again, in the new
- * coroutine the loop made.  A timer first looks at the send queue: before
- * the (maybe moved) deadline, a pending recheck is made a readiness, as
- * park() does, and a look just waits on.  Any other outcome (data, the
+ * coroutine the loop made.  A timer (ETIMEDOUT, but no io_abort() with
+ * it) first looks at the send queue: before the (maybe moved) deadline,
+ * a pending recheck is made a readiness, as park() does, and a look just
+ * waits on, unless an edge came meanwhile.  Any other outcome (data, the
  * deadline, a cancel, an abort) the owner finds again when it calls
  * io_hibernate().
  */
@@ -698,13 +699,13 @@ hib_start(struct loop_wait *lw)
 	struct io_hib *h = (struct io_hib *)lw;
 	struct io_fd *f = h->f;
 
-	if (lw->err == ETIMEDOUT) {
+	if (lw->err == ETIMEDOUT && f->aborted == 0) {
 		look(f, event_get_fd(&f->ev), h->deadline, h->limit);
 		if (*h->deadline == -1 || clock_now() < *h->deadline) {
 			if (f->recheck) {
 				f->recheck = 0;
 				f->readable = 1;
-			} else if (hib_arm(h) == 0)
+			} else if (!f->readable && hib_arm(h) == 0)
 				return;	/* this coroutine ends */
 		}
 	}

@@ -36,6 +36,7 @@ def pattern(n, offset=0):
 
 
 CHUNK = pattern(251 * 256)  # a whole number of periods: reusable
+BLOCK = pattern(65536)  # drip's 64 KiB
 
 
 def send_pattern(conn, n):
@@ -91,7 +92,7 @@ def serve(mode, conn, n):
             while conn.recv(65536):
                 pass
             for _ in range(n):
-                conn.sendall(CHUNK[:65536])
+                conn.sendall(BLOCK)
                 time.sleep(0.1)
             if mode == "driphold":
                 threading.Event().wait()

@@ -328,6 +328,57 @@ t_live_costs_nothing(void *arg)
 	answered(NULL);
 }
 
+static int	aborted_errno, aborted_writer_errno;
+
+/* A live reader with no deadline: only the abort can end its wait. */
+static void
+abortee(void *arg)
+{
+	static int64_t none = -1;
+	int r;
+
+	(void)arg;
+	if ((r = io_hibernate(sp[0], &none, 0, 0, abortee, NULL)) == 1)
+		return;
+	aborted_errno = r == -1 ? errno : 0;
+}
+
+static void
+aborted_writer(void *arg)
+{
+	int64_t deadline = clock_now() + 5000;
+
+	(void)arg;
+	fill();
+	if (io_write_live(sp[0], msg, sizeof(msg), &deadline, 5000) == -1)
+		aborted_writer_errno = errno;
+}
+
+/*
+ * The proxy aborts both sides of a relay with the error that ended it,
+ * ETIMEDOUT too (TCP gave up on a peer): a live wait must not take that
+ * for its timer and wait on.
+ */
+static void
+t_abort_live(void *arg)
+{
+	int64_t t0;
+
+	(void)arg;
+	aborted_errno = aborted_writer_errno = 0;
+	loop_spawn(L, abortee, NULL);
+	loop_spawn(L, aborted_writer, NULL);
+	t0 = clock_now();
+	io_abort(sp[0], ETIMEDOUT);
+	io_sleep(clock_now() + 50);
+	CHECK(aborted_errno == ETIMEDOUT && aborted_writer_errno == ETIMEDOUT &&
+	    clock_now() - t0 < 1000, "io_abort(ETIMEDOUT) ends a live read "
+	    "wait and a live write at once (errno %d, %d; %lld ms)",
+	    aborted_errno, aborted_writer_errno,
+	    (long long)(clock_now() - t0));
+	loop_stop(L);
+}
+
 static int	second_errno;
 
 static void
@@ -718,6 +769,7 @@ main(void)
 	CHECK(quiet_looks == 1, "a live wait on an empty queue looks once "
 	    "(%d looks)", quiet_looks);
 	run(t_live_costs_nothing);
+	run(t_abort_live);
 	run(t_data_then_fin);
 	run(t_yield_is_fair);
 	run(t_reader_closes);
