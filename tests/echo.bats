@@ -211,6 +211,14 @@ setup() {
 	stop_daemon
 }
 
+@test "a client that TCP gives up on is logged as a reset with its error, not as an idle timeout" {
+	# A private network namespace: lo, a short tcp_retries2 and a
+	# blackhole route there touch nothing outside this test.
+	run timeout 60 unshare -n python3 "$BATS_TEST_DIRNAME/tools/client_vanishes.py" "$AIO_BIN" "$BATS_TEST_TMPDIR"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
 @test "data behind TCP's urgent mark is echoed, the urgent byte too (telnet's ^C)" {
 	# The first read stops short at the mark, with no new edge to come.
 	echo_conf "$ADDR"
