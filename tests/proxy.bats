@@ -273,8 +273,11 @@ setup() {
 	start_upstream UP flood $((200 * 1024 * 1024))
 	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "fin_timeout = \"300ms\"; idle_timeout = 0; access_log = \"$ALOG\";"
 	start_daemon
-	bg_client HALF --timeout 30 halfclose "$ADDR" --bytes 1
-	wait_until 10000 grep -q " fin-timeout$" "$ALOG"
+	run python3 "$BATS_TEST_DIRNAME/tools/slow_reader.py" connect "$ADDR" \
+		--send 1 --half-close --live 0 --timeout 10
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_until 5000 grep -q " fin-timeout$" "$ALOG"
 	stop_daemon
 }
 

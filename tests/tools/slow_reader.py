@@ -12,7 +12,8 @@ They print "cut N s after the last read (M bytes read)" and exit 0; they
 exit 1 if the connection ends while they still read ("cut while
 reading"), or if it is not cut within --timeout.  connect first starts
 sending --send bytes in a thread (an echo client), as fast as the daemon
-takes them; listen accepts one connection on 127.0.0.1:PORT (0: any
+takes them (with --half-close, it sends them first and then half-closes,
+and --live 0 reads nothing at all); listen accepts one connection on 127.0.0.1:PORT (0: any
 free port) and prints "listening PORT" first.  stream sends --send bytes
 (default: until cut) and reads nothing, printing "cut after N bytes"
 when the daemon cuts it; with --paced it sends --chunk bytes every
@@ -109,7 +110,10 @@ def cmd_connect(a):
     s, target = open_socket(a.addr, a.rcvbuf)
     s.settimeout(a.timeout)
     s.connect(target)
-    if a.send:
+    if a.half_close:
+        s.sendall(b"s" * a.send)
+        s.shutdown(socket.SHUT_WR)
+    elif a.send:
         threading.Thread(target=send_all, args=(s.dup(), a.send, [0]),
                          daemon=True).start()
     return read_slowly(s, a)
@@ -164,6 +168,8 @@ def main():
     p.add_argument("addr", help="ADDR, or PORT for listen")
     p.add_argument("--send", type=int, default=0,
                    help="bytes to send (stream: 0 is until cut)")
+    p.add_argument("--half-close", action="store_true",
+                   help="connect: send, then half-close")
     p.add_argument("--paced", action="store_true",
                    help="stream: --chunk every --every for --live s")
     p.add_argument("--rcvbuf", type=int, default=0)
