@@ -44,8 +44,7 @@ struct conn {
 	uint64_t		 bytes_out;	/* to the client */
 	int			 err;		/* errno behind a reset */
 	struct sock_addr	 upstream;	/* proxy; family 0 until connected */
-	int64_t			 deadline;	/* echo: idle_timeout's; progress
-						   moves it (io.c: live waits) */
+	int64_t			 deadline;	/* echo: idle_timeout's, live */
 	void			(*resume)(void *);	/* the listener's */
 	void			(*finish)(struct conn *, enum conn_close);
 };

@@ -108,8 +108,8 @@ struct io_fd {
 	struct io_hib	*hib;		/* io_hibernate()'s, made on first use */
 	int		*alive;		/* cleared by io_close() during dispatch */
 	int		 aborted;	/* io_abort()'s errno, or 0 */
-	int		 unsent;	/* the send queue at the last look; -1:
-					   not known (written since) */
+	int		 unsent;	/* send queue at the last look, or
+					   -1: not known (written since) */
 	struct io_wait	*reader;
 	struct io_wait	*writer;
 };
@@ -273,7 +273,7 @@ look(struct io_fd *f, int fd, int64_t *deadline, int64_t limit)
 	int q;
 
 	if (limit <= 0 || f->unsent == 0)
-		return;		/* no deadline, or empty and nothing written */
+		return;	/* no deadline; or empty, and nothing written */
 	q = sock_unsent(fd);
 	if (q != -1 && f->unsent != -1 && q < f->unsent)
 		*deadline = clock_now() + limit;
@@ -456,7 +456,7 @@ park_live(struct io_fd *f, int fd, int64_t *deadline, int64_t limit)
 		if (park(f, IO_WRITE, until, 0) == 0)
 			return (0);
 		if (errno != ETIMEDOUT || f->aborted != 0)
-			return (-1);	/* not the timer: io_abort()'s maybe */
+			return (-1);	/* not the timer: an abort? */
 		/* f is alive: io_close() would have said EBADF. */
 		look(f, fd, deadline, limit);
 		if (*deadline != -1 && clock_now() >= *deadline) {
@@ -671,7 +671,7 @@ hib_arm(struct io_hib *h)
 		flags |= LOOP_WAIT_SOON;
 	next = look_until(f, deadline, h->limit);
 	if (next != deadline && next < until) {
-		until = next;	/* deadline is not -1, so neither is until */
+		until = next;	/* deadline, so until, is not -1 */
 		flags &= ~LOOP_WAIT_SOON;
 	}
 	memset(&h->w, 0, sizeof(h->w));

@@ -68,9 +68,9 @@ struct direction {
 struct relay {
 	struct conn	*c;
 	int		 ufd;
-	int64_t		 deadline;	/* progress moves it to limit from now */
-	int64_t		 limit;		/* idle_timeout, or a shorter
-					   fin_timeout; 0: none (deadline -1) */
+	int64_t		 deadline;	/* progress moves it to now + limit */
+	int64_t		 limit;		/* idle_timeout or a shorter
+					   fin_timeout; 0: none */
 	int		 fin_limit;	/* limit is fin_timeout */
 	int		 decided;	/* why is final */
 	int		 failed;	/* an error ended it: reset both */
