@@ -59,7 +59,7 @@ struct conn {
 	uint64_t		 bytes_out;	/* to the client */
 	int			 err;		/* errno behind a reset */
 	struct sock_addr	 upstream;	/* proxy; family 0 until connected */
-	int64_t			 deadline;	/* echo: its idle wait's */
+	int64_t			 deadline;	/* echo: idle_timeout's, live */
 	struct listener_settings *settings;	/* held: lc's, the listener's */
 	struct conn_lograte	*lograte;	/* the listener's */
 	void			(*resume)(void *);	/* the listener's */

@@ -10,9 +10,16 @@
  * read: the client's own socket buffer absorbs the rest (backpressure).
  *
  * A client is closed with a FIN only when everything it sent has been
- * echoed.  Cut while an echo is still pending (idle_timeout on the write,
- * the shutdown, a write error), it gets a reset instead, so it cannot
- * mistake the short echo for a whole one.
+ * echoed.  Cut while an echo is still pending (idle_timeout on the write
+ * or with echoes still in the send queue, the shutdown, a write error),
+ * it gets a reset instead, so it cannot mistake the short echo for a
+ * whole one.
+ *
+ * idle_timeout counts from the last progress: a byte read, a byte
+ * written, or a byte the client took from the socket's send queue, which
+ * io.c looks at while the connection waits (io_write_live, io_hibernate).
+ * So a client that reads slowly is not cut, even while its write never
+ * becomes writable or it has an echo still queued in the kernel.
  */
 #include "echo.h"
 
@@ -34,19 +41,41 @@ idle_deadline(const struct conn *c)
 	    -1);
 }
 
+/*
+ * The close reason for a failed call.  ETIMEDOUT is the idle timeout
+ * only once the deadline has passed; before, a read or a write got it
+ * from TCP, which gave up on the client: a reset, with the error.
+ */
+static enum conn_close
+echo_close(struct conn *c, int err)
+{
+	if (err == ETIMEDOUT && (c->deadline == -1 ||
+	    clock_now() < c->deadline)) {
+		c->err = err;
+		return (CONN_RESET);
+	}
+	return (conn_close_from_errno(c, err));
+}
+
 enum conn_close
 echo_serve(struct conn *c)
 {
-	ssize_t n;
+	int64_t limit = c->lc->idle_timeout;
+	const char *p;
+	ssize_t n, k;
 	void *buf;
 
 	for (;;) {
 		/* Between messages the stack goes back: c holds it all. */
-		switch (io_hibernate(c->fd, c->deadline, 1, c->resume, c)) {
+		switch (io_hibernate(c->fd, &c->deadline, limit, 1, c->resume,
+		    c)) {
 		case 1:
 			return (CONN_ASLEEP);
 		case -1:
-			return (conn_close_from_errno(c, errno));
+			/* Echoes still queued, the client cut: a reset. */
+			if (errno == ETIMEDOUT && sock_unsent(c->fd) > 0)
+				(void)sock_reset_on_close(c->fd);
+			return (echo_close(c, errno));
 		}
 		if ((buf = buf_borrow()) == NULL)
 			return (CONN_LIMIT);
@@ -59,20 +88,24 @@ echo_serve(struct conn *c)
 			buf_return(buf);
 			if (n == -1) {
 				(void)sock_reset_on_close(c->fd);
-				return (conn_close_from_errno(c, errno));
+				return (echo_close(c, errno));
 			}
 			/* Half-close: all was echoed; send our FIN too. */
 			shutdown(c->fd, SHUT_WR);
 			return (CONN_CLIENT_FIN);
 		}
 		c->bytes_in += (uint64_t)n;
-		if (io_write(c->fd, buf, (size_t)n, idle_deadline(c)) == -1) {
-			buf_return(buf);
-			(void)sock_reset_on_close(c->fd);
-			return (conn_close_from_errno(c, errno));
-		}
-		c->bytes_out += (uint64_t)n;
-		buf_return(buf);
 		c->deadline = idle_deadline(c);
+		/* Each write, and each byte the client takes, is progress. */
+		for (p = buf; n > 0; p += k, n -= k) {
+			if ((k = io_write_live(c->fd, p, (size_t)n,
+			    &c->deadline, limit)) == -1) {
+				buf_return(buf);
+				(void)sock_reset_on_close(c->fd);
+				return (echo_close(c, errno));
+			}
+			c->bytes_out += (uint64_t)k;
+		}
+		buf_return(buf);
 	}
 }

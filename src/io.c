@@ -38,6 +38,32 @@
  * error fails every write), and io_on_error() lets the owner of an fd
  * that nobody is waiting on hear of an error edge at once.
  *
+ * Progress.  A connection is idle only once, for its limit, it has
+ * neither moved a byte nor had one taken by its peer, but a slow reader
+ * raises no writable edge: the kernel calls a socket writable again only
+ * once a good part of its send buffer is free (TCP: a third of a buffer
+ * that autotuning may have grown to megabytes; AF_UNIX: three quarters),
+ * and a connection that waits to read may still have a queue draining.
+ * So the live calls (io_write_live, io_hibernate) take the connection's
+ * deadline by address, with its limit: a byte written moves it to limit
+ * from now, and so does a peer seen taking bytes.  A live wait whose fd
+ * may have bytes queued wakes every limit / IO_LOOKS and looks at the
+ * queue (sock_unsent: SIOCOUTQ); shorter than at the last look is
+ * progress.  Only a whole limit without progress fails the wait, so a
+ * peer that stops is cut within the limit and one look.  The data path
+ * pays nothing for it: a write marks the queue unknown (f->unsent = -1,
+ * no system call); a write parks with one look, for its baseline; a
+ * read wait looks first when its recheck comes anyway, and an empty
+ * queue needs no more looks until the next write.  So a write that does
+ * not block and a read wait that ends within its recheck make no extra
+ * system call.  How often a peer's reads show is up to its kernel: TCP
+ * reopens a closed window only once a good part of the receive buffer
+ * is free (on loopback, with 64 KiB segments and the default 128 KiB
+ * buffer, about every 108 KiB read), AF_UNIX frees a message only once
+ * it is wholly read.  A live wait is for one connection's deadline, and
+ * io_look() lets its owner look at another fd of the same connection
+ * before it cuts.
+ *
  * Fairness.  A call that finds its fd ready never parks, so a client that
  * always has data could keep its coroutine running forever.  Each read,
  * write and accept spends from the running coroutine's slice
@@ -62,6 +88,8 @@
 
 /* How long a reader parks after a short read before reading again. */
 #define IO_RECHECK_MS	LOOP_SOON_MS	/* its timer is cheap: see loop_park.h */
+/* How many times per limit a live wait looks at a send queue. */
+#define IO_LOOKS	10
 /* What a system call costs from a slice, besides the bytes it moves. */
 #define IO_CALL_COST	1024
 /* An accept also starts a coroutine: 64 of them make a slice. */
@@ -80,6 +108,8 @@ struct io_fd {
 	struct io_hib	*hib;		/* io_hibernate()'s, made on first use */
 	int		*alive;		/* cleared by io_close() during dispatch */
 	int		 aborted;	/* io_abort()'s errno, or 0 */
+	int		 unsent;	/* send queue at the last look, or
+					   -1: not known (written since) */
 	struct io_wait	*reader;
 	struct io_wait	*writer;
 };
@@ -94,8 +124,9 @@ struct io_wait {
 struct io_hib {
 	struct io_wait	 w;	/* first: the reader slot points here */
 	struct io_fd	*f;	/* w.f is cleared when woken; this is not */
-	int64_t		 deadline;
-	int64_t		 until;	/* deadline, or sooner for a recheck */
+	int64_t		*deadline;	/* the owner's: live */
+	int64_t		 limit;
+	int		 flags;	/* loop_park()'s */
 	void		(*fn)(void *);
 	void		*arg;
 };
@@ -199,6 +230,7 @@ fd_get(int fd)
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return (NULL);
+	f->unsent = -1;
 	/*
 	 * Not ready until the event says so: adding an edge-triggered event
 	 * reports the fd's current state, so nothing is missed.  The I/O
@@ -229,6 +261,38 @@ read_until(const struct io_fd *f, int64_t deadline)
 		return (deadline);
 	recheck = clock_now() + IO_RECHECK_MS;
 	return (deadline == -1 || recheck < deadline ? recheck : deadline);
+}
+
+/*
+ * Look at f's send queue (see DESIGN, progress): shorter than at the last
+ * look means the peer took bytes, and the live *deadline moves.
+ */
+static void
+look(struct io_fd *f, int fd, int64_t *deadline, int64_t limit)
+{
+	int q;
+
+	if (limit <= 0 || f->unsent == 0)
+		return;	/* no deadline; or empty, and nothing written */
+	q = sock_unsent(fd);
+	if (q != -1 && f->unsent != -1 && q < f->unsent)
+		*deadline = clock_now() + limit;
+	f->unsent = q;
+}
+
+/*
+ * When a live wait on f should next wake: its deadline, or sooner to
+ * look at a send queue that is not known to be empty.
+ */
+static int64_t
+look_until(const struct io_fd *f, int64_t deadline, int64_t limit)
+{
+	int64_t next;
+
+	if (deadline == -1 || limit <= 0 || f->unsent == 0)
+		return (deadline);
+	next = clock_now() + (limit >= IO_LOOKS ? limit / IO_LOOKS : 1);
+	return (next < deadline ? next : deadline);
 }
 
 /* Park until what becomes ready on f. */
@@ -376,9 +440,38 @@ io_read_now(int fd, void *buf, size_t len)
 	return (n);
 }
 
-ssize_t
-io_write_some(int fd, const void *buf, size_t len, int64_t deadline)
+/*
+ * Park a live writer on f until fd has room, looking at its send queue
+ * meanwhile (see DESIGN, progress).
+ */
+static int
+park_live(struct io_fd *f, int fd, int64_t *deadline, int64_t limit)
 {
+	int64_t until;
+
+	f->writable = 0;
+	f->unsent = limit > 0 ? sock_unsent(fd) : -1;
+	for (;;) {
+		until = look_until(f, *deadline, limit);
+		if (park(f, IO_WRITE, until, 0) == 0)
+			return (0);
+		if (errno != ETIMEDOUT || f->aborted != 0)
+			return (-1);	/* not the timer: an abort? */
+		/* f is alive: io_close() would have said EBADF. */
+		look(f, fd, deadline, limit);
+		if (*deadline != -1 && clock_now() >= *deadline) {
+			errno = ETIMEDOUT;
+			return (-1);
+		}
+	}
+}
+
+/* io_write_some(), and io_write_live() if live. */
+static ssize_t
+write_some(int fd, const void *buf, size_t len, int64_t *deadline,
+    int64_t limit, int live)
+{
+	struct io_fd *f;
 	ssize_t n;
 
 	if (take_turn() == -1)
@@ -386,6 +479,10 @@ io_write_some(int fd, const void *buf, size_t len, int64_t deadline)
 	for (;;) {
 		if ((n = write(fd, buf, len)) > 0) {
 			loop_spend((size_t)n + IO_CALL_COST);
+			if ((f = fd_find(fd)) != NULL)
+				f->unsent = -1;	/* grown: look again */
+			if (live && limit > 0)
+				*deadline = clock_now() + limit;
 			return (n);
 		}
 		if (n == 0)
@@ -394,9 +491,35 @@ io_write_some(int fd, const void *buf, size_t len, int64_t deadline)
 			continue;
 		if (errno != EAGAIN)
 			return (-1);
-		if (park_until(fd, IO_WRITE, deadline, 0) == -1)
+		if (!live) {
+			if (park_until(fd, IO_WRITE, *deadline, 0) == -1)
+				return (-1);
+		} else if ((f = fd_get(fd)) == NULL ||
+		    park_live(f, fd, deadline, limit) == -1)
 			return (-1);
 	}
+}
+
+ssize_t
+io_write_some(int fd, const void *buf, size_t len, int64_t deadline)
+{
+	return (write_some(fd, buf, len, &deadline, 0, 0));
+}
+
+ssize_t
+io_write_live(int fd, const void *buf, size_t len, int64_t *deadline,
+    int64_t limit)
+{
+	return (write_some(fd, buf, len, deadline, limit, 1));
+}
+
+void
+io_look(int fd, int64_t *deadline, int64_t limit)
+{
+	struct io_fd *f = fd_find(fd);
+
+	if (f != NULL)
+		look(f, fd, deadline, limit);
 }
 
 int
@@ -536,11 +659,46 @@ io_abort(int fd, int err)
 		wake_err(f, IO_WRITE, err);
 }
 
+static void	hib_start(struct loop_wait *);
+
+/*
+ * Arm h's wait: until its deadline, or sooner for a recheck (see DESIGN)
+ * or a look at the send queue.  0, or -1 as loop_park_detached().
+ */
+static int
+hib_arm(struct io_hib *h)
+{
+	struct io_fd *f = h->f;
+	int64_t deadline = *h->deadline, until, next;
+	int flags = h->flags;
+
+	/* A recheck goes on the cheap timer, unless a look comes first. */
+	until = read_until(f, deadline);
+	if (until != deadline)
+		flags |= LOOP_WAIT_SOON;
+	next = look_until(f, deadline, h->limit);
+	if (next != deadline && next < until) {
+		until = next;	/* deadline, so until, is not -1 */
+		flags &= ~LOOP_WAIT_SOON;
+	}
+	memset(&h->w, 0, sizeof(h->w));
+	h->w.f = f;
+	h->w.what = IO_READ;
+	h->w.lw.detach = wait_detach;
+	if (loop_park_detached(&h->w.lw, until, flags, hib_start) == -1)
+		return (-1);
+	f->reader = &h->w;
+	return (0);
+}
+
 /*
  * A hibernating reader was woken: start its owner again, in the new
- * coroutine the loop made.  A recheck that expired is made a readiness,
- * as park() does; any other outcome (data, a timeout, a cancel, an
- * abort) the owner finds again when it calls io_hibernate().
+ * coroutine the loop made.  A timer (ETIMEDOUT, but no io_abort() with
+ * it) first looks at the send queue: before the (maybe moved) deadline,
+ * a pending recheck is made a readiness, as park() does, and a look just
+ * waits on, unless an edge came meanwhile.  Any other outcome (data, the
+ * deadline, a cancel, an abort) the owner finds again when it calls
+ * io_hibernate().
  */
 static void
 hib_start(struct loop_wait *lw)
@@ -548,17 +706,22 @@ hib_start(struct loop_wait *lw)
 	struct io_hib *h = (struct io_hib *)lw;
 	struct io_fd *f = h->f;
 
-	if (lw->err == ETIMEDOUT && h->until != h->deadline &&
-	    (h->deadline == -1 || clock_now() < h->deadline)) {
-		f->recheck = 0;
-		f->readable = 1;
+	if (lw->err == ETIMEDOUT && f->aborted == 0) {
+		look(f, event_get_fd(&f->ev), h->deadline, h->limit);
+		if (*h->deadline == -1 || clock_now() < *h->deadline) {
+			if (f->recheck) {
+				f->recheck = 0;
+				f->readable = 1;
+			} else if (!f->readable && hib_arm(h) == 0)
+				return;	/* this coroutine ends */
+		}
 	}
 	h->fn(h->arg);
 }
 
 int
-io_hibernate(int fd, int64_t deadline, int idle, void (*fn)(void *),
-    void *arg)
+io_hibernate(int fd, int64_t *deadline, int64_t limit, int idle,
+    void (*fn)(void *), void *arg)
 {
 	struct io_fd *f = fd_get(fd);
 	struct io_hib *h;
@@ -579,19 +742,14 @@ io_hibernate(int fd, int64_t deadline, int idle, void (*fn)(void *),
 		return (-1);
 	h = f->hib;
 	memset(h, 0, sizeof(*h));
-	h->w.f = f;
-	h->w.what = IO_READ;
-	h->w.lw.detach = wait_detach;
 	h->f = f;
 	h->deadline = deadline;
-	h->until = read_until(f, deadline);
+	h->limit = limit;
+	h->flags = idle ? LOOP_WAIT_IDLE : 0;
 	h->fn = fn;
 	h->arg = arg;
-	if (loop_park_detached(&h->w.lw, h->until, (idle ? LOOP_WAIT_IDLE : 0) |
-	    (h->until != deadline ? LOOP_WAIT_SOON : 0),
-	    hib_start) == -1)
+	if (hib_arm(h) == -1)
 		return (-1);
-	f->reader = &h->w;
 	return (1);
 }
 

@@ -38,19 +38,33 @@ int	io_wait(int, int, int64_t);
 int	io_wait_idle(int, int64_t);
 
 /*
- * io_hibernate(fd, deadline, idle, fn, arg):
+ * Live waits.  A connection is idle only once, for its limit, it has
+ * neither moved a byte nor had a byte taken by its peer from a send
+ * queue.  io_write_live(), io_hibernate() and io_look() take the
+ * connection's deadline by address and its limit in ms (0: none; the
+ * deadline is then -1): a byte written, or a peer seen taking bytes
+ * while the call waits, moves the deadline to limit from now.  Either
+ * call fails with ETIMEDOUT only once the deadline, which others may
+ * move too, has passed.
+ */
+
+/*
+ * io_hibernate(fd, deadline, limit, idle, fn, arg):
  * Wait for fd to become readable without keeping a stack: returns 0 if
  * it is readable now (read it); 1 once the wait is set up, and then the
  * caller must return all the way out of its coroutine, which finishes
  * and gives its stack back; -1 with errno ETIMEDOUT, ECANCELED, an
- * io_abort() error or ENOMEM.  When fd becomes readable, the deadline
- * passes, the wait is cancelled (idle: as io_wait_idle's, at the start
- * of a drain; else as any busy wait) or aborted, fn(arg) starts in a new
- * coroutine; it calls io_hibernate() again to learn which (0, or -1 with
- * the error).  What fn needs must live off the stack.  io_close(fd)
- * drops the wait: fn does not run.  May park (never does).
+ * io_abort() error or ENOMEM.  The wait is live (see above): while
+ * bytes written to fd may still be queued, it looks at the queue.  When
+ * fd becomes readable, *deadline passes, the wait is cancelled (idle: as
+ * io_wait_idle's, at the start of a drain; else as any busy wait) or
+ * aborted or interrupted, fn(arg) starts in a new coroutine; it calls
+ * io_hibernate() again to learn which (0, or -1 with the error; after an
+ * interrupt, the wait starts again with the new *deadline).  What fn
+ * needs, *deadline too, must live off the stack.  io_close(fd) drops
+ * the wait: fn does not run.  May park (never does).
  */
-int	io_hibernate(int, int64_t, int, void (*)(void *), void *);
+int	io_hibernate(int, int64_t *, int64_t, int, void (*)(void *), void *);
 
 /*
  * io_read(fd, buf, len, deadline):
@@ -84,6 +98,25 @@ ssize_t	io_write_some(int, const void *, size_t, int64_t);
  * have been written).  May park.
  */
 int	io_write(int, const void *, size_t, int64_t);
+
+/*
+ * io_write_live(fd, buf, len, deadline, limit):
+ * As io_write_some(), but live (see above): every write moves *deadline,
+ * and so do the bytes the peer takes from fd's send queue while the call
+ * waits for room, looked at every tenth of limit.  Fails with ETIMEDOUT
+ * only once *deadline has passed (a write(2) error may be ETIMEDOUT too:
+ * TCP gave up on the peer).  May park.
+ */
+ssize_t	io_write_live(int, const void *, size_t, int64_t *, int64_t);
+
+/*
+ * io_look(fd, deadline, limit):
+ * Look at fd's send queue now: if its peer has taken bytes since io.c
+ * last looked, move *deadline to limit from now.  For a timeout decided
+ * outside a live wait on fd (a proxy about to cut both sides).  Loop
+ * thread.
+ */
+void	io_look(int, int64_t *, int64_t);
 
 /*
  * io_accept(lfd, peer, deadline):

@@ -13,10 +13,15 @@
  * before the upstream fd is closed.
  *
  * End of stream travels: EOF from one side becomes shutdown(SHUT_WR) to
- * the other, while the other direction goes on, for at most fin_timeout
- * (reads and writes alike).  Idle time is the connection's: a direction
- * waiting for data, or waiting to write, does not time out while the
- * other one moves bytes.
+ * the other, while the other direction goes on.  Idle time is the
+ * connection's, and counts from its last progress: a byte read or
+ * written by either direction, a byte a peer took from either send queue
+ * (io.c looks while a direction waits: io_write_live, io_hibernate), or
+ * a FIN.  So a direction waiting for data, or waiting to write, does not
+ * time out while the other one moves bytes, nor while a slow peer still
+ * reads.  Once one side has finished, fin_timeout is the limit if it is
+ * the shorter one: an inactivity timeout too, as HAProxy's client-fin,
+ * so a long download after a client's half-close runs while it moves.
  *
  * A side gets a FIN only when its stream ended naturally (the other side
  * sent its FIN and every byte was passed on).  Any cut -- idle_timeout,
@@ -63,8 +68,10 @@ struct direction {
 struct relay {
 	struct conn	*c;
 	int		 ufd;
-	int64_t		 last;		/* clock_now() of the last bytes moved */
-	int64_t		 fin_deadline;	/* -1 until one side has finished */
+	int64_t		 deadline;	/* progress moves it to now + limit */
+	int64_t		 limit;		/* idle_timeout or a shorter
+					   fin_timeout; 0: none */
+	int		 fin_limit;	/* limit is fin_timeout */
 	int		 decided;	/* why is final */
 	int		 failed;	/* an error ended it: reset both */
 	enum conn_close	 why;
@@ -75,32 +82,31 @@ struct relay {
 static void	relay_hold(struct relay *);
 static void	relay_release(struct relay *);
 
-/* When this connection times out: idle, or the end of the half-close. */
-static int64_t
-relay_deadline(const struct relay *r)
+/* Progress (bytes moved, or a FIN): the deadline moves. */
+static void
+relay_progress(struct relay *r)
 {
-	int64_t idle = r->c->lc->idle_timeout;
-	int64_t d = idle > 0 ? r->last + idle : -1;
+	if (r->limit > 0)
+		r->deadline = clock_now() + r->limit;
+}
 
-	if (r->fin_deadline != -1 && (d == -1 || r->fin_deadline < d))
-		d = r->fin_deadline;
-	return (d);
+static int
+relay_passed(const struct relay *r)
+{
+	return (r->deadline != -1 && clock_now() >= r->deadline);
 }
 
 /*
- * Why ETIMEDOUT: fin_timeout or idle_timeout if one of them has passed.
- * Otherwise it came from the kernel (TCP gave up on a peer): a reset.
+ * Why ETIMEDOUT: fin_timeout or idle_timeout once the deadline has
+ * passed.  Before, it came from the kernel (TCP gave up on a peer): a
+ * reset.
  */
 static enum conn_close
 relay_timeout_reason(const struct relay *r)
 {
-	int64_t now = clock_now(), d = relay_deadline(r);
-
-	if (r->fin_deadline != -1 && now >= r->fin_deadline)
-		return (CONN_FIN_TIMEOUT);
-	if (d != -1 && now >= d)
-		return (CONN_IDLE_TIMEOUT);
-	return (CONN_RESET);
+	if (!relay_passed(r))
+		return (CONN_RESET);
+	return (r->fin_limit ? CONN_FIN_TIMEOUT : CONN_IDLE_TIMEOUT);
 }
 
 /*
@@ -129,19 +135,29 @@ relay_fail(struct relay *r, int err)
 	relay_release(r);
 }
 
-/* One side finished: pass the FIN on, bound the other side's time. */
+/*
+ * One side finished: pass the FIN on.  From now on fin_timeout bounds
+ * the connection's inactivity, if it is the shorter limit.
+ */
 static void
 relay_eof(struct relay *r, const struct direction *d)
 {
 	int64_t fin = r->c->lc->fin_timeout;
+	int shorter;
 
 	if (!r->decided) {
 		r->decided = 1;
 		r->why = d->from_client ? CONN_CLIENT_FIN : CONN_UPSTREAM_FIN;
 	}
 	(void)shutdown(d->to, SHUT_WR);
-	if (fin > 0 && r->fin_deadline == -1) {
-		r->fin_deadline = clock_now() + fin;
+	shorter = !r->fin_limit && fin > 0 && (r->limit == 0 ||
+	    fin <= r->limit);
+	if (shorter) {
+		r->fin_limit = 1;
+		r->limit = fin;
+	}
+	relay_progress(r);	/* the FIN is news */
+	if (shorter) {
 		/* The other direction re-times its read and its write. */
 		io_interrupt(d->to, IO_READ);
 		io_interrupt(d->from, IO_WRITE);
@@ -149,9 +165,10 @@ relay_eof(struct relay *r, const struct direction *d)
 }
 
 /*
- * A failed wait: 0 to wait again (the deadline moved: the other direction
- * was busy, or fin_timeout began), -1 once the relay has failed.  Once it
- * has, every wait fails at once (io_abort): stop rather than retry.
+ * A failed wait: 0 to wait again (an interrupt: fin_timeout began; or the
+ * deadline passed, but the other side's send queue has moved), -1 once
+ * the relay has failed.  Once it has, every wait fails at once
+ * (io_abort): stop rather than retry.
  */
 static int
 relay_retry(struct relay *r, int err)
@@ -160,8 +177,13 @@ relay_retry(struct relay *r, int err)
 		return (-1);
 	if (err == EINTR)
 		return (0);
-	if (err == ETIMEDOUT && relay_deadline(r) > clock_now())
-		return (0);
+	if (err == ETIMEDOUT && relay_passed(r)) {
+		/* The wait looked at its own fd's queue; look at both. */
+		io_look(r->c->fd, &r->deadline, r->limit);
+		io_look(r->ufd, &r->deadline, r->limit);
+		if (!relay_passed(r))
+			return (0);
+	}
 	relay_fail(r, err);
 	return (-1);
 }
@@ -179,8 +201,8 @@ pump_wait(struct direction *d)
 	struct relay *r = d->r;
 
 	while (!r->failed) {
-		switch (io_hibernate(d->from, relay_deadline(r), 0, pump_resume,
-		    d)) {
+		switch (io_hibernate(d->from, &r->deadline, r->limit, 0,
+		    pump_resume, d)) {
 		case 0:
 			return (0);
 		case 1:
@@ -192,7 +214,7 @@ pump_wait(struct direction *d)
 	return (-1);
 }
 
-/* Write all n bytes to d->to within the relay's deadline; 0 or -1. */
+/* Write all n bytes to d->to while the relay makes progress; 0 or -1. */
 static int
 pump_write(struct direction *d, const char *p, size_t n)
 {
@@ -200,11 +222,11 @@ pump_write(struct direction *d, const char *p, size_t n)
 	ssize_t k;
 
 	while (n > 0) {
-		if ((k = io_write_some(d->to, p, n, relay_deadline(r))) > 0) {
+		if ((k = io_write_live(d->to, p, n, &r->deadline,
+		    r->limit)) > 0) {
 			p += k;
 			n -= (size_t)k;
 			*d->count += (uint64_t)k;
-			r->last = clock_now();
 		} else if (relay_retry(r, errno) == -1)
 			return (-1);
 	}
@@ -221,11 +243,6 @@ pump(struct direction *d)
 	int w;
 
 	while ((w = pump_wait(d)) == 0) {
-		/* A direction that never parks is bounded all the same. */
-		if (r->fin_deadline != -1 && clock_now() >= r->fin_deadline) {
-			relay_fail(r, ETIMEDOUT);
-			break;
-		}
 		if ((buf = buf_borrow()) == NULL) {
 			relay_fail(r, ENOMEM);
 			break;
@@ -243,7 +260,7 @@ pump(struct direction *d)
 				relay_fail(r, errno);
 			break;
 		}
-		r->last = clock_now();
+		relay_progress(r);
 		w = pump_write(d, buf, (size_t)n);
 		buf_return(buf);
 		if (w == -1)
@@ -319,8 +336,10 @@ proxy_connect(struct conn *c, struct upstreams *us)
 				err = ECANCELED;
 				goto fail;
 			}
-			log_debug("%s: upstream %s: %s", c->lc->name,
-			    upstreams_text(us, k), why);
+			if (log_enabled(LOG_LEVEL_DEBUG) &&
+			    conn_log_allowed(c))
+				log_debug("%s: upstream %s: %s", c->lc->name,
+				    upstreams_text(us, k), why);
 			continue;
 		}
 		for (j = 0; j < na; j++) {
@@ -341,9 +360,12 @@ proxy_connect(struct conn *c, struct upstreams *us)
 			io_close(fd);
 			if (err == ECANCELED)
 				goto fail;
-			log_debug("%s: upstream %s (%s): %s", c->lc->name,
-			    upstreams_text(us, k), sock_addr_format(&addrs[j],
-			    text, sizeof(text)), strerror(err));
+			if (log_enabled(LOG_LEVEL_DEBUG) &&
+			    conn_log_allowed(c))
+				log_debug("%s: upstream %s (%s): %s",
+				    c->lc->name, upstreams_text(us, k),
+				    sock_addr_format(&addrs[j], text,
+				    sizeof(text)), strerror(err));
 		}
 	}
 fail:
@@ -373,8 +395,9 @@ proxy_serve(struct conn *c, struct upstreams *us)
 	}
 	r->c = c;
 	r->ufd = ufd;
-	r->fin_deadline = -1;
-	r->last = clock_now();
+	r->limit = c->lc->idle_timeout;
+	r->deadline = -1;
+	relay_progress(r);
 	r->up = (struct direction){ r, c->fd, ufd, &c->bytes_in, 1 };
 	r->down = (struct direction){ r, ufd, c->fd, &c->bytes_out, 0 };
 	r->holds = 2;

@@ -8,11 +8,13 @@
  */
 #include "sock.h"
 
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -588,4 +590,15 @@ sock_reset_on_close(int fd)
 	r = setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	errno = saved;
 	return (r);
+}
+
+int
+sock_unsent(int fd)
+{
+	int n;
+
+	/* TCP: bytes not yet acknowledged; AF_UNIX: not yet read. */
+	if (ioctl(fd, SIOCOUTQ, &n) == -1)
+		return (-1);
+	return (n);
 }

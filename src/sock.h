@@ -120,4 +120,15 @@ int	sock_tune_stream(int, int);
  */
 int	sock_reset_on_close(int);
 
+/*
+ * sock_unsent(fd):
+ * How many bytes written to the stream socket fd its peer has not taken
+ * yet (SIOCOUTQ): for TCP, those not yet acknowledged; for AF_UNIX, those
+ * the peer has not read (counted per message written, with the kernel's
+ * overhead, and freed once a message is wholly read).  Either only
+ * shrinks when the peer takes bytes.  Returns the count, or -1 with
+ * errno set.  Any thread.
+ */
+int	sock_unsent(int);
+
 #endif /* SOCK_H */

@@ -211,6 +211,17 @@ setup() {
 	stop_daemon
 }
 
+@test "a client that TCP gives up on is logged as a reset with its error, not as an idle timeout" {
+	# A private network namespace: lo, a short tcp_retries2 and a
+	# blackhole route there touch nothing outside this test.  The
+	# kernel's ETIMEDOUT comes from a read, then from a write.
+	for mode in read write; do
+		run timeout 60 unshare -n python3 "$BATS_TEST_DIRNAME/tools/client_vanishes.py" "$AIO_BIN" "$BATS_TEST_TMPDIR" "$mode"
+		echo "$mode: $output"
+		[ "$status" -eq 0 ]
+	done
+}
+
 @test "data behind TCP's urgent mark is echoed, the urgent byte too (telnet's ^C)" {
 	# The first read stops short at the mark, with no new edge to come.
 	echo_conf "$ADDR"

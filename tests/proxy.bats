@@ -221,30 +221,48 @@ setup() {
 	stop_daemon
 }
 
-@test "fin_timeout cuts a download: the client gets every byte or a reset, never a short EOF" {
-	# After the client's EOF the upstream sends 20 x 64 KiB over 2 s.
+@test "fin_timeout is an inactivity limit: a download after the client's half-close runs while it moves" {
+	# After the client's EOF the upstream sends 20 x 64 KiB over 2 s,
+	# a block every 100 ms, then its FIN.
 	start_upstream UP drip 20
 	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "fin_timeout = \"500ms\"; access_log = \"$ALOG\";"
 	start_daemon
 	run "${CLIENT[@]}" --timeout 20 whole-or-reset "$ADDR" --bytes $((20 * 65536))
 	echo "$output"
 	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = "$((20 * 65536)) bytes, then eof" ]
+	wait_until 5000 grep -q " client-fin$" "$ALOG"
+	stop_daemon
+}
+
+@test "fin_timeout cuts a download that stops: the client gets every byte, then a reset, never a short EOF" {
+	# After the client's EOF the upstream sends 10 x 64 KiB over 1 s,
+	# then holds without a FIN.
+	start_upstream UP driphold 10
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "fin_timeout = \"500ms\"; access_log = \"$ALOG\";"
+	start_daemon
+	run "${CLIENT[@]}" --timeout 20 whole-or-reset "$ADDR" --bytes $((20 * 65536))
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = "$((10 * 65536)) bytes, then reset" ]
 	wait_until 5000 grep -q " fin-timeout$" "$ALOG"
 	stop_daemon
 }
 
-@test "fin_timeout cuts an upload: the upstream gets every byte or a reset, never a short EOF" {
-	# The upstream half-closes at once; the client then uploads 20 x
-	# 64 KiB over 2 s.
+@test "fin_timeout cuts an upload that stops: the upstream gets every byte, then a reset, never a short EOF" {
+	# The upstream half-closes at once; the client then sends 64 KiB
+	# every 100 ms for 1 s, and holds without a FIN.
 	start_upstream UP sink
 	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "fin_timeout = \"500ms\"; access_log = \"$ALOG\";"
 	start_daemon
-	run "${CLIENT[@]}" --timeout 20 upload "$ADDR" --chunks 20
+	run python3 "$BATS_TEST_DIRNAME/tools/slow_reader.py" stream "$ADDR" \
+		--paced --chunk 65536 --every 0.1 --live 1 --timeout 10
 	echo "$output"
 	[ "$status" -eq 0 ]
+	sent=$(sed -n 's/^holding after \([0-9]*\) bytes$/\1/p' <<<"$output")
 	wait_until 5000 grep -q "^got " "$BATS_TEST_TMPDIR/UP.up"
 	cat "$BATS_TEST_TMPDIR/UP.up"
-	grep -Eq "^got ($((20 * 65536)) eof|[0-9]+ reset)$" "$BATS_TEST_TMPDIR/UP.up"
+	grep -q "^got $sent reset$" "$BATS_TEST_TMPDIR/UP.up"
 	wait_until 5000 grep -q " fin-timeout$" "$ALOG"
 	stop_daemon
 }
@@ -255,8 +273,11 @@ setup() {
 	start_upstream UP flood $((200 * 1024 * 1024))
 	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "fin_timeout = \"300ms\"; idle_timeout = 0; access_log = \"$ALOG\";"
 	start_daemon
-	bg_client HALF --timeout 30 halfclose "$ADDR" --bytes 1
-	wait_until 10000 grep -q " fin-timeout$" "$ALOG"
+	run python3 "$BATS_TEST_DIRNAME/tools/slow_reader.py" connect "$ADDR" \
+		--send 1 --half-close --live 0 --timeout 10
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_until 5000 grep -q " fin-timeout$" "$ALOG"
 	stop_daemon
 }
 

@@ -19,6 +19,7 @@ and serves each connection in a thread until killed:
            connections hang in SYN-SENT (a connect-timeout target)
   drip     read until the client's EOF, then send N blocks of 64 KiB,
            one every 100 ms, then close (a FIN)
+  driphold as drip, but then hold without a FIN
   sendhold send N bytes of the pattern, then hold without a FIN
   sink     half-close at once, then read until EOF or a reset and print
            "got N eof" or "got N reset"
@@ -35,6 +36,7 @@ def pattern(n, offset=0):
 
 
 CHUNK = pattern(251 * 256)  # a whole number of periods: reusable
+BLOCK = pattern(65536)  # drip's 64 KiB
 
 
 def send_pattern(conn, n):
@@ -86,12 +88,14 @@ def serve(mode, conn, n):
             done.set()
         elif mode == "hold":
             threading.Event().wait()
-        elif mode == "drip":
+        elif mode in ("drip", "driphold"):
             while conn.recv(65536):
                 pass
             for _ in range(n):
-                conn.sendall(CHUNK[:65536])
+                conn.sendall(BLOCK)
                 time.sleep(0.1)
+            if mode == "driphold":
+                threading.Event().wait()
         elif mode == "sendhold":
             send_pattern(conn, n)
             threading.Event().wait()

@@ -1,16 +1,19 @@
 /*
  * test_io: parking I/O on the loop: deadlines, wakeups, backpressure,
- * close, the two-step stop, accept and connect.
+ * live waits (progress), close, the two-step stop, accept and connect.
  */
 #include "clock.h"
 #include "io.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,6 +43,23 @@ accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 		return (-1);
 	}
 	return ((int)syscall(SYS_accept4, fd, sa, len, flags));
+}
+
+/* ioctl() as sock_unsent() sees it: counts io.c's looks at a queue. */
+static int	looks;
+
+int
+ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (req == SIOCOUTQ)
+		looks++;
+	return ((int)syscall(SYS_ioctl, fd, req, arg));
 }
 
 /* Run fn in a coroutine on a fresh loop until it calls loop_stop(). */
@@ -135,6 +155,228 @@ t_backpressure(void *arg)
 	CHECK(io_write(sp[0], big, BIG, clock_now() + 10000) == 0,
 	    "io_write parks under backpressure and writes everything");
 	free(big);
+}
+
+/*
+ * Live waits.  The limit is LIVE_MS; a peer reads 4 KiB every TRICKLE_MS
+ * from sp[1], while sp[0] holds 4 KiB messages: on AF_UNIX each read
+ * then frees one, and the queue shrinks at every read.  The socket is
+ * writable again only once three quarters of its buffer are free,
+ * which takes many reads.
+ */
+#define LIVE_MS		100
+#define TRICKLE_MS	20
+#define SLACK_MS	60	/* a loaded machine's late timers */
+
+static char	msg[4096];
+static int64_t	last_read;
+static int	reads_left;
+
+/* Read 4 KiB from sp[1] every TRICKLE_MS, reads_left times. */
+static void
+trickle(void *arg)
+{
+	char buf[4096];
+
+	(void)arg;
+	while (reads_left > 0) {
+		io_sleep(clock_now() + TRICKLE_MS);
+		if (read(sp[1], buf, sizeof(buf)) > 0)
+			last_read = clock_now();
+		reads_left--;
+	}
+}
+
+/* Fill sp[0]'s send queue with 4 KiB messages. */
+static void
+fill(void)
+{
+	while (write(sp[0], msg, sizeof(msg)) > 0)
+		continue;
+}
+
+static void
+t_write_live(void *arg)
+{
+	int64_t deadline, t0, took;
+	size_t wrote = 0;
+	ssize_t n;
+
+	(void)arg;
+	fill();
+	reads_left = 15;	/* 300 ms: a few limits, but no writable edge */
+	loop_spawn(L, trickle, NULL);
+	t0 = clock_now();
+	n = io_write_some(sp[0], msg, sizeof(msg), t0 + LIVE_MS);
+	took = clock_now() - t0;
+	CHECK(n == -1 && errno == ETIMEDOUT && reads_left > 0,
+	    "the scenario: a write with a fixed deadline times out while its "
+	    "peer reads (%lld ms, %d reads to go)", (long long)took,
+	    reads_left);
+	while (reads_left > 0)
+		io_sleep(clock_now() + TRICKLE_MS);	/* the reads end */
+
+	fill();
+	reads_left = 50;	/* 1 s */
+	loop_spawn(L, trickle, NULL);
+	deadline = clock_now() + LIVE_MS;
+	while ((n = io_write_live(sp[0], msg, sizeof(msg), &deadline,
+	    LIVE_MS)) > 0)
+		wrote++;
+	took = clock_now() - last_read;
+	CHECK(n == -1 && errno == ETIMEDOUT && reads_left == 0,
+	    "a live write waits as long as its peer reads (%zu messages "
+	    "written; errno %d, %d reads to go)", wrote, errno, reads_left);
+	CHECK(took >= LIVE_MS - 1 && took <= LIVE_MS + LIVE_MS / 10 +
+	    SLACK_MS, "then fails within the limit and a tenth after the "
+	    "last read (%lld ms)", (long long)took);
+	loop_stop(L);
+}
+
+static int64_t	hib_deadline;
+
+/* Wait, stackless, for sp[0] to become readable; it never does. */
+static void
+hibernator(void *arg)
+{
+	int r, err;
+	int64_t took;
+
+	(void)arg;
+	if ((r = io_hibernate(sp[0], &hib_deadline, LIVE_MS, 0, hibernator,
+	    NULL)) == 1)
+		return;
+	err = errno;
+	took = clock_now() - last_read;
+	CHECK(r == -1 && err == ETIMEDOUT && reads_left == 0,
+	    "a live read wait outlasts its limit while the peer takes bytes "
+	    "from the send queue");
+	CHECK(took >= LIVE_MS - 1 && took <= LIVE_MS + LIVE_MS / 10 +
+	    SLACK_MS, "then fails within the limit and a tenth after the "
+	    "last read (%lld ms)", (long long)took);
+	loop_stop(L);
+}
+
+/* An echo waiting for its client while its last echo drains. */
+static void
+t_hibernate_live(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 30; i++)
+		(void)io_write(sp[0], msg, sizeof(msg), -1);
+	reads_left = 30;	/* 600 ms: the queue empties */
+	loop_spawn(L, trickle, NULL);
+	hib_deadline = clock_now() + LIVE_MS;
+	hibernator(NULL);
+}
+
+static int	quiet_looks;
+
+/* A live wait on an empty queue looks once, then waits for the end. */
+static void
+quiet(void *arg)
+{
+	(void)arg;
+	if (io_hibernate(sp[0], &hib_deadline, LIVE_MS, 0, quiet, NULL) == 1)
+		return;
+	quiet_looks = looks;
+	loop_stop(L);
+}
+
+static void
+replier(void *arg)
+{
+	(void)arg;
+	io_sleep(clock_now() + 5);
+	(void)!write(sp[1], "r", 1);
+}
+
+/* A read wait that data ends before its first look (at 100 ms). */
+static void
+answered(void *arg)
+{
+	int r;
+
+	(void)arg;
+	if ((r = io_hibernate(sp[0], &hib_deadline, 1000, 0, answered,
+	    NULL)) == 1)
+		return;
+	CHECK(r == 0 && looks == 0, "a live read wait that data ends soon "
+	    "looks at no queue (%d looks)", looks);
+	loop_stop(L);
+}
+
+/* The data path makes no system call for progress. */
+static void
+t_live_costs_nothing(void *arg)
+{
+	char c;
+	int i;
+
+	(void)arg;
+	looks = 0;
+	hib_deadline = clock_now() + 1000;
+	for (i = 0; i < 1000; i++) {
+		(void)io_write_live(sp[0], "x", 1, &hib_deadline, 1000);
+		(void)!read(sp[1], &c, 1);
+	}
+	CHECK(looks == 0, "1000 live writes that do not block look at no "
+	    "queue (%d looks)", looks);
+	loop_spawn(L, replier, NULL);
+	answered(NULL);
+}
+
+static int	aborted_errno, aborted_writer_errno;
+
+/* A live reader with no deadline: only the abort can end its wait. */
+static void
+abortee(void *arg)
+{
+	static int64_t none = -1;
+	int r;
+
+	(void)arg;
+	if ((r = io_hibernate(sp[0], &none, 0, 0, abortee, NULL)) == 1)
+		return;
+	aborted_errno = r == -1 ? errno : 0;
+}
+
+static void
+aborted_writer(void *arg)
+{
+	int64_t deadline = clock_now() + 5000;
+
+	(void)arg;
+	fill();
+	if (io_write_live(sp[0], msg, sizeof(msg), &deadline, 5000) == -1)
+		aborted_writer_errno = errno;
+}
+
+/*
+ * The proxy aborts both sides of a relay with the error that ended it,
+ * ETIMEDOUT too (TCP gave up on a peer): a live wait must not take that
+ * for its timer and wait on.
+ */
+static void
+t_abort_live(void *arg)
+{
+	int64_t t0;
+
+	(void)arg;
+	aborted_errno = aborted_writer_errno = 0;
+	loop_spawn(L, abortee, NULL);
+	loop_spawn(L, aborted_writer, NULL);
+	t0 = clock_now();
+	io_abort(sp[0], ETIMEDOUT);
+	io_sleep(clock_now() + 50);
+	CHECK(aborted_errno == ETIMEDOUT && aborted_writer_errno == ETIMEDOUT &&
+	    clock_now() - t0 < 1000, "io_abort(ETIMEDOUT) ends a live read "
+	    "wait and a live write at once (errno %d, %d; %lld ms)",
+	    aborted_errno, aborted_writer_errno,
+	    (long long)(clock_now() - t0));
+	loop_stop(L);
 }
 
 static int	second_errno;
@@ -519,6 +761,15 @@ main(void)
 	run(t_wakeup);
 	run(t_backpressure);
 	run(t_busy_and_close);
+	run(t_write_live);
+	run(t_hibernate_live);
+	looks = 0;
+	hib_deadline = clock_now() + LIVE_MS;
+	run(quiet);
+	CHECK(quiet_looks == 1, "a live wait on an empty queue looks once "
+	    "(%d looks)", quiet_looks);
+	run(t_live_costs_nothing);
+	run(t_abort_live);
 	run(t_data_then_fin);
 	run(t_yield_is_fair);
 	run(t_reader_closes);
