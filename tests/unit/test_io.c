@@ -688,6 +688,34 @@ t_data_then_reset(void *arg)
 	loop_stop(L);
 }
 
+/* A reload retiring a listener: its turn comes first. */
+static void
+abort_in_turn(void *arg)
+{
+	(void)arg;
+	loop_yield();		/* its turn, before the accept's */
+	io_abort(lfd, ECANCELED);
+}
+
+static void
+t_accept_aborted_in_turn(void *arg)
+{
+	int c = socket(AF_INET, SOCK_STREAM, 0), fd;
+
+	(void)arg;
+	/* A client waits in the backlog; the accept waits for its turn. */
+	connect(c, (struct sockaddr *)&lsa.ss, lsa.len);
+	loop_spawn(L, abort_in_turn, NULL);
+	loop_spend(LOOP_SLICE);
+	fd = io_accept(lfd, NULL, clock_now() + 2000);
+	CHECK(fd == -1 && errno == ECANCELED, "a listener aborted while its "
+	    "accept waited for its turn accepts no one (fd %d)", fd);
+	if (fd >= 0)
+		close(fd);
+	close(c);
+	loop_stop(L);
+}
+
 static void
 test_accept_connect(void)
 {
@@ -700,6 +728,7 @@ test_accept_connect(void)
 	getsockname(lfd, (struct sockaddr *)&lsa.ss, &len);
 	run(t_data_then_reset);
 	run(t_accept);
+	run(t_accept_aborted_in_turn);	/* last: lfd stays aborted */
 }
 
 /* loop_post(): calls from another thread, in order, on the loop thread. */
