@@ -619,6 +619,8 @@ conn_reject(struct listener *l, int fd, const struct sock_addr *peer,
 	    .started = clock_now(), .lograte = &l->lograte };
 	char text[SOCK_ADDR_STRLEN];
 
+	/* A refused client is cut, not served: a reset, not a FIN. */
+	(void)sock_reset_on_close(fd);
 	close(fd);
 	conn_account(l, &c, CONN_LIMIT);
 	if (log_ratelimit(&l->group->warned_limit))

@@ -102,6 +102,10 @@ setup() {
 	wait_until 10000 output_has HOLD "holding 3"
 	run "${CLIENT[@]}" --timeout 5 rejected "$ADDR"
 	[ "$status" -eq 0 ]
+	# Refused, not served: a reset, never a FIN an echo client could
+	# take for the end of an empty echo.
+	run "${CLIENT[@]}" --timeout 5 expect-reset "$ADDR"
+	[ "$status" -eq 0 ]
 	log_has "echo: max_connections reached: closing new clients"
 	wait_until 5000 grep -q " limit$" "$BATS_TEST_TMPDIR/access.log"
 	# Below the limit again, a new client is served.
