@@ -62,7 +62,7 @@ run_build() {
 	for t in 1 2; do
 		echo "== $name: bats, loop_threads = $t"
 		log=$(AIO_BIN="$PWD/$dir/aio-echod" AIO_LOOP_THREADS=$t \
-			bats --tap tests/*.bats 2>&1)
+			bats --tap --timing tests/*.bats 2>&1)
 		count_tap "$name" "$log"
 	done
 }
