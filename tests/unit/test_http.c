@@ -1,0 +1,6 @@
+/* test_http.c: stub, being written. */
+int
+main(void)
+{
+	return (0);
+}

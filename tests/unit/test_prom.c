@@ -1,0 +1,6 @@
+/* test_prom.c: stub, being written. */
+int
+main(void)
+{
+	return (0);
+}
