@@ -98,8 +98,10 @@ fmt_u64(char *out, uint64_t v)
 }
 
 /*
- * Write v at out (PROM_NUM_MAX bytes) as the shortest text that reads
- * back as v; return the length.
+ * Write v at out (PROM_NUM_MAX bytes) as the shortest of %.15g, %.16g
+ * and %.17g that reads back as v; return the length.  So 1e6 is
+ * "1000000" (%g switches to an exponent only from 1e15 up), 1e-6 is
+ * "1e-06" and 0.1 + 0.2 is "0.30000000000000004".
  */
 static size_t
 fmt_double(char *out, double v)

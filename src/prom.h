@@ -61,7 +61,7 @@ struct prom_labels	*prom_label(struct prom_labels *, const char *,
  * prom_u64(b, name, ls, value), prom_double(b, name, ls, value):
  * One sample line: name{labels} value.  ls may be NULL or empty (no
  * braces then).  Doubles are written so that they read back exactly,
- * shortest first ("0.25", "1e+06", "+Inf", "NaN").
+ * shortest first ("0.25", "1e-06", "+Inf", "NaN").
  */
 void	prom_u64(struct prom_buf *, const char *, const struct prom_labels *,
 	    uint64_t);
