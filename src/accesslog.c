@@ -51,6 +51,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "stats.h"
 
 #define PENDING_MAX	(64 * 1024)
 
@@ -84,6 +85,7 @@ struct accesslog {
 	int		 waiting_room;	/* room is linked */
 	int		 reopen;
 	struct log_shared *shared;
+	struct stats_listener *stats;	/* held: drops counted there too */
 	int		 orphaned;	/* freed while a job was out */
 	int		 closing;	/* accesslog_close(): free once written */
 };
@@ -127,6 +129,15 @@ static void
 drop(struct accesslog *l, uint64_t n)
 {
 	atomic_fetch_add(&l->shared->dropped, n);
+	if (l->stats != NULL)
+		stats_listener_log_dropped(l->stats, n);
+}
+
+void
+accesslog_count_drops(struct accesslog *l, struct stats_listener *st)
+{
+	stats_listener_put(l->stats);
+	l->stats = st != NULL ? stats_listener_hold(st) : NULL;
 }
 
 /* Worker side: (re)open if needed, then write everything. */
@@ -220,6 +231,7 @@ destroy(struct accesslog *l)
 			    atomic_load(&l->shared->dropped));
 		free(l->shared);
 	}
+	stats_listener_put(l->stats);
 	free(l->pending);
 	free(l->path);
 	free(l);

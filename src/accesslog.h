@@ -13,6 +13,7 @@
 
 struct accesslog;
 struct pool;
+struct stats_listener;
 
 /*
  * accesslog_create(path, pool, share):
@@ -25,6 +26,13 @@ struct pool;
  */
 struct accesslog	*accesslog_create(const char *, struct pool *,
 			    const struct accesslog *);
+
+/*
+ * accesslog_count_drops(log, st):
+ * Count the lines log drops in st too (held by log until it is
+ * destroyed, which may be after accesslog_free()); NULL: no longer.
+ */
+void	accesslog_count_drops(struct accesslog *, struct stats_listener *);
 
 /*
  * accesslog_write(log, line, len):

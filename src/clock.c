@@ -20,6 +20,15 @@ clock_now(void)
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+int64_t
+clock_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
 /* Write v as width decimal digits, zero-padded, at p; return the end. */
 static char *
 put_digits(char *p, int64_t v, int width)

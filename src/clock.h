@@ -13,6 +13,9 @@
 /* clock_now(): monotonic milliseconds. */
 int64_t	clock_now(void);
 
+/* clock_now_us(): monotonic microseconds, on the same clock. */
+int64_t	clock_now_us(void);
+
 /* Bytes clock_utc() needs, NUL included. */
 #define CLOCK_UTC_SIZE	25
 

@@ -53,7 +53,8 @@ struct key {
 };
 
 /* Names of enum service and enum balance, in their order. */
-static const char *const service_names[] = { "echo", "proxy", NULL };
+static const char *const service_names[] = { "echo", "proxy", "metrics",
+    NULL };
 static const char *const balance_names[] = { "round-robin", "first", NULL };
 
 #define G(f)	offsetof(struct config, f)
@@ -103,12 +104,17 @@ static const struct key listener_keys[] = {
 	    3600 * 1000, "1ms to 1h"),
 	NUM("fin_timeout", KEY_DURATION, L(fin_timeout), 0, DAY_MS,
 	    "0 (none) to 1d"),
+	NUM("header_timeout", KEY_DURATION, L(header_timeout), 1,
+	    3600 * 1000, "1ms to 1h"),
 };
 
 /* Listener keys that only a proxy may set. */
 static const char *const proxy_only[] = {
 	"upstreams", "balance", "connect_timeout", "fin_timeout", NULL
 };
+
+/* Listener keys that only the metrics service may set. */
+static const char *const metrics_only[] = { "header_timeout", NULL };
 
 /* Listener keys that only a unix: address may set. */
 static const char *const unix_only[] = {
@@ -574,6 +580,7 @@ listener_defaults(struct listen_conf *lc)
 	lc->balance = BALANCE_ROUND_ROBIN;
 	lc->connect_timeout = 5 * 1000;
 	lc->fin_timeout = 30 * 1000;
+	lc->header_timeout = 10 * 1000;
 	lc->socket_mode = 0666;		/* what nginx gives a UNIX listener */
 	lc->socket_group = -1;
 	lc->reuseport = 1;	/* TCP; what spreads clients best, measured */
@@ -601,9 +608,11 @@ check_service_keys(struct parse *p, const config_setting_t *g,
 			problem(p, g, "listener \"%s\": service \"proxy\" "
 			    "needs upstreams = ( \"HOST:PORT\", ... );",
 			    lc->name ? lc->name : "?");
-		return;
-	}
-	reject_keys(p, g, proxy_only, "only for service \"proxy\"");
+	} else
+		reject_keys(p, g, proxy_only, "only for service \"proxy\"");
+	if (lc->service != SERVICE_METRICS)
+		reject_keys(p, g, metrics_only,
+		    "only for service \"metrics\"");
 }
 
 /* Keys that depend on the address family (if the address parsed). */
@@ -810,6 +819,6 @@ config_hold(const struct config *cfg)
 const char *
 config_service_name(int64_t service)
 {
-	return (service >= 0 && service <= SERVICE_PROXY ?
+	return (service >= 0 && service <= SERVICE_METRICS ?
 	    service_names[service] : "?");
 }

@@ -11,6 +11,7 @@
 enum service {
 	SERVICE_ECHO,
 	SERVICE_PROXY,
+	SERVICE_METRICS,	/* Prometheus, over HTTP/1.x */
 };
 
 /* How a proxy picks its first upstream. */
@@ -48,6 +49,7 @@ struct listen_conf {
 	int64_t		 balance;	/* enum balance */
 	int64_t		 connect_timeout;	/* ms */
 	int64_t		 fin_timeout;	/* ms; 0 means none */
+	int64_t		 header_timeout;	/* metrics: ms for a request */
 	int		 line;		/* where its group starts */
 };
 
@@ -128,7 +130,7 @@ const struct config	*config_hold(const struct config *);
  */
 void	config_free(struct config *);
 
-/* config_service_name(service): "echo" or "proxy". */
+/* config_service_name(service): "echo", "proxy" or "metrics". */
 const char	*config_service_name(int64_t);
 
 /*

@@ -23,6 +23,8 @@ conn_close_name(enum conn_close why)
 		[CONN_CONNECT_FAILED] = "connect-failed",
 		[CONN_SHUTDOWN] = "shutdown",
 		[CONN_LIMIT] = "limit",
+		[CONN_BAD_REQUEST] = "bad-request",
+		[CONN_HEADER_TIMEOUT] = "header-timeout",
 	};
 
 	return ((unsigned)why < CONN_CLOSE_MAX ? names[why] : "?");

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "sock.h"
+#include "stats.h"
 
 struct listen_conf;
 struct listener;
@@ -21,6 +22,10 @@ enum conn_close {
 	CONN_CONNECT_FAILED,	/* no upstream could be reached (proxy) */
 	CONN_SHUTDOWN,		/* the daemon is stopping */
 	CONN_LIMIT,		/* over max_connections, or out of memory */
+	CONN_BAD_REQUEST,	/* a request refused with an error status
+				   (metrics), then closed */
+	CONN_HEADER_TIMEOUT,	/* a request not read within
+				   header_timeout (metrics) */
 	CONN_CLOSE_MAX,
 	CONN_ASLEEP = CONN_CLOSE_MAX	/* not an end: see struct conn */
 };
@@ -62,9 +67,29 @@ struct conn {
 	int64_t			 deadline;	/* echo: idle_timeout's, live */
 	struct listener_settings *settings;	/* held: lc's, the listener's */
 	struct conn_lograte	*lograte;	/* the listener's */
+	struct stats_listener_slot *stats;	/* its settings', this thread's */
 	void			(*resume)(void *);	/* the listener's */
 	void			(*finish)(struct conn *, enum conn_close);
 };
+
+/*
+ * conn_count_in(c, n), conn_count_out(c, n):
+ * Count n bytes read from c's client (in) or written to it (out), on c
+ * and on its listener's counters.
+ */
+static inline void
+conn_count_in(struct conn *c, uint64_t n)
+{
+	c->bytes_in += n;
+	stats_add(&c->stats->bytes_in, n);
+}
+
+static inline void
+conn_count_out(struct conn *c, uint64_t n)
+{
+	c->bytes_out += n;
+	stats_add(&c->stats->bytes_out, n);
+}
 
 /* conn_close_name(why): "client-fin", "reset", ... as logged. */
 const char	*conn_close_name(enum conn_close);

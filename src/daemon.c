@@ -27,14 +27,17 @@
 #include "config.h"
 #include "coro.h"
 #include "hygiene.h"
+#include "lag.h"
 #include "limits.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "loop.h"
 #include "notify.h"
 #include "pool.h"
 #include "reload.h"
 #include "shard.h"
+#include "stats.h"
 
 _Static_assert(CONFIG_STACK_MIN >= CORO_STACK_MIN &&
     CONFIG_STACK_MAX <= CORO_STACK_MAX,
@@ -560,6 +563,7 @@ daemon_open(struct daemon *d)
 	    CORO_POOL_DEFAULT) == -1)
 		fatal("coroutine stacks");
 	d->nthreads = loop_threads(d->cfg);
+	stats_init(d->nthreads);
 	d->watchdog_ms = notify_init();
 	limits_check(d->cfg, d->nthreads);
 	if ((d->loop = loop_create()) == NULL)
@@ -567,6 +571,7 @@ daemon_open(struct daemon *d)
 	if ((d->pool = pool_create((int)d->cfg->worker_threads,
 	    (int)d->cfg->worker_queue)) == NULL)
 		fatal("worker pool");
+	metrics_init(d->pool);
 	install_signals(d);
 	if (hygiene_overflow_handler(d->cfg->coroutine_stack_size) == -1)
 		fatal("stack overflow handler");
@@ -592,6 +597,8 @@ daemon_serve(struct daemon *d)
 	    d->nthreads, (int)getpid(), coro_backend(),
 	    (long long)d->cfg->coroutine_stack_size / 1024);
 	start_notify_timers(d);
+	if ((d->lag = lag_start(d->loop)) == NULL)
+		fatal("lag sampler");
 	daemon_status(d, 1);
 	d->ready = 1;
 
@@ -610,6 +617,7 @@ daemon_close(struct daemon *d)
 	close_listeners(d);
 	loop_timer_free(d->status_timer);
 	loop_timer_free(d->watchdog_timer);
+	lag_stop(d->lag);
 	loop_free(d->loop);
 	buf_fini();
 	coro_fini();

@@ -12,6 +12,7 @@
  */
 
 struct config;
+struct lag;
 struct listener;
 struct loop;
 struct loop_timer;
@@ -43,6 +44,7 @@ struct daemon {
 	int64_t		 watchdog_ms;	/* ping interval; 0: no watchdog */
 	int64_t		 last_feed;	/* clock_now() of the last check */
 	struct loop_timer *status_timer, *watchdog_timer;
+	struct lag	*lag;		/* the first loop thread's sampler */
 	int64_t		 next_status, next_watchdog;	/* while joining */
 	int		 ready;	/* READY=1 was sent: reloads may run */
 	int		 pool_stuck;	/* workers left behind at exit */

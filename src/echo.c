@@ -94,7 +94,7 @@ echo_serve(struct conn *c)
 			shutdown(c->fd, SHUT_WR);
 			return (CONN_CLIENT_FIN);
 		}
-		c->bytes_in += (uint64_t)n;
+		conn_count_in(c, (uint64_t)n);
 		c->deadline = idle_deadline(c);
 		/* Each write, and each byte the client takes, is progress. */
 		for (p = buf; n > 0; p += k, n -= k) {
@@ -104,7 +104,7 @@ echo_serve(struct conn *c)
 				(void)sock_reset_on_close(c->fd);
 				return (echo_close(c, errno));
 			}
-			c->bytes_out += (uint64_t)k;
+			conn_count_out(c, (uint64_t)k);
 		}
 		buf_return(buf);
 	}

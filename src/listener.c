@@ -49,12 +49,17 @@
 #include "conn.h"
 #include "coro.h"
 #include "echo.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "io.h"
 #include "log.h"
 #include "loop.h"
 #include "sock.h"
+#include "stats.h"
 #include "upstream.h"
+
+_Static_assert(CONN_CLOSE_MAX <= STATS_CLOSE_MAX,
+    "stats.h counts every close reason");
 
 /* Pause after accept fails for want of fds or memory. */
 #define ACCEPT_PAUSE_MS		100
@@ -87,6 +92,8 @@ struct listener_settings {
 	const struct config *cfg;	/* held: lc is in it */
 	const struct listen_conf *lc;
 	struct upstreams *upstreams;	/* proxy: held */
+	struct stats_listener *stats;	/* held: lc->name's counters */
+	struct stats_listener_slot *slot;	/* this thread's of them */
 };
 
 struct listener {
@@ -135,11 +142,17 @@ settings_create(const struct config *cfg, const struct listen_conf *lc,
 		return (NULL);
 	set->holds = 1;
 	set->lc = lc;
+	if ((set->stats = stats_listener_get(lc->name)) == NULL) {
+		free(set);
+		return (NULL);
+	}
+	set->slot = stats_listener_slot(set->stats);
 	if (upstreams != NULL)
 		set->upstreams = upstreams_hold(upstreams);
 	else if (lc->service == SERVICE_PROXY && (set->upstreams =
 	    upstreams_create(cfg, lc, loop, pool, share != NULL ?
 	    share->upstreams : NULL)) == NULL) {
+		stats_listener_put(set->stats);
 		free(set);
 		errno = ENOMEM;
 		return (NULL);
@@ -155,6 +168,7 @@ settings_free(struct listener_settings *set)
 	if (set == NULL || --set->holds > 0)
 		return;
 	upstreams_free(set->upstreams);
+	stats_listener_put(set->stats);
 	config_free((struct config *)set->cfg);
 	free(set);
 }
@@ -298,7 +312,9 @@ listener_reconfigure(struct listener *l, const struct listener *first,
 	struct listener_settings *set;
 	struct upstreams *ups = l->set->upstreams;
 	struct accesslog *log = NULL;
-	int keep_log = same_log(l->set->lc->access_log, lc->access_log);
+	/* A renamed listener's log counts its drops under the new name. */
+	int keep_log = same_log(l->set->lc->access_log, lc->access_log) &&
+	    strcmp(l->set->lc->name, lc->name) == 0;
 
 	/* The same upstreams keep their object: its names resolved, its
 	 * turn.  Otherwise new ones; the old stay for older clients. */
@@ -306,14 +322,16 @@ listener_reconfigure(struct listener *l, const struct listener *first,
 	    upstreams_same(ups, cfg, lc)))
 		ups = NULL;
 	/* What can fail first, so that failing changes nothing. */
-	if (!keep_log && lc->access_log != NULL && (log =
-	    accesslog_create(lc->access_log, pool, first != NULL ?
-	    first->log : NULL)) == NULL)
-		return (-1);
 	if ((set = settings_create(cfg, lc, ups, l->loop, pool,
-	    first != NULL ? first->set : NULL)) == NULL) {
-		accesslog_free(log);
+	    first != NULL ? first->set : NULL)) == NULL)
 		return (-1);
+	if (!keep_log && lc->access_log != NULL) {
+		if ((log = accesslog_create(lc->access_log, pool,
+		    first != NULL ? first->log : NULL)) == NULL) {
+			settings_free(set);
+			return (-1);
+		}
+		accesslog_count_drops(log, set->stats);
 	}
 	if (ups != NULL)
 		upstreams_rebind(ups, cfg, lc);
@@ -383,10 +401,12 @@ listener_serve(struct listener *l, struct pool *pool,
 {
 	const struct listen_conf *lc = l->set->lc;
 
-	if (lc->access_log != NULL &&
-	    (l->log = accesslog_create(lc->access_log, pool,
-	    first != NULL ? first->log : NULL)) == NULL)
-		return (listener_fail(l));
+	if (lc->access_log != NULL) {
+		if ((l->log = accesslog_create(lc->access_log, pool,
+		    first != NULL ? first->log : NULL)) == NULL)
+			return (listener_fail(l));
+		accesslog_count_drops(l->log, l->set->stats);
+	}
 	return (l);
 }
 
@@ -556,6 +576,7 @@ conn_account(struct listener *l, const struct conn *c, enum conn_close why)
 	l->closed[why]++;
 	l->bytes_in += c->bytes_in;
 	l->bytes_out += c->bytes_out;
+	stats_add(&c->stats->closed[why], 1);
 	if (l->log != NULL)
 		accesslog_write(l->log, line,
 		    conn_access_line(c, why, line, sizeof(line)));
@@ -569,6 +590,9 @@ conn_finish(struct conn *c, enum conn_close why)
 
 	io_close(c->fd);
 	conn_log_close(l, c, why);
+	stats_sub(&c->stats->active, 1);
+	stats_observe(&c->stats->duration, &stats_duration_buckets,
+	    (clock_now() - c->started) * 1000);
 	l->active--;
 	atomic_fetch_sub(&l->group->all_active, 1);
 	if (l->retired)
@@ -602,6 +626,9 @@ conn_main(void *arg)
 			log_warnx("%s: no upstream reachable: %s", c->lc->name,
 			    strerror(c->err));
 		break;
+	case SERVICE_METRICS:
+		why = metrics_serve(c);
+		break;
 	case SERVICE_ECHO:
 	default:
 		why = echo_serve(c);
@@ -613,15 +640,17 @@ conn_main(void *arg)
 
 static void
 conn_reject(struct listener *l, int fd, const struct sock_addr *peer,
-    const char *what)
+    enum stats_reject reason, const char *what)
 {
 	struct conn c = { .peer = *peer, .lc = l->set->lc,
-	    .started = clock_now(), .lograte = &l->lograte };
+	    .started = clock_now(), .lograte = &l->lograte,
+	    .stats = l->set->slot };
 	char text[SOCK_ADDR_STRLEN];
 
 	/* A refused client is cut, not served: a reset, not a FIN. */
 	(void)sock_reset_on_close(fd);
 	close(fd);
+	stats_add(&c.stats->rejected[reason], 1);
 	conn_account(l, &c, CONN_LIMIT);
 	if (log_ratelimit(&l->group->warned_limit))
 		log_warnx("%s: %s: closing new clients", c.lc->name, what);
@@ -638,7 +667,8 @@ conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		atomic_fetch_sub(&l->group->all_active, 1);
-		conn_reject(l, fd, peer, "out of memory");
+		conn_reject(l, fd, peer, STATS_REJECT_OUT_OF_MEMORY,
+		    "out of memory");
 		return;
 	}
 	c->fd = fd;
@@ -649,6 +679,7 @@ conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 	c->l = l;
 	c->loop = l->loop;
 	c->lograte = &l->lograte;
+	c->stats = l->set->slot;
 	c->started = clock_now();
 	c->deadline = c->lc->idle_timeout > 0 ?
 	    c->started + c->lc->idle_timeout : -1;
@@ -657,13 +688,18 @@ conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 	(void)sock_tune_stream(fd, peer->ss.ss_family);
 	l->active++;
 	l->total++;
+	stats_add(&c->stats->accepted, 1);
+	stats_add(&c->stats->active, 1);
 	if (loop_spawn(l->loop, conn_main, c) == -1) {
+		stats_sub(&c->stats->accepted, 1);
+		stats_sub(&c->stats->active, 1);
 		l->active--;
 		l->total--;
 		atomic_fetch_sub(&l->group->all_active, 1);
 		settings_free(c->settings);
 		free(c);
-		conn_reject(l, fd, peer, "cannot map a coroutine stack "
+		conn_reject(l, fd, peer, STATS_REJECT_OUT_OF_MEMORY,
+		    "cannot map a coroutine stack "
 		    "(memory or vm.max_map_count)");
 	}
 }
@@ -697,7 +733,9 @@ accept_loop(void *arg)
 		if (atomic_fetch_add(&l->group->all_active, 1) >=
 		    (uint64_t)l->set->lc->max_connections) {
 			atomic_fetch_sub(&l->group->all_active, 1);
-			conn_reject(l, fd, &peer, "max_connections reached");
+			conn_reject(l, fd, &peer,
+			    STATS_REJECT_MAX_CONNECTIONS,
+			    "max_connections reached");
 		} else
 			conn_start(l, fd, &peer);
 	}

@@ -156,6 +156,7 @@ struct pool {
 	struct worker		*workers;
 	int			 nthreads;
 	TAILQ_HEAD(, pool_port)	 ports;		/* under lock */
+	struct pool_counts	 counts;	/* under lock */
 };
 
 static atomic_int	stopping;
@@ -262,6 +263,10 @@ worker_main(void *arg)
 		/* Nobody waits for an abandoned job: skip its work. */
 		if (p->stop || job->abandoned) {
 			job->cancelled = 1;
+			if (p->stop)
+				p->counts.cancelled++;
+			else
+				p->counts.expired++;
 		} else {
 			p->running++;
 			w->job = job;
@@ -270,6 +275,7 @@ worker_main(void *arg)
 			pthread_mutex_lock(&p->lock);
 			w->job = NULL;
 			p->running--;
+			p->counts.done++;
 		}
 		complete_locked(job);
 	}
@@ -762,6 +768,16 @@ pool_queued(const struct pool *p)
 	return (n);
 }
 
+void
+pool_counts(const struct pool *p, struct pool_counts *counts)
+{
+	pthread_mutex_t *lock = (pthread_mutex_t *)&p->lock;
+
+	pthread_mutex_lock(lock);
+	*counts = p->counts;
+	pthread_mutex_unlock(lock);
+}
+
 int
 pool_wait_idle(struct pool *p, int64_t deadline)
 {
@@ -894,6 +910,7 @@ pool_stop(struct pool *p, int64_t deadline)
 	while ((job = p->head) != NULL) {
 		p->head = job->next;
 		job->cancelled = 1;
+		p->counts.cancelled++;
 		complete_locked(job);
 	}
 	p->tail = NULL;

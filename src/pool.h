@@ -203,4 +203,14 @@ void	pool_free(struct pool *);
 /* pool_queued(p): jobs waiting for a worker. */
 size_t	pool_queued(const struct pool *);
 
+/* What became of the jobs a pool took, since it started. */
+struct pool_counts {
+	uint64_t	 done;		/* a worker ran it */
+	uint64_t	 cancelled;	/* the pool stopped before it ran */
+	uint64_t	 expired;	/* its waiter gave up before it ran */
+};
+
+/* pool_counts(p, counts): copy p's counts.  Any thread. */
+void	pool_counts(const struct pool *, struct pool_counts *);
+
 #endif /* POOL_H */

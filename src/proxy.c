@@ -46,6 +46,7 @@
 #include "log.h"
 #include "loop.h"
 #include "sock.h"
+#include "stats.h"
 #include "upstream.h"
 
 struct relay;
@@ -54,7 +55,6 @@ struct direction {
 	struct relay	*r;
 	int		 from;
 	int		 to;
-	uint64_t	*count;
 	int		 from_client;
 };
 
@@ -76,6 +76,7 @@ struct relay {
 	int		 failed;	/* an error ended it: reset both */
 	enum conn_close	 why;
 	int		 holds;		/* directions running or asleep, ... */
+	struct stats_upstream_slot *stats;	/* the upstream's */
 	struct direction up, down;
 };
 
@@ -214,6 +215,19 @@ pump_wait(struct direction *d)
 	return (-1);
 }
 
+/* Count n bytes d has passed on, for the client and the upstream. */
+static void
+relay_count(struct direction *d, uint64_t n)
+{
+	if (d->from_client) {
+		conn_count_in(d->r->c, n);
+		stats_add(&d->r->stats->bytes_out, n);
+	} else {
+		conn_count_out(d->r->c, n);
+		stats_add(&d->r->stats->bytes_in, n);
+	}
+}
+
 /* Write all n bytes to d->to while the relay makes progress; 0 or -1. */
 static int
 pump_write(struct direction *d, const char *p, size_t n)
@@ -226,7 +240,7 @@ pump_write(struct direction *d, const char *p, size_t n)
 		    r->limit)) > 0) {
 			p += k;
 			n -= (size_t)k;
-			*d->count += (uint64_t)k;
+			relay_count(d, (uint64_t)k);
 		} else if (relay_retry(r, errno) == -1)
 			return (-1);
 	}
@@ -313,14 +327,35 @@ relay_release(struct relay *r)
 		(void)sock_reset_on_close(r->ufd);
 	}
 	io_close(r->ufd);
+	stats_sub(&r->stats->active, 1);
 	free(r);
 	c->finish(c, why);
 }
 
-/* Try the upstreams in turn; the connected fd, or -1 with errno. */
-static int
-proxy_connect(struct conn *c, struct upstreams *us)
+/* The counter of a connect attempt that failed with err. */
+static enum stats_connect
+connect_result(int err)
 {
+	switch (err) {
+	case ECONNREFUSED:
+		return (STATS_CONNECT_REFUSED);
+	case ETIMEDOUT:
+		return (STATS_CONNECT_TIMEOUT);
+	default:
+		return (STATS_CONNECT_ERROR);
+	}
+}
+
+/*
+ * Try the upstreams in turn; the connected fd, or -1 with errno.  The
+ * upstream's counters go to *stats.
+ */
+static int
+proxy_connect(struct conn *c, struct upstreams *us,
+    struct stats_upstream_slot **stats)
+{
+	struct stats_upstream_slot *st;
+	int64_t began;
 	struct sock_addr addrs[UPSTREAM_ADDRS_MAX];
 	char text[SOCK_ADDR_STRLEN];
 	const char *why = NULL;
@@ -330,12 +365,15 @@ proxy_connect(struct conn *c, struct upstreams *us)
 
 	for (i = 0; i < n; i++) {
 		k = (start + i) % n;
+		st = upstreams_stats(us, k);
 		if ((na = upstreams_addrs(us, k, addrs, &why,
 		    clock_now() + c->lc->connect_timeout)) == 0) {
 			if (errno == ECANCELED) {	/* the stop, not DNS */
 				err = ECANCELED;
 				goto fail;
 			}
+			stats_add(&st->connects[STATS_CONNECT_RESOLVE_FAILED],
+			    1);
 			if (log_enabled(LOG_LEVEL_DEBUG) &&
 			    conn_log_allowed(c))
 				log_debug("%s: upstream %s: %s", c->lc->name,
@@ -347,19 +385,27 @@ proxy_connect(struct conn *c, struct upstreams *us)
 			    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 			if (fd == -1) {
 				err = errno;
+				stats_add(&st->connects[STATS_CONNECT_ERROR], 1);
 				continue;
 			}
+			began = clock_now_us();
 			if (io_connect(fd, &addrs[j],
 			    clock_now() + c->lc->connect_timeout) == 0) {
+				stats_add(&st->connects[STATS_CONNECT_OK], 1);
+				stats_observe(&st->connect_time,
+				    &stats_connect_buckets,
+				    clock_now_us() - began);
 				(void)sock_tune_stream(fd,
 				    addrs[j].ss.ss_family);
 				c->upstream = addrs[j];
+				*stats = st;
 				return (fd);
 			}
 			err = errno;
 			io_close(fd);
 			if (err == ECANCELED)
 				goto fail;
+			stats_add(&st->connects[connect_result(err)], 1);
 			if (log_enabled(LOG_LEVEL_DEBUG) &&
 			    conn_log_allowed(c))
 				log_debug("%s: upstream %s (%s): %s",
@@ -376,10 +422,11 @@ fail:
 enum conn_close
 proxy_serve(struct conn *c, struct upstreams *us)
 {
+	struct stats_upstream_slot *stats;
 	struct relay *r;
 	int ufd;
 
-	if ((ufd = proxy_connect(c, us)) == -1) {
+	if ((ufd = proxy_connect(c, us, &stats)) == -1) {
 		/* The client's stream never reached an upstream: a cut. */
 		(void)sock_reset_on_close(c->fd);
 		if (errno == ECANCELED)
@@ -395,11 +442,13 @@ proxy_serve(struct conn *c, struct upstreams *us)
 	}
 	r->c = c;
 	r->ufd = ufd;
+	r->stats = stats;
+	stats_add(&stats->active, 1);
 	r->limit = c->lc->idle_timeout;
 	r->deadline = -1;
 	relay_progress(r);
-	r->up = (struct direction){ r, c->fd, ufd, &c->bytes_in, 1 };
-	r->down = (struct direction){ r, ufd, c->fd, &c->bytes_out, 0 };
+	r->up = (struct direction){ r, c->fd, ufd, 1 };
+	r->down = (struct direction){ r, ufd, c->fd, 0 };
 	r->holds = 2;
 	if (io_on_error(c->fd, on_side_error, r) == -1 ||
 	    io_on_error(ufd, on_side_error, r) == -1 ||

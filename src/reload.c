@@ -37,6 +37,7 @@
 #include "notify.h"
 #include "pool.h"
 #include "shard.h"
+#include "stats.h"
 
 struct reload {
 	struct pool_job		 job;		/* first: the pool's view */
@@ -112,6 +113,7 @@ reload_fail(struct daemon *d, struct reload *r, const char *why)
 	snprintf(d->reload_error, sizeof(d->reload_error),
 	    "reload failed, running the previous configuration: %s", why);
 	log_warnx("SIGHUP: %s", d->reload_error);
+	stats_reload(0);
 	reload_end(d, r);
 }
 
@@ -222,6 +224,7 @@ reload_done(struct reload *r)
 {
 	log_info("SIGHUP: reloaded %s: %zu listeners", r->d->cfg->path,
 	    r->d->nopen);
+	stats_reload(1);
 	reload_end(r->d, r);
 }
 
@@ -332,6 +335,7 @@ reload_start(struct daemon *d)
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		log_warn("SIGHUP: reload");
+		stats_reload(0);
 		return;
 	}
 	r->d = d;

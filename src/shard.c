@@ -38,10 +38,12 @@
 #include "coro.h"
 #include "hygiene.h"
 #include "io.h"
+#include "lag.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "stats.h"
 
 enum shard_state {
 	SHARD_STARTING,
@@ -79,6 +81,7 @@ struct shard {
 	int			 told_run;	/* main's: RUN or END sent */
 	int64_t			 beat_ms;	/* 0: no heartbeat */
 	struct loop_timer	*beat;
+	struct lag		*lag;
 	_Atomic int64_t		 last_beat;	/* clock_now() of the last */
 	int			 joined;
 };
@@ -165,6 +168,8 @@ shard_teardown(struct shard *s)
 		listener_stop(s->ls[i]);
 	loop_timer_free(s->beat);
 	s->beat = NULL;
+	lag_stop(s->lag);
+	s->lag = NULL;
 	if (s->attached)
 		pool_detach(s->pool);
 	io_fini();
@@ -207,6 +212,7 @@ shard_main(void *arg)
 	snprintf(name, sizeof(name), "aio-loop-%d", s->index);
 	(void)pthread_setname_np(pthread_self(), name);
 	block_signals();
+	stats_set_thread(s->index);
 	if (shard_setup(s) == -1)
 		goto fail;
 	set_state(s, SHARD_LOOP);
@@ -222,6 +228,8 @@ shard_main(void *arg)
 		if (s->beat_ms > 0 && (s->beat = loop_every(s->loop,
 		    s->beat_ms, on_beat, s)) == NULL)
 			fatal("loop thread %d: heartbeat", s->index);
+		if ((s->lag = lag_start(s->loop)) == NULL)
+			fatal("loop thread %d: lag sampler", s->index);
 		for (i = 0; i < s->nls; i++)
 			if (listener_start(s->ls[i]) == -1)
 				fatal("%s: accept coroutine, loop thread %d",

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "stats.h"
 
 #define RETRY_FAILED_MS	1000
 
@@ -45,6 +46,8 @@ struct upstream {
 	int64_t			 resolved_at;	/* clock_now(); 0: never */
 	struct resolve_job	*inflight;	/* the lookup in the pool */
 	const char		*error;		/* last resolver message */
+	struct stats_upstream	*stats;		/* held */
+	struct stats_upstream_slot *slot;	/* this thread's of them */
 };
 
 /* The round-robin turn, shared by the loop threads' copies. */
@@ -108,6 +111,13 @@ upstreams_create(const struct config *cfg, const struct listen_conf *lc,
 	for (i = 0; i < us->n; i++) {
 		us->u[i].uc = &lc->upstreams[i];
 		us->u[i].us = us;
+		if ((us->u[i].stats = stats_upstream_get(lc->name,
+		    lc->upstreams[i].text)) == NULL) {
+			upstreams_free(us);
+			errno = ENOMEM;
+			return (NULL);
+		}
+		us->u[i].slot = stats_upstream_slot(us->u[i].stats);
 	}
 	return (us);
 }
@@ -118,8 +128,10 @@ upstreams_same(const struct upstreams *us, const struct config *cfg,
 {
 	size_t i;
 
+	/* Counted by listener name too: a renamed one counts anew. */
 	if (us->n != lc->nupstreams || us->lc->balance != lc->balance ||
-	    us->interval != cfg->resolve_interval)
+	    us->interval != cfg->resolve_interval ||
+	    strcmp(us->lc->name, lc->name) != 0)
 		return (0);
 	for (i = 0; i < us->n; i++)
 		if (strcmp(us->u[i].uc->text, lc->upstreams[i].text) != 0)
@@ -149,9 +161,11 @@ upstreams_free(struct upstreams *us)
 	if (us == NULL || --us->holds > 0)
 		return;
 	/* A lookup still out frees itself when it comes back, if ever. */
-	for (i = 0; i < us->n; i++)
+	for (i = 0; i < us->n; i++) {
 		if (us->u[i].inflight != NULL)
 			us->u[i].inflight->u = NULL;
+		stats_upstream_put(us->u[i].stats);
+	}
 	if (atomic_fetch_sub(&us->turn->refs, 1) == 1)
 		free(us->turn);
 	config_free((struct config *)us->cfg);
@@ -175,6 +189,12 @@ const char *
 upstreams_text(const struct upstreams *us, size_t i)
 {
 	return (us->u[i].uc->text);
+}
+
+struct stats_upstream_slot *
+upstreams_stats(const struct upstreams *us, size_t i)
+{
+	return (us->u[i].slot);
 }
 
 size_t

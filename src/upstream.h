@@ -17,6 +17,7 @@ struct listen_conf;
 struct loop;
 struct pool;
 struct upstreams;
+struct stats_upstream_slot;
 
 /* Addresses kept per upstream name. */
 #define UPSTREAM_ADDRS_MAX	8
@@ -93,5 +94,9 @@ size_t	upstreams_addrs(struct upstreams *, size_t, struct sock_addr *,
 
 /* upstreams_text(us, i): upstream i as written in the configuration. */
 const char	*upstreams_text(const struct upstreams *, size_t);
+
+/* upstreams_stats(us, i): this thread's counters of upstream i. */
+struct stats_upstream_slot	*upstreams_stats(const struct upstreams *,
+				    size_t);
 
 #endif /* UPSTREAM_H */
