@@ -271,6 +271,9 @@ serve_requests(struct conn *c, char *buf, size_t len)
 			return (failed(c, errno));
 		if (rc != HEAD_READ)
 			return (refuse(c, buf, rc, CONN_BAD_REQUEST));
+		/* idle_timeout bounds the writing of the answer. */
+		c->deadline = c->lc->idle_timeout > 0 ? clock_now() +
+		    c->lc->idle_timeout : -1;
 		if (answer(c, buf, &req, &why) == -1)
 			return (why);
 		/* Keep what came after the head: a pipelined request. */
@@ -290,6 +293,7 @@ metrics_serve(struct conn *c)
 	first_request_deadline(c);
 	for (;;) {
 		/* No request in hand: wait for one without a stack. */
+		why = CONN_ASLEEP;
 		switch (io_hibernate(c->fd, &c->deadline, limit, 1, c->resume,
 		    c)) {
 		case 1:
@@ -297,11 +301,16 @@ metrics_serve(struct conn *c)
 		case -1:
 			if (errno != ETIMEDOUT || c->bytes_out > 0)
 				return (failed(c, errno));
-			break;	/* no first request in time: a 408 below */
+			/* No first request in time. */
+			why = CONN_HEADER_TIMEOUT;
+			break;
 		}
 		if ((buf = buf_borrow()) == NULL)
 			return (CONN_LIMIT);
-		why = serve_requests(c, buf, 0);
+		if (why == CONN_HEADER_TIMEOUT)
+			why = refuse(c, buf, 408, CONN_HEADER_TIMEOUT);
+		else
+			why = serve_requests(c, buf, 0);
 		buf_return(buf);
 		if (why != CONN_ASLEEP)
 			return (why);

@@ -216,6 +216,7 @@ setup() {
 }
 
 @test "a client that TCP gives up on is logged as a reset with its error, not as an idle timeout" {
+	once_per_build	# one connection's error path: any loop_threads
 	# A private network namespace: lo, a short tcp_retries2 and a
 	# blackhole route there touch nothing outside this test.  The
 	# kernel's ETIMEDOUT comes from a read, then from a write.

@@ -6,6 +6,8 @@
 # AIO_VALGRIND=1  run the daemon under valgrind
 # AIO_LOOP_THREADS=N  run every daemon with loop_threads = N, unless the
 #            test's configuration sets it (CI runs the suite with 1 and 2)
+# AIO_REPEAT_PASS=1  this pass repeats the suite on a build already
+#            tested: tests marked once_per_build skip
 
 AIO_BIN=${AIO_BIN:-$BATS_TEST_DIRNAME/../build/aio-echod}
 CLIENT=(python3 "$BATS_TEST_DIRNAME/tools/client.py")
@@ -44,6 +46,15 @@ count_is() {
 	local n=$1
 	shift
 	[ "$("$@" 2>/dev/null)" = "$n" ]
+}
+
+# once_per_build: skip this test in a repeat pass (AIO_REPEAT_PASS=1).
+# For a test that would run the same in every pass: it sets its own
+# loop_threads, or what it tests does not depend on them.
+once_per_build() {
+	if [ "${AIO_REPEAT_PASS:-0}" = 1 ]; then
+		skip "once per build: the same in every pass"
+	fi
 }
 
 # A loopback TCP port that was free a moment ago.

@@ -59,6 +59,7 @@ EOF
 }
 
 @test "READY=1 with a STATUS once listening, from the main pid; STOPPING=1 at SIGTERM" {
+	once_per_build	# it sets its own loop_threads
 	echo_conf "$ADDR" "" "loop_threads = 2;"
 	start_daemon
 	wait_until 5000 note_has "READY=1 STATUS=1 listeners on 2 loop threads"
@@ -75,6 +76,7 @@ EOF
 }
 
 @test "STATUS= follows the clients, at most once a second" {
+	once_per_build	# it sets its own loop_threads
 	echo_conf "$ADDR" "" "loop_threads = 2;"
 	start_daemon
 	bg_client HOLD --timeout 60 hold "$ADDR" 3
@@ -104,6 +106,7 @@ EOF
 }
 
 @test "WATCHDOG=1 every half WATCHDOG_USEC, none while the daemon is stopped" {
+	once_per_build	# it sets its own loop_threads
 	echo_conf "$ADDR" "" "loop_threads = 2;"
 	WATCHDOG_USEC=400000 start_daemon
 	wait_until 5000 notes_at_least 3 "WATCHDOG=1"
@@ -133,6 +136,7 @@ EOF
 }
 
 @test "one stalled loop thread stops the watchdog pings; they resume with it" {
+	once_per_build	# it sets its own loop_threads
 	echo_conf "$ADDR" "" "loop_threads = 2;"
 	WATCHDOG_USEC=400000 start_daemon
 	wait_until 5000 notes_at_least 3 "WATCHDOG=1"
@@ -152,6 +156,7 @@ EOF
 }
 
 @test "SIGHUP: RELOADING=1 with MONOTONIC_USEC, then READY=1 with the reload in STATUS" {
+	once_per_build	# it sets its own loop_threads
 	echo_conf "$ADDR" "" "loop_threads = 2;"
 	start_daemon
 	wait_until 5000 note_has "READY=1"

@@ -57,7 +57,7 @@ for p in random.sample(range(31000, 32000), 1000):
 	[[ "${lines[-1]}" =~ ^[1-9][0-9]*\ passed,\ 0\ failed$ ]]
 }
 
-@test "the package holds the daemon, configuration, units, man pages and logrotate file" {
+@test "the package holds the daemon, configuration, units, man pages, logrotate file and alert rules" {
 	need_deb
 	lists /usr/sbin/aio-echod
 	lists /etc/aio-echod.conf
@@ -65,6 +65,7 @@ for p in random.sample(range(31000, 32000), 1000):
 	lists /usr/share/man/man8/aio-echod.8.gz
 	lists /usr/share/man/man5/aio-echod.conf.5.gz
 	lists /usr/share/doc/aio-echod/copyright
+	lists /usr/share/doc/aio-echod/examples/aio-echod.rules.yml
 	grep -qxE '(/usr)?/lib/systemd/system/aio-echod\.service' \
 		"$BATS_FILE_TMPDIR/contents"
 	grep -qxE '(/usr)?/lib/systemd/system/aio-echod\.socket' \
@@ -131,6 +132,13 @@ for p in random.sample(range(31000, 32000), 1000):
 	need_deb
 	grep -q 'name = "echo";' "$ROOT/etc/aio-echod.conf"
 	grep -q 'address = "127.0.0.1:7";' "$ROOT/etc/aio-echod.conf"
+}
+
+@test "the configuration serves metrics on 127.0.0.1:9707 only" {
+	need_deb
+	grep -A 3 'name = "metrics";' "$ROOT/etc/aio-echod.conf" |
+		grep -q 'address = "127.0.0.1:9707";'
+	[ "$(grep -c 'service = "metrics";' "$ROOT/etc/aio-echod.conf")" -eq 1 ]
 }
 
 @test "the packaged daemon serves echo on loopback and stops cleanly" {

@@ -256,7 +256,7 @@ fds() {
 	ls "/proc/$DAEMON_PID/fd" | wc -l
 }
 
-@test "200 reloads that add and remove listeners free what they replace: fds and RSS stay" {
+@test "100 reloads that add and remove listeners free what they replace: fds and RSS stay" {
 	start_upstream UP echo
 	PORT_PX=$(free_port)
 	DEAD_PORT=$(free_port)
@@ -299,7 +299,7 @@ fds() {
 	before_fds=$(fds)
 	before_rss=$(rss_kb)
 	ls -l "/proc/$DAEMON_PID/fd" | awk '{ print $NF }' | sort >"$BATS_TEST_TMPDIR/fds.before"
-	for i in $(seq 3 202); do
+	for i in $(seq 3 102); do
 		round "$i"
 	done
 	# Every removed listener's last client has gone: what it used is

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The README's test command: install what is missing (Debian 12, as root),
 # build twice (warnings as errors; then ASan+UBSan), and on each build run
-# every test: CTest, then bats with loop_threads = 1 and again with 2;
-# then build the .deb, check it, and run it under a real systemd booted in
-# a container.
+# every test: CTest, then bats.  The normal build runs the feature tests
+# with loop_threads = 1, then again with 2; the ASan build once with 2
+# (where the loop threads share the most), then the metrics tests again
+# with 1.  A repeat pass (AIO_REPEAT_PASS=1) skips the tests that would
+# run the same in it (once_per_build in tests/helpers.bash), so that the
+# whole run stays under 25 minutes on 2 cores.  Then it builds the .deb,
+# checks it, and runs it under a real systemd booted in a container.
 # The last line is "N passed, N failed" over all of it, and the exit
 # status is non-zero on any failure.
 set -uo pipefail
@@ -12,7 +16,7 @@ cd "$(dirname "$0")/.."
 PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev libsystemd-dev
 	bats netcat-openbsd python3 valgrind iproute2 util-linux systemd
 	debhelper dpkg-dev lintian groff-base fakeroot systemd-container
-	mmdebstrap socat"
+	mmdebstrap socat prometheus curl"
 
 passed=0
 failed=0
@@ -25,7 +29,8 @@ log() {
 # bench/run-all.sh; it reports through log.
 . tests/install-deps.sh
 
-# run_build NAME DIR CMAKE-ARGS...: build, then CTest and bats on it.
+# run_build NAME DIR CMAKE-ARGS...: build, then run CTest on it.  Returns
+# non-zero if the build failed (counted as one failure).
 run_build() {
 	local name=$1 dir=$2 log p f t
 	shift 2
@@ -37,12 +42,12 @@ run_build() {
 		cat "$dir/cmake.log"
 		echo "== $name: build FAILED"
 		failed=$((failed + 1))
-		return
+		return 1
 	fi
 	if [ "${PIPESTATUS[0]:-0}" != 0 ] || [ ! -x "$dir/aio-echod" ]; then
 		echo "== $name: build FAILED"
 		failed=$((failed + 1))
-		return
+		return 1
 	fi
 
 	echo "== $name: ctest"
@@ -57,14 +62,20 @@ run_build() {
 		echo "== $name: ctest printed no summary"
 		failed=$((failed + 1))
 	fi
+}
 
-	# Every feature test with one loop thread and with two.
-	for t in 1 2; do
-		echo "== $name: bats, loop_threads = $t"
-		log=$(AIO_BIN="$PWD/$dir/aio-echod" AIO_LOOP_THREADS=$t \
-			bats --tap --timing tests/*.bats 2>&1)
-		count_tap "$name" "$log"
-	done
+# run_bats NAME DIR THREADS REPEAT FILE...: the feature tests in FILE...
+# on DIR's daemon with loop_threads = THREADS; REPEAT=1 for a build's
+# repeat pass.
+run_bats() {
+	local name=$1 dir=$2 threads=$3 repeat=$4 what=
+
+	shift 4
+	[ "$repeat" = 0 ] || what=" (repeat pass)"
+	echo "== $name: bats, loop_threads = $threads$what"
+	count_tap "$name" "$(AIO_BIN="$PWD/$dir/aio-echod" \
+		AIO_LOOP_THREADS=$threads AIO_REPEAT_PASS=$repeat \
+		bats --tap --timing "$@" 2>&1)"
 }
 
 # count_tap NAME LOG: print a bats TAP log and add up its results.  A
@@ -123,12 +134,18 @@ run_package() {
 
 install_missing $PACKAGES || { echo "0 passed, 1 failed"; exit 1; }
 
-run_build "normal (-Werror)" build -DAIO_WERROR=ON
+if run_build "normal (-Werror)" build -DAIO_WERROR=ON; then
+	run_bats "normal (-Werror)" build 1 0 tests/*.bats
+	run_bats "normal (-Werror)" build 2 1 tests/*.bats
+fi
 run_package
-ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 \
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	run_build "ASan+UBSan" build-asan -DAIO_WERROR=ON -DAIO_SANITIZE=ON \
-	-DCMAKE_BUILD_TYPE=Debug
+export ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+if run_build "ASan+UBSan" build-asan -DAIO_WERROR=ON -DAIO_SANITIZE=ON \
+	-DCMAKE_BUILD_TYPE=Debug; then
+	run_bats "ASan+UBSan" build-asan 2 0 tests/*.bats
+	run_bats "ASan+UBSan" build-asan 1 1 tests/metrics.bats
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

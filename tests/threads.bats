@@ -5,6 +5,7 @@
 load helpers
 
 setup() {
+	once_per_build	# every test here sets its own loop_threads
 	PORT=$(free_port)
 	ADDR=127.0.0.1:$PORT
 }

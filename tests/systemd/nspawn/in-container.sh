@@ -54,6 +54,12 @@ check "online exposure at most 1.5 (${score##*: })" \
 check "echo on 127.0.0.1:7" [ "$(send TCP:127.0.0.1:7 hello)" = hello ]
 check "echo on /run/aio-echod/echo.sock" \
 	[ "$(send UNIX-CONNECT:/run/aio-echod/echo.sock hi)" = hi ]
+# scrape PATH: an HTTP/1.0 GET of the packaged metrics listener.
+scrape() {
+	printf 'GET %s HTTP/1.0\r\n\r\n' "$1" | socat -T3 - TCP:127.0.0.1:9707 2>/dev/null
+}
+check "metrics on 127.0.0.1:9707 count the echo clients" \
+	bash -c "$(declare -f scrape); scrape /metrics | grep -qx 'aio_echod_connections_accepted_total{listener=\"echo\"} 1'"
 check "systemctl status shows the daemon's STATUS= ($(prop "$S" StatusText))" \
 	bash -c "systemctl show -p StatusText --value $S | grep -q 'listeners on'"
 pid=$(prop "$S" MainPID)
