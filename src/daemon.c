@@ -563,7 +563,8 @@ daemon_open(struct daemon *d)
 	    CORO_POOL_DEFAULT) == -1)
 		fatal("coroutine stacks");
 	d->nthreads = loop_threads(d->cfg);
-	stats_init(d->nthreads);
+	if (stats_init(d->nthreads) == -1)
+		fatal("counters");
 	d->watchdog_ms = notify_init();
 	limits_check(d->cfg, d->nthreads);
 	if ((d->loop = loop_create()) == NULL)

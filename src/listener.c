@@ -688,10 +688,10 @@ conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 	(void)sock_tune_stream(fd, peer->ss.ss_family);
 	l->active++;
 	l->total++;
-	stats_add(&c->stats->accepted, 1);
+	/* A counter never goes back: accepted only once the client runs
+	 * (active first, as the client may end within the spawn). */
 	stats_add(&c->stats->active, 1);
 	if (loop_spawn(l->loop, conn_main, c) == -1) {
-		stats_sub(&c->stats->accepted, 1);
 		stats_sub(&c->stats->active, 1);
 		l->active--;
 		l->total--;
@@ -701,7 +701,9 @@ conn_start(struct listener *l, int fd, const struct sock_addr *peer)
 		conn_reject(l, fd, peer, STATS_REJECT_OUT_OF_MEMORY,
 		    "cannot map a coroutine stack "
 		    "(memory or vm.max_map_count)");
+		return;
 	}
+	stats_add(&l->set->slot->accepted, 1);
 }
 
 /* accept failed: pause on resource shortage.  -1 once cancelled. */

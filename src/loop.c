@@ -347,6 +347,7 @@ park_register(struct loop *l, struct loop_wait *w, int64_t deadline,
 	}
 	w->flags = flags;
 	w->err = 0;
+	w->deadline = deadline;
 	if (deadline != -1) {
 		if ((left = deadline - clock_now()) <= 0) {
 			errno = ETIMEDOUT;
@@ -492,10 +493,22 @@ on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct loop_wait *w = arg;
 
+	struct timeval tv;
+	int64_t left;
+
 	(void)fd;
 	(void)what;
 	if (w->where != WAIT_PARKED)
 		return;
+	/* libevent's clock is the kernel's coarse one: its timer may run a
+	 * tick before our deadline.  ETIMEDOUT means the deadline passed. */
+	if (w->deadline != -1 && !(w->flags & LOOP_WAIT_SOON) &&
+	    (left = w->deadline - clock_now()) > 0) {
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (left % 1000) * 1000;
+		evtimer_add(&w->timer, &tv);
+		return;
+	}
 	if (w->detach != NULL)
 		w->detach(w);
 	wait_take(cur, w, ETIMEDOUT);

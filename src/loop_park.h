@@ -37,6 +37,7 @@ struct loop_wait {
 	struct coro		*co;		/* NULL: detached */
 	void			(*start)(struct loop_wait *);	/* detached */
 	struct event		 timer;
+	int64_t			 deadline;	/* the timer's, or -1 */
 	void			(*detach)(struct loop_wait *);
 	int			 flags;
 	int			 err;		/* 0 or the errno to fail with */

@@ -47,10 +47,19 @@ _Static_assert(BUF_SIZE >= HTTP_HEAD_MAX, "a request head fits a buffer");
 
 static const struct pool *report_pool;
 
-/* What read_head() says beyond a status code to answer. */
+/*
+ * Bytes of rendered scrapes this thread holds, waiting for clients to
+ * read them.  A client that asks and never reads pins its answer until
+ * idle_timeout; past SCRAPES_PINNED_MAX, new scrapes are answered 503,
+ * so such clients cannot take more memory than that.
+ */
+#define SCRAPES_PINNED_MAX	(64 * 1024 * 1024)
+static __thread size_t	 scrapes_pinned;
+
+/* What read_head() says beyond a status code to answer (> 0). */
 #define HEAD_READ	0	/* a whole head is in the buffer */
-#define HEAD_EOF	(-1)	/* the client finished before a request */
-#define HEAD_FAILED	(-2)	/* the read failed: errno */
+#define HEAD_EOF	(-10)	/* the client finished before a request */
+#define HEAD_FAILED	(-11)	/* the read failed: errno */
 
 void
 metrics_init(const struct pool *pool)
@@ -214,12 +223,22 @@ answer(struct conn *c, char *buf, const struct http_request *req,
 		prom_buf_init(&pb);
 		if (scrape_render(&pb, report_pool) == -1) {
 			prom_buf_free(&pb);
-			*why = errno == ECANCELED ? CONN_SHUTDOWN :
-			    refuse(c, buf, 500, CONN_LIMIT);
+			if (errno == ECANCELED) {	/* a cut: reset */
+				(void)sock_reset_on_close(c->fd);
+				*why = CONN_SHUTDOWN;
+			} else
+				*why = refuse(c, buf, 500, CONN_LIMIT);
 			return (-1);
 		}
+		if (scrapes_pinned + pb.len > SCRAPES_PINNED_MAX) {
+			prom_buf_free(&pb);
+			*why = refuse(c, buf, 503, CONN_LIMIT);
+			return (-1);
+		}
+		scrapes_pinned += pb.len;
 		rc = respond(c, 200, EXPOSITION_TYPE, "", pb.data, pb.len,
 		    with_body, keep, req->minor);
+		scrapes_pinned -= pb.len;
 		prom_buf_free(&pb);
 	}
 	if (rc == -1) {
@@ -288,12 +307,14 @@ metrics_serve(struct conn *c)
 {
 	enum conn_close why;
 	int64_t limit = c->lc->idle_timeout;
+	ssize_t n;
 	char *buf;
+	int late;
 
 	first_request_deadline(c);
 	for (;;) {
 		/* No request in hand: wait for one without a stack. */
-		why = CONN_ASLEEP;
+		late = 0;
 		switch (io_hibernate(c->fd, &c->deadline, limit, 1, c->resume,
 		    c)) {
 		case 1:
@@ -301,16 +322,27 @@ metrics_serve(struct conn *c)
 		case -1:
 			if (errno != ETIMEDOUT || c->bytes_out > 0)
 				return (failed(c, errno));
-			/* No first request in time. */
-			why = CONN_HEADER_TIMEOUT;
+			late = 1;	/* no first request in time: 408 */
 			break;
 		}
 		if ((buf = buf_borrow()) == NULL)
 			return (CONN_LIMIT);
-		if (why == CONN_HEADER_TIMEOUT)
+		if (late)
 			why = refuse(c, buf, 408, CONN_HEADER_TIMEOUT);
-		else
-			why = serve_requests(c, buf, 0);
+		else if ((n = io_read_now(c->fd, buf, HTTP_HEAD_MAX)) > 0) {
+			conn_count_in(c, (uint64_t)n);
+			why = serve_requests(c, buf, (size_t)n);
+		} else if (n == 0)
+			why = CONN_CLIENT_FIN;
+		else if (errno == EAGAIN) {
+			/* Readiness was stale (io.c looks again after a
+			 * short read): asleep again, the same deadline. */
+			buf_return(buf);
+			continue;
+		} else {
+			why = failed(c, errno);
+			(void)sock_reset_on_close(c->fd);
+		}
 		buf_return(buf);
 		if (why != CONN_ASLEEP)
 			return (why);

@@ -306,8 +306,10 @@ open_fds(int64_t *began)
 	if ((dir = opendir("/proc/self/fd")) == NULL)
 		return (-1);
 	while (readdir(dir) != NULL)
-		if (++n % 1024 == 0 && pace(began) == -1)
-			break;
+		if (++n % 1024 == 0 && pace(began) == -1) {
+			closedir(dir);
+			return (-1);	/* stopping: no count */
+		}
 	closedir(dir);
 	return (n - 3);		/* ".", ".." and the directory's own fd */
 }

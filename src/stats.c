@@ -15,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
 
 /* The buckets, in microseconds: documented in aio-echod.conf(5). */
 const struct stats_buckets stats_duration_buckets = { 13, {
@@ -24,9 +23,11 @@ const struct stats_buckets stats_duration_buckets = { 13, {
 const struct stats_buckets stats_connect_buckets = { 13, {
 	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
 	500000, 1000000, 2500000, 5000000 } };
-const struct stats_buckets stats_lag_buckets = { 12, {
-	1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000,
-	1000000, 2000000, 5000000 } };
+/* Lag below a few ms is the timer's own granularity (libevent reads the
+ * kernel's coarse clock, a tick of 1 to 4 ms): the buckets start above. */
+const struct stats_buckets stats_lag_buckets = { 10, {
+	5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+	2500000, 5000000 } };
 
 struct stats_listener {
 	struct stats_listener	*next;		/* registry; lock */
@@ -87,7 +88,7 @@ stats_observe(struct stats_hist *h, const struct stats_buckets *b,
 	stats_add(&h->sum_us, (uint64_t)us);
 }
 
-void
+int
 stats_init(int n)
 {
 	struct stats_thread_slot *t;
@@ -95,12 +96,15 @@ stats_init(int n)
 	start_time_ms = unix_ms();
 	atomic_store(&last_good_load_ms, start_time_ms);
 	if (n < 1 || n == nthreads)
-		return;
-	if ((t = aligned_alloc(64, (size_t)n * sizeof(*t))) == NULL)
-		return;		/* one slot for all: counts stay right */
+		return (0);
+	if ((t = aligned_alloc(64, (size_t)n * sizeof(*t))) == NULL) {
+		errno = ENOMEM;
+		return (-1);
+	}
 	memset(t, 0, (size_t)n * sizeof(*t));
 	threads = t;
 	nthreads = n;
+	return (0);
 }
 
 void
@@ -408,10 +412,12 @@ stats_snapshot(struct stats_snapshot *snap)
 	pthread_mutex_unlock(&registry);
 	if (rc == -1)
 		goto fail;
-	qsort(snap->listeners, snap->nlisteners, sizeof(*snap->listeners),
-	    by_listener);
-	qsort(snap->upstreams, snap->nupstreams, sizeof(*snap->upstreams),
-	    by_upstream);
+	if (snap->nlisteners > 1)
+		qsort(snap->listeners, snap->nlisteners,
+		    sizeof(*snap->listeners), by_listener);
+	if (snap->nupstreams > 1)
+		qsort(snap->upstreams, snap->nupstreams,
+		    sizeof(*snap->upstreams), by_upstream);
 	return (0);
 
 fail:

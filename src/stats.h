@@ -118,9 +118,9 @@ void	stats_observe(struct stats_hist *, const struct stats_buckets *,
  * stats_init(nthreads):
  * Size every block for nthreads loop threads (1 to 256) and note the
  * start time.  Main thread, before any block is made; blocks made
- * without it have one slot.
+ * without it have one slot.  Returns 0, or -1 with errno ENOMEM.
  */
-void	stats_init(int);
+int	stats_init(int);
 
 /*
  * stats_set_thread(index):

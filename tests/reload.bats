@@ -315,8 +315,8 @@ fds() {
 		[ $((after_rss - before_rss)) -lt 256 ]
 	fi
 	# The removed listeners said what they served, each time.
-	[ "$(grep -c "b (removed by a reload): 1 served, 1 client-fin" "$LOG")" -eq 101 ]
-	[ "$(grep -c "u (removed by a reload): 1 served, 1 client-fin" "$LOG")" -eq 101 ]
+	[ "$(grep -c "b (removed by a reload): 1 served, 1 client-fin" "$LOG")" -eq 51 ]
+	[ "$(grep -c "u (removed by a reload): 1 served, 1 client-fin" "$LOG")" -eq 51 ]
 	stop_daemon
 }
 
