@@ -35,6 +35,12 @@ conn_close_from_errno(struct conn *c, int err)
 {
 	switch (err) {
 	case ETIMEDOUT:
+		/* Before c's deadline, the kernel's: TCP gave up on the
+		 * peer (a read or write error), not our timer. */
+		if (c->deadline == -1 || clock_now() < c->deadline) {
+			c->err = err;
+			return (CONN_RESET);
+		}
 		return (CONN_IDLE_TIMEOUT);
 	case ECANCELED:
 		return (CONN_SHUTDOWN);

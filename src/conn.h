@@ -97,7 +97,9 @@ const char	*conn_close_name(enum conn_close);
 /*
  * conn_close_from_errno(c, err):
  * The close reason for a failed parking call: ETIMEDOUT is an idle
- * timeout, ECANCELED a shutdown, anything else a reset (kept in c->err).
+ * timeout once c->deadline has passed (before, it came from TCP, which
+ * gave up on the peer: a reset), ECANCELED a shutdown, anything else a
+ * reset (the error kept in c->err).
  */
 enum conn_close	conn_close_from_errno(struct conn *, int);
 

@@ -41,22 +41,6 @@ idle_deadline(const struct conn *c)
 	    -1);
 }
 
-/*
- * The close reason for a failed call.  ETIMEDOUT is the idle timeout
- * only once the deadline has passed; before, a read or a write got it
- * from TCP, which gave up on the client: a reset, with the error.
- */
-static enum conn_close
-echo_close(struct conn *c, int err)
-{
-	if (err == ETIMEDOUT && (c->deadline == -1 ||
-	    clock_now() < c->deadline)) {
-		c->err = err;
-		return (CONN_RESET);
-	}
-	return (conn_close_from_errno(c, err));
-}
-
 enum conn_close
 echo_serve(struct conn *c)
 {
@@ -75,7 +59,7 @@ echo_serve(struct conn *c)
 			/* Echoes still queued, the client cut: a reset. */
 			if (errno == ETIMEDOUT && sock_unsent(c->fd) > 0)
 				(void)sock_reset_on_close(c->fd);
-			return (echo_close(c, errno));
+			return (conn_close_from_errno(c, errno));
 		}
 		if ((buf = buf_borrow()) == NULL)
 			return (CONN_LIMIT);
@@ -88,7 +72,7 @@ echo_serve(struct conn *c)
 			buf_return(buf);
 			if (n == -1) {
 				(void)sock_reset_on_close(c->fd);
-				return (echo_close(c, errno));
+				return (conn_close_from_errno(c, errno));
 			}
 			/* Half-close: all was echoed; send our FIN too. */
 			shutdown(c->fd, SHUT_WR);
@@ -102,7 +86,7 @@ echo_serve(struct conn *c)
 			    &c->deadline, limit)) == -1) {
 				buf_return(buf);
 				(void)sock_reset_on_close(c->fd);
-				return (echo_close(c, errno));
+				return (conn_close_from_errno(c, errno));
 			}
 			conn_count_out(c, (uint64_t)k);
 		}

@@ -67,19 +67,6 @@ metrics_init(const struct pool *pool)
 	report_pool = pool;
 }
 
-/* The close reason for a read or write that failed with err. */
-static enum conn_close
-failed(struct conn *c, int err)
-{
-	/* ETIMEDOUT before our deadline came from TCP: a reset. */
-	if (err == ETIMEDOUT && (c->deadline == -1 ||
-	    clock_now() < c->deadline)) {
-		c->err = err;
-		return (CONN_RESET);
-	}
-	return (conn_close_from_errno(c, err));
-}
-
 /* Write all n bytes of p; 0, or -1 with errno. */
 static int
 send_all(struct conn *c, const char *p, size_t n)
@@ -139,7 +126,7 @@ linger(struct conn *c, char *buf, enum conn_close why)
 		return (CONN_SHUTDOWN);
 	if (n == -1 && why == CONN_CLIENT_FIN)
 		return (errno == ETIMEDOUT ? CONN_IDLE_TIMEOUT :
-		    failed(c, errno));
+		    conn_close_from_errno(c, errno));
 	return (why);
 }
 
@@ -158,7 +145,7 @@ refuse(struct conn *c, char *buf, int status, enum conn_close why)
 	    http_status_text(status));
 	if (respond(c, status, "text/plain; charset=utf-8", status == 405 ?
 	    "Allow: GET, HEAD\r\n" : "", body, (size_t)n, 1, 0, 1) == -1) {
-		why = failed(c, errno);
+		why = conn_close_from_errno(c, errno);
 		(void)sock_reset_on_close(c->fd);
 		return (why);
 	}
@@ -242,7 +229,7 @@ answer(struct conn *c, char *buf, const struct http_request *req,
 		prom_buf_free(&pb);
 	}
 	if (rc == -1) {
-		*why = failed(c, errno);
+		*why = conn_close_from_errno(c, errno);
 		(void)sock_reset_on_close(c->fd);	/* a cut answer */
 		return (-1);
 	}
@@ -287,7 +274,7 @@ serve_requests(struct conn *c, char *buf, size_t len)
 		    clock_now() >= deadline)
 			return (refuse(c, buf, 408, CONN_HEADER_TIMEOUT));
 		if (rc == HEAD_FAILED)
-			return (failed(c, errno));
+			return (conn_close_from_errno(c, errno));
 		if (rc != HEAD_READ)
 			return (refuse(c, buf, rc, CONN_BAD_REQUEST));
 		/* idle_timeout bounds the writing of the answer. */
@@ -321,7 +308,7 @@ metrics_serve(struct conn *c)
 			return (CONN_ASLEEP);
 		case -1:
 			if (errno != ETIMEDOUT || c->bytes_out > 0)
-				return (failed(c, errno));
+				return (conn_close_from_errno(c, errno));
 			late = 1;	/* no first request in time: 408 */
 			break;
 		}
@@ -340,7 +327,7 @@ metrics_serve(struct conn *c)
 			buf_return(buf);
 			continue;
 		} else {
-			why = failed(c, errno);
+			why = conn_close_from_errno(c, errno);
 			(void)sock_reset_on_close(c->fd);
 		}
 		buf_return(buf);

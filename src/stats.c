@@ -29,19 +29,26 @@ const struct stats_buckets stats_lag_buckets = { 10, {
 	5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
 	2500000, 5000000 } };
 
-struct stats_listener {
-	struct stats_listener	*next;		/* registry; lock */
+/*
+ * What every block starts with: its place in a registry list, its
+ * holders, and its name: a listener's, or a listener's and an
+ * upstream's.
+ */
+struct block {
+	struct block		*next;		/* registry; lock */
 	int			 holds;		/* lock */
 	char			*name;
+	char			*upstream;	/* NULL for a listener */
+};
+
+struct stats_listener {
+	struct block		 b;		/* first */
 	_Atomic uint64_t	 log_dropped;
 	struct stats_listener_slot slot[];	/* [nthreads] */
 };
 
 struct stats_upstream {
-	struct stats_upstream	*next;		/* registry; lock */
-	int			 holds;		/* lock */
-	char			*listener;
-	char			*text;
+	struct block		 b;		/* first */
 	struct stats_upstream_slot slot[];	/* [nthreads] */
 };
 
@@ -51,8 +58,8 @@ struct stats_thread_slot {
 } __attribute__((aligned(64)));
 
 static pthread_mutex_t		 registry = PTHREAD_MUTEX_INITIALIZER;
-static struct stats_listener	*listeners;	/* registry */
-static struct stats_upstream	*upstreams;	/* registry */
+static struct block		*listeners;	/* registry */
+static struct block		*upstreams;	/* registry */
 static int			 nthreads = 1;
 static struct stats_thread_slot	 one_thread;
 static struct stats_thread_slot	*threads = &one_thread;
@@ -119,16 +126,74 @@ stats_threads(void)
 	return (nthreads);
 }
 
-/* A zeroed block of size bytes, its slots cache-line aligned. */
-static void *
-block_alloc(size_t size)
+/* 1 if b is called name (and upstream, if not NULL). */
+static int
+block_is(const struct block *b, const char *name, const char *upstream)
 {
-	void *p;
+	if (strcmp(b->name, name) != 0)
+		return (0);
+	if (upstream == NULL || b->upstream == NULL)
+		return (upstream == b->upstream);
+	return (strcmp(b->upstream, upstream) == 0);
+}
 
-	size = (size + 63) & ~(size_t)63;
-	if ((p = aligned_alloc(64, size)) == NULL)
-		return (NULL);
-	return (memset(p, 0, size));
+/*
+ * The block of list called name (and upstream), made zeroed with size
+ * bytes (its slots cache-line aligned) if new, and held.  NULL with
+ * errno ENOMEM.
+ */
+static struct block *
+block_get(struct block **list, const char *name, const char *upstream,
+    size_t size)
+{
+	struct block *b;
+
+	pthread_mutex_lock(&registry);
+	for (b = *list; b != NULL && !block_is(b, name, upstream);
+	    b = b->next)
+		;
+	if (b == NULL && (b = aligned_alloc(64,
+	    (size + 63) & ~(size_t)63)) != NULL) {
+		memset(b, 0, size);
+		b->name = strdup(name);
+		b->upstream = upstream != NULL ? strdup(upstream) : NULL;
+		if (b->name == NULL || (upstream != NULL &&
+		    b->upstream == NULL)) {
+			free(b->name);
+			free(b->upstream);
+			free(b);
+			b = NULL;
+		} else {
+			b->next = *list;
+			*list = b;
+		}
+	}
+	if (b != NULL)
+		b->holds++;
+	pthread_mutex_unlock(&registry);
+	if (b == NULL)
+		errno = ENOMEM;
+	return (b);
+}
+
+/* Let go of b, of list; the last holder frees it. */
+static void
+block_put(struct block **list, struct block *b)
+{
+	struct block **p;
+
+	pthread_mutex_lock(&registry);
+	if (--b->holds > 0) {
+		pthread_mutex_unlock(&registry);
+		return;
+	}
+	for (p = list; *p != b; p = &(*p)->next)
+		;
+	*p = b->next;
+	pthread_mutex_unlock(&registry);
+	free(b->name);
+	free(b->upstream);
+	free(b);
 }
 
 struct stats_listener *
@@ -136,33 +201,15 @@ stats_listener_get(const char *name)
 {
 	struct stats_listener *st;
 
-	pthread_mutex_lock(&registry);
-	for (st = listeners; st != NULL; st = st->next)
-		if (strcmp(st->name, name) == 0)
-			break;
-	if (st == NULL && (st = block_alloc(sizeof(*st) +
-	    (size_t)nthreads * sizeof(st->slot[0]))) != NULL) {
-		if ((st->name = strdup(name)) == NULL) {
-			free(st);
-			st = NULL;
-		} else {
-			st->next = listeners;
-			listeners = st;
-		}
-	}
-	if (st != NULL)
-		st->holds++;
-	pthread_mutex_unlock(&registry);
-	if (st == NULL)
-		errno = ENOMEM;
-	return (st);
+	return ((struct stats_listener *)block_get(&listeners, name, NULL,
+	    sizeof(*st) + (size_t)nthreads * sizeof(st->slot[0])));
 }
 
 struct stats_listener *
 stats_listener_hold(struct stats_listener *st)
 {
 	pthread_mutex_lock(&registry);
-	st->holds++;
+	st->b.holds++;
 	pthread_mutex_unlock(&registry);
 	return (st);
 }
@@ -170,21 +217,8 @@ stats_listener_hold(struct stats_listener *st)
 void
 stats_listener_put(struct stats_listener *st)
 {
-	struct stats_listener **p;
-
-	if (st == NULL)
-		return;
-	pthread_mutex_lock(&registry);
-	if (--st->holds > 0) {
-		pthread_mutex_unlock(&registry);
-		return;
-	}
-	for (p = &listeners; *p != st; p = &(*p)->next)
-		;
-	*p = st->next;
-	pthread_mutex_unlock(&registry);
-	free(st->name);
-	free(st);
+	if (st != NULL)
+		block_put(&listeners, &st->b);
 }
 
 struct stats_listener_slot *
@@ -204,52 +238,15 @@ stats_upstream_get(const char *listener, const char *text)
 {
 	struct stats_upstream *st;
 
-	pthread_mutex_lock(&registry);
-	for (st = upstreams; st != NULL; st = st->next)
-		if (strcmp(st->listener, listener) == 0 &&
-		    strcmp(st->text, text) == 0)
-			break;
-	if (st == NULL && (st = block_alloc(sizeof(*st) +
-	    (size_t)nthreads * sizeof(st->slot[0]))) != NULL) {
-		st->listener = strdup(listener);
-		st->text = strdup(text);
-		if (st->listener == NULL || st->text == NULL) {
-			free(st->listener);
-			free(st->text);
-			free(st);
-			st = NULL;
-		} else {
-			st->next = upstreams;
-			upstreams = st;
-		}
-	}
-	if (st != NULL)
-		st->holds++;
-	pthread_mutex_unlock(&registry);
-	if (st == NULL)
-		errno = ENOMEM;
-	return (st);
+	return ((struct stats_upstream *)block_get(&upstreams, listener,
+	    text, sizeof(*st) + (size_t)nthreads * sizeof(st->slot[0])));
 }
 
 void
 stats_upstream_put(struct stats_upstream *st)
 {
-	struct stats_upstream **p;
-
-	if (st == NULL)
-		return;
-	pthread_mutex_lock(&registry);
-	if (--st->holds > 0) {
-		pthread_mutex_unlock(&registry);
-		return;
-	}
-	for (p = &upstreams; *p != st; p = &(*p)->next)
-		;
-	*p = st->next;
-	pthread_mutex_unlock(&registry);
-	free(st->listener);
-	free(st->text);
-	free(st);
+	if (st != NULL)
+		block_put(&upstreams, &st->b);
 }
 
 struct stats_upstream_slot *
@@ -354,37 +351,37 @@ by_upstream(const void *a, const void *b)
 static int
 copy_locked(struct stats_snapshot *snap)
 {
-	struct stats_listener *l;
-	struct stats_upstream *u;
+	struct stats_listener_sum *ls;
+	struct stats_upstream_sum *us;
+	struct block *b;
 	size_t n;
 
-	for (n = 0, l = listeners; l != NULL; l = l->next)
+	for (n = 0, b = listeners; b != NULL; b = b->next)
 		n++;
 	if (n > 0 && (snap->listeners = calloc(n,
 	    sizeof(*snap->listeners))) == NULL)
 		return (-1);
-	for (l = listeners; l != NULL; l = l->next) {
-		if ((snap->listeners[snap->nlisteners].name =
-		    strdup(l->name)) == NULL)
+	for (b = listeners; b != NULL; b = b->next) {
+		ls = &snap->listeners[snap->nlisteners];
+		if ((ls->name = strdup(b->name)) == NULL)
 			return (-1);
-		listener_sum(&snap->listeners[snap->nlisteners++], l);
+		snap->nlisteners++;
+		listener_sum(ls, (struct stats_listener *)b);
 	}
-	for (n = 0, u = upstreams; u != NULL; u = u->next)
+	for (n = 0, b = upstreams; b != NULL; b = b->next)
 		n++;
 	if (n > 0 && (snap->upstreams = calloc(n,
 	    sizeof(*snap->upstreams))) == NULL)
 		return (-1);
-	for (u = upstreams; u != NULL; u = u->next) {
-		struct stats_upstream_sum *s =
-		    &snap->upstreams[snap->nupstreams];
-
-		if ((s->listener = strdup(u->listener)) == NULL ||
-		    (s->text = strdup(u->text)) == NULL) {
-			free(s->listener);
+	for (b = upstreams; b != NULL; b = b->next) {
+		us = &snap->upstreams[snap->nupstreams];
+		if ((us->listener = strdup(b->name)) == NULL ||
+		    (us->text = strdup(b->upstream)) == NULL) {
+			free(us->listener);
 			return (-1);
 		}
 		snap->nupstreams++;
-		upstream_sum(s, u);
+		upstream_sum(us, (struct stats_upstream *)b);
 	}
 	return (0);
 }
