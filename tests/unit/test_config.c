@@ -122,13 +122,17 @@ test_shipped_file(void)
 	CHECK(cfg->log_level == LOG_LEVEL_INFO &&
 	    cfg->coroutine_stack_size == 64 * 1024 &&
 	    cfg->shutdown_timeout == 30000, "shipped globals");
-	CHECK(cfg->nlisteners == 2 &&
+	CHECK(cfg->nlisteners == 3 &&
 	    strcmp(cfg->listeners[0].address, "127.0.0.1:7007") == 0 &&
 	    strcmp(cfg->listeners[1].address,
 	    "unix:/run/aio-echod/echo.sock") == 0 &&
+	    strcmp(cfg->listeners[2].address, "127.0.0.1:9707") == 0 &&
 	    cfg->listeners[0].service == SERVICE_ECHO &&
-	    cfg->listeners[1].service == SERVICE_ECHO,
-	    "shipped listeners: echo on TCP and on a UNIX socket");
+	    cfg->listeners[1].service == SERVICE_ECHO &&
+	    cfg->listeners[2].service == SERVICE_METRICS &&
+	    cfg->listeners[2].header_timeout == 10000,
+	    "shipped listeners: echo on TCP and on a UNIX socket, metrics "
+	    "on loopback");
 	config_free(cfg);
 }
 
@@ -147,7 +151,7 @@ test_builtin_default(void)
 	CHECK(n > 0 && strcmp(file, config_default_text) == 0,
 	    "built-in default is conf/aio-echod.conf, byte for byte");
 	cfg = config_load_string(config_default_text, CONFIG_DEFAULT_NAME);
-	CHECK(cfg != NULL && cfg->nlisteners == 2, "built-in default loads");
+	CHECK(cfg != NULL && cfg->nlisteners == 3, "built-in default loads");
 	config_free(cfg);
 }
 
