@@ -25,6 +25,7 @@ READER=(--live 3 --rcvbuf 8192 --timeout 4)
 BOUND=1.6
 
 setup() {
+	once_per_build	# one connection against its peer: any loop_threads
 	PORT=$(free_port)
 	ADDR="127.0.0.1:$PORT"
 	ALOG=$BATS_TEST_TMPDIR/access.log
