@@ -588,8 +588,9 @@ daemon_serve(struct daemon *d)
 	size_t i;
 	int k;
 
+	/* Heartbeats only for a watchdog to judge: none, no wakeups. */
 	for (k = 0; k < d->nshards; k++)
-		shard_go(d->shards[k], beat_ms(d));
+		shard_go(d->shards[k], d->watchdog_ms > 0 ? beat_ms(d) : 0);
 	for (i = 0; i < d->nopen; i++)
 		if (listener_start(d->listeners[i]) == -1)
 			fatal("%s: accept coroutine", d->cfg->listeners[i].name);

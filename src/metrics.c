@@ -67,15 +67,22 @@ metrics_init(const struct pool *pool)
 	report_pool = pool;
 }
 
-/* Write all n bytes of p; 0, or -1 with errno. */
+/*
+ * Write all n bytes of p; 0, or -1 with errno.  In pieces of at most
+ * SEND_PIECE: io.c gives the loop a turn between two once the running
+ * slice is spent, where a whole large scrape in one write(2) would hold
+ * it for the copy of all of it.
+ */
+#define SEND_PIECE	(64 * 1024)
+
 static int
 send_all(struct conn *c, const char *p, size_t n)
 {
 	ssize_t k;
 
 	while (n > 0) {
-		if ((k = io_write_live(c->fd, p, n, &c->deadline,
-		    c->lc->idle_timeout)) == -1)
+		if ((k = io_write_live(c->fd, p, n < SEND_PIECE ? n :
+		    SEND_PIECE, &c->deadline, c->lc->idle_timeout)) == -1)
 			return (-1);
 		conn_count_out(c, (uint64_t)k);
 		p += k;

@@ -387,6 +387,9 @@ scrape_render(struct prom_buf *pb, const struct pool *pool)
 		goto out;
 	render_loops(pb, &s);
 	render_pool(pb, pool);
+	/* Its /proc reads take their time: a slice of their own. */
+	if (pace(&began) == -1)
+		goto out;
 	render_process(pb, &s, &began);
 	if (pb->failed) {
 		errno = ENOMEM;

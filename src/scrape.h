@@ -23,6 +23,6 @@ struct prom_buf;
 int	scrape_render(struct prom_buf *, const struct pool *);
 
 /* The longest a scrape formats before the loop gets a turn. */
-#define SCRAPE_SLICE_US	500
+#define SCRAPE_SLICE_US	300
 
 #endif /* SCRAPE_H */

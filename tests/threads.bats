@@ -243,3 +243,28 @@ EOC
 	[ "$DAEMON_STATUS" -eq 0 ]
 	log_has "aio-echod stopped"
 }
+
+@test "an idle daemon's loop threads sleep: a few wakeups a second each, without a watchdog" {
+	echo_conf "$ADDR" "" "loop_threads = 2;"
+	start_daemon
+	# Voluntary context switches are the thread's sleeps: each wakeup
+	# ends in one.  The loop lag sampler wakes each thread 10 times a
+	# second; a heartbeat nobody reads used to wake the second every ms.
+	wakeups() {
+		awk '/^voluntary_ctxt_switches/ { print $2 }' \
+			"/proc/$DAEMON_PID/task/$1/status"
+	}
+	tids=$(grep -l '^aio-loop\|^aio-echod' /proc/$DAEMON_PID/task/*/comm |
+		sed 's|.*/task/\([0-9]*\)/comm|\1|')
+	declare -A before
+	for t in $tids; do before[$t]=$(wakeups "$t"); done
+	t0=$(now_ms)
+	sleep 2
+	t1=$(now_ms)
+	for t in $tids; do
+		n=$(( ($(wakeups "$t") - before[$t]) * 1000 / (t1 - t0) ))
+		echo "thread $t ($(cat /proc/$DAEMON_PID/task/$t/comm)): $n wakeups a second"
+		[ "$n" -le 30 ]
+	done
+	[ "$(wc -w <<<"$tids")" -eq 2 ]
+}
