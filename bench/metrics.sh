@@ -2,7 +2,7 @@
 # bench/metrics.sh: what the metrics service costs, measured; writes
 # bench/results/METRICS.md.  Never run by the tests.
 #
-#   bench/metrics.sh                 # the whole run, about 13 minutes
+#   bench/metrics.sh                 # the whole run, about 12 minutes
 #   QUICK=1 bench/metrics.sh         # a dry run of a minute or two
 #   PARTS=scrape C_THREADS=1 bench/metrics.sh
 #
@@ -40,7 +40,7 @@
 # Settings (environment):
 #   ROUNDS=11       interleaved rounds of A and B
 #   SECS=3          measured seconds of a req/s run
-#   CPU_SECS=4      measured seconds of a paired CPU run
+#   CPU_SECS=5      measured seconds of a paired CPU run
 #   WARMUP=1        seconds before either, not counted
 #   CONNS=100 SIZE=64  the ping-pong load
 #   SCRAPE_EVERY=1  seconds between the scraper's scrapes (A)
@@ -67,7 +67,7 @@ if [ "${QUICK:-0}" = 1 ]; then
 fi
 ROUNDS=${ROUNDS:-11}
 SECS=${SECS:-3}
-CPU_SECS=${CPU_SECS:-4}
+CPU_SECS=${CPU_SECS:-5}
 WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-100}
 SIZE=${SIZE:-64}
@@ -246,6 +246,11 @@ run_service() { # SERVICE
 	done
 	spawn 1 scraper python3 "$TOOL" scrape-loop "127.0.0.1:$MPORT" "$SCRAPE_EVERY"
 	scraper=$SPAWNED
+	# Not counted: a first run on each, so that none starts cold.
+	for peer in base plain scraped; do
+		taskset -c 1 "$LOADGEN" -a "127.0.0.1:${DPORT[$peer]}" -c "$CONNS" \
+			-s "$SIZE" -w 0 -D "$WARMUP" >/dev/null
+	done
 	for r in $(seq 1 "$ROUNDS"); do
 		for peer in $(rotate "$r" base plain scraped); do
 			alive "${DPID[$peer]}" "$service-$peer"
@@ -295,34 +300,59 @@ done
 
 RT=
 chrt -f 50 true 2>/dev/null && RT="chrt -f 50"
+PERF=
+taskset -c 1 perf trace -e epoll_wait,sched:sched_switch -o /dev/null -- true >/dev/null 2>&1 && PERF=1
 C_SETUP="echo=$C_ECHO proxy=$C_PROXY upstreams=$((2 * C_PROXY)) conns=$C_CONNS secs=$C_SECS rounds=$C_ROUNDS"
 
 status_kb() { # PID KEY: a VmXXX figure of /proc/PID/status, in KiB
 	awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"
 }
 
-# scrapes SECS PORT FILE: back-to-back scrapes, each a new curl on CPU 1,
-# for SECS seconds and at least 20; "time size" lines into FILE.
-scrapes() {
-	local end n=0 out
+# cpu_ticks PID: utime+stime of PID (all its threads), in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
 
-	end=$(($(date +%s%N) + $(awk -v s="$1" 'BEGIN { printf "%d", s * 1e9 }')))
+# nvcsw PID: PID's involuntary context switches (its threads summed):
+# how often something else took CPU 0 from the daemon.
+nvcsw() {
+	cat /proc/"$1"/task/*/status | awk '$1 == "nonvoluntary_ctxt_switches:" { s += $2 } END { print s }'
+}
+
+# curl_scrapes N PORT FILE: N back-to-back scrapes, each a new curl (a new
+# connection) on CPU 1; "time_total size time_starttransfer" lines.
+curl_scrapes() {
+	local i out
+
 	: >"$3"
-	while [ "$(date +%s%N)" -lt "$end" ] || [ "$n" -lt 20 ]; do
+	for i in $(seq 1 "$1"); do
 		out=$(taskset -c 1 curl -s -o /dev/null --max-time 10 \
-			-w '%{time_total} %{size_download} %{http_code}' \
+			-w '%{time_total} %{size_download} %{time_starttransfer} %{http_code}' \
 			"http://127.0.0.1:$2/metrics") || true
 		case $out in
 		*" 200") echo "${out% 200}" >>"$3" ;;
 		*) echo "metrics.sh: a scrape failed: $out" >&2; exit 1 ;;
 		esac
-		n=$((n + 1))
 	done
+}
+
+# keepalive_start PORT: back-to-back keep-alive scrapes on CPU 1 (as
+# fast as the daemon answers) until keepalive_stop; sets KA.
+keepalive_start() {
+	taskset -c 1 python3 "$TOOL" scrape-loop "127.0.0.1:$1" 0 >"$TMP/ka.out" 2>&1 &
+	KA=$!
+	sleep 0.2
+}
+
+keepalive_stop() { # prints the scraper's summary line
+	kill -TERM "$KA"
+	wait "$KA" || true
+	tail -1 "$TMP/ka.out"
 }
 
 scrape_cost() { # THREADS
 	local t=$1 up1 up2 p1 p2 i conf lis mport pid hold k r before after
-	local line fds times sizes rss0 hwm0 rss1 hwm1 probe order phase
+	local line fds rss0 hwm0 rss1 hwm1 order phase c0 c1 n0 n1 ka
 
 	ports $((C_ECHO + C_PROXY + 3))
 	up1=${PORTS[0]} up2=${PORTS[1]} mport=${PORTS[2]}
@@ -389,31 +419,51 @@ scrape_cost() { # THREADS
 	k=1
 	[ "$t" -gt 1 ] && k=8
 	for r in $(seq 1 "$C_ROUNDS"); do
+		# The wall time of 20 scrapes, each a new curl; nothing else runs.
+		alive "$pid" "c$t-daemon"
+		curl_scrapes 20 "$mport" "$TMP/curl.txt"
+		raw scrape "$t" "$r" scrapes "$(awk '{ t = t s $1; z = z s $2; f = f s $3; s = "," }
+			END { print "times=" t " sizes=" z " ttfb=" f }' "$TMP/curl.txt")"
+		log "scrape t=$t r$r: 20 curl scrapes, slowest $(sort -g "$TMP/curl.txt" | tail -1)"
+		# The probe, without and with keep-alive scrapes back to back.
 		order="idle scrape"
 		[ $((r % 2)) = 0 ] && order="scrape idle"
 		for phase in $order; do
 			alive "$pid" "c$t-daemon"
-			if [ "$phase" = idle ]; then
-				line=$($RT taskset -c 1 python3 "$TOOL" probe "${lis[0]}" "$C_SECS" "$k")
-				raw scrape "$t" "$r" probe-idle "$line"
-			else
-				$RT taskset -c 1 python3 "$TOOL" probe "${lis[0]}" 3600 "$k" \
-					>"$TMP/probe.out" &
-				probe=$!
-				sleep 0.2
-				scrapes "$C_SECS" "$mport" "$TMP/scrapes.txt"
-				kill -TERM "$probe"
-				wait "$probe" || true
-				line=$(cat "$TMP/probe.out")
-				raw scrape "$t" "$r" probe-scrape "$line"
-				times=$(awk '{ printf "%s%s", s, $1; s = "," }' "$TMP/scrapes.txt")
-				sizes=$(awk '{ printf "%s%s", s, $2; s = "," }' "$TMP/scrapes.txt")
-				raw scrape "$t" "$r" scrapes "times=$times sizes=$sizes"
-				log "scrape t=$t r$r: $(wc -l <"$TMP/scrapes.txt") scrapes, max $(sort -g "$TMP/scrapes.txt" | tail -1)"
-			fi
-			log "scrape t=$t r$r $phase probe: $line"
+			n0=$(nvcsw "$pid")
+			c0=$(cpu_ticks "$pid")
+			ka="scrapes=0"
+			[ "$phase" = idle ] || keepalive_start "$mport"
+			line=$($RT taskset -c 1 python3 "$TOOL" probe "${lis[0]}" "$C_SECS" "$k" --gap 0.0002)
+			[ "$phase" = idle ] || ka=$(keepalive_stop)
+			c1=$(cpu_ticks "$pid")
+			n1=$(nvcsw "$pid")
+			raw scrape "$t" "$r" "probe-$phase" "$line daemon_cpu_ticks=$((c1 - c0)) nvcsw=$((n1 - n0)) $ka"
+			log "scrape t=$t r$r $phase probe: $line nvcsw=$((n1 - n0)) $ka"
 		done
 	done
+	# The daemon's CPU per scrape: keep-alive scrapes alone.
+	n0=$(nvcsw "$pid")
+	c0=$(cpu_ticks "$pid")
+	keepalive_start "$mport"
+	sleep "$C_SECS"
+	ka=$(keepalive_stop)
+	c1=$(cpu_ticks "$pid")
+	n1=$(nvcsw "$pid")
+	raw scrape "$t" - keepalive "$ka daemon_cpu_ticks=$((c1 - c0)) hz=$(getconf CLK_TCK) nvcsw=$((n1 - n0))"
+	log "scrape t=$t keep-alive: $ka daemon_cpu_ticks=$((c1 - c0)) nvcsw=$((n1 - n0))"
+	# The loop's own view: between two epoll_wait calls of a loop thread,
+	# nothing it serves is looked at; perf trace (on CPU 1) times them.
+	if [ -n "$PERF" ]; then
+		keepalive_start "$mport"
+		timeout -s INT "$C_SECS" taskset -c 1 perf trace -e epoll_wait,sched:sched_switch -p "$pid" \
+			-o "$TMP/trace.txt" >/dev/null 2>&1 || true
+		ka=$(keepalive_stop)
+		python3 "$TOOL" gaps "$TMP/trace.txt" | while read -r line; do
+			raw scrape "$t" - gaps "$line $ka"
+			log "scrape t=$t perf trace: $line $ka"
+		done
+	fi
 	rss1=$(status_kb "$pid" VmRSS)
 	hwm1=$(status_kb "$pid" VmHWM)
 	raw scrape "$t" - memory "rss0=$rss0 rss1=$rss1 hwm0=$hwm0 hwm1=$hwm1"
