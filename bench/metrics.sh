@@ -17,14 +17,15 @@
 #    without a metrics listener against the base build.
 #    For A and B: echo (100 connections, 64 B ping-pong, loop_threads = 1)
 #    and proxy (the same through the daemon, in front of bench/levecho on
-#    CPU 1).  The three daemons (base, plain, scraped) run side by side on
-#    CPU 0 for the whole part, loadgens on CPU 1.  Per round: req/s of
-#    each alone, in rotating order (the ratio is taken within the round),
-#    then the paired CPU measure: the two compared daemons under load at
-#    the same time, each with its own loadgen, each loadgen reading its
-#    daemon's utime+stime over the same interval (metrics_tool.py
-#    paired); CPU per message B/A per round.  Reported: the medians of
-#    the per-round ratios, quartiles and ranges.
+#    CPU 1).  Each round starts fresh daemons (base, plain, scraped and
+#    plain2, the same as plain: the control) side by side on CPU 0,
+#    loadgens on CPU 1, and measures req/s of each alone, in rotating
+#    order (the ratio is taken within the round), then the paired CPU
+#    measure: the two compared daemons under load at the same time, each
+#    with its own loadgen, each loadgen reading its daemon's utime+stime
+#    over the same interval (metrics_tool.py paired); CPU per message B/A
+#    per round.  Reported: the medians of the per-round ratios, quartiles
+#    and ranges.
 # C. Scrape cost (part "scrape"): one daemon with 50 echo and 50 proxy
 #    listeners (2 upstreams each: 100 upstreams) and a metrics listener,
 #    loop_threads = 1 and 2, holding $C_CONNS idle client connections;
@@ -40,7 +41,10 @@
 # Settings (environment):
 #   ROUNDS=11       interleaved rounds of A and B
 #   SECS=3          measured seconds of a req/s run
-#   CPU_SECS=5      measured seconds of a paired CPU run
+#   CPU_SECS=4      measured seconds of a paired CPU run
+#   CONTROL=1       also pair "plain" with a second daemon of the same
+#                   build and configuration ("plain2"): the method's own
+#                   spread (0: skip it)
 #   WARMUP=1        seconds before either, not counted
 #   CONNS=100 SIZE=64  the ping-pong load
 #   SCRAPE_EVERY=1  seconds between the scraper's scrapes (A)
@@ -57,7 +61,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start_s=$(date +%s)
 cmd=bench/metrics.sh
-for v in QUICK ROUNDS SECS CPU_SECS WARMUP CONNS SIZE SCRAPE_EVERY C_CONNS \
+for v in QUICK ROUNDS SECS CPU_SECS WARMUP CONNS SIZE SCRAPE_EVERY CONTROL C_CONNS \
     C_SECS C_ROUNDS C_THREADS PARTS BUILD BASE_REV BASE_BUILD OUT; do
 	[ -n "${!v+x}" ] && cmd="$v=\"${!v}\" $cmd"
 done
@@ -67,11 +71,12 @@ if [ "${QUICK:-0}" = 1 ]; then
 fi
 ROUNDS=${ROUNDS:-11}
 SECS=${SECS:-3}
-CPU_SECS=${CPU_SECS:-5}
+CPU_SECS=${CPU_SECS:-4}
 WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-100}
 SIZE=${SIZE:-64}
 SCRAPE_EVERY=${SCRAPE_EVERY:-1}
+CONTROL=${CONTROL:-1}
 C_CONNS=${C_CONNS:-10000}
 C_SECS=${C_SECS:-5}
 C_ROUNDS=${C_ROUNDS:-3}
@@ -232,7 +237,7 @@ EOC
 }
 
 run_service() { # SERVICE
-	local service=$1 up_pid= up_port= peer scraper r line pair a b flag
+	local service=$1 up_pid= up_port= peer peers scraper r line pair a b flag
 
 	if [ "$service" = proxy ]; then
 		ports 1
@@ -241,17 +246,22 @@ run_service() { # SERVICE
 		up_pid=$SPAWNED
 		wait_port "$up_port"
 	fi
-	for peer in base plain scraped; do
-		start_daemon "$peer" "$service" "$up_port"
-	done
-	spawn 1 scraper python3 "$TOOL" scrape-loop "127.0.0.1:$MPORT" "$SCRAPE_EVERY"
-	scraper=$SPAWNED
-	# Not counted: a first run on each, so that none starts cold.
-	for peer in base plain scraped; do
-		taskset -c 1 "$LOADGEN" -a "127.0.0.1:${DPORT[$peer]}" -c "$CONNS" \
-			-s "$SIZE" -w 0 -D "$WARMUP" >/dev/null
-	done
+	peers="base plain scraped"
+	[ "$CONTROL" = 1 ] && peers="$peers plain2"
 	for r in $(seq 1 "$ROUNDS"); do
+		# Fresh daemons every round: where a process's memory lands
+		# (address layout, physical pages) is drawn anew each time.
+		for peer in $peers; do
+			start_daemon "$peer" "$service" "$up_port"
+		done
+		spawn 1 scraper python3 "$TOOL" scrape-loop "127.0.0.1:$MPORT" "$SCRAPE_EVERY"
+		scraper=$SPAWNED
+		# Not counted: a first short run on each, so that none starts
+		# cold (stacks and buffers faulted in).
+		for peer in $peers; do
+			taskset -c 1 "$LOADGEN" -a "127.0.0.1:${DPORT[$peer]}" -c "$CONNS" \
+				-s "$SIZE" -w 0 -D 0.3 >/dev/null
+		done
 		for peer in $(rotate "$r" base plain scraped); do
 			alive "${DPID[$peer]}" "$service-$peer"
 			line=$(timeout 120 taskset -c 1 "$LOADGEN" -a "127.0.0.1:${DPORT[$peer]}" \
@@ -263,7 +273,9 @@ run_service() { # SERVICE
 		done
 		flag=
 		[ $((r % 2)) = 0 ] && flag=--b-first
-		for pair in $(rotate "$r" plain:scraped base:plain); do
+		pairs="plain:scraped base:plain"
+		[ "$CONTROL" = 1 ] && pairs="$pairs plain:plain2"
+		for pair in $(rotate "$r" $pairs); do
 			a=${pair%:*} b=${pair#*:}
 			alive "${DPID[$a]}" "$service-$a"
 			alive "${DPID[$b]}" "$service-$b"
@@ -274,17 +286,16 @@ run_service() { # SERVICE
 			raw cpu "$service" "$r" "$pair" "$line"
 			log "$service r$r $pair: $line"
 		done
-	done
-	stop "$scraper"
-	line=$(tail -1 "$TMP/scraper.log")
-	raw scraper "$service" - - "$line"
-	log "$service scraper: $line"
-	case $line in
-	*" failed=0 "*) ;;
-	*) echo "metrics.sh: the scraper failed: $line" >&2; exit 1 ;;
-	esac
-	for peer in base plain scraped; do
-		stop "${DPID[$peer]}"
+		stop "$scraper"
+		line=$(tail -1 "$TMP/scraper.log")
+		raw scraper "$service" "$r" - "$line"
+		case $line in
+		*" failed=0 "*) ;;
+		*) echo "metrics.sh: the scraper failed: $line" >&2; exit 1 ;;
+		esac
+		for peer in $peers; do
+			stop "${DPID[$peer]}"
+		done
 	done
 	[ -z "$up_pid" ] || stop "$up_pid"
 }
@@ -496,5 +507,5 @@ elapsed=$(($(date +%s) - start_s))
 python3 "$TOOL" report "$RAW" "$OUT" --cmd "$cmd" --elapsed "$elapsed" \
 	--base-rev "$BASE_REV" --this-rev "$THIS_REV" --scrape-every "$SCRAPE_EVERY" \
 	--c-setup "$C_SETUP" \
-	--settings "ROUNDS=$ROUNDS SECS=$SECS CPU_SECS=$CPU_SECS WARMUP=$WARMUP CONNS=$CONNS SIZE=$SIZE SCRAPE_EVERY=$SCRAPE_EVERY C_CONNS=$C_CONNS C_SECS=$C_SECS C_ROUNDS=$C_ROUNDS C_THREADS=\"$C_THREADS\""
+	--settings "ROUNDS=$ROUNDS SECS=$SECS CPU_SECS=$CPU_SECS WARMUP=$WARMUP CONNS=$CONNS SIZE=$SIZE SCRAPE_EVERY=$SCRAPE_EVERY CONTROL=$CONTROL C_CONNS=$C_CONNS C_SECS=$C_SECS C_ROUNDS=$C_ROUNDS C_THREADS=\"$C_THREADS\""
 log "done in ${elapsed}s: $OUT"

@@ -410,8 +410,10 @@ def report(args):
     w("Settings: %s\n" % args.settings)
     w("""Method.  Every daemon runs with `loop_threads = 1`, pinned to CPU 0;
 load generators, the proxies' upstream (`bench/levecho`) and the scraper run
-on CPU 1.  The three daemons of a part (base, plain, scraped) run side by
-side for the whole part.  Each round:
+on CPU 1.  Each round starts fresh daemons, side by side: base, plain,
+scraped, and plain2 (the same build and configuration as plain, the control
+that shows the method's own spread), so that where a process's memory lands
+is drawn anew each round.  Each round:
 
 - **req/s**: each daemon alone under `bench/loadgen` (100 connections,
   64 B ping-pong), in an order that rotates each round; the ratio is
@@ -462,21 +464,28 @@ Figures: median (first quartile-third quartile; min-max) over the rounds.
         w("| comparison (B over A) | part | req/s ratio, paired | rounds | "
           "CPU/msg ratio, paired concurrent | rounds | target |")
         w("| --- | --- | --- | --- | --- | --- | --- |")
-        for part, a, b in (("A", "plain", "scraped"), ("B", "base", "plain")):
-            if a not in by or b not in by:
-                continue
+        for part, a, b in (("A", "plain", "scraped"), ("B", "base", "plain"),
+                           ("control", "plain", "plain2")):
             rr = [float(by[b][k]["rps"]) / float(by[a][k]["rps"])
-                  for k in by[a] if k in by[b] and float(by[a][k]["rps"]) > 0]
+                  for k in by.get(a, {}) if k in by.get(b, {}) and
+                  float(by[a][k]["rps"]) > 0]
             cr = [float(r[4]["cpu_ratio"]) for r in cpu
                   if r[3] == "%s:%s" % (a, b) and float(r[4]["cpu_ratio"]) > 0]
-            mr = statistics.median(rr) if rr else 0
-            mc = statistics.median(cr) if cr else 0
-            ok = mr >= 0.99 and mc <= 1.01
-            targets.append((part, service, mr, mc, ok))
-            w("| %s over %s | %s | %s | %d | %s | %d | req/s >= 0.99, CPU "
-              "<= 1.01: **%s** |" % (b, a, part, fmt_q(rr, 4), len(rr),
-                                     fmt_q(cr, 4) if cr else "-", len(cr),
-                                     "met" if ok else "NOT met"))
+            if not rr and not cr:
+                continue
+            mr = statistics.median(rr) if rr else None
+            mc = statistics.median(cr) if cr else None
+            if part == "control":
+                verdict = "(the method's spread: ideally 1)"
+            else:
+                ok = (mr is not None and mr >= 0.99 and mc is not None and
+                      mc <= 1.01)
+                targets.append((part, service, mr or 0, mc or 0, ok))
+                verdict = ("req/s >= 0.99, CPU <= 1.01: **%s**" %
+                           ("met" if ok else "NOT met"))
+            w("| %s over %s | %s | %s | %d | %s | %d | %s |" % (
+                b, a, part, fmt_q(rr, 4) if rr else "-", len(rr),
+                fmt_q(cr, 4) if cr else "-", len(cr), verdict))
         w("")
 
     crows = [r for r in rows if r[0] == "scrape"]
