@@ -102,8 +102,9 @@ cmake --build "$BUILD" -j"$(nproc)" --target aio-echod loadgen levecho >/dev/nul
 AIO=$BUILD/aio-echod
 LOADGEN=$BUILD/bench/loadgen
 LEVECHO=$BUILD/bench/levecho
-THIS_REV=$(git rev-parse --short HEAD)
-git diff --quiet HEAD -- src CMakeLists.txt || THIS_REV="$THIS_REV+changes"
+# The commit, and the last one that changed what the daemon is built from.
+THIS_REV="$(git rev-parse --short HEAD) (src/ as of $(git log -1 --format=%h -- src CMakeLists.txt))"
+git diff --quiet HEAD -- src CMakeLists.txt || THIS_REV="$THIS_REV + uncommitted changes"
 BASE_AIO=$BASE_BUILD/aio-echod
 if [[ " $PARTS " == *" echo "* || " $PARTS " == *" proxy "* ]]; then
 	if [ ! -x "$BASE_AIO" ] || [ "$(cat "$BASE_BUILD/.rev" 2>/dev/null)" != "$BASE_REV" ]; then

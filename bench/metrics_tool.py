@@ -427,7 +427,7 @@ is drawn anew each round.  Each round:
   CPU microseconds per echoed message is taken per round, and the median
   over the rounds is reported.  The first started of the two alternates.
 - The scraper (`metrics_tool.py scrape-loop`, HTTP/1.1 keep-alive, as
-  Prometheus) scrapes the scraped daemon every %s s throughout the part,
+  Prometheus) scrapes the scraped daemon every %s s throughout the round,
   whichever daemon is being measured; its own CPU is on CPU 1 and not
   counted, the daemon's work for each scrape is.
 
@@ -444,9 +444,9 @@ Figures: median (first quartile-third quartile; min-max) over the rounds.
         by = {}
         for r in rps:
             by.setdefault(r[3], {})[int(r[2])] = r[4]
-        w("\n## %s\n" % ("Echo: 100 connections, 64 B ping-pong"
+        w("\n## A and B, %s\n" % ("echo: 100 connections, 64 B ping-pong"
                           if service == "echo" else
-                          "Proxy: 100 connections, 64 B ping-pong, through "
+                          "proxy: 100 connections, 64 B ping-pong, through "
                           "the daemon to bench/levecho on CPU 1"))
         w("%d rounds.  Each daemon alone:\n" % len(rounds))
         w("| daemon | req/s | server CPU us/msg (alone) |")
@@ -570,8 +570,9 @@ from a scrape before and after all this (its buckets start at 5 ms).
                 if r[3] == "keepalive" and int(kv.get("scrapes", 0)) > 0:
                     cpu_ms = (float(kv["daemon_cpu_ticks"]) /
                               float(kv["hz"]) * 1e3 / float(kv["scrapes"]))
-                    w("| keep-alive scrapes back to back: scrapes, wall "
-                      "median / max, daemon CPU per scrape | %s in %s s, "
+                    w("| keep-alive scrapes back to back, alone: how many, "
+                      "wall time median / max, the daemon's CPU per scrape "
+                      "| %s in %s s, "
                       "%s / %s ms, %.2f ms | |" % (
                           kv["scrapes"], cfg.get("secs"),
                           kv["wall_median_ms"], kv["wall_max_ms"], cpu_ms))
@@ -580,23 +581,29 @@ from a scrape before and after all this (its buckets start at 5 ms).
                       "(VmHWM) before / after | %s / %s KiB; %s / %s KiB "
                       "| |" % (kv["rss0"], kv["rss1"], kv["hwm0"],
                                kv["hwm1"]))
-            for r in tr:
-                kv = r[4]
-                if r[3] != "gaps" or int(kv["polls"]) < 50:
-                    continue	# a thread that was not scraping
+            # The scraping thread: the one whose stretches are longest.
+            gl = [r[4] for r in tr if r[3] == "gaps"]
+            busy = max(gl, key=lambda kv: float(kv["p99_ms"]), default=None)
+            for kv in gl:
                 ok = float(kv["max_unpreempted_ms"]) <= 1.0
-                ctargets.append((t, "loop held <= 1 ms at a time (perf "
-                                 "trace, the scraping thread, stretches "
-                                 "not preempted)", "max %s ms (%s ms with "
-                                 "the preempted ones); %s of %s stretches "
-                                 "over 1 ms, %s of them preempted" % (
-                                     kv["max_unpreempted_ms"], kv["max_ms"],
-                                     kv["over_1ms"], kv["polls"],
-                                     kv["over_1ms_preempted"]), ok))
-                w("| loop thread %s between two epoll_waits, during %s "
-                  "keep-alive scrapes: p99 / p99.9 / max | %s / %s / %s ms "
-                  "| |" % (kv["tid"], kv.get("scrapes", "?"), kv["p99_ms"],
-                           kv["p999_ms"], kv["max_ms"]))
+                role = "scraping" if kv is busy else "not scraping"
+                if kv is busy:
+                    ctargets.append((t, "loop held <= 1 ms at a time (perf "
+                                     "trace of the scraping thread, "
+                                     "stretches not preempted)",
+                                     "max %s ms; %d of %s stretches over "
+                                     "1 ms (%s more were preempted; with "
+                                     "them the max is %s ms); p99.9 %s ms"
+                                     % (kv["max_unpreempted_ms"],
+                                        int(kv["over_1ms"]) -
+                                        int(kv["over_1ms_preempted"]),
+                                        kv["polls"],
+                                        kv["over_1ms_preempted"],
+                                        kv["max_ms"], kv["p999_ms"]), ok))
+                w("| loop thread %s (%s), between two epoll_waits, during "
+                  "%s keep-alive scrapes: p99 / p99.9 / max | %s / %s / %s "
+                  "ms | |" % (kv["tid"], role, kv.get("scrapes", "?"),
+                              kv["p99_ms"], kv["p999_ms"], kv["max_ms"]))
                 w("| the same: stretches over 1 ms; of them preempted "
                   "(switched out while runnable); the longest not preempted "
                   "| %s of %s; %s; %s ms | <= 1 ms: **%s** |" % (
@@ -658,6 +665,24 @@ from a scrape before and after all this (its buckets start at 5 ms).
         for t, what, val, ok in ctargets:
             w("| %s | %s | %s | %s |" % (t, what, val,
                                          "yes" if ok else "**no**"))
+    w("""
+## Reading the figures
+
+- The control row pairs two daemons of the same build and configuration,
+  measured exactly as the others: how far its median lands from 1, and
+  its quartiles, are the method's own spread on this machine.  A ratio
+  within that spread is no difference.
+- Single req/s runs vary a lot on a shared, virtual machine (see the
+  ranges); the paired ratios cancel most of it, the paired concurrent
+  CPU measure more (both daemons see the same moments).
+- C: a stretch between two `epoll_wait` calls holds whatever ran on the
+  CPU in the thread's name (interrupts, the virtual machine's pauses)
+  and a little of perf's own cost at each call.  With `loop_threads = 2`
+  both loop threads are pinned to CPU 0, so a probe on the other thread
+  waits for the CPU while the scraping thread renders: CPU sharing, not a
+  held loop.  Round trips over 2 ms come as often without scrapes as with
+  them when the machine's own pauses, not the daemon, cause them.
+""")
     w("\n<details><summary>Raw results (bench/metrics.sh's lines)</summary>"
       "\n\n```")
     for line in open(args.raw):
