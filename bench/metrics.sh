@@ -59,6 +59,8 @@
 #   OUT=bench/results/METRICS.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# log, rotate, wait_port, spawn, stop, cleanup
+. bench/lib.sh
 start_s=$(date +%s)
 cmd=bench/metrics.sh
 for v in QUICK ROUNDS SECS CPU_SECS WARMUP CONNS SIZE SCRAPE_EVERY CONTROL C_CONNS \
@@ -90,9 +92,6 @@ C_ECHO=50	# echo listeners in C
 C_PROXY=50	# proxy listeners in C, 2 upstreams each
 TOOL=bench/metrics_tool.py
 
-log() {
-	printf '== %s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2
-}
 
 # --- builds ----------------------------------------------------------------
 
@@ -124,18 +123,6 @@ RAW=$TMP/raw.tsv
 : >"$RAW"
 PIDS=()
 
-cleanup() {
-	local p
-
-	for p in "${PIDS[@]}"; do
-		kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true
-	done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do
-		kill -9 -- "-$p" 2>/dev/null || true
-	done
-	[ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$TMP"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -146,41 +133,8 @@ ports() {
 	read -r -a PORTS < <(python3 "$TOOL" ports "$1")
 }
 
-# wait_port PORT: until something accepts on it (at most 10 s).
-wait_port() {
-	local i
 
-	for i in $(seq 1 500); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.02
-	done
-	echo "metrics.sh: nothing listens on port $1" >&2
-	return 1
-}
 
-# spawn CPU NAME CMD...: CMD pinned to CPU, in its own process group,
-# output in $TMP/NAME.log; its pid in SPAWNED, killed at exit.
-spawn() {
-	local cpu=$1 name=$2
-
-	shift 2
-	setsid taskset -c "$cpu" "$@" >"$TMP/$name.log" 2>&1 </dev/null &
-	SPAWNED=$!
-	PIDS+=("$SPAWNED")
-}
-
-# stop PID: SIGTERM to its group, SIGKILL after 5 s.
-stop() {
-	local i
-
-	kill -- "-$1" 2>/dev/null || kill "$1" 2>/dev/null || true
-	for i in $(seq 1 250); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.02
-	done
-	kill -9 -- "-$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
 
 # alive PID NAME: fail loudly when a daemon died under a benchmark.
 alive() {
@@ -190,17 +144,6 @@ alive() {
 	exit 1
 }
 
-# rotate ROUND WORDS...: the words, starting at index ROUND mod count.
-rotate() {
-	local r=$1 n i
-
-	shift
-	n=$#
-	local a=("$@")
-	for ((i = 0; i < n; i++)); do
-		printf '%s ' "${a[$(((i + r) % n))]}"
-	done
-}
 
 raw() { # FIELDS...: one tab-separated line of raw results
 	local IFS=$'\t'

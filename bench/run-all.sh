@@ -35,6 +35,8 @@
 #   PARTS="echo proxy redis bulk idle switch threads"  the parts to run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# log, rotate, wait_port, spawn, stop, cleanup
+. bench/lib.sh
 start_s=$(date +%s)
 # The exact command, with the settings given to it, for the report.
 cmd=bench/run-all.sh
@@ -63,9 +65,6 @@ PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev libsystemd
 	python3 python3-uvloop haproxy nginx libnginx-mod-stream rinetd
 	socat redis-server redis-tools iperf3 gnuplot-nox util-linux procps"
 
-log() {
-	printf '== %s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2
-}
 
 # --- install and build -------------------------------------------------
 
@@ -96,23 +95,6 @@ RAW=$TMP/raw.tsv
 : >"$RAW"
 PIDS=()
 
-cleanup() {
-	local p
-
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	sleep 0.2
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null || true
-	done
-	# socat and haproxy children of the killed ones are gone with their
-	# parents' group only if they were in it: kill the recorded groups.
-	for p in "${PIDS[@]}"; do
-		kill -9 -- "-$p" 2>/dev/null || true
-	done
-	[ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$TMP"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -124,41 +106,8 @@ free_port() {
 	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 }
 
-# wait_port PORT: until something accepts on it (at most 10 s).
-wait_port() {
-	local i
 
-	for i in $(seq 1 500); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.02
-	done
-	echo "nothing listens on port $1" >&2
-	return 1
-}
 
-# spawn CPU LOGNAME CMD...: run CMD pinned to CPU in its own process
-# group; its pid goes to SPAWNED and is killed at exit.
-spawn() {
-	local cpu=$1 name=$2
-
-	shift 2
-	setsid taskset -c "$cpu" "$@" >"$TMP/$name.log" 2>&1 </dev/null &
-	SPAWNED=$!
-	PIDS+=("$SPAWNED")
-}
-
-# stop PID: SIGTERM, then SIGKILL after 3 s; with its process group.
-stop() {
-	local i
-
-	kill -- "-$1" 2>/dev/null || kill "$1" 2>/dev/null || true
-	for i in $(seq 1 150); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.02
-	done
-	kill -9 -- "-$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
 
 aio_conf() { # FILE PORT SERVICE [UPSTREAM_PORT]
 	local extra=
@@ -264,17 +213,6 @@ start_upstream() {
 	wait_port "$UPSTREAM_PORT"
 }
 
-# rotate ROUND WORDS...: the words starting at index ROUND mod count.
-rotate() {
-	local r=$1 n i
-
-	shift
-	n=$#
-	local a=("$@")
-	for ((i = 0; i < n; i++)); do
-		printf '%s ' "${a[$(((i + r) % n))]}"
-	done
-}
 
 # loadgen_run PART CELL PEER ROUND PID PORT CONNS SIZE: one loadgen run,
 # one line in the raw results ("failed" when the peer broke).
