@@ -658,7 +658,7 @@ metrics_refused() {
 	start=$(metric process_start_time_seconds)
 	[ "$start" = "$(metric aio_echod_start_time_seconds)" ]
 	le "$start" "$(date +%s.%N)"
-	le "$(date +%s)" "$(awk -v s="$start" 'BEGIN { print s + 600 }')"
+	le "$(date +%s)" "$(awk -v s="$start" 'BEGIN { printf "%.3f", s + 600 }')"
 	metric_ge process_cpu_seconds_total 0
 	stop_daemon
 }
