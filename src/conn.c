@@ -30,6 +30,13 @@ conn_close_name(enum conn_close why)
 	return ((unsigned)why < CONN_CLOSE_MAX ? names[why] : "?");
 }
 
+int64_t
+conn_idle_deadline(const struct conn *c)
+{
+	return (c->lc->idle_timeout > 0 ? clock_now() + c->lc->idle_timeout :
+	    -1);
+}
+
 enum conn_close
 conn_close_from_errno(struct conn *c, int err)
 {

@@ -91,6 +91,13 @@ conn_count_out(struct conn *c, uint64_t n)
 	stats_add(&c->stats->bytes_out, n);
 }
 
+/*
+ * conn_idle_deadline(c):
+ * When c's idle_timeout ends if nothing moves from now on: clock_now()
+ * plus it, or -1 when it is 0 (none).
+ */
+int64_t	conn_idle_deadline(const struct conn *);
+
 /* conn_close_name(why): "client-fin", "reset", ... as logged. */
 const char	*conn_close_name(enum conn_close);
 

@@ -28,18 +28,9 @@
 #include <errno.h>
 
 #include "buf.h"
-#include "clock.h"
 #include "config.h"
 #include "io.h"
 #include "sock.h"
-
-/* The next deadline, or -1 when idle_timeout is 0 (none). */
-static int64_t
-idle_deadline(const struct conn *c)
-{
-	return (c->lc->idle_timeout > 0 ? clock_now() + c->lc->idle_timeout :
-	    -1);
-}
 
 enum conn_close
 echo_serve(struct conn *c)
@@ -79,7 +70,7 @@ echo_serve(struct conn *c)
 			return (CONN_CLIENT_FIN);
 		}
 		conn_count_in(c, (uint64_t)n);
-		c->deadline = idle_deadline(c);
+		c->deadline = conn_idle_deadline(c);
 		/* Each write, and each byte the client takes, is progress. */
 		for (p = buf; n > 0; p += k, n -= k) {
 			if ((k = io_write_live(c->fd, p, (size_t)n,

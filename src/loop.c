@@ -333,6 +333,15 @@ would_cancel(const struct loop *l, int flags)
 	    (l->state == LOOP_DRAINING && (flags & LOOP_WAIT_IDLE)));
 }
 
+/* ms milliseconds as a struct timeval, for libevent. */
+static struct timeval
+ms_timeval(int64_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	return (tv);
+}
+
 /* Register w as parked (with its timer, if it has a deadline). */
 static int
 park_register(struct loop *l, struct loop_wait *w, int64_t deadline,
@@ -353,8 +362,7 @@ park_register(struct loop *l, struct loop_wait *w, int64_t deadline,
 			errno = ETIMEDOUT;
 			return (-1);
 		}
-		tv.tv_sec = left / 1000;
-		tv.tv_usec = (left % 1000) * 1000;
+		tv = ms_timeval(left);
 		evtimer_assign(&w->timer, l->base, on_wait_timeout, w);
 		evtimer_add(&w->timer, (flags & LOOP_WAIT_SOON) &&
 		    l->soon != NULL ? l->soon : &tv);
@@ -492,7 +500,6 @@ static void
 on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct loop_wait *w = arg;
-
 	struct timeval tv;
 	int64_t left;
 
@@ -504,8 +511,7 @@ on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 	 * tick before our deadline.  ETIMEDOUT means the deadline passed. */
 	if (w->deadline != -1 && !(w->flags & LOOP_WAIT_SOON) &&
 	    (left = w->deadline - clock_now()) > 0) {
-		tv.tv_sec = left / 1000;
-		tv.tv_usec = (left % 1000) * 1000;
+		tv = ms_timeval(left);
 		evtimer_add(&w->timer, &tv);
 		return;
 	}
@@ -777,7 +783,7 @@ on_every(evutil_socket_t fd, short what, void *arg)
 struct loop_timer *
 loop_every(struct loop *l, int64_t ms, void (*fn)(void *), void *arg)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = ms_timeval(ms);
 	struct loop_timer *t;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)

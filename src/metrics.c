@@ -115,6 +115,16 @@ respond(struct conn *c, int status, const char *type, const char *extra,
 	return (0);
 }
 
+/* A connection cut by a failed read or write (err): reset, and why. */
+static enum conn_close
+cut(struct conn *c, int err)
+{
+	enum conn_close why = conn_close_from_errno(c, err);
+
+	(void)sock_reset_on_close(c->fd);
+	return (why);
+}
+
 /*
  * After an answer that closes: our FIN, then drop what the client sends
  * until its FIN.  Returns why, or the reason the wait failed if why is
@@ -151,11 +161,8 @@ refuse(struct conn *c, char *buf, int status, enum conn_close why)
 	n = snprintf(body, sizeof(body), "%d %s\n", status,
 	    http_status_text(status));
 	if (respond(c, status, "text/plain; charset=utf-8", status == 405 ?
-	    "Allow: GET, HEAD\r\n" : "", body, (size_t)n, 1, 0, 1) == -1) {
-		why = conn_close_from_errno(c, errno);
-		(void)sock_reset_on_close(c->fd);
-		return (why);
-	}
+	    "Allow: GET, HEAD\r\n" : "", body, (size_t)n, 1, 0, 1) == -1)
+		return (cut(c, errno));
 	return (linger(c, buf, why));
 }
 
@@ -236,8 +243,7 @@ answer(struct conn *c, char *buf, const struct http_request *req,
 		prom_buf_free(&pb);
 	}
 	if (rc == -1) {
-		*why = conn_close_from_errno(c, errno);
-		(void)sock_reset_on_close(c->fd);	/* a cut answer */
+		*why = cut(c, errno);
 		return (-1);
 	}
 	if (!keep) {
@@ -285,8 +291,7 @@ serve_requests(struct conn *c, char *buf, size_t len)
 		if (rc != HEAD_READ)
 			return (refuse(c, buf, rc, CONN_BAD_REQUEST));
 		/* idle_timeout bounds the writing of the answer. */
-		c->deadline = c->lc->idle_timeout > 0 ? clock_now() +
-		    c->lc->idle_timeout : -1;
+		c->deadline = conn_idle_deadline(c);
 		if (answer(c, buf, &req, &why) == -1)
 			return (why);
 		/* Keep what came after the head: a pipelined request. */
@@ -300,7 +305,6 @@ enum conn_close
 metrics_serve(struct conn *c)
 {
 	enum conn_close why;
-	int64_t limit = c->lc->idle_timeout;
 	ssize_t n;
 	char *buf;
 	int late;
@@ -309,8 +313,8 @@ metrics_serve(struct conn *c)
 	for (;;) {
 		/* No request in hand: wait for one without a stack. */
 		late = 0;
-		switch (io_hibernate(c->fd, &c->deadline, limit, 1, c->resume,
-		    c)) {
+		switch (io_hibernate(c->fd, &c->deadline, c->lc->idle_timeout,
+		    1, c->resume, c)) {
 		case 1:
 			return (CONN_ASLEEP);
 		case -1:
@@ -333,14 +337,12 @@ metrics_serve(struct conn *c)
 			 * short read): asleep again, the same deadline. */
 			buf_return(buf);
 			continue;
-		} else {
-			why = conn_close_from_errno(c, errno);
-			(void)sock_reset_on_close(c->fd);
-		}
+		} else
+			why = cut(c, errno);
 		buf_return(buf);
 		if (why != CONN_ASLEEP)
 			return (why);
 		/* idle_timeout counts from the last answer. */
-		c->deadline = limit > 0 ? clock_now() + limit : -1;
+		c->deadline = conn_idle_deadline(c);
 	}
 }

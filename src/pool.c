@@ -775,6 +775,7 @@ pool_counts(const struct pool *p, struct pool_counts *counts)
 
 	pthread_mutex_lock(lock);
 	*counts = p->counts;
+	counts->queued = p->queued;
 	pthread_mutex_unlock(lock);
 }
 

@@ -203,14 +203,15 @@ void	pool_free(struct pool *);
 /* pool_queued(p): jobs waiting for a worker. */
 size_t	pool_queued(const struct pool *);
 
-/* What became of the jobs a pool took, since it started. */
+/* What became of the jobs a pool took, since it started; and its queue. */
 struct pool_counts {
+	uint64_t	 queued;	/* waiting for a worker now */
 	uint64_t	 done;		/* a worker ran it */
 	uint64_t	 cancelled;	/* the pool stopped before it ran */
 	uint64_t	 expired;	/* its waiter gave up before it ran */
 };
 
-/* pool_counts(p, counts): copy p's counts.  Any thread. */
+/* pool_counts(p, counts): copy p's counts, at one time.  Any thread. */
 void	pool_counts(const struct pool *, struct pool_counts *);
 
 #endif /* POOL_H */

@@ -63,6 +63,28 @@ upstream_label(struct prom_labels *ls, const struct stats_upstream_sum *u)
 	return (prom_label(ls, "upstream", u->text));
 }
 
+/*
+ * One sample of metric per i < n, labelled as base (NULL: none) and
+ * key="names[i]", with values[i]: a counter by reason or result.
+ */
+static void
+by_label(struct prom_buf *pb, const char *metric,
+    const struct prom_labels *base, const char *key,
+    const char *const *names, const uint64_t *values, size_t n)
+{
+	struct prom_labels ls;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (base != NULL)
+			ls = *base;
+		else
+			prom_labels_init(&ls);
+		prom_u64(pb, metric, prom_label(&ls, key, names[i]),
+		    values[i]);
+	}
+}
+
 /* A histogram of h, its bounds b in microseconds, written in seconds. */
 static void
 histogram(struct prom_buf *pb, const char *name,
@@ -97,14 +119,14 @@ histogram(struct prom_buf *pb, const char *name,
 static void
 render_daemon(struct prom_buf *pb, const struct stats_snapshot *s)
 {
+	static const char *const results[] = { "ok", "failed" };
+	uint64_t reloads[] = { s->reloads_ok, s->reloads_failed };
 	struct prom_labels ls;
-	char version[32];
 
 	prom_family(pb, "aio_echod_build_info", "gauge",
 	    "The build: its version and coroutine switch; always 1.");
-	snprintf(version, sizeof(version), "%s", AIO_VERSION);
 	prom_labels_init(&ls);
-	prom_label(&ls, "version", version);
+	prom_label(&ls, "version", AIO_VERSION);
 	prom_label(&ls, "coroutines", coro_backend());
 	prom_u64(pb, "aio_echod_build_info", &ls, 1);
 	prom_family(pb, "aio_echod_start_time_seconds", "gauge",
@@ -116,12 +138,8 @@ render_daemon(struct prom_buf *pb, const struct stats_snapshot *s)
 	prom_u64(pb, "aio_echod_loop_threads", NULL, (uint64_t)s->nthreads);
 	prom_family(pb, "aio_echod_reloads_total", "counter",
 	    "SIGHUP reloads, by result.");
-	prom_labels_init(&ls);
-	prom_u64(pb, "aio_echod_reloads_total", prom_label(&ls, "result",
-	    "ok"), s->reloads_ok);
-	prom_labels_init(&ls);
-	prom_u64(pb, "aio_echod_reloads_total", prom_label(&ls, "result",
-	    "failed"), s->reloads_failed);
+	by_label(pb, "aio_echod_reloads_total", NULL, "result", results,
+	    reloads, 2);
 	prom_family(pb, "aio_echod_config_last_reload_successful", "gauge",
 	    "1 if the last reload loaded its configuration, else 0.");
 	prom_u64(pb, "aio_echod_config_last_reload_successful", NULL,
@@ -139,10 +157,13 @@ static int
 render_listeners(struct prom_buf *pb, const struct stats_snapshot *s,
     int64_t *began)
 {
+	const char *close_names[CONN_CLOSE_MAX];
 	struct prom_labels ls;
 	size_t i;
 	int k;
 
+	for (k = 0; k < CONN_CLOSE_MAX; k++)
+		close_names[k] = conn_close_name((enum conn_close)k);
 	prom_family(pb, "aio_echod_connections_accepted_total", "counter",
 	    "Clients accepted and served.");
 	EACH_LISTENER(pb, s, &ls, "aio_echod_connections_accepted_total",
@@ -155,25 +176,18 @@ render_listeners(struct prom_buf *pb, const struct stats_snapshot *s,
 	prom_family(pb, "aio_echod_connections_rejected_total", "counter",
 	    "Clients closed at accept, by reason.");
 	for (i = 0; i < s->nlisteners; i++)
-		for (k = 0; k < STATS_REJECT_MAX; k++) {
-			listener_label(&ls, s->listeners[i].name);
-			prom_u64(pb, "aio_echod_connections_rejected_total",
-			    prom_label(&ls, "reason", reject_names[k]),
-			    s->listeners[i].rejected[k]);
-		}
+		by_label(pb, "aio_echod_connections_rejected_total",
+		    listener_label(&ls, s->listeners[i].name), "reason",
+		    reject_names, s->listeners[i].rejected, STATS_REJECT_MAX);
 	if (pace(began) == -1)
 		return (-1);
 	prom_family(pb, "aio_echod_connections_closed_total", "counter",
 	    "Connections ended, by the access log's close reason (clients "
 	    "rejected at accept too, as \"limit\").");
 	for (i = 0; i < s->nlisteners; i++) {
-		for (k = 0; k < CONN_CLOSE_MAX; k++) {
-			listener_label(&ls, s->listeners[i].name);
-			prom_u64(pb, "aio_echod_connections_closed_total",
-			    prom_label(&ls, "reason",
-			    conn_close_name((enum conn_close)k)),
-			    s->listeners[i].closed[k]);
-		}
+		by_label(pb, "aio_echod_connections_closed_total",
+		    listener_label(&ls, s->listeners[i].name), "reason",
+		    close_names, s->listeners[i].closed, CONN_CLOSE_MAX);
 		if (pace(began) == -1)
 			return (-1);
 	}
@@ -207,17 +221,14 @@ render_upstreams(struct prom_buf *pb, const struct stats_snapshot *s,
 {
 	struct prom_labels ls;
 	size_t i;
-	int k;
 
 	prom_family(pb, "aio_echod_upstream_connects_total", "counter",
 	    "Upstream connect attempts, by result.");
 	for (i = 0; i < s->nupstreams; i++) {
-		for (k = 0; k < STATS_CONNECT_MAX; k++) {
-			upstream_label(&ls, &s->upstreams[i]);
-			prom_u64(pb, "aio_echod_upstream_connects_total",
-			    prom_label(&ls, "result", connect_names[k]),
-			    s->upstreams[i].connects[k]);
-		}
+		by_label(pb, "aio_echod_upstream_connects_total",
+		    upstream_label(&ls, &s->upstreams[i]), "result",
+		    connect_names, s->upstreams[i].connects,
+		    STATS_CONNECT_MAX);
 		if (pace(began) == -1)
 			return (-1);
 	}
@@ -266,27 +277,24 @@ render_loops(struct prom_buf *pb, const struct stats_snapshot *s)
 static void
 render_pool(struct prom_buf *pb, const struct pool *pool)
 {
+	static const char *const results[] = { "done", "cancelled",
+	    "expired" };
 	struct pool_counts pc;
-	struct prom_labels ls;
+	uint64_t jobs[3];
 
 	if (pool == NULL)
 		return;
 	pool_counts(pool, &pc);
+	jobs[0] = pc.done;
+	jobs[1] = pc.cancelled;
+	jobs[2] = pc.expired;
 	prom_family(pb, "aio_echod_worker_queue_jobs", "gauge",
 	    "Jobs waiting for a worker thread.");
-	prom_u64(pb, "aio_echod_worker_queue_jobs", NULL,
-	    (uint64_t)pool_queued(pool));
+	prom_u64(pb, "aio_echod_worker_queue_jobs", NULL, pc.queued);
 	prom_family(pb, "aio_echod_worker_jobs_total", "counter",
 	    "Worker pool jobs, by what became of them.");
-	prom_labels_init(&ls);
-	prom_u64(pb, "aio_echod_worker_jobs_total", prom_label(&ls, "result",
-	    "done"), pc.done);
-	prom_labels_init(&ls);
-	prom_u64(pb, "aio_echod_worker_jobs_total", prom_label(&ls, "result",
-	    "cancelled"), pc.cancelled);
-	prom_labels_init(&ls);
-	prom_u64(pb, "aio_echod_worker_jobs_total", prom_label(&ls, "result",
-	    "expired"), pc.expired);
+	by_label(pb, "aio_echod_worker_jobs_total", NULL, "result", results,
+	    jobs, 3);
 }
 
 /*
