@@ -88,6 +88,7 @@ struct loop {
 	unsigned long		 live;
 	unsigned long		 detached;	/* parked detached waits */
 	unsigned long		 nready;	/* on ready */
+	int			 stop;		/* loop_run() returns at once */
 };
 
 static __thread struct loop	*cur;
@@ -225,7 +226,7 @@ static void
 stop_if_done(struct loop *l)
 {
 	if (l->state != LOOP_RUNNING && l->live == 0 && l->detached == 0)
-		event_base_loopbreak(l->base);
+		loop_stop(l);
 }
 
 void
@@ -264,16 +265,22 @@ loop_resume(struct loop *l, struct coro *co)
 int
 loop_run(struct loop *l)
 {
-	if (event_base_dispatch(l->base) == -1) {
+	int r = 0;
+
+	/* libevent forgets a loopbreak made before its loop starts: a
+	 * coroutine that loop_spawn() ran to its end may have asked. */
+	if (!l->stop && event_base_dispatch(l->base) == -1) {
 		errno = EIO;
-		return (-1);
+		r = -1;
 	}
-	return (0);
+	l->stop = 0;
+	return (r);
 }
 
 void
 loop_stop(struct loop *l)
 {
+	l->stop = 1;
 	event_base_loopbreak(l->base);
 }
 

@@ -43,7 +43,9 @@ int	loop_run(struct loop *);
 /*
  * loop_stop(l):
  * Make loop_run() return once the current callback is done, whatever
- * is still running (tests, and fatal paths).
+ * is still running (tests, and fatal paths).  Called before loop_run()
+ * (by a coroutine that loop_spawn() ran to its end), it makes the next
+ * loop_run() return at once.  On l's thread only.
  */
 void	loop_stop(struct loop *);
 

@@ -18,9 +18,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "check.h"
 #include "coro.h"
 #include "loop.h"
+#include "loop_park.h"
 #include "sock.h"
 
 static struct loop	*L;
@@ -90,6 +93,63 @@ t_timeout(void *arg)
 	CHECK(io_read(sp[0], &c, 1, t0 - 1) == -1 && errno == ETIMEDOUT,
 	    "a past deadline fails without parking");
 	loop_stop(L);
+}
+
+static int	stop_guard_fired;
+
+/* The guard: loop_run() should have returned long before this runs. */
+static void
+on_stop_guard(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	stop_guard_fired = 1;
+	event_base_loopbreak(arg);
+}
+
+static void
+stop_at_once(void *arg)
+{
+	(void)arg;
+	loop_stop(L);
+}
+
+static void
+stop_later(void *arg)
+{
+	(void)arg;
+	(void)io_sleep(clock_now() + 50);
+	loop_stop(L);
+}
+
+/*
+ * A coroutine that loop_spawn() runs to its end, calling loop_stop() on
+ * the way, before loop_run() has begun: loop_run() returns at once (a
+ * test thread that stopped after a wait that did not park hung here).
+ * A 2 s guard timer ends the loop if it does not.
+ */
+static void
+test_stop_before_run(void)
+{
+	struct timeval guard = { 2, 0 };
+	struct event *ev;
+	int64_t t0, took;
+
+	L = loop_create();
+	ev = evtimer_new(loop_base(), on_stop_guard, loop_base());
+	evtimer_add(ev, &guard);
+	loop_spawn(L, stop_at_once, NULL);
+	CHECK(loop_run(L) == 0 && !stop_guard_fired,
+	    "loop_stop() before loop_run() makes it return at once");
+	t0 = clock_now();
+	loop_spawn(L, stop_later, NULL);
+	loop_run(L);
+	took = clock_now() - t0;
+	CHECK(!stop_guard_fired && took >= 49,
+	    "the stop is used up: the next loop_run() runs until its own "
+	    "loop_stop() (%lld ms)", (long long)took);
+	event_free(ev);
+	loop_free(L);
 }
 
 static void
@@ -792,6 +852,7 @@ main(void)
 {
 	coro_init(CORO_STACK_DEFAULT, CORO_POOL_DEFAULT);
 	test_post();
+	test_stop_before_run();
 	run(t_timeout);
 	run(t_wakeup);
 	run(t_backpressure);
