@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <libconfig.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addrset.h"
 #include "log.h"
 
 #define DAY_MS		(86400LL * 1000)
@@ -39,6 +41,10 @@ enum key_type {
 	KEY_CHOICE,	/* one of the names in choices; stores its index */
 	KEY_ADDRESS,	/* string, also parsed into listen_conf.addr */
 	KEY_UPSTREAMS,	/* list of addresses or NAME:PORT */
+	KEY_PREFIXES,	/* list of CIDR prefixes: a struct addrset * */
+	KEY_UIDS,	/* list of user names or numbers: allow_uid */
+	KEY_RATE,	/* "N/DURATION": two int64_t, n then ms */
+	KEY_SUBGROUP,	/* { ... } walked by the key table in sub */
 	KEY_LISTENERS,	/* walked separately */
 };
 
@@ -50,12 +56,15 @@ struct key {
 	int64_t		 min, max;
 	const char	*range;		/* the range, for messages */
 	const char *const *choices;	/* KEY_CHOICE: in enum order */
+	const struct key *sub;		/* KEY_SUBGROUP: its keys, */
+	size_t		 nsub;		/* how many */
 };
 
 /* Names of enum service and enum balance, in their order. */
 static const char *const service_names[] = { "echo", "proxy", "metrics",
     NULL };
 static const char *const balance_names[] = { "round-robin", "first", NULL };
+static const char *const send_proxy_names[] = { "none", "v1", "v2", NULL };
 
 #define G(f)	offsetof(struct config, f)
 #define L(f)	offsetof(struct listen_conf, f)
@@ -63,6 +72,33 @@ static const char *const balance_names[] = { "round-robin", "first", NULL };
 #define NUM(n, t, f, lo, hi, r)						\
 	{ .name = (n), .type = (t), .offset = (f), .min = (lo), .max = (hi), \
 	  .range = (r) }
+
+#define NKEYS(t)	(sizeof(t) / sizeof((t)[0]))
+
+/* tcp_keepalive = { ... }: offsets within struct keepalive_conf. */
+#define K(f)	offsetof(struct keepalive_conf, f)
+static const struct key keepalive_keys[] = {
+	NUM("idle", KEY_DURATION, K(idle), 1000, 32767 * 1000LL,
+	    "1s to 32767s"),
+	NUM("interval", KEY_DURATION, K(interval), 1000, 32767 * 1000LL,
+	    "1s to 32767s"),
+	NUM("count", KEY_INT, K(count), 1, 127, "1 to 127"),
+};
+
+/* per_source = { ... }: offsets within struct per_source_conf. */
+#define S(f)	offsetof(struct per_source_conf, f)
+static const struct key per_source_keys[] = {
+	NUM("max_connections", KEY_INT, S(max_connections), 1, 1000000,
+	    "1 to 1000000"),
+	{ .name = "connection_rate", .type = KEY_RATE, .offset = S(rate_n) },
+	NUM("ipv6_prefix", KEY_INT, S(ipv6_prefix), 1, 128, "1 to 128"),
+	NUM("table_size", KEY_INT, S(table_size), 64, 16 * 1024 * 1024,
+	    "64 to 16777216"),
+};
+
+#define SUB(n, f, keys)							\
+	{ .name = (n), .type = KEY_SUBGROUP, .offset = (f),		\
+	  .sub = (keys), .nsub = NKEYS(keys) }
 
 static const struct key global_keys[] = {
 	{ .name = "log_level", .type = KEY_LOG_LEVEL, .offset = G(log_level) },
@@ -106,11 +142,27 @@ static const struct key listener_keys[] = {
 	    "0 (none) to 1d"),
 	NUM("header_timeout", KEY_DURATION, L(header_timeout), 1,
 	    3600 * 1000, "1ms to 1h"),
+	{ .name = "proxy_protocol", .type = KEY_BOOL,
+	  .offset = L(proxy_protocol) },
+	{ .name = "proxy_protocol_from", .type = KEY_PREFIXES,
+	  .offset = L(proxy_protocol_from) },
+	NUM("proxy_protocol_timeout", KEY_DURATION,
+	    L(proxy_protocol_timeout), 1, 3600 * 1000, "1ms to 1h"),
+	{ .name = "send_proxy_protocol", .type = KEY_CHOICE,
+	  .offset = L(send_proxy_protocol), .choices = send_proxy_names },
+	{ .name = "allow", .type = KEY_PREFIXES, .offset = L(allow) },
+	{ .name = "deny", .type = KEY_PREFIXES, .offset = L(deny) },
+	{ .name = "allow_uid", .type = KEY_UIDS, .offset = L(allow_uid) },
+	SUB("per_source", L(per_source), per_source_keys),
+	SUB("tcp_keepalive", L(tcp_keepalive), keepalive_keys),
+	SUB("upstream_tcp_keepalive", L(upstream_tcp_keepalive),
+	    keepalive_keys),
 };
 
 /* Listener keys that only a proxy may set. */
 static const char *const proxy_only[] = {
-	"upstreams", "balance", "connect_timeout", "fin_timeout", NULL
+	"upstreams", "balance", "connect_timeout", "fin_timeout",
+	"send_proxy_protocol", "upstream_tcp_keepalive", NULL
 };
 
 /* Listener keys that only the metrics service may set. */
@@ -118,15 +170,18 @@ static const char *const metrics_only[] = { "header_timeout", NULL };
 
 /* Listener keys that only a unix: address may set. */
 static const char *const unix_only[] = {
-	"socket_mode", "socket_group", NULL
+	"socket_mode", "socket_group", "allow_uid", NULL
 };
 
 /* Listener keys that a unix: address may not set. */
 static const char *const tcp_only[] = {
-	"reuseport", NULL
+	"reuseport", "allow", "deny", "per_source", "tcp_keepalive", NULL
 };
 
-#define NKEYS(t)	(sizeof(t) / sizeof((t)[0]))
+/* Listener keys that need proxy_protocol = true. */
+static const char *const proxy_protocol_keys[] = {
+	"proxy_protocol_from", "proxy_protocol_timeout", NULL
+};
 
 /* Where problems are reported, and how many there were. */
 struct parse {
@@ -263,6 +318,40 @@ config_size_parse(const char *buf, size_t len, int64_t *bytes)
 	return (parse_scaled(buf, len, names, factors, bytes));
 }
 
+int
+config_rate_parse(const char *buf, size_t len, int64_t *n, int64_t *ms)
+{
+	const char *slash = memchr(buf, '/', len);
+	size_t k;
+
+	if (slash == NULL || (k = parse_digits(buf, len, n)) == 0 ||
+	    buf + k != slash || *n < 1) {
+		errno = EINVAL;
+		return (-1);
+	}
+	slash++;
+	len -= (size_t)(slash - buf);
+	/* "20/s": per one unit, as nginx writes "r/s". */
+	if (len > 0 && !(slash[0] >= '0' && slash[0] <= '9')) {
+		char one[16];
+
+		if (len > sizeof(one) - 2) {
+			errno = EINVAL;
+			return (-1);
+		}
+		one[0] = '1';
+		memcpy(one + 1, slash, len);
+		if (config_duration_parse(one, len + 1, ms) == -1)
+			return (-1);
+	} else if (config_duration_parse(slash, len, ms) == -1)
+		return (-1);
+	if (*ms < 1) {
+		errno = ERANGE;
+		return (-1);
+	}
+	return (0);
+}
+
 /* A number from an int, a float (durations) or a string with a unit. */
 static int
 get_number(const config_setting_t *s, enum key_type type, int64_t *v)
@@ -390,6 +479,126 @@ apply_upstreams(struct parse *p, const config_setting_t *s,
 		    &lc->upstreams[i]);
 }
 
+/*
+ * A list of CIDR prefixes, compiled into one set: allow, deny,
+ * proxy_protocol_from.  Each bad entry is reported at its own line.
+ */
+static void
+apply_prefixes(struct parse *p, const config_setting_t *s,
+    const struct key *k, struct addrset **set)
+{
+	const config_setting_t *e;
+	struct addr_prefix *prefixes;
+	const char *str, *why;
+	unsigned i, n;
+	int bad = 0;
+
+	if ((!config_setting_is_list(s) && !config_setting_is_array(s)) ||
+	    (n = (unsigned)config_setting_length(s)) == 0) {
+		problem(p, s, "%s: expected a non-empty list of prefixes: "
+		    "%s = ( \"10.0.0.0/8\", \"::1/128\", ... );", k->name,
+		    k->name);
+		return;
+	}
+	if ((prefixes = calloc(n, sizeof(*prefixes))) == NULL) {
+		problem(p, s, "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if ((str = config_setting_get_string(e)) == NULL) {
+			problem(p, e, "%s: expected strings such as "
+			    "\"10.0.0.0/8\"", k->name);
+			bad = 1;
+		} else if (addrset_prefix_parse(str, &prefixes[i],
+		    &why) == -1) {
+			char net[ADDRSET_PREFIX_STRLEN] = "";
+
+			/* The parse leaves the network it would be. */
+			if (strncmp(why, "host bits", 9) == 0)
+				addrset_prefix_format(&prefixes[i], net,
+				    sizeof(net));
+			problem(p, e, "%s: \"%s\": %s%s%s%s", k->name, str,
+			    why, net[0] ? " (did you mean \"" : "", net,
+			    net[0] ? "\"?)" : "");
+			bad = 1;
+		}
+	}
+	if (!bad && (*set = addrset_build(prefixes, n)) == NULL)
+		problem(p, s, "out of memory");
+	free(prefixes);
+}
+
+/*
+ * allow_uid: users by name or number, as uids.  Names are looked up
+ * once, here, as socket_group's are.
+ */
+static void
+apply_uids(struct parse *p, const config_setting_t *s,
+    struct listen_conf *lc)
+{
+	const config_setting_t *e;
+	const struct passwd *pw;
+	const char *str;
+	unsigned i, n;
+	int64_t v;
+
+	if ((!config_setting_is_list(s) && !config_setting_is_array(s)) ||
+	    (n = (unsigned)config_setting_length(s)) == 0) {
+		problem(p, s, "allow_uid: expected a non-empty list of users: "
+		    "allow_uid = ( 0, \"www-data\", ... );");
+		return;
+	}
+	if ((lc->allow_uid = calloc(n, sizeof(*lc->allow_uid))) == NULL) {
+		problem(p, s, "out of memory");
+		return;
+	}
+	lc->nallow_uid = n;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		str = config_setting_get_string(e);
+		if (config_setting_type(e) == CONFIG_TYPE_INT ||
+		    config_setting_type(e) == CONFIG_TYPE_INT64)
+			v = config_setting_get_int64(e);
+		else if (str == NULL || *str == '\0') {
+			problem(p, e, "allow_uid: expected a user name or "
+			    "number");
+			continue;
+		} else if (parse_digits(str, strlen(str), &v) !=
+		    strlen(str)) {
+			if ((pw = getpwnam(str)) == NULL) {
+				problem(p, e, "allow_uid: \"%s\": no such "
+				    "user", str);
+				continue;
+			}
+			v = pw->pw_uid;
+		}
+		if (v < 0 || v >= (int64_t)UINT32_MAX) {
+			problem(p, e, "allow_uid: out of range (0 to "
+			    "4294967294)");
+			continue;
+		}
+		lc->allow_uid[i] = (uid_t)v;
+	}
+}
+
+/* "N/DURATION" into num[0] (n) and num[1] (ms). */
+static void
+apply_rate(struct parse *p, const config_setting_t *s, const struct key *k,
+    int64_t *num)
+{
+	const char *str = config_setting_get_string(s);
+
+	if (str == NULL || config_rate_parse(str, strlen(str), &num[0],
+	    &num[1]) == -1)
+		problem(p, s, "%s: expected a rate \"N/DURATION\", such as "
+		    "\"20/1s\" or \"600/1m\"", k->name);
+}
+
+static void	walk_group(struct parse *, const config_setting_t *,
+		    const struct key *, size_t, char *);
+static void	keepalive_defaults(struct keepalive_conf *);
+
 /* Store the index of str in k->choices, or report the choices. */
 static void
 apply_choice(struct parse *p, const config_setting_t *s, const struct key *k,
@@ -491,6 +700,32 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 		apply_upstreams(p, s, (struct listen_conf *)base);
 		return;
 	}
+	if (k->type == KEY_PREFIXES) {
+		apply_prefixes(p, s, k, (struct addrset **)(base + k->offset));
+		return;
+	}
+	if (k->type == KEY_UIDS) {
+		apply_uids(p, s, (struct listen_conf *)base);
+		return;
+	}
+	if (k->type == KEY_RATE) {
+		apply_rate(p, s, k, num);
+		return;
+	}
+	if (k->type == KEY_SUBGROUP) {
+		if (!config_setting_is_group(s)) {
+			problem(p, s, "%s: expected a group { ... }", k->name);
+			return;
+		}
+		/* Present: on, with defaults for the keys it leaves out. */
+		if (k->sub == keepalive_keys)
+			keepalive_defaults((struct keepalive_conf *)
+			    (base + k->offset));
+		else if (k->sub == per_source_keys)
+			((struct per_source_conf *)(base + k->offset))->set = 1;
+		walk_group(p, s, k->sub, k->nsub, base + k->offset);
+		return;
+	}
 	if (k->type == KEY_MODE) {
 		apply_mode(p, s, num);
 		return;
@@ -584,6 +819,18 @@ listener_defaults(struct listen_conf *lc)
 	lc->socket_mode = 0666;		/* what nginx gives a UNIX listener */
 	lc->socket_group = -1;
 	lc->reuseport = 1;	/* TCP; what spreads clients best, measured */
+	lc->proxy_protocol_timeout = 3 * 1000;	/* a balancer sends it at once */
+	lc->per_source.ipv6_prefix = 64;	/* one host, one /64 */
+	lc->per_source.table_size = 65536;
+}
+
+/* A keepalive group's defaults for the keys it leaves out. */
+static void
+keepalive_defaults(struct keepalive_conf *ka)
+{
+	ka->idle = 60 * 1000;
+	ka->interval = 10 * 1000;
+	ka->count = 6;
 }
 
 /* Report each of keys (NULL-terminated) that group g sets: "KEY: why". */
@@ -613,6 +860,37 @@ check_service_keys(struct parse *p, const config_setting_t *g,
 	if (lc->service != SERVICE_METRICS)
 		reject_keys(p, g, metrics_only,
 		    "only for service \"metrics\"");
+}
+
+/*
+ * The edge's keys: the PROXY protocol's trust, and per_source's sense.
+ * On a unix: listener the socket file's permissions are the trust.
+ */
+static void
+check_edge_keys(struct parse *p, const config_setting_t *g,
+    const struct listen_conf *lc)
+{
+	const config_setting_t *s;
+
+	if (!lc->proxy_protocol)
+		reject_keys(p, g, proxy_protocol_keys,
+		    "only with proxy_protocol = true");
+	else if (lc->addr.len != 0 && lc->addr.ss.ss_family != AF_UNIX &&
+	    lc->proxy_protocol_from == NULL &&
+	    config_setting_get_member(g, "proxy_protocol_from") == NULL)
+		problem(p, config_setting_get_member(g, "proxy_protocol"),
+		    "proxy_protocol: needs proxy_protocol_from = "
+		    "( \"CIDR\", ... ); naming the balancers that may send "
+		    "a header");
+	if (lc->addr.len != 0 && lc->addr.ss.ss_family == AF_UNIX)
+		reject_keys(p, g, (const char *const[]){
+		    "proxy_protocol_from", NULL }, "not for a unix: address "
+		    "(the socket file's permissions say who may connect)");
+	if (lc->per_source.set && lc->per_source.max_connections == 0 &&
+	    lc->per_source.rate_ms == 0 &&
+	    (s = config_setting_get_member(g, "per_source")) != NULL)
+		problem(p, s, "per_source: set max_connections or "
+		    "connection_rate (or both)");
 }
 
 /* Keys that depend on the address family (if the address parsed). */
@@ -693,6 +971,7 @@ walk_listeners(struct parse *p, const config_setting_t *root,
 		    (char *)lc);
 		check_service_keys(p, g, lc);
 		check_address_keys(p, g, lc);
+		check_edge_keys(p, g, lc);
 	}
 	check_unique(p, cfg, list);
 }
@@ -801,6 +1080,10 @@ config_free(struct config *cfg)
 			free(lc->upstreams[j].host);
 		}
 		free(lc->upstreams);
+		addrset_free(lc->proxy_protocol_from);
+		addrset_free(lc->allow);
+		addrset_free(lc->deny);
+		free(lc->allow_uid);
 	}
 	free(cfg->listeners);
 	free(cfg->path);

@@ -1,11 +1,15 @@
 #ifndef CONFIG_H
 #define CONFIG_H
 
+#include <sys/types.h>
+
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "sock.h"
+
+struct addrset;
 
 /* What a listener does with its connections. */
 enum service {
@@ -26,6 +30,30 @@ struct upstream_conf {
 	char		*host;		/* a DNS name, or NULL if numeric */
 	unsigned	 port;		/* with host */
 	struct sock_addr addr;		/* if numeric */
+};
+
+/* The PROXY protocol header a proxy sends its upstreams. */
+enum send_proxy {
+	SEND_PROXY_NONE,
+	SEND_PROXY_V1,
+	SEND_PROXY_V2,
+};
+
+/* TCP keepalive on a socket (tcp_keepalive = { ... }): off if idle is 0. */
+struct keepalive_conf {
+	int64_t		 idle;		/* ms before the first probe */
+	int64_t		 interval;	/* ms between probes */
+	int64_t		 count;		/* unanswered probes before a reset */
+};
+
+/* Limits per client address (per_source = { ... }): off if !set. */
+struct per_source_conf {
+	int64_t		 set;		/* the group is there */
+	int64_t		 max_connections;	/* 0: none */
+	int64_t		 rate_n;	/* connection_rate: rate_n new ... */
+	int64_t		 rate_ms;	/* ... per rate_ms; 0: none */
+	int64_t		 ipv6_prefix;	/* bits of an IPv6 source */
+	int64_t		 table_size;	/* sources tracked at most */
 };
 
 /* Longest listener name: one field of an access log line. */
@@ -50,6 +78,17 @@ struct listen_conf {
 	int64_t		 connect_timeout;	/* ms */
 	int64_t		 fin_timeout;	/* ms; 0 means none */
 	int64_t		 header_timeout;	/* metrics: ms for a request */
+	int64_t		 proxy_protocol;	/* clients start with a header */
+	struct addrset	*proxy_protocol_from;	/* who may send one */
+	int64_t		 proxy_protocol_timeout;	/* ms to read it */
+	int64_t		 send_proxy_protocol;	/* enum send_proxy */
+	struct addrset	*allow;		/* NULL: everyone (but deny) */
+	struct addrset	*deny;		/* NULL: no one */
+	uid_t		*allow_uid;	/* unix: peers that may connect */
+	size_t		 nallow_uid;	/* 0: any */
+	struct per_source_conf per_source;
+	struct keepalive_conf tcp_keepalive;	/* client sockets */
+	struct keepalive_conf upstream_tcp_keepalive;	/* proxy */
 	int		 line;		/* where its group starts */
 };
 
@@ -139,6 +178,14 @@ const char	*config_service_name(int64_t);
  * milliseconds.  Returns 0, or -1 with errno EINVAL or ERANGE.
  */
 int	config_duration_parse(const char *, size_t, int64_t *);
+
+/*
+ * config_rate_parse(buf, len, n, ms):
+ * Parse a rate "20/1s", "100/500ms" or "20/s" (per one unit) into n events
+ * per ms milliseconds, n >= 1 and ms >= 1.  Returns 0, or -1 with errno
+ * EINVAL or ERANGE.
+ */
+int	config_rate_parse(const char *, size_t, int64_t *, int64_t *);
 
 /*
  * config_size_parse(buf, len, bytes):

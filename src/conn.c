@@ -5,9 +5,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "clock.h"
 #include "config.h"
+#include "edge.h"
 #include "io.h"
 #include "log.h"
 
@@ -87,18 +89,29 @@ conn_access_line(const struct conn *c, enum conn_close why, char *buf,
     size_t size)
 {
 	char peer[SOCK_ADDR_STRLEN], up[SOCK_ADDR_STRLEN];
+	char via[SOCK_ADDR_STRLEN + 1] = "";
 	char when[CLOCK_UTC_SIZE];
 	int n;
 
 	clock_utc(when, sizeof(when));
-	n = snprintf(buf, size, "%s %s %s %s %lld %llu %llu %s\n",
+	/* Behind a balancer, the ninth field is the balancer's address:
+	 * "-" if the header kept the connection's own (LOCAL, UNKNOWN). */
+	if (c->lc->proxy_protocol) {
+		via[0] = ' ';
+		if (c->proxied != NULL)
+			sock_addr_format(&c->proxied->via, via + 1,
+			    sizeof(via) - 1);
+		else
+			strcpy(via + 1, "-");
+	}
+	n = snprintf(buf, size, "%s %s %s %s %lld %llu %llu %s%s\n",
 	    when, c->lc->name,
 	    sock_addr_format(&c->peer, peer, sizeof(peer)),
 	    c->upstream.ss.ss_family != 0 ?
 	    sock_addr_format(&c->upstream, up, sizeof(up)) : "-",
 	    (long long)(clock_now() - c->started),
 	    (unsigned long long)c->bytes_in,
-	    (unsigned long long)c->bytes_out, conn_close_name(why));
+	    (unsigned long long)c->bytes_out, conn_close_name(why), via);
 	if (n < 0)
 		return (0);
 	if ((size_t)n >= size) {

@@ -4,8 +4,11 @@
 #include <stdint.h>
 
 #include "sock.h"
+#include "srclimit.h"
 #include "stats.h"
 
+struct conn_proxied;
+struct edge_limits;
 struct listen_conf;
 struct listener;
 struct listener_settings;
@@ -68,6 +71,9 @@ struct conn {
 	struct listener_settings *settings;	/* held: lc's, the listener's */
 	struct conn_lograte	*lograte;	/* the listener's */
 	struct stats_listener_slot *stats;	/* its settings', this thread's */
+	struct conn_proxied	*proxied;	/* its PROXY header's, or NULL */
+	struct edge_limits	*limits;	/* per_source's, if it counts */
+	struct srclimit_ticket	 ticket;	/* its place there */
 	void			(*resume)(void *);	/* the listener's */
 	void			(*finish)(struct conn *, enum conn_close);
 };
@@ -123,8 +129,9 @@ int	conn_log_allowed(struct conn *);
  * conn_access_line(c, why, buf, size):
  * Format c's access log line, ending in '\n', into buf: UTC time of the
  * close, listener, client, upstream ("-" if none), duration in ms, bytes
- * from the client, bytes to the client, close reason.  Returns its length
- * (truncated to size - 1).
+ * from the client, bytes to the client, close reason; and on a listener
+ * with proxy_protocol, the balancer's address ("-" if the header kept
+ * the connection's own).  Returns its length (truncated to size - 1).
  */
 size_t	conn_access_line(const struct conn *, enum conn_close, char *,
 	    size_t);

@@ -419,6 +419,28 @@ io_read(int fd, void *buf, size_t len, int64_t deadline)
 }
 
 ssize_t
+io_peek(int fd, void *buf, size_t len, int64_t deadline)
+{
+	ssize_t n;
+
+	if (take_turn() == -1)
+		return (-1);
+	for (;;) {
+		if ((n = recv(fd, buf, len, MSG_PEEK)) >= 0) {
+			if (n > 0)
+				loop_spend(IO_CALL_COST);
+			return (n);
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return (-1);
+		if (park_until(fd, IO_READ, deadline, 0) == -1)
+			return (-1);
+	}
+}
+
+ssize_t
 io_read_now(int fd, void *buf, size_t len)
 {
 	struct io_fd *f;

@@ -75,6 +75,15 @@ int	io_hibernate(int, int64_t *, int64_t, int, void (*)(void *), void *);
 ssize_t	io_read(int, void *, size_t, int64_t);
 
 /*
+ * io_peek(fd, buf, len, deadline):
+ * As io_read(), but the bytes stay queued on the socket (MSG_PEEK): the
+ * next read or peek sees them again.  A caller that waits for more must
+ * first read what it has seen, or it would peek the same bytes forever.
+ * May park.
+ */
+ssize_t	io_peek(int, void *, size_t, int64_t);
+
+/*
  * io_read_now(fd, buf, len):
  * Read up to len bytes that fd has now, without parking (after io_wait:
  * readiness may be stale).  Returns the count, 0 at EOF, or -1 with

@@ -49,6 +49,7 @@
 #include "conn.h"
 #include "coro.h"
 #include "echo.h"
+#include "edge.h"
 #include "metrics.h"
 #include "proxy.h"
 #include "io.h"
@@ -94,6 +95,7 @@ struct listener_settings {
 	struct upstreams *upstreams;	/* proxy: held */
 	struct stats_listener *stats;	/* held: lc->name's counters */
 	struct stats_listener_slot *slot;	/* this thread's of them */
+	struct edge_limits *limits;	/* per_source: held, shared */
 };
 
 struct listener {
@@ -127,14 +129,36 @@ static struct listener	*listener_serve(struct listener *, struct pool *,
 			    const struct listener *);
 
 /*
+ * The per-source limits of lc: share's (the first thread's, which a copy
+ * shares), prev's if they enforce the same (a reload keeps the counts),
+ * or new ones.  NULL with errno ENOMEM; NULL without per_source.
+ */
+static struct edge_limits *
+settings_limits(const struct listen_conf *lc,
+    const struct listener_settings *share,
+    const struct listener_settings *prev)
+{
+	errno = 0;
+	if (!lc->per_source.set)
+		return (NULL);
+	if (share != NULL)
+		return (edge_limits_hold(share->limits));
+	if (prev != NULL && prev->limits != NULL &&
+	    edge_limits_same(prev->limits, &lc->per_source))
+		return (edge_limits_hold(prev->limits));
+	return (edge_limits_create(&lc->per_source));
+}
+
+/*
  * New settings for lc of cfg; upstreams: the same ones to hold again, or
- * NULL to make new ones (proxy) sharing share's turn.  NULL with errno
- * ENOMEM.
+ * NULL to make new ones (proxy) sharing share's turn.  prev: the
+ * settings they replace (a reload), or NULL.  NULL with errno ENOMEM.
  */
 static struct listener_settings *
 settings_create(const struct config *cfg, const struct listen_conf *lc,
     struct upstreams *upstreams, struct loop *loop, struct pool *pool,
-    const struct listener_settings *share)
+    const struct listener_settings *share,
+    const struct listener_settings *prev)
 {
 	struct listener_settings *set;
 
@@ -142,7 +166,13 @@ settings_create(const struct config *cfg, const struct listen_conf *lc,
 		return (NULL);
 	set->holds = 1;
 	set->lc = lc;
+	if ((set->limits = settings_limits(lc, share, prev)) == NULL &&
+	    errno != 0) {
+		free(set);
+		return (NULL);
+	}
 	if ((set->stats = stats_listener_get(lc->name)) == NULL) {
+		edge_limits_put(set->limits);
 		free(set);
 		return (NULL);
 	}
@@ -153,6 +183,7 @@ settings_create(const struct config *cfg, const struct listen_conf *lc,
 	    upstreams_create(cfg, lc, loop, pool, share != NULL ?
 	    share->upstreams : NULL)) == NULL) {
 		stats_listener_put(set->stats);
+		edge_limits_put(set->limits);
 		free(set);
 		errno = ENOMEM;
 		return (NULL);
@@ -168,6 +199,7 @@ settings_free(struct listener_settings *set)
 	if (set == NULL || --set->holds > 0)
 		return;
 	upstreams_free(set->upstreams);
+	edge_limits_put(set->limits);
 	stats_listener_put(set->stats);
 	config_free((struct config *)set->cfg);
 	free(set);
@@ -221,7 +253,7 @@ listener_open(const struct config *cfg, const struct listen_conf *lc,
 		return (NULL);
 	snprintf(l->group->name, sizeof(l->group->name), "%s", lc->name);
 	if ((l->set = settings_create(cfg, lc, NULL, loop, pool,
-	    NULL)) == NULL)
+	    NULL, NULL)) == NULL)
 		return (listener_fail(l));
 	if ((l->fd = sock_listen(&lc->addr, (int)lc->backlog,
 	    (mode_t)lc->socket_mode, (gid_t)lc->socket_group)) == -1)
@@ -252,7 +284,7 @@ listener_adopt(const struct config *cfg, const struct listen_conf *lc,
 	l->fd = fd;
 	l->adopted = 1;		/* and no UNIX socket file of ours */
 	if ((l->set = settings_create(cfg, lc, NULL, loop, pool,
-	    NULL)) == NULL ||
+	    NULL, NULL)) == NULL ||
 	    (flags = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
@@ -286,7 +318,7 @@ listener_open_copy(const struct listener *first, const struct config *cfg,
 	l->fd = fd;
 	l->adopted = first->adopted;
 	if ((l->set = settings_create(cfg, lc, NULL, loop, pool,
-	    first->set)) == NULL)
+	    first->set, NULL)) == NULL)
 		return (listener_fail(l));
 	return (listener_serve(l, pool, first));
 }
@@ -323,7 +355,7 @@ listener_reconfigure(struct listener *l, const struct listener *first,
 		ups = NULL;
 	/* What can fail first, so that failing changes nothing. */
 	if ((set = settings_create(cfg, lc, ups, l->loop, pool,
-	    first != NULL ? first->set : NULL)) == NULL)
+	    first != NULL ? first->set : NULL, l->set)) == NULL)
 		return (-1);
 	if (!keep_log && lc->access_log != NULL) {
 		if ((log = accesslog_create(lc->access_log, pool,
@@ -570,8 +602,8 @@ conn_log_close(const struct listener *l, struct conn *c,
 static void
 conn_account(struct listener *l, const struct conn *c, enum conn_close why)
 {
-	/* Two escaped UNIX paths, the name and the numbers. */
-	char line[2 * SOCK_ADDR_STRLEN + CONFIG_NAME_MAX + 128];
+	/* Three escaped UNIX paths, the name and the numbers. */
+	char line[3 * SOCK_ADDR_STRLEN + CONFIG_NAME_MAX + 128];
 
 	l->closed[why]++;
 	l->bytes_in += c->bytes_in;
@@ -590,6 +622,8 @@ conn_finish(struct conn *c, enum conn_close why)
 
 	io_close(c->fd);
 	conn_log_close(l, c, why);
+	if (c->limits != NULL)
+		edge_source_leave(c->limits, &c->ticket);
 	stats_sub(&c->stats->active, 1);
 	stats_observe(&c->stats->duration, &stats_duration_buckets,
 	    (clock_now() - c->started) * 1000);
@@ -600,6 +634,7 @@ conn_finish(struct conn *c, enum conn_close why)
 	conn_account(l, c, why);
 	coro_set_label(NULL);		/* the name may go with the settings */
 	settings_free(c->settings);
+	free(c->proxied);
 	free(c);
 	retired_free_if_done(l);
 }
@@ -638,9 +673,15 @@ conn_main(void *arg)
 		conn_finish(c, why);
 }
 
+/*
+ * Refuse a client at accept: a reset, counted by reason.  A limit of the
+ * daemon's (warn) is a warning, once a minute for the listener; a rule
+ * that refused this client (an edge check) a debug line, within the
+ * listener's budget, so that a scan cannot fill the log.
+ */
 static void
 conn_reject(struct listener *l, int fd, const struct sock_addr *peer,
-    enum stats_reject reason, const char *what)
+    enum stats_reject reason, const char *what, int warn)
 {
 	struct conn c = { .peer = *peer, .lc = l->set->lc,
 	    .started = clock_now(), .lograte = &l->lograte,
@@ -652,58 +693,116 @@ conn_reject(struct listener *l, int fd, const struct sock_addr *peer,
 	close(fd);
 	stats_add(&c.stats->rejected[reason], 1);
 	conn_account(l, &c, CONN_LIMIT);
-	if (log_ratelimit(&l->group->warned_limit))
+	if (warn && log_ratelimit(&l->group->warned_limit))
 		log_warnx("%s: %s: closing new clients", c.lc->name, what);
 	else if (log_enabled(LOG_LEVEL_DEBUG) && conn_log_allowed(&c))
 		log_debug("%s %s: closed (limit): %s", c.lc->name,
 		    sock_addr_format(peer, text, sizeof(text)), what);
 }
 
-/* Serve a new client; its place in the group's all_active is taken. */
+/*
+ * A client whose PROXY protocol header must come first: read it, check
+ * the client it names (allow, deny, per_source), then serve it.  One
+ * that fails is refused as at accept: a reset, and the reason counted.
+ */
 static void
-conn_start(struct listener *l, int fd, const struct sock_addr *peer)
+conn_edge_main(void *arg)
+{
+	struct conn *c = arg;
+	struct listener_settings *set = c->settings;
+	enum stats_reject reason = STATS_REJECT_PROXY_HEADER;
+	char text[SOCK_ADDR_STRLEN];
+	const char *what = NULL;
+
+	coro_set_label(c->lc->name);
+	if (edge_read_header(c, &what) == -1) {
+		if (c->err == ECANCELED) {
+			conn_finish(c, CONN_SHUTDOWN);
+			return;
+		}
+	} else if (edge_check_lists(c->lc, &c->peer, &reason, &what) == 0 &&
+	    (set->limits == NULL || edge_source_enter(set->limits, &c->peer,
+	    &c->ticket, &reason, &what) == 0)) {
+		c->limits = set->limits;
+		stats_add(&c->stats->accepted, 1);
+		conn_main(c);
+		return;
+	}
+	(void)sock_reset_on_close(c->fd);
+	stats_add(&c->stats->rejected[reason], 1);
+	if (log_enabled(LOG_LEVEL_DEBUG) && conn_log_allowed(c))
+		log_debug("%s %s: closed (limit): %s%s%s", c->lc->name,
+		    sock_addr_format(&c->peer, text, sizeof(text)), what,
+		    c->err ? ": " : "", c->err ? strerror(c->err) : "");
+	c->err = 0;
+	conn_finish(c, CONN_LIMIT);
+}
+
+/*
+ * Serve a new client; its place in the group's all_active is taken, and
+ * in its source's count if ticket is not NULL.
+ */
+static void
+conn_start(struct listener *l, int fd, const struct sock_addr *peer,
+    const struct srclimit_ticket *ticket)
 {
 	struct conn *c;
+	const struct listen_conf *lc = l->set->lc;
+	int edge = lc->proxy_protocol;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		atomic_fetch_sub(&l->group->all_active, 1);
+		if (ticket != NULL)
+			edge_source_leave(l->set->limits, ticket);
 		conn_reject(l, fd, peer, STATS_REJECT_OUT_OF_MEMORY,
-		    "out of memory");
+		    "out of memory", 1);
 		return;
 	}
 	c->fd = fd;
 	c->peer = *peer;
 	c->settings = l->set;
 	c->settings->holds++;
-	c->lc = l->set->lc;
+	c->lc = lc;
 	c->l = l;
 	c->loop = l->loop;
 	c->lograte = &l->lograte;
 	c->stats = l->set->slot;
+	if (ticket != NULL) {
+		c->limits = l->set->limits;
+		c->ticket = *ticket;
+	}
 	c->started = clock_now();
 	c->deadline = c->lc->idle_timeout > 0 ?
 	    c->started + c->lc->idle_timeout : -1;
 	c->resume = conn_main;
 	c->finish = conn_finish;
 	(void)sock_tune_stream(fd, peer->ss.ss_family);
+	if (lc->tcp_keepalive.idle > 0)
+		(void)sock_keepalive(fd, lc->tcp_keepalive.idle,
+		    lc->tcp_keepalive.interval,
+		    (int)lc->tcp_keepalive.count);
 	l->active++;
 	l->total++;
 	/* A counter never goes back: accepted only once the client runs
-	 * (active first, as the client may end within the spawn). */
+	 * (active first, as the client may end within the spawn), and
+	 * behind a header once the header has been read. */
 	stats_add(&c->stats->active, 1);
-	if (loop_spawn(l->loop, conn_main, c) == -1) {
+	if (loop_spawn(l->loop, edge ? conn_edge_main : conn_main, c) == -1) {
 		stats_sub(&c->stats->active, 1);
 		l->active--;
 		l->total--;
 		atomic_fetch_sub(&l->group->all_active, 1);
+		if (ticket != NULL)
+			edge_source_leave(l->set->limits, ticket);
 		settings_free(c->settings);
 		free(c);
 		conn_reject(l, fd, peer, STATS_REJECT_OUT_OF_MEMORY,
 		    "cannot map a coroutine stack "
-		    "(memory or vm.max_map_count)");
+		    "(memory or vm.max_map_count)", 1);
 		return;
 	}
-	stats_add(&l->set->slot->accepted, 1);
+	if (!edge)
+		stats_add(&l->set->slot->accepted, 1);
 }
 
 /* accept failed: pause on resource shortage.  -1 once cancelled. */
@@ -716,13 +815,51 @@ accept_failed(struct listener *l)
 	return (io_sleep(clock_now() + ACCEPT_PAUSE_MS));
 }
 
+/*
+ * Whether a client just accepted may be served, and its place taken: the
+ * edge's rules, its source's limits (unless a PROXY header will name
+ * the client), max_connections.  Returns 0 (*entered: its source's
+ * count taken, *ticket holds it), or -1 once it has been refused.
+ */
+static int
+admit(struct listener *l, int fd, const struct sock_addr *peer,
+    struct srclimit_ticket *ticket, int *entered)
+{
+	const struct listen_conf *lc = l->set->lc;
+	enum stats_reject reason;
+	const char *what;
+
+	*entered = 0;
+	if (edge_admit_peer(lc, fd, peer, &reason, &what) == -1 ||
+	    (!lc->proxy_protocol && l->set->limits != NULL &&
+	    edge_source_enter(l->set->limits, peer, ticket, &reason,
+	    &what) == -1)) {
+		conn_reject(l, fd, peer, reason, what, 0);
+		return (-1);
+	}
+	*entered = !lc->proxy_protocol && l->set->limits != NULL;
+	/* Counted before the check: two threads cannot both take the last
+	 * place. */
+	if (atomic_fetch_add(&l->group->all_active, 1) >=
+	    (uint64_t)lc->max_connections) {
+		atomic_fetch_sub(&l->group->all_active, 1);
+		if (*entered)
+			edge_source_leave(l->set->limits, ticket);
+		conn_reject(l, fd, peer, STATS_REJECT_MAX_CONNECTIONS,
+		    "max_connections reached", 1);
+		return (-1);
+	}
+	return (0);
+}
+
 static void
 accept_loop(void *arg)
 {
 	struct listener *l = arg;
+	struct srclimit_ticket ticket;
 	struct sock_addr peer;
 	char where[32];
-	int fd;
+	int fd, entered;
 
 	while (!l->retired) {
 		if ((fd = io_accept(l->fd, &peer, -1)) == -1) {
@@ -730,16 +867,8 @@ accept_loop(void *arg)
 				break;
 			continue;
 		}
-		/* Counted before the check: two threads cannot both take
-		 * the last place. */
-		if (atomic_fetch_add(&l->group->all_active, 1) >=
-		    (uint64_t)l->set->lc->max_connections) {
-			atomic_fetch_sub(&l->group->all_active, 1);
-			conn_reject(l, fd, &peer,
-			    STATS_REJECT_MAX_CONNECTIONS,
-			    "max_connections reached");
-		} else
-			conn_start(l, fd, &peer);
+		if (admit(l, fd, &peer, &ticket, &entered) == 0)
+			conn_start(l, fd, &peer, entered ? &ticket : NULL);
 	}
 	listener_close(l);
 	log_info("%s: stopped accepting%s (%llu served, %llu active)",

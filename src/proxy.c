@@ -42,9 +42,11 @@
 #include "clock.h"
 #include "config.h"
 #include "coro.h"
+#include "edge.h"
 #include "io.h"
 #include "log.h"
 #include "loop.h"
+#include "proxyproto.h"
 #include "sock.h"
 #include "stats.h"
 #include "upstream.h"
@@ -397,6 +399,12 @@ proxy_connect(struct conn *c, struct upstreams *us,
 				    clock_now_us() - began);
 				(void)sock_tune_stream(fd,
 				    addrs[j].ss.ss_family);
+				if (c->lc->upstream_tcp_keepalive.idle > 0 &&
+				    addrs[j].ss.ss_family != AF_UNIX)
+					(void)sock_keepalive(fd,
+					    c->lc->upstream_tcp_keepalive.idle,
+					    c->lc->upstream_tcp_keepalive.interval,
+					    (int)c->lc->upstream_tcp_keepalive.count);
 				c->upstream = addrs[j];
 				*stats = st;
 				return (fd);
@@ -419,6 +427,63 @@ fail:
 	return (-1);
 }
 
+/*
+ * Send ufd the PROXY protocol header that names c's client (the one a
+ * header of its own named, if it came through a balancer), with what
+ * the client has sent so far in the same write.  Those bytes are
+ * counted as relayed; the header is not.  0, or -1 with errno.
+ */
+static int
+send_header(struct conn *c, int ufd, struct stats_upstream_slot *stats)
+{
+	struct sock_addr dst;
+	const struct sock_addr *src = &c->peer;
+	size_t hlen;
+	ssize_t n;
+	char *buf;
+	int r, err;
+
+	if (c->proxied != NULL && c->proxied->dst.ss.ss_family != 0)
+		dst = c->proxied->dst;
+	else {
+		dst.len = sizeof(dst.ss);
+		if (getsockname(c->fd, (struct sockaddr *)&dst.ss,
+		    &dst.len) == -1)
+			return (-1);
+	}
+	/* Both ends local: nothing to tell (v2's LOCAL). */
+	if (src->ss.ss_family == AF_UNIX &&
+	    c->upstream.ss.ss_family == AF_UNIX)
+		src = NULL;
+	if ((buf = buf_borrow()) == NULL) {
+		errno = ENOMEM;
+		return (-1);
+	}
+	if ((hlen = proxyproto_write(buf, BUF_SIZE,
+	    c->lc->send_proxy_protocol == SEND_PROXY_V1 ? 1 : 2, src,
+	    &dst)) == 0) {
+		buf_return(buf);
+		errno = EINVAL;
+		return (-1);
+	}
+	/* The client's first bytes, if already here; else the header goes
+	 * alone (the upstream may be the one to speak first). */
+	if ((n = io_read_now(c->fd, buf + hlen, BUF_SIZE - hlen)) < 0)
+		n = 0;		/* EAGAIN; an error is the relay's to see */
+	r = io_write(ufd, buf, hlen + (size_t)n, conn_idle_deadline(c));
+	err = errno;
+	buf_return(buf);
+	if (r == -1) {
+		errno = err;
+		return (-1);
+	}
+	if (n > 0) {
+		conn_count_in(c, (uint64_t)n);
+		stats_add(&stats->bytes_out, (uint64_t)n);
+	}
+	return (0);
+}
+
 enum conn_close
 proxy_serve(struct conn *c, struct upstreams *us)
 {
@@ -433,6 +498,18 @@ proxy_serve(struct conn *c, struct upstreams *us)
 			return (CONN_SHUTDOWN);
 		c->err = errno;
 		return (CONN_CONNECT_FAILED);
+	}
+	if (c->lc->send_proxy_protocol != SEND_PROXY_NONE &&
+	    send_header(c, ufd, stats) == -1) {
+		c->err = errno;
+		(void)sock_reset_on_close(c->fd);
+		(void)sock_reset_on_close(ufd);
+		io_close(ufd);
+		if (c->err == ECANCELED) {
+			c->err = 0;
+			return (CONN_SHUTDOWN);
+		}
+		return (CONN_RESET);
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		(void)sock_reset_on_close(c->fd);

@@ -30,7 +30,8 @@
 
 /* The labels of the counters with a reason or result, in enum order. */
 static const char *const reject_names[STATS_REJECT_MAX] = {
-	"max_connections", "out_of_memory",
+	"max_connections", "out_of_memory", "denied", "proxy_from",
+	"proxy_header", "source_limit", "source_rate",
 };
 static const char *const connect_names[STATS_CONNECT_MAX] = {
 	"ok", "refused", "timeout", "error", "resolve_failed",
@@ -174,7 +175,8 @@ render_listeners(struct prom_buf *pb, const struct stats_snapshot *s,
 	if (pace(began) == -1)
 		return (-1);
 	prom_family(pb, "aio_echod_connections_rejected_total", "counter",
-	    "Clients closed at accept, by reason.");
+	    "Clients refused, by reason: at accept, or after their PROXY "
+	    "protocol header.");
 	for (i = 0; i < s->nlisteners; i++)
 		by_label(pb, "aio_echod_connections_rejected_total",
 		    listener_label(&ls, s->listeners[i].name), "reason",

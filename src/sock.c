@@ -581,6 +581,22 @@ sock_tune_stream(int fd, int family)
 }
 
 int
+sock_keepalive(int fd, int64_t idle_ms, int64_t interval_ms, int count)
+{
+	int on = 1, idle = (int)((idle_ms + 999) / 1000);
+	int interval = (int)((interval_ms + 999) / 1000);
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+	    sizeof(idle)) == -1 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval,
+	    sizeof(interval)) == -1 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count,
+	    sizeof(count)) == -1)
+		return (-1);
+	return (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)));
+}
+
+int
 sock_reset_on_close(int fd)
 {
 	struct linger lg = { 1, 0 };

@@ -111,6 +111,15 @@ int	sock_listen_join(const struct sock_addr *, int);
 int	sock_tune_stream(int, int);
 
 /*
+ * sock_keepalive(fd, idle_ms, interval_ms, count):
+ * TCP keepalive on fd: the first probe after idle_ms without traffic,
+ * then one every interval_ms, and after count unanswered the kernel
+ * gives up on the peer (reads fail with ETIMEDOUT).  The kernel counts
+ * whole seconds: ms are rounded up.  Returns 0 or -1.
+ */
+int	sock_keepalive(int, int64_t, int64_t, int);
+
+/*
  * sock_reset_on_close(fd):
  * Make close(fd) send a reset instead of a FIN (SO_LINGER 0), so a peer
  * cannot mistake a cut-off stream for a complete one.  Returns 0, or -1

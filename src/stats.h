@@ -30,6 +30,15 @@
 enum stats_reject {
 	STATS_REJECT_MAX_CONNECTIONS,	/* "max_connections" */
 	STATS_REJECT_OUT_OF_MEMORY,	/* "out_of_memory": no conn, no stack */
+	STATS_REJECT_DENIED,	/* "denied": allow, deny, allow_uid */
+	STATS_REJECT_PROXY_FROM,	/* "proxy_from": a sender not in
+					   proxy_protocol_from */
+	STATS_REJECT_PROXY_HEADER,	/* "proxy_header": invalid, cut or
+					   late */
+	STATS_REJECT_SOURCE_LIMIT,	/* "source_limit": per_source's
+					   max_connections */
+	STATS_REJECT_SOURCE_RATE,	/* "source_rate": its
+					   connection_rate */
 	STATS_REJECT_MAX
 };
 

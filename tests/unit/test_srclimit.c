@@ -524,8 +524,10 @@ contend(uint64_t max)
 		pthread_join(th[i], NULL);
 	for (i = 0; i < max + 1; i++)
 		n += enter(sl, "203.0.113.5", 1000, NULL) == SRCLIMIT_OK;
-	CHECK(r[0].over + r[1].over == 0 && r[0].admitted > 0 &&
-	    r[1].admitted > 0 && n == max,
+	/* Not "each thread admitted some": on a loaded machine one thread
+	 * may run all its rounds before the other starts. */
+	CHECK(r[0].over + r[1].over == 0 &&
+	    r[0].admitted + r[1].admitted > 0 && n == max,
 	    "max %llu, 2 threads x %d: admitted %zu and %zu, never over, "
 	    "every count released", (unsigned long long)max, ROUNDS,
 	    r[0].admitted, r[1].admitted);

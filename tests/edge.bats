@@ -1,0 +1,215 @@
+#!/usr/bin/env bats
+# The edge: the PROXY protocol received, allow and deny, allow_uid,
+# per-source limits, TCP keepalive.  Clients bind 127.0.0.2, 127.0.0.3...
+# to be different sources.
+
+load helpers
+
+setup_file() {
+	local py
+	py=$(python3 -c 'import sys; print(sys.executable)')
+	export PATH="${py%/*}:$PATH"
+}
+
+EDGE=(python3 "$BATS_TEST_DIRNAME/tools/edge.py")
+SCRAPE=(python3 "$BATS_TEST_DIRNAME/tools/scrape.py")
+
+setup() {
+	PORT=$(free_port)
+	ADDR=127.0.0.1:$PORT
+	MPORT=$(free_port)
+	MADDR=127.0.0.1:$MPORT
+	ALOG=$BATS_TEST_TMPDIR/access.log
+}
+
+# edge_conf KEYS...: an echo listener "echo" on $ADDR with KEYS, an
+# access log, and a metrics listener on $MADDR.
+edge_conf() {
+	cat >"$CONF" <<EOC
+log_level = "debug";
+listeners = (
+  { name = "echo"; address = "$ADDR"; service = "echo";
+    access_log = "$ALOG"; $* },
+  { name = "metrics"; address = "$MADDR"; service = "metrics"; }
+);
+EOC
+}
+
+# rejected REASON: the echo listener's count of clients refused for it.
+rejected() {
+	"${SCRAPE[@]}" get "$MADDR" \
+		"aio_echod_connections_rejected_total{listener=\"echo\",reason=\"$1\"}"
+}
+
+@test "PROXY v1 and v2 headers, whole or one byte at a time: byte-exact echo, the client's address logged" {
+	edge_conf 'proxy_protocol = true; proxy_protocol_from = ( "127.0.0.1/32" );'
+	start_daemon
+	for kind in v1 v2 v2-tlv; do
+		run "${EDGE[@]}" header "$ADDR" $kind --data 5000
+		[ "$status" -eq 0 ] || { echo "$kind: $output"; false; }
+		run "${EDGE[@]}" header "$ADDR" $kind --split --data 300
+		[ "$status" -eq 0 ] || { echo "$kind split: $output"; false; }
+	done
+	run "${EDGE[@]}" header "$ADDR" v1-tcp6 --src 2001:db8::5 --sport 99
+	[ "$status" -eq 0 ]
+	run "${EDGE[@]}" header "$ADDR" v2-tcp6 --src 2001:db8::6 --sport 98
+	[ "$status" -eq 0 ]
+	wait_until 5000 count_is 8 grep -c " client-fin 127.0.0.1:" "$ALOG"
+	# Field 3 is the client the header named, field 9 the balancer.
+	[ "$(awk '$3 == "192.0.2.7:4242" && $9 ~ /^127\.0\.0\.1:/' "$ALOG" | wc -l)" -eq 6 ]
+	grep -q ' \[2001:db8::5\]:99 .* client-fin 127\.0\.0\.1:' "$ALOG"
+	grep -q ' \[2001:db8::6\]:98 .* client-fin 127\.0\.0\.1:' "$ALOG"
+	[ "$(rejected proxy_header)" = 0 ]
+	[ "$("${SCRAPE[@]}" get "$MADDR" 'aio_echod_connections_accepted_total{listener="echo"}')" = 8 ]
+}
+
+@test "PROXY LOCAL and UNKNOWN keep the connection's own address" {
+	edge_conf 'proxy_protocol = true; proxy_protocol_from = ( "127.0.0.0/8" );'
+	start_daemon
+	run "${EDGE[@]}" header "$ADDR" v2-local
+	[ "$status" -eq 0 ]
+	run "${EDGE[@]}" header "$ADDR" v1-unknown
+	[ "$status" -eq 0 ]
+	wait_until 5000 count_is 2 grep -c " client-fin -$" "$ALOG"
+	[ "$(awk '$3 ~ /^127\.0\.0\.1:/' "$ALOG" | wc -l)" -eq 2 ]
+}
+
+@test "hostile PROXY headers are refused with a reset and counted; others are served meanwhile" {
+	edge_conf 'proxy_protocol = true; proxy_protocol_from = ( "127.0.0.1/32" ); proxy_protocol_timeout = "400ms";'
+	start_daemon
+	for kind in v1-nocrlf v2-short v2-badcmd garbage; do
+		run "${EDGE[@]}" header "$ADDR" $kind --expect reset
+		[ "$status" -eq 0 ] || { echo "$kind: $output"; false; }
+	done
+	# Late: nothing at all, and a good header after the timeout.
+	run "${EDGE[@]}" header "$ADDR" none --data 0 --expect reset
+	[ "$status" -eq 0 ]
+	run "${EDGE[@]}" header "$ADDR" v1 --delay 0.8 --expect reset
+	[ "$status" -eq 0 ]
+	run "${EDGE[@]}" header "$ADDR" v2
+	[ "$status" -eq 0 ]
+	wait_until 5000 count_is 6 rejected proxy_header
+	wait_until 5000 count_is 6 grep -c " limit " "$ALOG"
+	log_has "closed (limit): no complete header within proxy_protocol_timeout"
+}
+
+@test "a sender not in proxy_protocol_from is refused at accept, before a byte is read" {
+	edge_conf 'proxy_protocol = true; proxy_protocol_from = ( "127.0.0.1/32", "::1/128" );'
+	start_daemon
+	run "${EDGE[@]}" header "$ADDR" v1 --bind 127.0.0.2 --expect reset
+	[ "$status" -eq 0 ]
+	wait_until 5000 count_is 1 rejected proxy_from
+	log_has "127.0.0.2:[0-9]*: closed (limit): not in proxy_protocol_from"
+	run "${EDGE[@]}" header "$ADDR" v1
+	[ "$status" -eq 0 ]
+}
+
+@test "the PROXY protocol's keys: file:line errors" {
+	once_per_build
+	cat >"$CONF" <<EOC
+listeners = (
+  { name = "a"; address = "127.0.0.1:1"; service = "echo";
+    proxy_protocol = true; },
+  { name = "b"; address = "unix:/tmp/b.sock"; service = "echo";
+    proxy_protocol = true; proxy_protocol_from = ( "10.0.0.0/8" ); },
+  { name = "c"; address = "127.0.0.1:2"; service = "echo";
+    proxy_protocol_from = ( "10.0.0.0/8" ); },
+  { name = "d"; address = "127.0.0.1:3"; service = "echo";
+    proxy_protocol = true; proxy_protocol_from = ( "10.0.0.1/8", "300.0.0.0/8" ); },
+  { name = "e"; address = "127.0.0.1:4"; service = "echo";
+    send_proxy_protocol = "v2"; },
+  { name = "f"; address = "127.0.0.1:5"; service = "proxy";
+    upstreams = ( "127.0.0.1:6" ); send_proxy_protocol = "v3"; }
+);
+EOC
+	run "$AIO_BIN" -n -f "$CONF"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$CONF:4: proxy_protocol: needs proxy_protocol_from"* ]]
+	[[ "$output" == *"$CONF:6: proxy_protocol_from: not for a unix: address"* ]]
+	[[ "$output" == *"$CONF:8: proxy_protocol_from: only with proxy_protocol = true"* ]]
+	[[ "$output" == *"$CONF:10: proxy_protocol_from: \"10.0.0.1/8\": "* ]]
+	[[ "$output" == *"$CONF:10: proxy_protocol_from: \"300.0.0.0/8\": "* ]]
+	[[ "$output" == *"$CONF:12: send_proxy_protocol: only for service \"proxy\""* ]]
+	[[ "$output" == *"$CONF:14: send_proxy_protocol: \"v3\": expected"* ]]
+}
+
+@test "allow and deny: IPv4 prefixes and an IPv4-mapped client, refused at accept with a reset" {
+	edge_conf 'allow = ( "127.0.0.0/29" ); deny = ( "127.0.0.2/32", "127.0.0.4/31" );'
+	start_daemon
+	for ip in 127.0.0.1 127.0.0.3 127.0.0.6; do
+		run "${EDGE[@]}" header "$ADDR" none --bind $ip
+		[ "$status" -eq 0 ] || { echo "$ip: $output"; false; }
+	done
+	for ip in 127.0.0.2 127.0.0.4 127.0.0.5 127.0.0.8 127.0.1.1; do
+		run "${EDGE[@]}" header "$ADDR" none --bind $ip --expect reset
+		[ "$status" -eq 0 ] || { echo "$ip: $output"; false; }
+	done
+	wait_until 5000 count_is 5 rejected denied
+	log_has "127.0.0.2:[0-9]*: closed (limit): in deny"
+	log_has "127.0.0.8:[0-9]*: closed (limit): not in allow"
+}
+
+@test "allow and deny apply to the address a PROXY header names" {
+	edge_conf 'proxy_protocol = true; proxy_protocol_from = ( "127.0.0.1/32" ); deny = ( "192.0.2.0/24" );'
+	start_daemon
+	run "${EDGE[@]}" header "$ADDR" v2 --src 192.0.2.9 --expect reset
+	[ "$status" -eq 0 ]
+	run "${EDGE[@]}" header "$ADDR" v2 --src 198.51.100.1
+	[ "$status" -eq 0 ]
+	wait_until 5000 count_is 1 rejected denied
+	log_has "192.0.2.9:4242: closed (limit): in deny"
+}
+
+@test "allow_uid on a unix: listener checks the peer's credentials" {
+	once_per_build
+	SOCK=$BATS_TEST_TMPDIR/e.sock
+	cat >"$CONF" <<EOC
+log_level = "debug";
+listeners = (
+  { name = "root"; address = "unix:$SOCK.root"; service = "echo";
+    allow_uid = ( 0, "root" ); },
+  { name = "nobody"; address = "unix:$SOCK.nobody"; service = "echo";
+    allow_uid = ( "nobody" ); }
+);
+EOC
+	start_daemon
+	run "${CLIENT[@]}" echo "unix:$SOCK.root" --bytes 100
+	[ "$status" -eq 0 ]
+	run "${CLIENT[@]}" rejected "unix:$SOCK.nobody"
+	[ "$status" -eq 0 ]
+	log_has "closed (limit): uid not in allow_uid"
+}
+
+@test "per_source: the 17th connection of one source is refused while another source is served" {
+	edge_conf 'per_source = { max_connections = 16; };'
+	start_daemon
+	"${EDGE[@]}" --timeout 20 conns "$ADDR" 17 --bind 127.0.0.2 >"$BATS_TEST_TMPDIR/a.out" &
+	wait_until 15000 grep -q "served" "$BATS_TEST_TMPDIR/a.out"
+	[ "$(cat "$BATS_TEST_TMPDIR/a.out")" = "served 16 refused 1" ]
+	wait_until 5000 count_is 1 rejected source_limit
+}
+
+@test "per_source connection_rate: a burst of 8 at 5/10s serves 5 and refuses 3" {
+	edge_conf 'per_source = { connection_rate = "5/10s"; };'
+	start_daemon
+	run "${EDGE[@]}" conns "$ADDR" 8 --bind 127.0.0.3
+	[ "$output" = "served 5 refused 3" ]
+	run "${EDGE[@]}" conns "$ADDR" 2 --bind 127.0.0.4
+	[ "$output" = "served 2 refused 0" ]
+	wait_until 5000 count_is 3 rejected source_rate
+}
+
+@test "per_source with a PROXY header counts the client it names, not the balancer" {
+	edge_conf 'proxy_protocol = true; proxy_protocol_from = ( "127.0.0.1/32" ); per_source = { connection_rate = "2/1m"; };'
+	start_daemon
+	for i in 1 2; do
+		run "${EDGE[@]}" header "$ADDR" v1 --src 192.0.2.1
+		[ "$status" -eq 0 ]
+	done
+	run "${EDGE[@]}" header "$ADDR" v1 --src 192.0.2.1 --expect reset
+	[ "$status" -eq 0 ]
+	run "${EDGE[@]}" header "$ADDR" v1 --src 192.0.2.2
+	[ "$status" -eq 0 ]
+	wait_until 5000 count_is 1 rejected source_rate
+}
