@@ -125,16 +125,16 @@ EOC
 	run "$AIO_BIN" -n -f "$CONF"
 	echo "$output"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"$CONF:4: proxy_protocol: needs proxy_protocol_from"* ]]
-	[[ "$output" == *"$CONF:6: proxy_protocol_from: not for a unix: address"* ]]
-	[[ "$output" == *"$CONF:8: proxy_protocol_from: only with proxy_protocol = true"* ]]
-	[[ "$output" == *"$CONF:10: proxy_protocol_from: \"10.0.0.1/8\": "* ]]
-	[[ "$output" == *"$CONF:10: proxy_protocol_from: \"300.0.0.0/8\": "* ]]
-	[[ "$output" == *"$CONF:12: send_proxy_protocol: only for service \"proxy\""* ]]
-	[[ "$output" == *"$CONF:14: send_proxy_protocol: \"v3\": expected"* ]]
+	[[ "$output" == *"$CONF:3: proxy_protocol: needs proxy_protocol_from"* ]]
+	[[ "$output" == *"$CONF:5: proxy_protocol_from: not for a unix: address"* ]]
+	[[ "$output" == *"$CONF:7: proxy_protocol_from: only with proxy_protocol = true"* ]]
+	[[ "$output" == *"$CONF:9: proxy_protocol_from: \"10.0.0.1/8\": host bits set: not a network address (did you mean \"10.0.0.0/8\"?)"* ]]
+	[[ "$output" == *"$CONF:9: proxy_protocol_from: \"300.0.0.0/8\": "* ]]
+	[[ "$output" == *"$CONF:11: send_proxy_protocol: only for service \"proxy\""* ]]
+	[[ "$output" == *"$CONF:13: send_proxy_protocol: \"v3\": expected"* ]]
 }
 
-@test "allow and deny: IPv4 prefixes and an IPv4-mapped client, refused at accept with a reset" {
+@test "allow and deny: IPv4 prefixes, refused at accept with a reset" {
 	edge_conf 'allow = ( "127.0.0.0/29" ); deny = ( "127.0.0.2/32", "127.0.0.4/31" );'
 	start_daemon
 	for ip in 127.0.0.1 127.0.0.3 127.0.0.6; do
@@ -150,14 +150,19 @@ EOC
 	log_has "127.0.0.8:[0-9]*: closed (limit): not in allow"
 }
 
-@test "allow and deny apply to the address a PROXY header names" {
+@test "allow and deny apply to the address a PROXY header names, IPv4-mapped too" {
 	edge_conf 'proxy_protocol = true; proxy_protocol_from = ( "127.0.0.1/32" ); deny = ( "192.0.2.0/24" );'
 	start_daemon
 	run "${EDGE[@]}" header "$ADDR" v2 --src 192.0.2.9 --expect reset
 	[ "$status" -eq 0 ]
 	run "${EDGE[@]}" header "$ADDR" v2 --src 198.51.100.1
 	[ "$status" -eq 0 ]
-	wait_until 5000 count_is 1 rejected denied
+	# An IPv4-mapped IPv6 client matches the IPv4 rules.
+	run "${EDGE[@]}" header "$ADDR" v1-tcp6 --src ::ffff:192.0.2.10 --expect reset
+	[ "$status" -eq 0 ]
+	run "${EDGE[@]}" header "$ADDR" v1-tcp6 --src ::ffff:198.51.100.2
+	[ "$status" -eq 0 ]
+	wait_until 5000 count_is 2 rejected denied
 	log_has "192.0.2.9:4242: closed (limit): in deny"
 }
 
