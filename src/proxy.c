@@ -445,6 +445,8 @@ send_header(struct conn *c, int ufd, struct stats_upstream_slot *stats)
 
 	if (c->proxied != NULL && c->proxied->dst.ss.ss_family != 0)
 		dst = c->proxied->dst;
+	else if (c->lc->addr.ss.ss_family == AF_UNIX)
+		dst = c->lc->addr;	/* bound under a temporary name */
 	else {
 		dst.len = sizeof(dst.ss);
 		if (getsockname(c->fd, (struct sockaddr *)&dst.ss,

@@ -218,3 +218,79 @@ EOC
 	[ "$status" -eq 0 ]
 	wait_until 5000 count_is 1 rejected source_rate
 }
+
+# pp_client ADDR [BIND]: send "hello" (then half-close) and read to EOF;
+# prints the client's own port.
+pp_client() {
+	python3 - "$@" <<'PY'
+import socket, sys
+host, _, port = sys.argv[1].rpartition(":")
+if host == "unix":
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(port)
+else:
+    s = socket.socket()
+    s.settimeout(10)
+    if len(sys.argv) > 2:
+        s.bind((sys.argv[2], 0))
+    s.connect((host, int(port)))
+s.sendall(b"hello")
+s.shutdown(socket.SHUT_WR)
+while s.recv(65536):
+    pass
+print(s.getsockname()[1] if host != "unix" else 0)
+PY
+}
+
+@test "send_proxy_protocol v1 and v2: the client's address, before its first bytes, in one write; not counted as its bytes" {
+	start_upstream UP first
+	for v in v1 v2; do
+		proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "send_proxy_protocol = \"$v\"; access_log = \"$ALOG\";"
+		start_daemon
+		sport=$(pp_client "$ADDR" 127.0.0.9)
+		want=$(python3 - "$v" "$sport" "$PORT" <<'PY'
+import socket, struct, sys
+v, sport, dport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+if v == "v1":
+    h = f"PROXY TCP4 127.0.0.9 127.0.0.1 {sport} {dport}\r\n".encode()
+else:
+    body = socket.inet_aton("127.0.0.9") + socket.inet_aton("127.0.0.1") + struct.pack("!HH", sport, dport)
+    h = b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", len(body)) + body
+print((h + b"hello").hex())
+PY
+)
+		wait_until 5000 grep -q "^first $want$" "$BATS_TEST_TMPDIR/UP.up"
+		wait_until 5000 grep -q " 127.0.0.9:$sport 127.0.0.1:$UP_PORT [0-9]* 5 0 " "$ALOG"
+		stop_daemon
+	done
+}
+
+@test "send_proxy_protocol from a unix: listener: v2 says AF_UNIX, v1 says UNKNOWN" {
+	once_per_build
+	start_upstream UP first
+	SOCK=$BATS_TEST_TMPDIR/pp.sock
+	for v in v1 v2; do
+		proxy_conf "unix:$SOCK" "\"127.0.0.1:$UP_PORT\"" "send_proxy_protocol = \"$v\";"
+		start_daemon
+		pp_client "unix:$SOCK"
+		stop_daemon
+	done
+	grep -q "^first $(printf 'PROXY UNKNOWN\r\nhello' | xxd -p | tr -d '\n')$" "$BATS_TEST_TMPDIR/UP.up"
+	# v2, PROXY, AF_UNIX stream, 216 bytes: an unnamed client, our path.
+	grep -q "^first 0d0a0d0a000d0a515549540a213100d800" "$BATS_TEST_TMPDIR/UP.up"
+	grep -q "$(printf '%s' "$SOCK" | xxd -p | tr -d '\n')" "$BATS_TEST_TMPDIR/UP.up"
+}
+
+@test "TCP keepalive on clients and upstreams, and TCP_NODELAY on both, seen on the daemon's own sockets" {
+	start_upstream UP echo
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" 'tcp_keepalive = { idle = "7s"; interval = "3s"; count = 4; }; upstream_tcp_keepalive = { idle = "11s"; };'
+	start_daemon
+	"${CLIENT[@]}" --timeout 20 hold "$ADDR" 1 >"$BATS_TEST_TMPDIR/hold.out" 2>&1 &
+	wait_until 5000 grep -q holding "$BATS_TEST_TMPDIR/hold.out"
+	run python3 "$BATS_TEST_DIRNAME/tools/sockopts.py" "$DAEMON_PID" "$PORT" "$UP_PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"client nodelay 1 keepalive 1 idle 7 intvl 3 cnt 4"* ]]
+	[[ "$output" == *"upstream nodelay 1 keepalive 1 idle 11 intvl 10 cnt 6"* ]]
+}
