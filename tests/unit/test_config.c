@@ -622,8 +622,12 @@ test_out_of_memory(void)
 	    "log_level = \"info\";\n"
 	    "listeners = (\n"
 	    "  { name = \"e\"; address = \"127.0.0.1:7007\";\n"
-	    "    service = \"echo\"; access_log = \"/tmp/e.log\"; },\n"
+	    "    service = \"echo\"; access_log = \"/tmp/e.log\";\n"
+	    "    proxy_protocol = true; proxy_protocol_from = ( \"::1\" );\n"
+	    "    allow = ( \"10.0.0.0/8\" ); deny = ( \"10.1.0.0/16\" );\n"
+	    "    per_source = { max_connections = 2; }; },\n"
 	    "  { name = \"p\"; address = \"unix:/tmp/p.sock\";\n"
+	    "    allow_uid = ( 0, \"root\" );\n"
 	    "    service = \"proxy\";\n"
 	    "    upstreams = ( \"127.0.0.1:7\", \"localhost:7\" ); }\n"
 	    ");\n";
@@ -637,10 +641,91 @@ test_out_of_memory(void)
 	unlink(path);
 }
 
+/* The edge's keys: what they load as, and where they are errors. */
+static void
+test_edge_keys(void)
+{
+	struct config *cfg = config_load_string(
+	    "listeners = (\n"
+	    "  { name = \"e\"; address = \"127.0.0.1:1\"; service = \"echo\";\n"
+	    "    proxy_protocol = true;\n"
+	    "    proxy_protocol_from = ( \"10.0.0.0/8\", \"::1\" );\n"
+	    "    proxy_protocol_timeout = \"500ms\";\n"
+	    "    allow = ( \"192.0.2.0/24\" ); deny = ( \"192.0.2.1\" );\n"
+	    "    per_source = { connection_rate = \"20/s\"; ipv6_prefix = 56; };\n"
+	    "    tcp_keepalive = { count = 3; }; },\n"
+	    "  { name = \"p\"; address = \"unix:/tmp/x.sock\"; service = \"proxy\";\n"
+	    "    upstreams = ( \"127.0.0.1:2\" ); send_proxy_protocol = \"v2\";\n"
+	    "    allow_uid = ( 0, \"root\", 65534 );\n"
+	    "    upstream_tcp_keepalive = { idle = 30; interval = \"5s\"; }; }\n"
+	    ");\n", "t.conf");
+	const struct listen_conf *e, *p;
+
+	CHECK(cfg != NULL, "edge keys load");
+	if (cfg == NULL)
+		return;
+	e = &cfg->listeners[0];
+	p = &cfg->listeners[1];
+	CHECK(e->proxy_protocol == 1 && e->proxy_protocol_from != NULL &&
+	    e->proxy_protocol_timeout == 500 && e->allow != NULL &&
+	    e->deny != NULL && e->send_proxy_protocol == SEND_PROXY_NONE,
+	    "proxy_protocol, its trust and timeout, allow, deny");
+	CHECK(e->per_source.set && e->per_source.max_connections == 0 &&
+	    e->per_source.rate_n == 20 && e->per_source.rate_ms == 1000 &&
+	    e->per_source.ipv6_prefix == 56 &&
+	    e->per_source.table_size == 65536, "per_source, with defaults");
+	CHECK(e->tcp_keepalive.idle == 60000 &&
+	    e->tcp_keepalive.interval == 10000 && e->tcp_keepalive.count == 3,
+	    "tcp_keepalive: defaults for the keys left out");
+	CHECK(p->send_proxy_protocol == SEND_PROXY_V2 && p->nallow_uid == 3 &&
+	    p->allow_uid[0] == 0 && p->allow_uid[1] == 0 &&
+	    p->allow_uid[2] == 65534 && p->upstream_tcp_keepalive.idle ==
+	    30000 && p->upstream_tcp_keepalive.interval == 5000 &&
+	    p->tcp_keepalive.idle == 0, "send_proxy_protocol, allow_uid, "
+	    "upstream_tcp_keepalive; tcp_keepalive off unless set");
+	config_free(cfg);
+
+	BAD("allow, deny, per_source and tcp_keepalive are TCP keys",
+	    "listeners = ( { name = \"u\"; address = \"unix:/tmp/u\";\n"
+	    "  service = \"echo\"; allow = ( \"::/0\" );\n"
+	    "  deny = ( \"::/0\" ); per_source = { max_connections = 1; };\n"
+	    "  tcp_keepalive = { idle = 1; }; } );\n",
+	    "t.conf:2: allow: not for a unix: address",
+	    "t.conf:3: deny: not for a unix: address",
+	    "t.conf:3: per_source: not for a unix: address",
+	    "t.conf:4: tcp_keepalive: not for a unix: address");
+	BAD("allow_uid is a unix: key; users must exist",
+	    ONE_LISTENER("allow_uid = ( \"no-such-user-here\" );"),
+	    "t.conf:3: allow_uid: \"no-such-user-here\": no such user",
+	    "t.conf:3: allow_uid: only for a unix: address");
+	BAD("per_source needs a limit; its keys have ranges",
+	    ONE_LISTENER("per_source = { ipv6_prefix = 129; };"),
+	    "t.conf:3: ipv6_prefix: out of range (1 to 128)",
+	    "t.conf:3: per_source: set max_connections or connection_rate");
+	BAD("a rate is N/DURATION",
+	    ONE_LISTENER("per_source = { connection_rate = \"fast\"; };"),
+	    "t.conf:3: connection_rate: expected a rate \"N/DURATION\"");
+	BAD("keepalive's keys have ranges, and a group is a group",
+	    ONE_LISTENER("tcp_keepalive = { count = 0; idle = \"500ms\"; };\n"
+	    "per_source = 3;"),
+	    "t.conf:3: count: out of range (1 to 127)",
+	    "t.conf:3: idle: out of range (1s to 32767s)",
+	    "t.conf:4: per_source: expected a group { ... }");
+	BAD("bad prefixes, each at its line",
+	    ONE_LISTENER("allow = ( \"10.0.0.0/33\",\n \"10.0.0.1/8\", 7 );"),
+	    "t.conf:3: allow: \"10.0.0.0/33\": ",
+	    "t.conf:4: allow: \"10.0.0.1/8\": host bits set: not a network "
+	    "address (did you mean \"10.0.0.0/8\"?)",
+	    "t.conf:4: allow: expected strings such as");
+	BAD("an empty list is an error",
+	    ONE_LISTENER("deny = ( );"),
+	    "t.conf:3: deny: expected a non-empty list of prefixes");
+}
+
 static void
 test_unit_parsers(void)
 {
-	int64_t v;
+	int64_t v, n;
 
 	CHECK(config_duration_parse("30", 2, &v) == 0 && v == 30000,
 	    "bare duration is seconds");
@@ -657,6 +742,20 @@ test_unit_parsers(void)
 	CHECK(config_size_parse("64k", 3, &v) == 0 && v == 65536, "64k");
 	CHECK(config_size_parse("1M", 2, &v) == 0 && v == 1048576, "1M");
 	CHECK(config_size_parse("1g", 2, &v) == -1, "no g unit");
+	CHECK(config_rate_parse("20/1s", 5, &n, &v) == 0 && n == 20 &&
+	    v == 1000, "rate 20/1s");
+	CHECK(config_rate_parse("5/s", 3, &n, &v) == 0 && n == 5 && v == 1000,
+	    "rate 5/s: per one unit");
+	CHECK(config_rate_parse("600/2m", 6, &n, &v) == 0 && n == 600 &&
+	    v == 120000, "rate 600/2m");
+	CHECK(config_rate_parse("0/1s", 4, &n, &v) == -1 &&
+	    config_rate_parse("20", 2, &n, &v) == -1 &&
+	    config_rate_parse("/1s", 3, &n, &v) == -1 &&
+	    config_rate_parse("20/", 3, &n, &v) == -1 &&
+	    config_rate_parse("20/0s", 5, &n, &v) == -1 &&
+	    config_rate_parse("20/xyzzyxyzzyxyzzyxyzzy", 22, &n, &v) == -1 &&
+	    config_rate_parse("2 0/1s", 6, &n, &v) == -1,
+	    "bad rates: 0/1s, 20, /1s, 20/, 20/0s, a long unit, a space");
 }
 
 int
@@ -674,6 +773,7 @@ main(void)
 	test_thread_keys();
 	test_real_file();
 	test_controls_in_problems();
+	test_edge_keys();
 	test_unit_parsers();
 	test_out_of_memory();
 	return (check_done());
