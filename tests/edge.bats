@@ -294,3 +294,20 @@ PY
 	[[ "$output" == *"client nodelay 1 keepalive 1 idle 7 intvl 3 cnt 4"* ]]
 	[[ "$output" == *"upstream nodelay 1 keepalive 1 idle 11 intvl 10 cnt 6"* ]]
 }
+
+@test "per_source: 100,000 distinct sources leave memory within the table's fixed size" {
+	once_per_build
+	edge_conf 'per_source = { max_connections = 4; table_size = 1024; };' 'backlog = 4096;'
+	start_daemon
+	run "${EDGE[@]}" sources "$ADDR" 2000
+	[ "$output" = "connected 2000" ]
+	before=$(rss_kb)
+	run "${EDGE[@]}" --timeout 60 sources "$ADDR" 100000
+	[ "$output" = "connected 100000" ]
+	wait_until 20000 count_is 102000 grep -c . "$ALOG"
+	after=$(rss_kb)
+	echo "RSS $before KiB -> $after KiB"
+	# 100,000 entries would be 5.5 MiB; the table holds 1,024 (56 KiB).
+	[ $((after - before)) -lt 2048 ]
+	[ "$(rejected source_limit)" = 0 ]
+}

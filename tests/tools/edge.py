@@ -15,6 +15,10 @@ stderr when it does not.  Every wait has a deadline (--timeout).
       none (send nothing: wait for the daemon's cut).  --split writes
       the header one byte at a time; --delay S waits S seconds before
       the header; --src and --sport set the address the header names.
+  sources ADDR N
+      Connect once from each of N distinct addresses in 127.0.0.0/8
+      (127.1.0.0 upwards), 500 at a time, each closed with a reset at
+      once; print "connected N".
   conns ADDR N [--bind IP]
       Open N connections from IP one after another, each proven served
       by an echo or refused by a reset; hold them all; print
@@ -149,6 +153,32 @@ def cmd_conns(a):
         s.close()
 
 
+def cmd_sources(a):
+    host, _, port = a.addr.rpartition(":")
+    done, base = 0, (127 << 24) | (1 << 16)
+    linger = struct.pack("ii", 1, 0)
+    while done < a.n:
+        batch = []
+        for i in range(done, min(done + 500, a.n)):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            s.bind((socket.inet_ntoa(struct.pack("!I", base + i)), 0))
+            s.setblocking(False)
+            s.connect_ex((host, int(port)))
+            batch.append(s)
+        for s in batch:
+            s.setblocking(True)
+            s.settimeout(a.timeout)
+            try:
+                s.getpeername()
+            except OSError:
+                # Not connected yet: wait for the handshake.
+                s.send(b"")
+            s.close()
+        done += len(batch)
+    print(f"connected {done}")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--timeout", type=float, default=10)
@@ -167,9 +197,13 @@ def main():
     c.add_argument("addr")
     c.add_argument("n", type=int)
     c.add_argument("--bind")
+    c = sub.add_parser("sources")
+    c.add_argument("addr")
+    c.add_argument("n", type=int)
     a = p.parse_args()
     try:
-        {"header": cmd_header, "conns": cmd_conns}[a.cmd](a)
+        {"header": cmd_header, "conns": cmd_conns,
+         "sources": cmd_sources}[a.cmd](a)
     except (AssertionError, OSError) as e:
         print(f"{a.cmd}: {e}", file=sys.stderr)
         sys.exit(1)
