@@ -345,7 +345,8 @@ config_rate_parse(const char *buf, size_t len, int64_t *n, int64_t *ms)
 			return (-1);
 	} else if (config_duration_parse(slash, len, ms) == -1)
 		return (-1);
-	if (*ms < 1) {
+	/* The token bucket counts in units of 1/ms of a token. */
+	if (*ms < 1 || *n > INT64_MAX / *ms) {
 		errno = ERANGE;
 		return (-1);
 	}
@@ -592,7 +593,8 @@ apply_rate(struct parse *p, const config_setting_t *s, const struct key *k,
 	if (str == NULL || config_rate_parse(str, strlen(str), &num[0],
 	    &num[1]) == -1)
 		problem(p, s, "%s: expected a rate \"N/DURATION\", such as "
-		    "\"20/1s\" or \"600/1m\"", k->name);
+		    "\"20/1s\" or \"600/1m\", with N times DURATION in ms "
+		    "under 2^63", k->name);
 }
 
 static void	walk_group(struct parse *, const config_setting_t *,

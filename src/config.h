@@ -182,8 +182,8 @@ int	config_duration_parse(const char *, size_t, int64_t *);
 /*
  * config_rate_parse(buf, len, n, ms):
  * Parse a rate "20/1s", "100/500ms" or "20/s" (per one unit) into n events
- * per ms milliseconds, n >= 1 and ms >= 1.  Returns 0, or -1 with errno
- * EINVAL or ERANGE.
+ * per ms milliseconds, n >= 1, ms >= 1 and n * ms < 2^63.  Returns 0, or
+ * -1 with errno EINVAL or ERANGE.
  */
 int	config_rate_parse(const char *, size_t, int64_t *, int64_t *);
 

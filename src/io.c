@@ -435,7 +435,7 @@ io_peek(int fd, void *buf, size_t len, int64_t deadline)
 			continue;
 		if (errno != EAGAIN)
 			return (-1);
-		if (park_until(fd, IO_READ, deadline, 0) == -1)
+		if (park_until(fd, IO_READ, deadline, LOOP_WAIT_IDLE) == -1)
 			return (-1);
 	}
 }

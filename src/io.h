@@ -79,6 +79,8 @@ ssize_t	io_read(int, void *, size_t, int64_t);
  * As io_read(), but the bytes stay queued on the socket (MSG_PEEK): the
  * next read or peek sees them again.  A caller that waits for more must
  * first read what it has seen, or it would peek the same bytes forever.
+ * The wait is idle, as io_wait_idle()'s: what is peeked at comes before
+ * any request (a PROXY protocol header), so a drain cancels it first.
  * May park.
  */
 ssize_t	io_peek(int, void *, size_t, int64_t);

@@ -614,14 +614,15 @@ conn_account(struct listener *l, const struct conn *c, enum conn_close why)
 		    conn_access_line(c, why, line, sizeof(line)));
 }
 
-/* The end of a client: close, log, count, free. */
+/* The end of a client: close, log (unless quiet), count, free. */
 static void
-conn_finish(struct conn *c, enum conn_close why)
+conn_end(struct conn *c, enum conn_close why, int quiet)
 {
 	struct listener *l = c->l;
 
 	io_close(c->fd);
-	conn_log_close(l, c, why);
+	if (!quiet)
+		conn_log_close(l, c, why);
 	if (c->limits != NULL)
 		edge_source_leave(c->limits, &c->ticket);
 	stats_sub(&c->stats->active, 1);
@@ -637,6 +638,13 @@ conn_finish(struct conn *c, enum conn_close why)
 	free(c->proxied);
 	free(c);
 	retired_free_if_done(l);
+}
+
+/* The end of a client, with its debug line. */
+static void
+conn_finish(struct conn *c, enum conn_close why)
+{
+	conn_end(c, why, 0);
 }
 
 /*
@@ -717,6 +725,11 @@ conn_edge_main(void *arg)
 	coro_set_label(c->lc->name);
 	if (edge_read_header(c, &what) == -1) {
 		if (c->err == ECANCELED) {
+			/* The stop came first: a cut, of a client that
+			 * counts as accepted, as any other the stop ends. */
+			c->err = 0;
+			(void)sock_reset_on_close(c->fd);
+			stats_add(&c->stats->accepted, 1);
 			conn_finish(c, CONN_SHUTDOWN);
 			return;
 		}
@@ -725,17 +738,20 @@ conn_edge_main(void *arg)
 	    &c->ticket, &reason, &what) == 0)) {
 		c->limits = set->limits;
 		stats_add(&c->stats->accepted, 1);
+		/* Idle from now: the header's time was its own limit's. */
+		c->deadline = conn_idle_deadline(c);
 		conn_main(c);
 		return;
 	}
 	(void)sock_reset_on_close(c->fd);
 	stats_add(&c->stats->rejected[reason], 1);
+	/* One line, with the reason, in place of conn_finish()'s. */
 	if (log_enabled(LOG_LEVEL_DEBUG) && conn_log_allowed(c))
 		log_debug("%s %s: closed (limit): %s%s%s", c->lc->name,
 		    sock_addr_format(&c->peer, text, sizeof(text)), what,
 		    c->err ? ": " : "", c->err ? strerror(c->err) : "");
 	c->err = 0;
-	conn_finish(c, CONN_LIMIT);
+	conn_end(c, CONN_LIMIT, 1);
 }
 
 /*
@@ -830,24 +846,28 @@ admit(struct listener *l, int fd, const struct sock_addr *peer,
 	const char *what;
 
 	*entered = 0;
-	if (edge_admit_peer(lc, fd, peer, &reason, &what) == -1 ||
-	    (!lc->proxy_protocol && l->set->limits != NULL &&
-	    edge_source_enter(l->set->limits, peer, ticket, &reason,
-	    &what) == -1)) {
+	if (edge_admit_peer(lc, fd, peer, &reason, &what) == -1) {
 		conn_reject(l, fd, peer, reason, what, 0);
 		return (-1);
 	}
-	*entered = !lc->proxy_protocol && l->set->limits != NULL;
 	/* Counted before the check: two threads cannot both take the last
 	 * place. */
 	if (atomic_fetch_add(&l->group->all_active, 1) >=
 	    (uint64_t)lc->max_connections) {
 		atomic_fetch_sub(&l->group->all_active, 1);
-		if (*entered)
-			edge_source_leave(l->set->limits, ticket);
 		conn_reject(l, fd, peer, STATS_REJECT_MAX_CONNECTIONS,
 		    "max_connections reached", 1);
 		return (-1);
+	}
+	/* Last: a client refused for another reason spends no token. */
+	if (!lc->proxy_protocol && l->set->limits != NULL) {
+		if (edge_source_enter(l->set->limits, peer, ticket, &reason,
+		    &what) == -1) {
+			atomic_fetch_sub(&l->group->all_active, 1);
+			conn_reject(l, fd, peer, reason, what, 0);
+			return (-1);
+		}
+		*entered = 1;
 	}
 	return (0);
 }

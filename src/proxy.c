@@ -470,8 +470,17 @@ send_header(struct conn *c, int ufd, struct stats_upstream_slot *stats)
 	}
 	/* The client's first bytes, if already here; else the header goes
 	 * alone (the upstream may be the one to speak first). */
-	if ((n = io_read_now(c->fd, buf + hlen, BUF_SIZE - hlen)) < 0)
-		n = 0;		/* EAGAIN; an error is the relay's to see */
+	if ((n = io_read_now(c->fd, buf + hlen, BUF_SIZE - hlen)) < 0) {
+		/* The read took the socket's error: it is ours to report,
+		 * or the relay would take the client's reset for a FIN. */
+		if (errno != EAGAIN) {
+			err = errno;
+			buf_return(buf);
+			errno = err;
+			return (-1);
+		}
+		n = 0;
+	}
 	r = io_write(ufd, buf, hlen + (size_t)n, conn_idle_deadline(c));
 	err = errno;
 	buf_return(buf);

@@ -311,3 +311,55 @@ PY
 	[ $((after - before)) -lt 2048 ]
 	[ "$(rejected source_limit)" = 0 ]
 }
+
+@test "send_proxy_protocol: a client that resets before its first byte is a reset upstream too, not a FIN" {
+	start_upstream UP sink
+	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "access_log = \"$ALOG\"; send_proxy_protocol = \"v1\";"
+	start_daemon
+	python3 - "$ADDR" <<'PY'
+import socket, struct, sys
+host, _, port = sys.argv[1].rpartition(":")
+for i in range(5):
+    s = socket.create_connection((host, int(port)), 10)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+PY
+	wait_until 10000 count_is 5 grep -c "^got " "$BATS_TEST_TMPDIR/UP.up" || { cat "$BATS_TEST_TMPDIR/UP.up" "$ALOG"; grep px "$LOG"; false; }
+	refute grep -q "eof" "$BATS_TEST_TMPDIR/UP.up"
+	refute grep -q "client-fin" "$ALOG"
+}
+
+@test "the stop cuts a client still sending its PROXY header at once, with a reset" {
+	edge_conf 'proxy_protocol = true; proxy_protocol_from = ( "127.0.0.1/32" ); proxy_protocol_timeout = "60s";'
+	start_daemon
+	python3 - "$PORT" >"$BATS_TEST_TMPDIR/c.out" 2>&1 <<'PY' &
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"PROXY TCP4 1.2.3")
+print("sent", flush=True)
+s.settimeout(30)
+try:
+    print("got", s.recv(100), flush=True)
+except ConnectionResetError:
+    print("reset", flush=True)
+PY
+	wait_until 5000 grep -q sent "$BATS_TEST_TMPDIR/c.out"
+	wait_until 5000 count_is 1 "${SCRAPE[@]}" get "$MADDR" 'aio_echod_connections_active{listener="echo"}'
+	kill -TERM "$DAEMON_PID"
+	# Long before shutdown_timeout (30 s) or the header's 60 s.
+	wait_exit 10000
+	[ "$DAEMON_STATUS" -eq 0 ]
+	wait_until 5000 grep -q reset "$BATS_TEST_TMPDIR/c.out"
+	grep -q " shutdown " "$ALOG"
+}
+
+@test "a client refused for max_connections keeps its per_source rate token" {
+	edge_conf 'max_connections = 1; per_source = { connection_rate = "2/1m"; };'
+	start_daemon
+	run "${EDGE[@]}" conns "$ADDR" 2 --bind 127.0.0.3
+	[ "$output" = "served 1 refused 1" ]
+	run "${EDGE[@]}" conns "$ADDR" 1 --bind 127.0.0.3
+	[ "$output" = "served 1 refused 0" ]
+	[ "$(rejected max_connections)" = 1 ]
+	[ "$(rejected source_rate)" = 0 ]
+}

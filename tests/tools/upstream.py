@@ -108,9 +108,14 @@ def serve(mode, conn, n):
             send_pattern(conn, n)
             threading.Event().wait()
         elif mode == "sink":
-            conn.shutdown(socket.SHUT_WR)
             total = 0
             try:
+                # A connection reset before this thread ran: shutdown()
+                # fails (ENOTCONN), and that is a reset too.
+                try:
+                    conn.shutdown(socket.SHUT_WR)
+                except OSError:
+                    raise ConnectionResetError
                 while True:
                     data = conn.recv(65536)
                     if not data:

@@ -756,6 +756,11 @@ test_unit_parsers(void)
 	    config_rate_parse("20/xyzzyxyzzyxyzzyxyzzy", 22, &n, &v) == -1 &&
 	    config_rate_parse("2 0/1s", 6, &n, &v) == -1,
 	    "bad rates: 0/1s, 20, /1s, 20/, 20/0s, a long unit, a space");
+	/* The token bucket counts N * ms: -n once passed one that the
+	 * daemon then failed to start on (and a reload died on). */
+	CHECK(config_rate_parse("10000000000000/1d", 17, &n, &v) == -1 &&
+	    errno == ERANGE && config_rate_parse("1000000/1d", 10, &n,
+	    &v) == 0, "a rate whose N * ms overflows is ERANGE");
 }
 
 int
