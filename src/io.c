@@ -645,15 +645,27 @@ io_connect(int fd, const struct sock_addr *addr, int64_t deadline)
 	return (0);
 }
 
-int
-io_sleep(int64_t deadline)
+static int
+sleep_until(int64_t deadline, int flags)
 {
 	struct loop_wait w;
 
 	memset(&w, 0, sizeof(w));
-	if (loop_park(&w, deadline, 0) == 0 || errno != ETIMEDOUT)
+	if (loop_park(&w, deadline, flags) == 0 || errno != ETIMEDOUT)
 		return (-1);	/* nothing unparks a sleep but a cancel */
 	return (0);
+}
+
+int
+io_sleep(int64_t deadline)
+{
+	return (sleep_until(deadline, 0));
+}
+
+int
+io_pause(int64_t deadline)
+{
+	return (sleep_until(deadline, LOOP_WAIT_IDLE));
 }
 
 /* Resume f's waiter in direction what, if any, failing with err. */

@@ -157,6 +157,15 @@ int	io_connect(int, const struct sock_addr *, int64_t);
 int	io_sleep(int64_t);
 
 /*
+ * io_pause(deadline):
+ * As io_sleep(), for a coroutine that serves no client (an accept loop
+ * pausing after EMFILE): a drain cancels it at once, as it does an idle
+ * wait, instead of leaving it the shutdown_timeout of busy ones.
+ * May park.
+ */
+int	io_pause(int64_t);
+
+/*
  * io_abort(fd, err):
  * From now until io_close(fd), every parking call on fd fails with err,
  * and a coroutine waiting on fd wakes with err.  For tearing down both

@@ -828,7 +828,7 @@ accept_failed(struct listener *l)
 	if (log_ratelimit(&l->group->warned_accept))
 		log_warn("%s: accept (pausing %d ms)", listener_name(l),
 		    ACCEPT_PAUSE_MS);
-	return (io_sleep(clock_now() + ACCEPT_PAUSE_MS));
+	return (io_pause(clock_now() + ACCEPT_PAUSE_MS));
 }
 
 /*

@@ -205,6 +205,10 @@ EOC
 		if grep -q " ready: " "$LOG"; then
 			started=$((started + 1))
 			kill -TERM "$pid"
+			# At once, though an accept may be pausing on EMFILE
+			# (it waited out shutdown_timeout, 30 s, once).
+			wait_until 10000 bash -c "! kill -0 $pid 2>/dev/null || grep -q 'aio-echod stopped' '$LOG'"
+			grep -q "aio-echod stopped" "$LOG"
 		fi
 		status=0
 		wait "$pid" || status=$?
