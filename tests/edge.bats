@@ -6,9 +6,7 @@
 load helpers
 
 setup_file() {
-	local py
-	py=$(python3 -c 'import sys; print(sys.executable)')
-	export PATH="${py%/*}:$PATH"
+	python_first_on_path
 }
 
 EDGE=(python3 "$BATS_TEST_DIRNAME/tools/edge.py")

@@ -5,12 +5,8 @@
 
 load helpers
 
-# python3 may be a version manager's shim that costs 0.4 s a start, and
-# these tests start it often: put the interpreter it picks first on PATH.
 setup_file() {
-	local py
-	py=$(python3 -c 'import sys; print(sys.executable)')
-	export PATH="${py%/*}:$PATH"
+	python_first_on_path
 }
 
 SCRAPE=(python3 "$BATS_TEST_DIRNAME/tools/scrape.py")

@@ -18,34 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "check.h"
 #include "clock.h"
 #include "sock.h"
-
-/* An IPv4 or IPv6 address (by the colon) as a sock_addr. */
-static struct sock_addr
-addr(const char *text)
-{
-	struct sockaddr_in *s4;
-	struct sockaddr_in6 *s6;
-	struct sock_addr sa;
-
-	memset(&sa, 0, sizeof(sa));
-	if (strchr(text, ':') != NULL) {
-		s6 = (struct sockaddr_in6 *)&sa.ss;
-		s6->sin6_family = AF_INET6;
-		if (inet_pton(AF_INET6, text, &s6->sin6_addr) != 1)
-			abort();
-		sa.len = sizeof(*s6);
-	} else {
-		s4 = (struct sockaddr_in *)&sa.ss;
-		s4->sin_family = AF_INET;
-		if (inet_pton(AF_INET, text, &s4->sin_addr) != 1)
-			abort();
-		sa.len = sizeof(*s4);
-	}
-	return (sa);
-}
 
 /* The i-th of many distinct IPv4 sources (i < 2^32). */
 static struct sock_addr
