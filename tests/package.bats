@@ -114,15 +114,16 @@ for p in random.sample(range(31000, 32000), 1000):
 	[ "$output" = "configuration OK" ]
 }
 
-@test "the configuration's commented proxy example passes -n once uncommented" {
+@test "the configuration's commented examples (a proxy, the edge) pass -n once uncommented" {
 	need_deb
 	awk '
-	/^  # \{$/ { inb = 1 }
+	/^  # \{$/ { inb = 1; if (nb++) print "  ," }
 	inb { sub(/^  # /, "  "); print; if ($0 ~ /^  \}$/) inb = 0; next }
 	/name = "echo-unix"/ { u = 1 }
 	u && /^  \}$/ { print "  },"; u = 0; next }
 	{ print }' "$ROOT/etc/aio-echod.conf" >"$CONF"
 	grep -q 'service = "proxy"' "$CONF"
+	grep -q 'proxy_protocol = true' "$CONF"
 	run "$ROOT/usr/sbin/aio-echod" -n -f "$CONF"
 	echo "$output"
 	[ "$status" -eq 0 ]
