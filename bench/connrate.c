@@ -1,16 +1,23 @@
 /*
  * connrate: new connections per second against an echo server, and how
- * long each takes to be served (bench/threads.sh).
+ * long each takes to be served (bench/threads.sh, bench/edge.sh).
  *
  *   connrate -a HOST:PORT [-t THREADS] [-w WARMUP_S] [-D DURATION_S]
+ *            [-P 1|2]
  *
  * Each of THREADS threads repeats, with blocking calls: connect, send one
  * byte, wait for its echo, close with a reset (SO_LINGER 0, so that no
  * TIME_WAIT is left to use up the loopback's ports).  The time from
  * before connect() to the echo is the latency of accepting and serving
  * a new client.  A call that fails, or an echo that has not come back
- * within 2 s, is counted as an error (and makes the exit status 1).  The
- * result is one line:
+ * within 2 s, is counted as an error (and makes the exit status 1).
+ *
+ * With -P 1 or -P 2 (a server that expects the PROXY protocol,
+ * bench/edge.sh), a v1 line or a v2 header naming the connection's own
+ * addresses (getsockname, getpeername) goes before the byte, in the same
+ * write, as a balancer that has the client's first bytes sends them.
+ *
+ * The result is one line:
  *   conns=12345 secs=3.000 cps=4115 p50_us=.. p99_us=.. p999_us=.. errors=0
  */
 #include <sys/socket.h>
@@ -29,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proxyhdr.h"
+
 #define SAMPLES_MAX	(4u << 20)	/* per thread */
 
 struct worker {
@@ -40,6 +49,7 @@ struct worker {
 
 static struct sockaddr_in	 addr;
 static atomic_int		 phase;	/* 0 warmup, 1 counted, 2 over */
+static int			 proxy_v;	/* -P: 0, 1 or 2 */
 
 static int64_t
 now_ns(void)
@@ -56,16 +66,21 @@ one(void)
 {
 	struct linger lg = { 1, 0 };
 	struct timeval tv = { 2, 0 };	/* a lost echo is an error, not a hang */
-	char b = 'x';
-	int fd, r = -1;
+	unsigned char out[PROXYHDR_MAX + 1];
+	char b;
+	int fd, n = 0, r = -1;
 
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
 		return (-1);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
-	    write(fd, &b, 1) == 1 && read(fd, &b, 1) == 1 && b == 'x')
-		r = 0;
+	    (proxy_v == 0 || (n = proxyhdr_build(fd, proxy_v, out)) != -1)) {
+		out[n] = 'x';
+		if (write(fd, out, (size_t)n + 1) == n + 1 &&
+		    read(fd, &b, 1) == 1 && b == 'x')
+			r = 0;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
 	return (r);
@@ -111,16 +126,18 @@ main(int argc, char **argv)
 	char host[64], *colon;
 	int ch, i, nthreads = 1;
 
-	while ((ch = getopt(argc, argv, "a:t:w:D:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:t:w:D:P:")) != -1) {
 		switch (ch) {
 		case 'a': a = optarg; break;
 		case 't': nthreads = atoi(optarg); break;
 		case 'w': warmup = atof(optarg); break;
 		case 'D': duration = atof(optarg); break;
+		case 'P': proxy_v = atoi(optarg); break;
 		default: goto usage;
 		}
 	}
-	if (a == NULL || nthreads < 1 || (colon = strrchr(a, ':')) == NULL ||
+	if (a == NULL || nthreads < 1 || proxy_v < 0 || proxy_v > 2 ||
+	    (colon = strrchr(a, ':')) == NULL ||
 	    (size_t)(colon - a) >= sizeof(host))
 		goto usage;
 	memcpy(host, a, (size_t)(colon - a));
@@ -161,6 +178,6 @@ main(int argc, char **argv)
 
 usage:
 	fprintf(stderr, "usage: connrate -a HOST:PORT [-t THREADS] "
-	    "[-w WARMUP_S] [-D DURATION_S]\n");
+	    "[-w WARMUP_S] [-D DURATION_S] [-P 1|2]\n");
 	return (2);
 }

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # bench/lib.sh: what the benchmark scripts share (sourced by
-# bench/run-all.sh and bench/metrics.sh).  The caller sets TMP (its
-# temporary directory) and PIDS=() before spawning anything, and runs
-# cleanup at exit.
+# bench/run-all.sh, bench/metrics.sh and bench/edge.sh).  The caller runs
+# from the top of the tree, sets TMP (its temporary directory), PIDS=()
+# before spawning anything and RAW (its raw results file) before raw,
+# and runs cleanup at exit.
 
 # log MESSAGE...: a progress line on stderr, with the UTC time.
 log() {
@@ -71,4 +72,69 @@ cleanup() {
 		kill -9 -- "-$p" 2>/dev/null || kill -9 "$p" 2>/dev/null || true
 	done
 	[ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$TMP"
+}
+
+# command_line SCRIPT VAR...: how SCRIPT was run: the VARs set in the
+# environment, then SCRIPT (for the results file).
+command_line() {
+	local cmd=$1 v
+
+	shift
+	for v in "$@"; do
+		[ -n "${!v+x}" ] && cmd="$v=\"${!v}\" $cmd"
+	done
+	printf '%s\n' "$cmd"
+}
+
+# build_tree DIR TARGET...: this tree, RelWithDebInfo, in DIR.
+build_tree() {
+	local dir=$1
+
+	shift
+	log "building this tree in $dir"
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build "$dir" -j"$(nproc)" --target "$@" >/dev/null
+}
+
+# tree_rev: the commit, and the last one that changed what the daemon is
+# built from (and whether the tree differs from it there).
+tree_rev() {
+	local rev
+
+	rev="$(git rev-parse --short HEAD) (src/ as of $(git log -1 --format=%h -- src CMakeLists.txt))"
+	git diff --quiet HEAD -- src CMakeLists.txt || rev="$rev + uncommitted changes"
+	printf '%s\n' "$rev"
+}
+
+# ports N: sets PORTS to N loopback ports free a moment ago.
+# shellcheck disable=SC2034 # PORTS is the result
+ports() {
+	read -r -a PORTS < <(python3 bench/metrics_tool.py ports "$1")
+}
+
+# alive PID NAME: fail loudly when a daemon spawned as NAME died under a
+# benchmark.
+alive() {
+	kill -0 "$1" 2>/dev/null && return 0
+	echo "${0##*/}: $2 (pid $1) died; its log:" >&2
+	tail -20 "$TMP/$2.log" >&2
+	exit 1
+}
+
+# client WHAT CMD...: CMD on CPU 1 (at most 120 s); prints its output, or
+# fails loudly with it and its errors.
+client() {
+	local what=$1 out
+
+	shift
+	out=$(timeout 120 taskset -c 1 "$@" 2>"$TMP/client.err") || {
+		echo "${0##*/}: $what failed: $out $(cat "$TMP/client.err")" >&2
+		exit 1
+	}
+	printf '%s\n' "$out"
+}
+
+raw() { # FIELDS...: one tab-separated line of raw results, to $RAW
+	local IFS=$'\t'
+	printf '%s\n' "$*" >>"$RAW"
 }

@@ -2,7 +2,7 @@
  * loadgen: an echo load generator for the benchmarks (bench/run-all.sh).
  *
  *   loadgen -a ADDR [-c CONNS] [-d DEPTH] [-s SIZE] [-t THREADS]
- *           [-w WARMUP_S] [-D DURATION_S] [-p PID] [-H]
+ *           [-w WARMUP_S] [-D DURATION_S] [-p PID] [-P 1|2] [-H]
  *
  * ADDR is HOST:PORT (numeric IPv4) or unix:PATH.  CONNS connections are
  * opened (blocking connects, one after the other, so a small accept
@@ -17,6 +17,11 @@
  * the end, once sending has stopped, each connection must get back
  * exactly as many bytes as it sent.  Any difference is an error, and the
  * exit status is 1.
+ *
+ * -P 1 or -P 2: the server expects the PROXY protocol (bench/edge.sh):
+ * each connection sends a v1 line or a v2 header naming its own
+ * addresses right after connect, before any message.  The header is not
+ * part of the byte stream that is compared and counted.
  *
  * The first WARMUP_S seconds are not counted.  With -p PID, the server's
  * CPU time (utime + stime of PID and all its descendants, plus cutime +
@@ -64,6 +69,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "proxyhdr.h"
 
 #define PATTERN_MOD 251
 #define CHUNK 65536
@@ -95,7 +101,7 @@ struct worker {
 };
 
 static const char *addr_arg;
-static int nconns = 1, depth = 1, nthreads = 1, hold;
+static int nconns = 1, depth = 1, nthreads = 1, hold, proxy_v;
 static size_t msg_size = 64;
 static double warmup_s = 1, duration_s = 3;
 static long server_pid;
@@ -157,12 +163,31 @@ percentile(const uint64_t *h, uint64_t total, double p)
 	return (bucket_value(NBUCKETS - 1));
 }
 
+/* Write all of buf to the blocking fd: 0, or -1 with errno. */
+static int
+write_all(int fd, const unsigned char *buf, size_t n)
+{
+	ssize_t r;
+
+	while (n > 0) {
+		if ((r = write(fd, buf, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		buf += r;
+		n -= (size_t)r;
+	}
+	return (0);
+}
+
 static int
 open_conn(void)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, one = 1;
+	unsigned char hdr[PROXYHDR_MAX];
+	int fd, one = 1, n;
 
 	if (parse_addr(addr_arg, &ss, &len) == -1)
 		return (-1);
@@ -174,6 +199,11 @@ open_conn(void)
 	}
 	if (ss.ss_family == AF_INET)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (proxy_v != 0 && ((n = proxyhdr_build(fd, proxy_v, hdr)) == -1 ||
+	    write_all(fd, hdr, (size_t)n) == -1)) {
+		close(fd);
+		return (-1);
+	}
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1) {
 		close(fd);
 		return (-1);
@@ -430,7 +460,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: loadgen -a HOST:PORT|unix:PATH [-c conns] "
 	    "[-d depth] [-s size] [-t threads] [-w warmup_s] [-D duration_s] "
-	    "[-p server_pid] [-H]\n       loadgen -S server_pid\n");
+	    "[-p server_pid] [-P 1|2] [-H]\n       loadgen -S server_pid\n");
 	exit(2);
 }
 
@@ -445,7 +475,7 @@ main(int argc, char **argv)
 	uint64_t t0, t1;
 	int ch, i, j;
 
-	while ((ch = getopt(argc, argv, "a:c:d:s:t:w:D:p:HS:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:d:s:t:w:D:p:P:HS:")) != -1) {
 		switch (ch) {
 		case 'a': addr_arg = optarg; break;
 		case 'c': nconns = atoi(optarg); break;
@@ -455,6 +485,7 @@ main(int argc, char **argv)
 		case 'w': warmup_s = atof(optarg); break;
 		case 'D': duration_s = atof(optarg); break;
 		case 'p': server_pid = atol(optarg); break;
+		case 'P': proxy_v = atoi(optarg); break;
 		case 'H': hold = 1; break;
 		case 'S':
 			server_stats(atol(optarg), &cpu0, &sys0, 1);
@@ -467,7 +498,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (addr_arg == NULL || nconns < 1 || depth < 1 || depth > MAX_DEPTH ||
-	    msg_size < 1 || nthreads < 1 || nthreads > nconns)
+	    msg_size < 1 || nthreads < 1 || nthreads > nconns ||
+	    (proxy_v != 0 && proxy_v != 1 && proxy_v != 2))
 		usage();
 	if (hold)
 		depth = 1;

@@ -59,14 +59,13 @@
 #   OUT=bench/results/METRICS.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# log, rotate, wait_port, spawn, stop, cleanup
+# log, rotate, wait_port, spawn, stop, cleanup, command_line, build_tree,
+# tree_rev, ports, alive, client, raw
 . bench/lib.sh
 start_s=$(date +%s)
-cmd=bench/metrics.sh
-for v in QUICK ROUNDS SECS CPU_SECS WARMUP CONNS SIZE SCRAPE_EVERY CONTROL C_CONNS \
-    C_SECS C_ROUNDS C_THREADS PARTS BUILD BASE_REV BASE_BUILD OUT; do
-	[ -n "${!v+x}" ] && cmd="$v=\"${!v}\" $cmd"
-done
+cmd=$(command_line bench/metrics.sh QUICK ROUNDS SECS CPU_SECS WARMUP CONNS SIZE \
+	SCRAPE_EVERY CONTROL C_CONNS C_SECS C_ROUNDS C_THREADS PARTS BUILD BASE_REV \
+	BASE_BUILD OUT)
 if [ "${QUICK:-0}" = 1 ]; then
 	: "${ROUNDS:=2}" "${SECS:=0.5}" "${CPU_SECS:=0.5}" "${WARMUP:=0.3}"
 	: "${C_CONNS:=1000}" "${C_SECS:=1}" "${C_ROUNDS:=1}"
@@ -95,15 +94,11 @@ TOOL=bench/metrics_tool.py
 
 # --- builds ----------------------------------------------------------------
 
-log "building this tree in $BUILD"
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target aio-echod loadgen levecho >/dev/null
+build_tree "$BUILD" aio-echod loadgen levecho
 AIO=$BUILD/aio-echod
 LOADGEN=$BUILD/bench/loadgen
 LEVECHO=$BUILD/bench/levecho
-# The commit, and the last one that changed what the daemon is built from.
-THIS_REV="$(git rev-parse --short HEAD) (src/ as of $(git log -1 --format=%h -- src CMakeLists.txt))"
-git diff --quiet HEAD -- src CMakeLists.txt || THIS_REV="$THIS_REV + uncommitted changes"
+THIS_REV=$(tree_rev)
 BASE_AIO=$BASE_BUILD/aio-echod
 if [[ " $PARTS " == *" echo "* || " $PARTS " == *" proxy "* ]]; then
 	if [ ! -x "$BASE_AIO" ] || [ "$(cat "$BASE_BUILD/.rev" 2>/dev/null)" != "$BASE_REV" ]; then
@@ -125,30 +120,6 @@ PIDS=()
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# --- helpers -----------------------------------------------------------------
-
-# ports N: sets PORTS to N loopback ports free a moment ago.
-ports() {
-	read -r -a PORTS < <(python3 "$TOOL" ports "$1")
-}
-
-
-
-
-# alive PID NAME: fail loudly when a daemon died under a benchmark.
-alive() {
-	kill -0 "$1" 2>/dev/null && return 0
-	echo "metrics.sh: $2 (pid $1) died; its log:" >&2
-	tail -20 "$TMP/$2.log" >&2
-	exit 1
-}
-
-
-raw() { # FIELDS...: one tab-separated line of raw results
-	local IFS=$'\t'
-	printf '%s\n' "$*" >>"$RAW"
-}
 
 # --- A and B: echo and proxy, base / plain / scraped ----------------------------
 
@@ -208,10 +179,9 @@ run_service() { # SERVICE
 		done
 		for peer in $(rotate "$r" base plain scraped); do
 			alive "${DPID[$peer]}" "$service-$peer"
-			line=$(timeout 120 taskset -c 1 "$LOADGEN" -a "127.0.0.1:${DPORT[$peer]}" \
+			line=$(client loadgen "$LOADGEN" -a "127.0.0.1:${DPORT[$peer]}" \
 				-c "$CONNS" -s "$SIZE" -w "$WARMUP" -D "$SECS" \
-				-p "${DPID[$peer]}" 2>"$TMP/loadgen.err") ||
-				{ echo "metrics.sh: loadgen failed: $line $(cat "$TMP/loadgen.err")" >&2; exit 1; }
+				-p "${DPID[$peer]}")
 			raw rps "$service" "$r" "$peer" "$line"
 			log "$service r$r $peer: ${line:0:120}"
 		done

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The helpers of bench/metrics.sh (what the metrics service costs).
+"""The helpers of bench/metrics.sh (what the metrics service costs) and
+bench/edge.sh (what the edge keys cost).
 
     metrics_tool.py COMMAND ARGS...
 
@@ -10,7 +11,7 @@
                         Prometheus does (S = 0: back to back), until
                         SIGTERM; then print "scrapes=N failed=M
                         bytes=LAST wall_median_ms=.. wall_max_ms=.."
-  paired [--b-first] LOADGEN CONNS SIZE WARMUP SECS PID:PORT PID:PORT
+  paired [--b-first] LOADGEN CONNS SIZE WARMUP SECS PID:PORT[:V] PID:PORT[:V]
                         the paired CPU measure: both servers run at the
                         same time (both on CPU 0, the caller pins them),
                         each under its own loadgen (ping-pong, pinned to
@@ -20,7 +21,9 @@
                         over the same interval, give or take the few ms
                         between the two loadgens' starts.  Prints
                         "a_rps=.. a_cpu_us=.. b_rps=.. b_cpu_us=..
-                        cpu_ratio=B/A rps_ratio=B/A errors=N"
+                        cpu_ratio=B/A rps_ratio=B/A errors=N"; a side
+                        with :V (1 or 2) expects a PROXY header of that
+                        version on each connection (loadgen -P V)
   hold N ADDR...        open N connections spread in turn over the ADDRs
                         (HOST:PORT), send one byte on each and wait for
                         its echo, print "ready conns=N errors=E", then
@@ -47,14 +50,25 @@
                         "name{labels}" text as it appears) in a saved scrape
   report RAW OUT ...    turn the raw results into bench/results/METRICS.md
                         (see report() for its arguments)
+  edge-rules ALLOW DENY [--seed S]
+                        the allow and deny lists of bench/edge.sh's "edge"
+                        listener, as libconfig settings: ALLOW prefixes,
+                        random /24 and /32 outside 127/8 and 127.0.0.0/8
+                        (which admits the loopback client), and DENY more
+                        outside 127/8; the same lists for the same seed
+  edge-report RAW OUT ...
+                        turn bench/edge.sh's raw results into
+                        bench/results/EDGE.md (see edge_report())
 
 Exit status 0, or 1 with the reason on stderr.
 """
 import argparse
 import datetime
 import http.client
+import ipaddress
 import os
 import platform
+import random
 import re
 import selectors
 import signal
@@ -137,11 +151,12 @@ def cmd_paired(args):
     procs = []
     sides = (args.b, args.a) if args.b_first else (args.a, args.b)
     for side in sides:
-        pid, port = side.split(":")
+        pid, port, *pv = side.split(":")
         procs.append(subprocess.Popen(
             ["taskset", "-c", "1", args.loadgen, "-a", "127.0.0.1:" + port,
              "-c", str(args.conns), "-s", str(args.size),
-             "-w", str(args.warmup), "-D", str(args.secs), "-p", pid],
+             "-w", str(args.warmup), "-D", str(args.secs), "-p", pid] +
+            ["-P" + v for v in pv],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     res = []
     errors = 0
@@ -352,6 +367,34 @@ def cmd_gaps(args):
     return 0
 
 
+def cmd_edge_rules(args):
+    rnd = random.Random(args.seed)
+    taken = set()
+
+    def prefixes(n):
+        out = []
+        while len(out) < n:
+            bits = rnd.choice((24, 32))
+            a = rnd.getrandbits(32) & (0xffffffff << (32 - bits))
+            p = "%s/%d" % (ipaddress.IPv4Address(a & 0xffffffff), bits)
+            if a >> 24 == 127 or p in taken:
+                continue
+            taken.add(p)
+            out.append(p)
+        return out
+
+    allow = prefixes(args.allow - 1) + ["127.0.0.0/8"]
+    deny = prefixes(args.deny)
+    rnd.shuffle(allow)
+    for name, v in (("allow", allow), ("deny", deny)):
+        print("    %s = (" % name)
+        for i in range(0, len(v), 4):
+            print("      %s%s" % (", ".join('"%s"' % p for p in v[i:i + 4]),
+                                  "," if i + 4 < len(v) else ""))
+        print("    );")
+    return 0
+
+
 def cmd_sample(args):
     v = samples(args.file).get(args.name)
     if v is None:
@@ -395,17 +438,22 @@ NAMES = {
 }
 
 
+def when_where():
+    """"DATE, on HOST (MACHINE, N CPUs; KERNEL)", for a results file."""
+    return "%s, on %s (%s, %d CPUs; %s)" % (
+        datetime.date.today(), platform.node() or "?", platform.machine(),
+        os.cpu_count(), platform.release())
+
+
 def report(args):
     rows = read_raw(args.raw)
     o = []
     w = o.append
     w("# The metrics service: what counting and scraping cost\n")
-    w("`bench/metrics.sh`, %s, on %s (%s, %d CPUs; %s).  Base: `%s` (the "
+    w("`bench/metrics.sh`, %s.  Base: `%s` (the "
       "commit before the metrics work); this build: `%s`.  Both "
       "RelWithDebInfo, built by the script.  Total run: %s s.\n" % (
-          datetime.date.today(), platform.node() or "?",
-          platform.machine(), os.cpu_count(), platform.release(),
-          args.base_rev, args.this_rev, args.elapsed))
+          when_where(), args.base_rev, args.this_rev, args.elapsed))
     w("Command: `%s`\n" % args.cmd)
     w("Settings: %s\n" % args.settings)
     w("""Method.  Every daemon runs with `loop_threads = 1`, pinned to CPU 0;
@@ -693,6 +741,230 @@ from a scrape before and after all this (its buckets start at 5 ms).
     return 0
 
 
+# --- bench/edge.sh's report ----------------------------------------------
+
+EDGE_SERVICES = {
+    "echo": "echo",
+    "proxy": "proxy, in front of bench/levecho on CPU 1",
+}
+
+
+def by_round(rows, kind, service):
+    """{peer: {round: kv}} of the rows of one kind and service (round
+    "-": once for the whole run)."""
+    by = {}
+    for r in rows:
+        if r[0] == kind and r[1] == service:
+            k = int(r[2]) if r[2].isdigit() else r[2]
+            by.setdefault(r[3], {})[k] = r[4]
+    return by
+
+
+def round_ratios(by, a, b, key):
+    """B/A of key, per round that has both."""
+    return [float(by[b][k][key]) / float(by[a][k][key])
+            for k in sorted(by.get(a, {})) if k in by.get(b, {}) and
+            float(by[a][k][key]) > 0]
+
+
+def edge_report(args):
+    """bench/results/EDGE.md from bench/edge.sh's raw results: per
+    service, each daemon's own figures, then the per-round ratios edge
+    over plain and plain2 over plain (the control), and the targets."""
+    rows = read_raw(args.raw)
+    cfg = parse_kv(args.setup)
+    o = []
+    w = o.append
+    w("# The edge keys: what allow, deny, per_source and proxy_protocol "
+      "cost\n")
+    if args.quick:
+        w("> **A quick dry run (QUICK=1): too few rounds and seconds for "
+          "its figures to mean anything.**  It shows that the script runs "
+          "end to end; a full run on a quiet machine replaces this file.\n")
+    w("`bench/edge.sh`, %s.  This build: `%s`, RelWithDebInfo, built by "
+      "the script.  Total run: %s s.\n" % (when_where(), args.this_rev,
+                                            args.elapsed))
+    w("Command: `%s`\n" % args.cmd)
+    w("Settings: %s\n" % args.settings)
+    w("""Method.  One build, three daemons of one listener each, for an echo
+and for a proxy listener (the proxy in front of `bench/levecho` on CPU 1):
+
+- **plain**: no edge keys;
+- **edge**: `allow` = %s prefixes (random /24 and /32 outside 127/8, and
+  `127.0.0.0/8`, which admits the client), `deny` = %s prefixes (random,
+  none in 127/8), `per_source = { max_connections = 100000;
+  connection_rate = "1000000/1s"; }` (never refuses here), and
+  `proxy_protocol = true; proxy_protocol_from = ( "127.0.0.1/32" );`:
+  every connection sends a PROXY header first, and the checks run on the
+  address it names (`metrics_tool.py edge-rules` draws the lists, the same
+  every run);
+- **plain2**: the same as plain, the control: how far plain2/plain lands
+  from 1 is the method's own spread.
+
+Every daemon runs with `loop_threads = 1`, pinned to CPU 0; the clients
+run on CPU 1.  Each round starts the three fresh, side by side (where a
+process's memory lands is drawn anew each round), and measures:
+
+1. **req/s**: each daemon alone under `bench/loadgen` (%s connections,
+   %s B ping-pong; against edge with `-P %s`, a v%s header on each
+   connection before its first message), in an order that rotates each
+   round; then **CPU per message, paired**: plain with edge, and plain
+   with plain2, under load at the same time, each under its own loadgen,
+   each loadgen reading its daemon's utime+stime over the same seconds
+   (`metrics_tool.py paired`; the first started alternates).
+2. **New connections**: each alone under `bench/connrate` (%s client
+   threads, each repeating connect, one write of the PROXY header (edge)
+   and one byte, its echo, a reset): connections per second and the
+   latency from `connect()` to the echo.  Edge is measured twice, with
+   v1 and with v2 headers.  This is the path the rules, the per-source
+   table and the header parsing are on: a ping-pong connection meets
+   them once.
+
+Ratios are B/A within a round; the tables give the median of the
+per-round ratios (first quartile-third quartile; min-max).
+""" % ("{:,}".format(int(cfg.get("allow", 0))),
+       "{:,}".format(int(cfg.get("deny", 0))), cfg.get("conns"),
+       cfg.get("size"), cfg.get("pp"), cfg.get("pp"),
+       cfg.get("cr_threads")))
+    targets = []
+    for service, title in EDGE_SERVICES.items():
+        rps = by_round(rows, "rps", service)
+        conn = by_round(rows, "conn", service)
+        cpu = [r for r in rows if r[0] == "cpu" and r[1] == service]
+        mem = by_round(rows, "mem", service)
+        load = by_round(rows, "load", service)
+        if not rps and not conn:
+            continue
+        rounds = {k for v in list(rps.values()) + list(conn.values())
+                  for k in v}
+        w("\n## %s\n" % title)
+        w("%d rounds.  Each daemon alone:\n" % len(rounds))
+        w("| daemon | req/s | server CPU us/msg (alone) | RSS after the "
+          "round, KiB | `aio-echod -n` (best of 5), ms |")
+        w("| --- | --- | --- | --- | --- |")
+        for peer in ("plain", "edge", "plain2"):
+            if peer not in rps:
+                continue
+            v = list(rps[peer].values())
+            m = [float(x["rss_kb"]) for x in mem.get(peer, {}).values()]
+            lt = [x["check_ms"] for x in load.get(peer, {}).values()]
+            w("| %s | %s | %s | %s | %s |" % (
+                peer, fmt_q([float(x["rps"]) for x in v], 0, True),
+                fmt_q([float(x["cpu_us_per_msg"]) for x in v], 3),
+                fmt_q(m, 0, True) if m else "-", lt[0] if lt else "-"))
+        w("")
+        w("| daemon | new connections/s | latency p50, us | p99, us | "
+          "p99.9, us |")
+        w("| --- | --- | --- | --- | --- |")
+        for peer in ("plain", "edge-v1", "edge-v2", "plain2"):
+            if peer not in conn:
+                continue
+            v = list(conn[peer].values())
+            w("| %s | %s | %s | %s | %s |" % (
+                peer, fmt_q([float(x["cps"]) for x in v], 0, True),
+                fmt_q([float(x["p50_us"]) for x in v], 0),
+                fmt_q([float(x["p99_us"]) for x in v], 0),
+                fmt_q([float(x["p999_us"]) for x in v], 0)))
+        # Ping-pong: the goal's 0.97.
+        w("\n| ping-pong, B over A | req/s ratio, paired | rounds | "
+          "CPU/msg ratio, paired concurrent | rounds | target |")
+        w("| --- | --- | --- | --- | --- | --- |")
+        for a, b in (("plain", "edge"), ("plain", "plain2")):
+            rr = round_ratios(rps, a, b, "rps")
+            cr = [float(r[4]["cpu_ratio"]) for r in cpu
+                  if r[3] == "%s:%s" % (a, b) and
+                  float(r[4]["cpu_ratio"]) > 0]
+            if not rr and not cr:
+                continue
+            if b == "plain2":
+                verdict = "(the method's spread: ideally 1)"
+            else:
+                ok = bool(rr) and statistics.median(rr) >= 0.97
+                targets.append((service, "req/s of edge >= 0.97x plain's",
+                                "%.4f" % statistics.median(rr)
+                                if rr else "-", ok))
+                verdict = "req/s >= 0.97: **%s**" % ("met" if ok
+                                                     else "NOT met")
+            w("| %s over %s | %s | %d | %s | %d | %s |" % (
+                b, a, fmt_q(rr, 4) if rr else "-", len(rr),
+                fmt_q(cr, 4) if cr else "-", len(cr), verdict))
+        # New connections: within the control's spread, or not.
+        ctl_c = round_ratios(conn, "plain", "plain2", "cps")
+        ctl_l = round_ratios(conn, "plain", "plain2", "p50_us")
+        w("\n| new connections, B over A | connections/s ratio | latency "
+          "p50 ratio | p99 ratio | rounds | verdict |")
+        w("| --- | --- | --- | --- | --- | --- |")
+        for a, b in (("plain", "edge-v1"), ("plain", "edge-v2"),
+                     ("plain", "plain2")):
+            cr = round_ratios(conn, a, b, "cps")
+            lr = round_ratios(conn, a, b, "p50_us")
+            pr = round_ratios(conn, a, b, "p99_us")
+            if not cr:
+                continue
+            if b == "plain2":
+                verdict = "(the method's spread: ideally 1)"
+            elif not ctl_c:
+                verdict = "(no control to compare with)"
+            else:
+                # Slower than the method can tell apart from nothing:
+                # fewer connections a second than the control's first
+                # quartile, or a p50 latency above its third.
+                mc, ml = statistics.median(cr), statistics.median(lr)
+                ok = mc >= quart(ctl_c)[1] and ml <= quart(ctl_l)[2]
+                targets.append((service, "accept path, %s headers, not "
+                                "measurably slower" % b[-2:],
+                                "conn/s %.4f, p50 %.4f (control's "
+                                "quartiles %.4f-%.4f, %.4f-%.4f)" % (
+                                    mc, ml, quart(ctl_c)[1],
+                                    quart(ctl_c)[2], quart(ctl_l)[1],
+                                    quart(ctl_l)[2]), ok))
+                verdict = ("**within** the control's spread" if ok else
+                           "**slower** than the control's spread")
+            w("| %s over %s | %s | %s | %s | %d | %s |" % (
+                b, a, fmt_q(cr, 4), fmt_q(lr, 4), fmt_q(pr, 4), len(cr),
+                verdict))
+        w("")
+    w("\n## Targets\n")
+    w("| service | target | measured (median of the per-round ratios) | "
+      "met |")
+    w("| --- | --- | --- | --- |")
+    for service, what, val, ok in targets:
+        w("| %s | %s | %s | %s |" % (service, what, val,
+                                     "yes" if ok else "**no**"))
+    w("""
+## Reading the figures
+
+- The control pairs two daemons of the same build and configuration,
+  measured exactly as the others: how far its median lands from 1, and
+  its quartiles, are the method's own spread on this machine.  A ratio
+  within that spread is no difference.  "Not measurably slower" above
+  means: edge's median connections/s ratio is at or above the control's
+  first quartile, and its median p50 latency ratio at or below the
+  control's third.
+- This is a shared virtual machine with 2 CPUs: single runs vary a lot
+  (see the ranges), and a neighbour's burst lands on whichever daemon
+  runs at the time.  The ratios within a round cancel most of it, the
+  paired concurrent CPU measure more (both daemons see the same moments).
+- Against edge, the clients do a little more work too: connrate builds
+  each header (getsockname, getpeername, and for v1 a formatted line) and
+  writes it with the byte; that is on CPU 1, but in a connect-echo-reset
+  loop it adds to each connection's latency, so the new-connection ratios
+  err on the pessimistic side.
+- The edge keys act at accept and at the header: a ping-pong connection
+  meets them once, so the req/s ratio shows the per-connection state
+  (the PROXY header's addresses, the per-source slot) and the method's
+  spread rather than the lookups.
+""")
+    w("\n<details><summary>Raw results (bench/edge.sh's lines)</summary>"
+      "\n\n```")
+    for line in open(args.raw):
+        w(line.rstrip("\n"))
+    w("```\n</details>")
+    with open(args.out, "w") as f:
+        f.write("\n".join(o) + "\n")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -747,6 +1019,22 @@ def main():
     p.add_argument("--scrape-every", required=True)
     p.add_argument("--c-setup", default="")
     p.set_defaults(fn=report)
+    p = sub.add_parser("edge-rules")
+    p.add_argument("allow", type=int)
+    p.add_argument("deny", type=int)
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(fn=cmd_edge_rules)
+    p = sub.add_parser("edge-report")
+    p.add_argument("raw")
+    p.add_argument("out")
+    p.add_argument("--cmd", required=True)
+    p.add_argument("--settings", required=True)
+    p.add_argument("--elapsed", required=True)
+    p.add_argument("--this-rev", required=True)
+    p.add_argument("--setup", required=True,
+                   help="allow=N deny=N conns=N size=N pp=V cr_threads=N")
+    p.add_argument("--quick", action="store_true")
+    p.set_defaults(fn=edge_report)
     args = ap.parse_args()
     sys.exit(args.fn(args) or 0)
 
