@@ -241,8 +241,8 @@ print(s.getsockname()[1] if host != "unix" else 0)
 PY
 }
 
-@test "send_proxy_protocol v1 and v2: the client's address, before its first bytes, in one write; not counted as its bytes" {
-	start_upstream UP first
+@test "send_proxy_protocol v1 and v2: the client's address, then its bytes, exactly; not counted as its bytes" {
+	start_upstream UP stream
 	for v in v1 v2; do
 		proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "send_proxy_protocol = \"$v\"; access_log = \"$ALOG\";"
 		start_daemon
@@ -258,7 +258,7 @@ else:
 print((h + b"hello").hex())
 PY
 )
-		wait_until 5000 grep -q "^first $want$" "$BATS_TEST_TMPDIR/UP.up"
+		wait_until 5000 grep -q "^stream $want$" "$BATS_TEST_TMPDIR/UP.up"
 		wait_until 5000 grep -q " 127.0.0.9:$sport 127.0.0.1:$UP_PORT [0-9]* 5 0 " "$ALOG"
 		stop_daemon
 	done
@@ -266,7 +266,7 @@ PY
 
 @test "send_proxy_protocol from a unix: listener: v2 says AF_UNIX, v1 says UNKNOWN" {
 	once_per_build
-	start_upstream UP first
+	start_upstream UP stream
 	SOCK=$BATS_TEST_TMPDIR/pp.sock
 	for v in v1 v2; do
 		proxy_conf "unix:$SOCK" "\"127.0.0.1:$UP_PORT\"" "send_proxy_protocol = \"$v\";"
@@ -274,9 +274,9 @@ PY
 		pp_client "unix:$SOCK"
 		stop_daemon
 	done
-	grep -q "^first $(printf 'PROXY UNKNOWN\r\nhello' | xxd -p | tr -d '\n')$" "$BATS_TEST_TMPDIR/UP.up"
+	grep -q "^stream $(printf 'PROXY UNKNOWN\r\nhello' | xxd -p | tr -d '\n')$" "$BATS_TEST_TMPDIR/UP.up"
 	# v2, PROXY, AF_UNIX stream, 216 bytes: an unnamed client, our path.
-	grep -q "^first 0d0a0d0a000d0a515549540a213100d800" "$BATS_TEST_TMPDIR/UP.up"
+	grep -q "^stream 0d0a0d0a000d0a515549540a213100d800" "$BATS_TEST_TMPDIR/UP.up"
 	grep -q "$(printf '%s' "$SOCK" | xxd -p | tr -d '\n')" "$BATS_TEST_TMPDIR/UP.up"
 }
 

@@ -23,9 +23,9 @@ and serves each connection in a thread until killed:
   sendhold send N bytes of the pattern, then hold without a FIN
   sink     half-close at once, then read until EOF or a reset and print
            "got N eof" or "got N reset"
-  first    print the connection's first read as "first HEX" (a PROXY
-           header, and the client's bytes if they came in the same
-           segment), then echo the rest as echo does
+  stream   read until the client's EOF, print all it sent as
+           "stream HEX" (a PROXY header, then the client's bytes), then
+           half-close
 """
 import socket
 import struct
@@ -52,12 +52,17 @@ def send_pattern(conn, n):
 
 def serve(mode, conn, n):
     try:
-        if mode == "first":
+        if mode == "stream":
             conn.settimeout(10)
-            print("first " + conn.recv(65536).hex(), flush=True)
-            conn.settimeout(None)
-            mode = "echo"
-        if mode == "echo":
+            got = b""
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                got += data
+            print("stream " + got.hex(), flush=True)
+            conn.shutdown(socket.SHUT_WR)
+        elif mode == "echo":
             try:
                 while True:
                     data = conn.recv(65536)
