@@ -62,6 +62,8 @@ rejected() {
 }
 
 @test "PROXY LOCAL and UNKNOWN keep the connection's own address" {
+	# Each client's own checks: the same with any loop_threads.
+	once_per_build
 	edge_conf 'proxy_protocol = true; proxy_protocol_from = ( "127.0.0.0/8" );'
 	start_daemon
 	run "${EDGE[@]}" header "$ADDR" v2-local
@@ -73,6 +75,8 @@ rejected() {
 }
 
 @test "hostile PROXY headers are refused with a reset and counted; others are served meanwhile" {
+	# Each client's own checks: the same with any loop_threads.
+	once_per_build
 	edge_conf 'proxy_protocol = true; proxy_protocol_from = ( "127.0.0.1/32" ); proxy_protocol_timeout = "400ms";'
 	start_daemon
 	for kind in v1-nocrlf v2-short v2-badcmd garbage; do
@@ -92,6 +96,8 @@ rejected() {
 }
 
 @test "a sender not in proxy_protocol_from is refused at accept, before a byte is read" {
+	# Each client's own checks: the same with any loop_threads.
+	once_per_build
 	edge_conf 'proxy_protocol = true; proxy_protocol_from = ( "127.0.0.1/32", "::1/128" );'
 	start_daemon
 	run "${EDGE[@]}" header "$ADDR" v1 --bind 127.0.0.2 --expect reset
@@ -133,6 +139,8 @@ EOC
 }
 
 @test "allow and deny: IPv4 prefixes, refused at accept with a reset" {
+	# Each client's own checks: the same with any loop_threads.
+	once_per_build
 	edge_conf 'allow = ( "127.0.0.0/29" ); deny = ( "127.0.0.2/32", "127.0.0.4/31" );'
 	start_daemon
 	for ip in 127.0.0.1 127.0.0.3 127.0.0.6; do
@@ -149,6 +157,8 @@ EOC
 }
 
 @test "allow and deny apply to the address a PROXY header names, IPv4-mapped too" {
+	# Each client's own checks: the same with any loop_threads.
+	once_per_build
 	edge_conf 'proxy_protocol = true; proxy_protocol_from = ( "127.0.0.1/32" ); deny = ( "192.0.2.0/24" );'
 	start_daemon
 	run "${EDGE[@]}" header "$ADDR" v2 --src 192.0.2.9 --expect reset
@@ -194,6 +204,8 @@ EOC
 }
 
 @test "per_source connection_rate: a burst of 8 at 5/10s serves 5 and refuses 3" {
+	# Each client's own checks: the same with any loop_threads.
+	once_per_build
 	edge_conf 'per_source = { connection_rate = "5/10s"; };'
 	start_daemon
 	run "${EDGE[@]}" conns "$ADDR" 8 --bind 127.0.0.3
@@ -204,6 +216,8 @@ EOC
 }
 
 @test "per_source with a PROXY header counts the client it names, not the balancer" {
+	# Each client's own checks: the same with any loop_threads.
+	once_per_build
 	edge_conf 'proxy_protocol = true; proxy_protocol_from = ( "127.0.0.1/32" ); per_source = { connection_rate = "2/1m"; };'
 	start_daemon
 	for i in 1 2; do
@@ -242,6 +256,8 @@ PY
 }
 
 @test "send_proxy_protocol v1 and v2: the client's address, then its bytes, exactly; not counted as its bytes" {
+	# Each client's own checks: the same with any loop_threads.
+	once_per_build
 	start_upstream UP stream
 	for v in v1 v2; do
 		proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "send_proxy_protocol = \"$v\"; access_log = \"$ALOG\";"
@@ -281,6 +297,8 @@ PY
 }
 
 @test "TCP keepalive on clients and upstreams, and TCP_NODELAY on both, seen on the daemon's own sockets" {
+	# Each client's own checks: the same with any loop_threads.
+	once_per_build
 	start_upstream UP echo
 	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" 'tcp_keepalive = { idle = "7s"; interval = "3s"; count = 4; }; upstream_tcp_keepalive = { idle = "11s"; };'
 	start_daemon
@@ -315,6 +333,8 @@ PY
 }
 
 @test "send_proxy_protocol: a client that resets before its first byte is a reset upstream too, not a FIN" {
+	# Each client's own checks: the same with any loop_threads.
+	once_per_build
 	start_upstream UP sink
 	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\"" "access_log = \"$ALOG\"; send_proxy_protocol = \"v1\";"
 	start_daemon
@@ -356,6 +376,8 @@ PY
 }
 
 @test "a client refused for max_connections keeps its per_source rate token" {
+	# Each client's own checks: the same with any loop_threads.
+	once_per_build
 	edge_conf 'max_connections = 1; per_source = { connection_rate = "2/1m"; };'
 	start_daemon
 	run "${EDGE[@]}" conns "$ADDR" 2 --bind 127.0.0.3

@@ -61,6 +61,8 @@ fill_queue() {
 }
 
 @test "an access log on a FIFO nobody reads never blocks the loop" {
+	# The pool's behaviour: the same with any loop_threads.
+	once_per_build
 	fifo=$BATS_TEST_TMPDIR/fifo
 	mkfifo "$fifo"
 	cat >"$CONF" <<EOC
@@ -90,6 +92,8 @@ EOC
 }
 
 @test "an access log whose flush found the worker queue full writes once the queue has room, with no new line or SIGUSR1" {
+	# The pool's behaviour: the same with any loop_threads.
+	once_per_build
 	three_logs_conf
 	start_daemon
 	fill_queue

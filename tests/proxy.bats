@@ -73,6 +73,8 @@ setup() {
 }
 
 @test "first upstream down: the next one serves the client" {
+	# One connection's behaviour: the same with any loop_threads.
+	once_per_build
 	start_upstream UP echo
 	refusing_ports 1
 	down=$REFUSING
@@ -164,6 +166,8 @@ setup() {
 }
 
 @test "a client that never reads while the upstream sends 200 MiB: RSS stays under 64 MiB" {
+	# One connection's behaviour: the same with any loop_threads.
+	once_per_build
 	start_upstream UP flood $((200 * 1024 * 1024))
 	proxy_conf "$ADDR" "\"127.0.0.1:$UP_PORT\""
 	start_daemon
@@ -207,6 +211,8 @@ setup() {
 }
 
 @test "fin_timeout bounds the half-open phase" {
+	# One connection's behaviour: the same with any loop_threads.
+	once_per_build
 	# The upstream half-closes at once; the client never finishes its
 	# side.  idle_timeout alone would wait 60 s.
 	start_upstream UP source 0
@@ -222,6 +228,8 @@ setup() {
 }
 
 @test "fin_timeout is an inactivity limit: a download after the client's half-close runs while it moves" {
+	# One connection's behaviour: the same with any loop_threads.
+	once_per_build
 	# After the client's EOF the upstream sends 20 x 64 KiB over 2 s,
 	# a block every 100 ms, then its FIN.
 	start_upstream UP drip 20
@@ -236,6 +244,8 @@ setup() {
 }
 
 @test "fin_timeout cuts a download that stops: the client gets every byte, then a reset, never a short EOF" {
+	# One connection's behaviour: the same with any loop_threads.
+	once_per_build
 	# After the client's EOF the upstream sends 10 x 64 KiB over 1 s,
 	# then holds without a FIN.
 	start_upstream UP driphold 10
@@ -311,6 +321,8 @@ setup() {
 }
 
 @test "a UNIX upstream with a full backlog is a failed attempt: the next upstream serves" {
+	# One connection's behaviour: the same with any loop_threads.
+	once_per_build
 	start_upstream UP echo
 	full=$BATS_TEST_TMPDIR/full.sock
 	python3 -c '
@@ -342,6 +354,8 @@ threading.Event().wait()
 }
 
 @test "an upstream that TCP gives up on resets the client: a cut reply never looks whole" {
+	# One connection's behaviour: the same with any loop_threads.
+	once_per_build
 	# A private network namespace: lo, a short tcp_retries2 and a
 	# blackhole route there touch nothing outside this test.
 	run timeout 60 unshare -n python3 "$BATS_TEST_DIRNAME/tools/peer_vanishes.py" "$AIO_BIN" "$BATS_TEST_TMPDIR"
@@ -350,6 +364,8 @@ threading.Event().wait()
 }
 
 @test "a client that resets while both directions wait elsewhere is noticed at once" {
+	# One connection's behaviour: the same with any loop_threads.
+	once_per_build
 	# The upstream never reads: client -> upstream is parked writing,
 	# upstream -> client parked reading; nothing waits on the client.
 	start_upstream UP hold
