@@ -126,11 +126,26 @@ addr_port(const struct sock_addr *sa)
 }
 
 /*
+ * 1 if an IPv4 datagram was sent to a broadcast or multicast address.
+ * The kernel's ipi_spec_dst (the local address a reply would use)
+ * differs from the destination ipi_addr only for those; it is 0 for a
+ * datagram that was queued before IP_PKTINFO was set (a socket systemd
+ * passed, with datagrams waiting), and then only the address can tell.
+ */
+static int
+v4_not_unicast(const struct in_pktinfo *pi)
+{
+	in_addr_t a = ntohl(pi->ipi_addr.s_addr);
+
+	if (pi->ipi_spec_dst.s_addr == htonl(INADDR_ANY))
+		return (IN_MULTICAST(a) || a == INADDR_BROADCAST);
+	return (pi->ipi_spec_dst.s_addr != pi->ipi_addr.s_addr);
+}
+
+/*
  * The reply's source, from datagram in's pktinfo, into the control
  * message of out (none if the kernel gave none).  -1 if the datagram was
- * sent to a broadcast or multicast address: not answered.  IPv4 tells
- * them apart by ipi_spec_dst (the local address a reply would use),
- * which differs from the destination ipi_addr only for those.
+ * sent to a broadcast or multicast address: not answered.
  */
 static int
 reply_source(const struct msghdr *in, struct msghdr *out, union udp_cmsg *c,
@@ -148,7 +163,7 @@ reply_source(const struct msghdr *in, struct msghdr *out, union udp_cmsg *c,
 		if (cm->cmsg_level == IPPROTO_IP &&
 		    cm->cmsg_type == IP_PKTINFO) {
 			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			if (pi.ipi_spec_dst.s_addr != pi.ipi_addr.s_addr)
+			if (v4_not_unicast(&pi))
 				return (-1);
 			pi.ipi_spec_dst = pi.ipi_addr;
 			pi.ipi_ifindex = 0;	/* routed as any reply */
