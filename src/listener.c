@@ -6,6 +6,12 @@
  * enforced here: over max_connections a new client is accepted and
  * closed at once, and fd exhaustion pauses accepting instead of spinning.
  *
+ * A UDP echo (a udp: address) is a listener too, for everything but its
+ * clients: its socket is opened, copied per loop thread, adopted from
+ * systemd, reconfigured, retired and summarised here like a TCP one,
+ * but its coroutine is datagram_loop(), which hands each batch of
+ * datagrams to udp.c, instead of accept_loop(); it has no connections.
+ *
  * With several loop threads, each has its own copy of every listener
  * (listener_open_copy()): its own socket or fd, accept coroutine,
  * counters, access log and upstreams, so that nothing on a client's path
