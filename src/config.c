@@ -178,6 +178,16 @@ static const char *const tcp_only[] = {
 	"reuseport", "allow", "deny", "per_source", "tcp_keepalive", NULL
 };
 
+/*
+ * Listener keys that a udp: address may not set: a UDP echo has no
+ * connections, so nothing to limit, time out or log per connection.
+ */
+static const char *const udp_refused[] = {
+	"backlog", "max_connections", "idle_timeout", "proxy_protocol",
+	"proxy_protocol_from", "proxy_protocol_timeout", "tcp_keepalive",
+	NULL
+};
+
 /* Listener keys that need proxy_protocol = true. */
 static const char *const proxy_protocol_keys[] = {
 	"proxy_protocol_from", "proxy_protocol_timeout", NULL
@@ -684,7 +694,7 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 	const char *str = config_setting_get_string(s), *why;
 	int64_t *num = (int64_t *)(base + k->offset);
 	char **strp = (char **)(base + k->offset);
-	int level;
+	int level, datagram = 0;
 
 	if (k->type == KEY_INT || k->type == KEY_INT_AUTO ||
 	    k->type == KEY_DURATION || k->type == KEY_SIZE) {
@@ -770,9 +780,11 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 		break;
 	case KEY_ADDRESS:
 		copy_string(p, s, strp, str);
-		if (sock_addr_parse(str, strlen(str),
-		    &((struct listen_conf *)base)->addr, &why) == -1)
+		if (sock_listen_parse(str, strlen(str),
+		    &((struct listen_conf *)base)->addr, &datagram,
+		    &why) == -1)
 			problem(p, s, "address \"%s\": %s", str, why);
+		((struct listen_conf *)base)->datagram = datagram;
 		break;
 	default:
 		break;
@@ -895,6 +907,30 @@ check_edge_keys(struct parse *p, const config_setting_t *g,
 		    "connection_rate (or both)");
 }
 
+/*
+ * A udp: listener: an echo, without the keys of connections.  Its
+ * per_source limits datagrams by connection_rate alone.
+ */
+static void
+check_udp_keys(struct parse *p, const config_setting_t *g,
+    const struct listen_conf *lc)
+{
+	const config_setting_t *s;
+
+	if (lc->service != SERVICE_ECHO &&
+	    (s = config_setting_get_member(g, "service")) != NULL)
+		problem(p, s, "service: a udp: listener serves only \"echo\"");
+	reject_keys(p, g, udp_refused, "not for a udp: address (a UDP "
+	    "echo has no connections)");
+	reject_keys(p, g, (const char *const[]){ "access_log", NULL },
+	    "not for a udp: address (no access log line per datagram; a "
+	    "summary is logged at exit)");
+	if ((s = config_setting_get_member(g, "per_source")) != NULL &&
+	    (s = config_setting_get_member(s, "max_connections")) != NULL)
+		problem(p, s, "per_source.max_connections: not for a udp: "
+		    "address (only connection_rate, per datagram)");
+}
+
 /* Keys that depend on the address family (if the address parsed). */
 static void
 check_address_keys(struct parse *p, const config_setting_t *g,
@@ -902,6 +938,8 @@ check_address_keys(struct parse *p, const config_setting_t *g,
 {
 	if (lc->addr.len == 0)
 		return;
+	if (lc->datagram)
+		check_udp_keys(p, g, lc);
 	if (lc->addr.ss.ss_family == AF_UNIX)
 		reject_keys(p, g, tcp_only, "not for a unix: address");
 	else
@@ -927,6 +965,7 @@ check_unique(struct parse *p, const struct config *cfg,
 				    a->name, b->line);
 			else if (a->address && b->address &&
 			    a->addr.len != 0 && b->addr.len != 0 &&
+			    a->datagram == b->datagram &&
 			    sock_addr_equal(&a->addr, &b->addr))
 				problem(p, config_setting_get_elem(list,
 				    (unsigned)i), "listener \"%s\": address "

@@ -64,6 +64,7 @@ struct listen_conf {
 	char		*name;
 	char		*address;	/* as written in the file */
 	struct sock_addr addr;
+	int64_t		 datagram;	/* "udp:": a UDP echo (RFC 862) */
 	int64_t		 service;	/* enum service */
 	int64_t		 backlog;
 	int64_t		 max_connections;

@@ -83,7 +83,7 @@ open_listener(struct daemon *d, const struct listen_conf *lc, int npassed,
 		if (names != NULL && !passed[k] &&
 		    strcmp(names[k], lc->name) == 0 &&
 		    notify_socket_is(SD_LISTEN_FDS_START + k, &lc->addr.ss,
-		    lc->addr.len))
+		    lc->addr.len, (int)lc->datagram))
 			break;
 	if (k == npassed)
 		for (k = 0; k < npassed; k++)
@@ -99,10 +99,12 @@ open_listener(struct daemon *d, const struct listen_conf *lc, int npassed,
 	}
 	fd = SD_LISTEN_FDS_START + k;
 	passed[k] = 1;
-	if (!notify_socket_is(fd, &lc->addr.ss, lc->addr.len)) {
+	if (!notify_socket_is(fd, &lc->addr.ss, lc->addr.len,
+	    (int)lc->datagram)) {
 		log_write(LOG_LEVEL_CRIT, 0, "listener %s: the socket systemd "
-		    "passed as \"%s\" is not a listening stream socket on %s",
-		    lc->name, lc->name, lc->address);
+		    "passed as \"%s\" is not a %s socket on %s",
+		    lc->name, lc->name, lc->datagram ? "UDP" :
+		    "listening stream", lc->address);
 		return (NULL);
 	}
 	if ((l = listener_adopt(d->cfg, lc, fd, d->loop, d->pool)) == NULL)

@@ -222,6 +222,12 @@ edge_source_enter(struct edge_limits *el, const struct sock_addr *addr,
 	}
 }
 
+int
+edge_source_datagram(struct edge_limits *el, const struct sock_addr *addr)
+{
+	return (srclimit_datagram(el->table, addr, clock_now()) ? 0 : -1);
+}
+
 void
 edge_source_leave(struct edge_limits *el, const struct srclimit_ticket *ticket)
 {

@@ -88,6 +88,13 @@ int	edge_limits_same(const struct edge_limits *,
 int	edge_source_enter(struct edge_limits *, const struct sock_addr *,
 	    struct srclimit_ticket *, enum stats_reject *, const char **);
 
+/*
+ * edge_source_datagram(el, addr):
+ * One datagram from addr to a UDP echo: 0 if within per_source's
+ * connection_rate (a token per datagram), -1 if over it.
+ */
+int	edge_source_datagram(struct edge_limits *, const struct sock_addr *);
+
 /* edge_source_leave(el, ticket): that client has gone. */
 void	edge_source_leave(struct edge_limits *, const struct srclimit_ticket *);
 

@@ -620,6 +620,38 @@ io_accept(int lfd, struct sock_addr *peer, int64_t deadline)
 }
 
 int
+io_recv_batch(int fd, struct mmsghdr *msgs, unsigned n)
+{
+	struct io_fd *f;
+	size_t bytes;
+	int got, i;
+
+	for (;;) {
+		/* As io_accept(): a wait for its turn is idle too, and a
+		 * retired listener takes no more. */
+		if (loop_slice_spent() && loop_yield_idle() == -1)
+			return (-1);
+		if ((f = fd_find(fd)) != NULL && f->aborted != 0) {
+			errno = f->aborted;
+			return (-1);
+		}
+		got = recvmmsg(fd, msgs, n, MSG_DONTWAIT, NULL);
+		if (got > 0) {
+			for (bytes = 0, i = 0; i < got; i++)
+				bytes += msgs[i].msg_len + IO_CALL_COST;
+			loop_spend(bytes);
+			return (got);
+		}
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1 && errno != EAGAIN)
+			return (-1);
+		if (park_until(fd, IO_READ, -1, LOOP_WAIT_IDLE) == -1)
+			return (-1);
+	}
+}
+
+int
 io_connect(int fd, const struct sock_addr *addr, int64_t deadline)
 {
 	socklen_t len = sizeof(int);

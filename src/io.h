@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+struct mmsghdr;
 struct sock_addr;
 
 /*
@@ -140,6 +141,18 @@ void	io_look(int, int64_t *, int64_t);
  * (EMFILE...).  May park.
  */
 int	io_accept(int, struct sock_addr *, int64_t);
+
+/*
+ * io_recv_batch(fd, msgs, n):
+ * Receive up to n datagrams on the UDP socket fd (recvmmsg(2) without
+ * waiting for the batch to fill), parking until one arrives.  The wait
+ * is idle, as io_accept()'s: a drain cancels it first, and so does an
+ * io_abort() (checked again after waiting for its turn).  Spends from
+ * the slice: the bytes and a cost per datagram.  Returns how many, or
+ * -1 with errno ECANCELED, an io_abort() error or a recvmmsg(2) error.
+ * May park.
+ */
+int	io_recv_batch(int, struct mmsghdr *, unsigned);
 
 /*
  * io_connect(fd, addr, deadline):

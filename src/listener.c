@@ -6,6 +6,12 @@
  * enforced here: over max_connections a new client is accepted and
  * closed at once, and fd exhaustion pauses accepting instead of spinning.
  *
+ * A UDP echo (a udp: address) is a listener too, for everything but its
+ * clients: its socket is opened, copied per loop thread, adopted from
+ * systemd, reconfigured, retired and summarised here like a TCP one,
+ * but its coroutine is datagram_loop(), which hands each batch of
+ * datagrams to udp.c, instead of accept_loop(); it has no connections.
+ *
  * With several loop threads, each has its own copy of every listener
  * (listener_open_copy()): its own socket or fd, accept coroutine,
  * counters, access log and upstreams, so that nothing on a client's path
@@ -57,6 +63,7 @@
 #include "loop.h"
 #include "sock.h"
 #include "stats.h"
+#include "udp.h"
 #include "upstream.h"
 
 _Static_assert(CONN_CLOSE_MAX <= STATS_CLOSE_MAX,
@@ -81,6 +88,8 @@ struct listener_group {
 	atomic_uint_fast64_t closed[CONN_CLOSE_MAX];
 	atomic_uint_fast64_t bytes_in;
 	atomic_uint_fast64_t bytes_out;
+	atomic_uint_fast64_t datagrams[STATS_UDP_MAX];	/* UDP echo */
+	atomic_int	 datagram;	/* a UDP echo: its summary */
 	char		 name[CONFIG_NAME_MAX + 1];	/* for the summary */
 };
 
@@ -116,6 +125,8 @@ struct listener {
 	int		 accepting;	/* its accept coroutine runs */
 	int		 retired;	/* a reload removed it */
 	int		 adopted;	/* its socket came from systemd */
+	struct udp	*udp;		/* a UDP echo's batch buffers */
+	struct udp_tally tally;		/* a UDP echo's counts */
 	struct listener	*next_retired, **prev_retired;	/* this thread's */
 };
 
@@ -177,6 +188,8 @@ settings_create(const struct config *cfg, const struct listen_conf *lc,
 		return (NULL);
 	}
 	set->slot = stats_listener_slot(set->stats);
+	if (lc->datagram)
+		stats_listener_mark_datagram(set->stats);
 	if (upstreams != NULL)
 		set->upstreams = upstreams_hold(upstreams);
 	else if (lc->service == SERVICE_PROXY && (set->upstreams =
@@ -255,8 +268,12 @@ listener_open(const struct config *cfg, const struct listen_conf *lc,
 	if ((l->set = settings_create(cfg, lc, NULL, loop, pool,
 	    NULL, NULL)) == NULL)
 		return (listener_fail(l));
-	if ((l->fd = sock_listen(&lc->addr, (int)lc->backlog,
-	    (mode_t)lc->socket_mode, (gid_t)lc->socket_group)) == -1)
+	if (lc->datagram)
+		l->fd = sock_udp_open(&lc->addr, 0);
+	else
+		l->fd = sock_listen(&lc->addr, (int)lc->backlog,
+		    (mode_t)lc->socket_mode, (gid_t)lc->socket_group);
+	if (l->fd == -1)
 		return (listener_fail(l));
 	if (path != NULL && stat(path, &st) == 0) {
 		l->unix_dev = st.st_dev;
@@ -287,7 +304,8 @@ listener_adopt(const struct config *cfg, const struct listen_conf *lc,
 	    NULL, NULL)) == NULL ||
 	    (flags = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    (lc->datagram && sock_udp_pktinfo(fd, lc->addr.ss.ss_family) == -1))
 		return (listener_fail(l));
 	return (listener_serve(l, pool, NULL));
 }
@@ -298,6 +316,8 @@ listener_copy_socket(const struct listener *first)
 	const struct listen_conf *lc = first->set->lc;
 
 	/* systemd's socket was not made to be joined: share it. */
+	if (!first->adopted && lc->datagram && lc->reuseport)
+		return (sock_udp_open(&lc->addr, 1));
 	if (!first->adopted && sock_unix_path(&lc->addr) == NULL &&
 	    lc->reuseport)
 		return (sock_listen_join(&lc->addr, (int)lc->backlog));
@@ -326,7 +346,8 @@ listener_open_copy(const struct listener *first, const struct config *cfg,
 int
 listener_same_socket(const struct listener *l, const struct listen_conf *lc)
 {
-	return (sock_addr_equal(&l->set->lc->addr, &lc->addr));
+	return (l->set->lc->datagram == lc->datagram &&
+	    sock_addr_equal(&l->set->lc->addr, &lc->addr));
 }
 
 /* 1 if the two access_log settings name the same file (or none). */
@@ -433,6 +454,11 @@ listener_serve(struct listener *l, struct pool *pool,
 {
 	const struct listen_conf *lc = l->set->lc;
 
+	if (lc->datagram) {
+		atomic_store(&l->group->datagram, 1);
+		if ((l->udp = udp_create()) == NULL)
+			return (listener_fail(l));
+	}
 	if (lc->access_log != NULL) {
 		if ((l->log = accesslog_create(lc->access_log, pool,
 		    first != NULL ? first->log : NULL)) == NULL)
@@ -506,6 +532,33 @@ listener_name(const struct listener *l)
 	return (l->set->lc->name);
 }
 
+/* The summary of a UDP echo's group g: datagrams by result, bytes. */
+static void
+log_summary_udp(struct listener_group *g)
+{
+	static const char *const names[STATS_UDP_MAX] = { "echoed", "port",
+	    "rate", "denied", "send buffer full" };
+	char line[256];
+	uint64_t k, dropped = 0;
+	size_t n;
+	int i;
+
+	for (i = STATS_UDP_ECHOED + 1; i < STATS_UDP_MAX; i++)
+		dropped += atomic_load(&g->datagrams[i]);
+	n = (size_t)snprintf(line, sizeof(line), "%llu datagrams echoed, "
+	    "%llu dropped", (unsigned long long)atomic_load(
+	    &g->datagrams[STATS_UDP_ECHOED]), (unsigned long long)dropped);
+	for (i = STATS_UDP_ECHOED + 1; i < STATS_UDP_MAX && n < sizeof(line);
+	    i++)
+		if ((k = atomic_load(&g->datagrams[i])) > 0)
+			n += (size_t)snprintf(line + n, sizeof(line) - n,
+			    ", %llu %s", (unsigned long long)k, names[i]);
+	log_info("%s%s: %s; %llu bytes in, %llu bytes out", g->name,
+	    atomic_load(&g->retired) ? " (removed by a reload)" : "", line,
+	    (unsigned long long)atomic_load(&g->bytes_in),
+	    (unsigned long long)atomic_load(&g->bytes_out));
+}
+
 /* The summary of group g, all its copies' counters folded in. */
 static void
 log_summary(struct listener_group *g)
@@ -541,13 +594,18 @@ group_leave(struct listener *l)
 
 	atomic_fetch_add(&g->total, l->total);
 	atomic_fetch_add(&g->bytes_in, l->bytes_in);
-	atomic_fetch_add(&g->bytes_out, l->bytes_out);
+	atomic_fetch_add(&g->bytes_out, l->bytes_out + l->tally.bytes_out);
+	atomic_fetch_add(&g->bytes_in, l->tally.bytes_in);
 	for (i = 0; i < CONN_CLOSE_MAX; i++)
 		atomic_fetch_add(&g->closed[i], l->closed[i]);
+	for (i = 0; i < STATS_UDP_MAX; i++)
+		atomic_fetch_add(&g->datagrams[i], l->tally.datagrams[i]);
 	if (atomic_fetch_sub(&g->refs, 1) > 1)
 		return;
 	/* One that never started (a failed start or reload): none. */
-	if (atomic_load(&g->started))
+	if (atomic_load(&g->started) && atomic_load(&g->datagram))
+		log_summary_udp(g);
+	else if (atomic_load(&g->started))
 		log_summary(g);
 	free(g);
 }
@@ -560,6 +618,7 @@ listener_free(struct listener *l)
 	listener_close(l);
 	retired_unlink(l);
 	accesslog_free(l->log);
+	udp_free(l->udp);
 	group_leave(l);
 	settings_free(l->set);
 	free(l);
@@ -899,12 +958,55 @@ accept_loop(void *arg)
 	retired_free_if_done(l);	/* the last use of l */
 }
 
+/* recvmmsg failed (not for the stop): pause.  -1 once cancelled. */
+static int
+receive_failed(struct listener *l)
+{
+	if (log_ratelimit(&l->group->warned_accept))
+		log_warn("%s: recvmmsg (pausing %d ms)", listener_name(l),
+		    ACCEPT_PAUSE_MS);
+	return (io_pause(clock_now() + ACCEPT_PAUSE_MS));
+}
+
+/*
+ * A UDP echo's coroutine, in place of accept_loop(): a batch at a time
+ * (udp.c), each under the settings current when it starts, held across
+ * its wait in case a reload replaces them meanwhile.
+ */
+static void
+datagram_loop(void *arg)
+{
+	struct listener *l = arg;
+	struct listener_settings *set;
+	char where[32];
+	int r;
+
+	while (!l->retired) {
+		set = l->set;
+		set->holds++;
+		r = udp_echo_batch(l->udp, l->fd, set->lc, set->limits,
+		    set->slot, &l->tally);
+		settings_free(set);
+		if (r == -1 && (errno == ECANCELED || errno == EBADF ||
+		    receive_failed(l) == -1))
+			break;
+	}
+	listener_close(l);
+	log_info("%s: stopped receiving%s (%llu datagrams echoed)",
+	    listener_name(l), thread_text(l, " on loop thread ", where,
+	    sizeof(where)), (unsigned long long)l->tally.datagrams[
+	    STATS_UDP_ECHOED]);
+	l->accepting = 0;
+	retired_free_if_done(l);	/* the last use of l */
+}
+
 int
 listener_start(struct listener *l)
 {
 	atomic_store(&l->group->started, 1);
 	l->accepting = 1;	/* before it runs: it may end at once */
-	if (loop_spawn(l->loop, accept_loop, l) == -1) {
+	if (loop_spawn(l->loop, l->udp != NULL ? datagram_loop : accept_loop,
+	    l) == -1) {
 		l->accepting = 0;
 		return (-1);
 	}

@@ -136,10 +136,13 @@ notify_passed_sockets(char ***names)
 }
 
 int
-notify_socket_is(int fd, const void *addr, unsigned len)
+notify_socket_is(int fd, const void *addr, unsigned len, int datagram)
 {
 	const struct sockaddr_un *sun = addr;
 
+	if (datagram)	/* listening: -1, as a datagram socket never is */
+		return (sd_is_socket_sockaddr(fd, SOCK_DGRAM, addr, len,
+		    -1) > 0);
 	if (sun->sun_family == AF_UNIX)
 		return (sd_is_socket_unix(fd, SOCK_STREAM, 1, sun->sun_path,
 		    0) > 0);

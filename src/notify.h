@@ -56,11 +56,12 @@ void	notify_reloading(void);
 int	notify_passed_sockets(char ***);
 
 /*
- * notify_socket_is(fd, addr, len):
- * 1 if fd is a listening stream socket bound to the address addr (len
- * bytes: an IPv4, IPv6 or UNIX sockaddr), else 0.
+ * notify_socket_is(fd, addr, len, datagram):
+ * 1 if fd is a listening stream socket (datagram: a datagram socket,
+ * ListenDatagram=) bound to the address addr (len bytes: an IPv4, IPv6
+ * or UNIX sockaddr), else 0.
  */
-int	notify_socket_is(int, const void *, unsigned);
+int	notify_socket_is(int, const void *, unsigned, int);
 
 /* notify_watchdog(): WATCHDOG=1. */
 void	notify_watchdog(void);

@@ -33,6 +33,10 @@ static const char *const reject_names[STATS_REJECT_MAX] = {
 	"max_connections", "out_of_memory", "denied", "proxy_from",
 	"proxy_header", "source_limit", "source_rate",
 };
+static const char *const udp_names[STATS_UDP_MAX] = {
+	"echoed", "dropped_port", "dropped_rate", "dropped_denied",
+	"dropped_full",
+};
 static const char *const connect_names[STATS_CONNECT_MAX] = {
 	"ok", "refused", "timeout", "error", "resolve_failed",
 };
@@ -205,6 +209,14 @@ render_listeners(struct prom_buf *pb, const struct stats_snapshot *s,
 	    log_dropped);
 	if (pace(began) == -1)
 		return (-1);
+	prom_family(pb, "aio_echod_udp_datagrams_total", "counter",
+	    "Datagrams a UDP echo received, by what became of them.");
+	for (i = 0; i < s->nlisteners; i++)
+		if (s->listeners[i].datagram)
+			by_label(pb, "aio_echod_udp_datagrams_total",
+			    listener_label(&ls, s->listeners[i].name),
+			    "result", udp_names, s->listeners[i].udp,
+			    STATS_UDP_MAX);
 	prom_family(pb, "aio_echod_connection_duration_seconds", "histogram",
 	    "How long client connections lasted.");
 	for (i = 0; i < s->nlisteners; i++) {

@@ -26,6 +26,7 @@
 #include "log.h"
 
 #define UNIX_PREFIX	"unix:"
+#define UDP_PREFIX	"udp:"
 /* How long the stale-socket probe waits for a connect in progress. */
 #define UNIX_PROBE_MS	100
 
@@ -145,6 +146,26 @@ sock_addr_parse(const char *buf, size_t len, struct sock_addr *sa,
 	if (hlen > 0 && buf[0] == '[')
 		return (parse_inet6(buf, hlen, port, sa, why));
 	return (parse_inet4(buf, hlen, port, sa, why));
+}
+
+int
+sock_listen_parse(const char *buf, size_t len, struct sock_addr *sa,
+    int *datagram, const char **why)
+{
+	size_t plen = sizeof(UDP_PREFIX) - 1;
+
+	*datagram = 0;
+	if (len < plen || memcmp(buf, UDP_PREFIX, plen) != 0)
+		return (sock_addr_parse(buf, len, sa, why));
+	*datagram = 1;
+	if (sock_addr_parse(buf + plen, len - plen, sa, why) == -1)
+		return (-1);
+	if (sa->ss.ss_family == AF_UNIX) {
+		memset(sa, 0, sizeof(*sa));
+		return (fail(why, "a udp: address is udp:IPV4:PORT or "
+		    "udp:[IPV6]:PORT, not a UNIX path"));
+	}
+	return (0);
 }
 
 /*
@@ -565,6 +586,43 @@ sock_listen_join(const struct sock_addr *sa, int backlog)
 		return (-1);
 	}
 	return (listen_on(sa, backlog, 0, (gid_t)-1, 1));
+}
+
+int
+sock_udp_pktinfo(int fd, int family)
+{
+	int on = 1;
+
+	if (family == AF_INET6)
+		return (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on,
+		    sizeof(on)));
+	return (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)));
+}
+
+int
+sock_udp_open(const struct sock_addr *sa, int join)
+{
+	int fd, on = 1, family = sa->ss.ss_family, saved;
+
+	if (family != AF_INET && family != AF_INET6) {
+		errno = EAFNOSUPPORT;
+		return (-1);
+	}
+	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return (-1);
+	if ((join &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1) ||
+	    (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
+	    sock_udp_pktinfo(fd, family) == -1 ||
+	    bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	return (fd);
 }
 
 int

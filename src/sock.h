@@ -29,6 +29,16 @@ struct sock_addr {
 int	sock_addr_parse(const char *, size_t, struct sock_addr *,
 	    const char **);
 
+/*
+ * sock_listen_parse(buf, len, sa, datagram, why):
+ * A listener's address: as sock_addr_parse(), or "udp:IPV4:PORT" or
+ * "udp:[IPV6]:PORT" for a UDP one (*datagram set to 1; else 0).  A UNIX
+ * path cannot be UDP.  Returns 0, or -1 with errno EINVAL and *why set.
+ * Allocates nothing.  Any thread.
+ */
+int	sock_listen_parse(const char *, size_t, struct sock_addr *, int *,
+	    const char **);
+
 /* Longest host name sock_name_parse() accepts, NUL included. */
 #define SOCK_NAME_MAX	254
 
@@ -100,6 +110,25 @@ int	sock_listen_share(int);
  * be shared this way (EAFNOSUPPORT).  Returns the fd, or -1.
  */
 int	sock_listen_join(const struct sock_addr *, int);
+
+/*
+ * sock_udp_open(sa, join):
+ * A non-blocking, close-on-exec UDP socket bound to sa (IPV6_V6ONLY for
+ * IPv6), that reports where each datagram was sent (IP_PKTINFO,
+ * IPV6_RECVPKTINFO), so a reply can leave from that address.  join: as
+ * sock_listen_join(), a socket of its own on the port of a socket
+ * shared by sock_listen_share() (EADDRINUSE if there is none).  No
+ * SO_REUSEADDR: for UDP it would let another socket bind the same
+ * port.  Returns the fd, or -1 with errno set.
+ */
+int	sock_udp_open(const struct sock_addr *, int);
+
+/*
+ * sock_udp_pktinfo(fd, family):
+ * Ask the kernel to report each datagram's destination address on the
+ * UDP socket fd (a socket systemd passed).  Returns 0 or -1.
+ */
+int	sock_udp_pktinfo(int, int);
 
 /*
  * sock_tune_stream(fd, family):

@@ -44,6 +44,7 @@ struct block {
 struct stats_listener {
 	struct block		 b;		/* first */
 	_Atomic uint64_t	 log_dropped;
+	atomic_int		 datagram;	/* a UDP echo */
 	struct stats_listener_slot slot[];	/* [nthreads] */
 };
 
@@ -228,6 +229,12 @@ stats_listener_slot(struct stats_listener *st)
 }
 
 void
+stats_listener_mark_datagram(struct stats_listener *st)
+{
+	atomic_store(&st->datagram, 1);
+}
+
+void
 stats_listener_log_dropped(struct stats_listener *st, uint64_t n)
 {
 	atomic_fetch_add(&st->log_dropped, n);
@@ -298,6 +305,7 @@ listener_sum(struct stats_listener_sum *s, struct stats_listener *st)
 	int i, k;
 
 	s->log_dropped = atomic_load(&st->log_dropped);
+	s->datagram = atomic_load(&st->datagram);
 	for (i = 0; i < nthreads; i++) {
 		t = &st->slot[i];
 		s->accepted += get(&t->accepted);
@@ -308,6 +316,8 @@ listener_sum(struct stats_listener_sum *s, struct stats_listener *st)
 			s->closed[k] += get(&t->closed[k]);
 		s->bytes_in += get(&t->bytes_in);
 		s->bytes_out += get(&t->bytes_out);
+		for (k = 0; k < STATS_UDP_MAX; k++)
+			s->udp[k] += get(&t->udp[k]);
 		hist_sum(&s->duration, &t->duration);
 	}
 }

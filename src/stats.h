@@ -42,6 +42,18 @@ enum stats_reject {
 	STATS_REJECT_MAX
 };
 
+/* What became of a datagram a UDP echo received. */
+enum stats_udp {
+	STATS_UDP_ECHOED,	/* "echoed": sent back whole */
+	STATS_UDP_DROPPED_PORT,	/* "dropped_port": from a port below 1024
+				   or of a small service (a loop guard) */
+	STATS_UDP_DROPPED_RATE,	/* "dropped_rate": per_source's rate */
+	STATS_UDP_DROPPED_DENIED,	/* "dropped_denied": allow, deny */
+	STATS_UDP_DROPPED_FULL,	/* "dropped_full": the send buffer was
+				   full, or sending failed */
+	STATS_UDP_MAX
+};
+
 /* The result of one upstream connect attempt. */
 enum stats_connect {
 	STATS_CONNECT_OK,
@@ -81,6 +93,7 @@ struct stats_listener_slot {
 	_Atomic uint64_t closed[STATS_CLOSE_MAX];
 	_Atomic uint64_t bytes_in;	/* from clients */
 	_Atomic uint64_t bytes_out;	/* to clients */
+	_Atomic uint64_t udp[STATS_UDP_MAX];	/* datagrams, UDP echo */
 	struct stats_hist duration;
 } __attribute__((aligned(64)));
 
@@ -165,6 +178,13 @@ struct stats_listener_slot	*stats_listener_slot(struct stats_listener *);
 void	stats_listener_log_dropped(struct stats_listener *, uint64_t);
 
 /*
+ * stats_listener_mark_datagram(st):
+ * st's listener is a UDP echo: a scrape shows its datagrams.  Any
+ * thread.
+ */
+void	stats_listener_mark_datagram(struct stats_listener *);
+
+/*
  * stats_upstream_get(listener, text):
  * The counters of upstream text (as configured) of the listener called
  * listener, made if new, held by the caller.  Returns them, or NULL with
@@ -207,6 +227,8 @@ struct stats_listener_sum {
 	uint64_t	 closed[STATS_CLOSE_MAX];
 	uint64_t	 bytes_in, bytes_out;
 	uint64_t	 log_dropped;
+	uint64_t	 udp[STATS_UDP_MAX];
+	int		 datagram;	/* a UDP echo */
 	struct stats_hist_sum duration;
 };
 

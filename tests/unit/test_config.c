@@ -763,6 +763,62 @@ test_unit_parsers(void)
 	    &v) == 0, "a rate whose N * ms overflows is ERANGE");
 }
 
+/* udp: listeners: what they take, what they refuse, at which line. */
+static void
+test_udp_keys(void)
+{
+	struct config *cfg;
+
+	cfg = config_load_string("listeners = (\n"
+	    " { name = \"u\"; address = \"udp:127.0.0.1:7007\";"
+	    " service = \"echo\"; allow = ( \"127.0.0.0/8\" );"
+	    " per_source = { connection_rate = \"100/1s\"; }; },\n"
+	    " { name = \"t\"; address = \"127.0.0.1:7007\";"
+	    " service = \"echo\"; },\n"
+	    " { name = \"u6\"; address = \"udp:[::1]:7\";"
+	    " service = \"echo\"; reuseport = false; }\n);\n", "t.conf");
+	CHECK(cfg != NULL && cfg->nlisteners == 3 &&
+	    cfg->listeners[0].datagram == 1 &&
+	    cfg->listeners[0].addr.ss.ss_family == AF_INET &&
+	    cfg->listeners[0].per_source.rate_n == 100 &&
+	    cfg->listeners[1].datagram == 0 &&
+	    cfg->listeners[2].datagram == 1 &&
+	    cfg->listeners[2].addr.ss.ss_family == AF_INET6,
+	    "udp: listeners load, and TCP and UDP may share an address:port");
+	config_free(cfg);
+	BAD("udp: proxy or metrics",
+	    "listeners = ( { name = \"u\"; address = \"udp:127.0.0.1:1\";\n"
+	    " service = \"metrics\"; } );\n",
+	    "t.conf:2: service: a udp: listener serves only \"echo\"");
+	BAD("udp: keys of connections",
+	    "listeners = ( { name = \"u\"; address = \"udp:127.0.0.1:1\";"
+	    " service = \"echo\";\n max_connections = 10;\n"
+	    " idle_timeout = \"10s\";\n access_log = \"/tmp/x\";\n"
+	    " proxy_protocol = true;\n tcp_keepalive = { idle = \"1m\"; };\n"
+	    " socket_mode = \"0600\";\n backlog = 5;\n"
+	    " per_source = {\n max_connections = 2; }; } );\n",
+	    "t.conf:2: max_connections: not for a udp: address",
+	    "t.conf:3: idle_timeout: not for a udp: address",
+	    "t.conf:4: access_log: not for a udp: address (no access log "
+	    "line per datagram; a summary is logged at exit)",
+	    "t.conf:5: proxy_protocol: not for a udp: address",
+	    "t.conf:6: tcp_keepalive: not for a udp: address",
+	    "t.conf:7: socket_mode: only for a unix: address",
+	    "t.conf:8: backlog: not for a udp: address",
+	    "t.conf:10: per_source.max_connections: not for a udp: address");
+	BAD("udp: on a UNIX path",
+	    "listeners = ( { name = \"u\";\n address = \"udp:unix:/tmp/u\";"
+	    " service = \"echo\"; } );\n",
+	    "t.conf:2: address \"udp:unix:/tmp/u\": a udp: address is");
+	BAD("two udp: listeners on one address",
+	    "listeners = (\n"
+	    " { name = \"a\"; address = \"udp:127.0.0.1:1\"; service = \"echo\"; },\n"
+	    " { name = \"b\"; address = \"udp:127.0.0.1:1\"; service = \"echo\"; }\n"
+	    ");\n",
+	    "t.conf:3: listener \"b\": address udp:127.0.0.1:1 already used by "
+	    "listener \"a\" (line 2)");
+}
+
 int
 main(void)
 {
@@ -781,5 +837,6 @@ main(void)
 	test_edge_keys();
 	test_unit_parsers();
 	test_out_of_memory();
+	test_udp_keys();
 	return (check_done());
 }

@@ -543,6 +543,76 @@ test_listen_share(void)
 	    "UNIX sockets cannot be joined");
 }
 
+/* "udp:" addresses: the flag, the address, and what is refused. */
+static void
+test_listen_parse(void)
+{
+	struct sock_addr sa, plain;
+	const char *why = NULL;
+	char out[SOCK_ADDR_STRLEN];
+	int dg = -1;
+
+	CHECK(sock_listen_parse("udp:127.0.0.1:7007", 18, &sa, &dg,
+	    &why) == 0 && dg == 1 && sa.ss.ss_family == AF_INET &&
+	    strcmp(sock_addr_format(&sa, out, sizeof(out)),
+	    "127.0.0.1:7007") == 0, "udp:127.0.0.1:7007 is UDP on that address");
+	CHECK(sock_listen_parse("udp:[::1]:7", 11, &sa, &dg, &why) == 0 &&
+	    dg == 1 && sa.ss.ss_family == AF_INET6 &&
+	    strcmp(sock_addr_format(&sa, out, sizeof(out)), "[::1]:7") == 0,
+	    "udp:[::1]:7 is UDP on IPv6");
+	CHECK(sock_listen_parse("127.0.0.1:7007", 14, &sa, &dg, &why) == 0 &&
+	    dg == 0 && sock_addr_parse("127.0.0.1:7007", 14, &plain,
+	    &why) == 0 && sock_addr_equal(&sa, &plain),
+	    "without udp: it is TCP, parsed as sock_addr_parse() does");
+	CHECK(sock_listen_parse("unix:/tmp/x", 11, &sa, &dg, &why) == 0 &&
+	    dg == 0 && sa.ss.ss_family == AF_UNIX, "unix: is a stream");
+	why = NULL;
+	CHECK(sock_listen_parse("udp:unix:/tmp/x", 15, &sa, &dg,
+	    &why) == -1 && errno == EINVAL && why != NULL &&
+	    strstr(why, "not a UNIX path") != NULL,
+	    "udp:unix:PATH is refused: %s", why ? why : "");
+	CHECK(sock_listen_parse("udp:", 4, &sa, &dg, &why) == -1 &&
+	    sock_listen_parse("udp:127.0.0.1", 13, &sa, &dg, &why) == -1 &&
+	    sock_listen_parse("udp:127.0.0.1:0", 15, &sa, &dg, &why) == -1 &&
+	    sock_listen_parse("UDP:127.0.0.1:7", 15, &sa, &dg, &why) == -1,
+	    "a bad udp: address is refused (no port, port 0, upper case)");
+}
+
+/* A UDP socket: bound, shared, joined, and never two without sharing. */
+static void
+test_udp_open(void)
+{
+	struct sock_addr sa;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&sa.ss;
+	socklen_t len = sizeof(sa.ss);
+	const char *why;
+	int fd, fd2 = -1, type = 0, on = 0;
+
+	sock_addr_parse("127.0.0.1:1", 11, &sa, &why);
+	s4->sin_port = 0;
+	fd = sock_udp_open(&sa, 0);
+	CHECK(fd >= 0, "open a UDP socket");
+	getsockname(fd, (struct sockaddr *)&sa.ss, &len);
+	len = sizeof(type);
+	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	len = sizeof(on);
+	getsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, &len);
+	CHECK(type == SOCK_DGRAM && on == 1 &&
+	    (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0,
+	    "a non-blocking datagram socket with IP_PKTINFO");
+	CHECK(sock_udp_open(&sa, 0) == -1 && errno == EADDRINUSE,
+	    "a second one on the port is EADDRINUSE");
+	CHECK(sock_udp_open(&sa, 1) == -1 && errno == EADDRINUSE,
+	    "joining one that was not shared is EADDRINUSE");
+	CHECK(sock_listen_share(fd) == 0 && (fd2 = sock_udp_open(&sa,
+	    1)) >= 0, "once shared, another joins it");
+	close(fd2);
+	close(fd);
+	sock_addr_parse("unix:/tmp/aio-udp.sock", 22, &sa, &why);
+	CHECK(sock_udp_open(&sa, 0) == -1 && errno == EAFNOSUPPORT,
+	    "no UDP on a UNIX path");
+}
+
 int
 main(void)
 {
@@ -557,5 +627,7 @@ main(void)
 	test_reset_on_close();
 	test_listen_tcp();
 	test_listen_share();
+	test_listen_parse();
+	test_udp_open();
 	return (check_done());
 }

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""A UDP echo client for tests/udp.bats.
+
+  udp.py echo ADDR:PORT [--sizes 1,1400,65507] [--to A,B] [--sport P]
+      Send one datagram of each size (a pattern, different per size) to
+      PORT at each address of --to (default: ADDR), and check that each
+      reply is byte-exact and comes from the address and port it was sent
+      to.  Prints "ok N" (N replies checked) and exits 0, else a reason
+      and exits 1.  --sport: send from that source port; --clients N:
+      all that from N sockets in turn (N source ports).
+  udp.py silent ADDR:PORT --sport P [--src HOST] [--wait-ms 500]
+      Send a datagram from source port P (of HOST, default any); exit 0 if no reply comes within
+      --wait-ms (printing "no reply"), 1 if one does, 77 if P cannot be
+      bound (a port below 1024 without the privilege).
+  udp.py burst ADDR:PORT --count N [--size 16] [--wait-ms 1000]
+      Send N datagrams from one socket (paced in groups of 50, so that
+      none overflows the daemon's receive buffer), then collect
+      replies until --wait-ms passes without one.  Prints "sent N
+      replies M".
+"""
+import argparse
+import errno
+import socket
+import sys
+import time
+
+
+def parse_addr(text):
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return family, host, int(port)
+
+
+def pattern(size, salt):
+    return bytes(((i * 7 + salt) & 0xFF) for i in range(size))
+
+
+def sock_for(family, sport=0, src=""):
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    if sport:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((src or ("::" if family == socket.AF_INET6 else "0.0.0.0"),
+                sport))
+    return s
+
+
+def cmd_echo(a):
+    family, host, port = parse_addr(a.addr)
+    targets = a.to.split(",") if a.to else [host]
+    sizes = [int(x) for x in a.sizes.split(",")]
+    checked = 0
+    for c in range(a.clients):
+        r = echo_one(a, family, port, targets, sizes, checked)
+        if r < 0:
+            return 1
+        checked = r
+    print("ok %d" % checked)
+    return 0
+
+
+def echo_one(a, family, port, targets, sizes, checked):
+    s = sock_for(family, a.sport)
+    s.settimeout(a.wait_ms / 1000)
+    for t in targets:
+        for n, size in enumerate(sizes):
+            data = pattern(size, n + checked)
+            s.sendto(data, (t, port))
+            try:
+                reply, src = s.recvfrom(70000)
+            except socket.timeout:
+                print("no reply to %d bytes sent to %s" % (size, t))
+                return -1
+            if reply != data:
+                print("reply to %d bytes sent to %s differs (%d bytes)"
+                      % (size, t, len(reply)))
+                return -1
+            if src[0] != t or src[1] != port:
+                print("reply to %s:%d came from %s:%d" % (t, port, src[0],
+                                                         src[1]))
+                return -1
+            checked += 1
+    s.close()
+    return checked
+
+
+def cmd_silent(a):
+    family, host, port = parse_addr(a.addr)
+    try:
+        s = sock_for(family, a.sport, a.src)
+    except OSError as e:
+        if e.errno == errno.EACCES:
+            print("cannot bind port %d: %s" % (a.sport, e))
+            return 77
+        raise
+    s.settimeout(a.wait_ms / 1000)
+    s.sendto(b"loop?", (host, port))
+    try:
+        s.recvfrom(70000)
+    except socket.timeout:
+        print("no reply")
+        return 0
+    print("a reply came to source port %d" % a.sport)
+    return 1
+
+
+def cmd_burst(a):
+    family, host, port = parse_addr(a.addr)
+    s = sock_for(family)
+    data = b"b" * a.size
+    # In groups, paced, so that the daemon's receive buffer (about 270
+    # small datagrams by default) never overflows: every datagram must
+    # reach the daemon for its counts to be exact.
+    for i in range(a.count):
+        s.sendto(data, (host, port))
+        if i % 50 == 49:
+            time.sleep(0.005)
+    s.settimeout(a.wait_ms / 1000)
+    got = 0
+    try:
+        while True:
+            reply, _ = s.recvfrom(70000)
+            if reply == data:
+                got += 1
+    except socket.timeout:
+        pass
+    print("sent %d replies %d" % (a.count, got))
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("echo")
+    e.add_argument("addr")
+    e.add_argument("--sizes", default="1,1400,65507")
+    e.add_argument("--to", default="")
+    e.add_argument("--sport", type=int, default=0)
+    e.add_argument("--clients", type=int, default=1)
+    e.add_argument("--wait-ms", type=int, default=3000)
+    q = sub.add_parser("silent")
+    q.add_argument("addr")
+    q.add_argument("--sport", type=int, required=True)
+    q.add_argument("--src", default="")
+    q.add_argument("--wait-ms", type=int, default=500)
+    b = sub.add_parser("burst")
+    b.add_argument("addr")
+    b.add_argument("--count", type=int, required=True)
+    b.add_argument("--size", type=int, default=16)
+    b.add_argument("--wait-ms", type=int, default=1000)
+    a = p.parse_args()
+    return {"echo": cmd_echo, "silent": cmd_silent, "burst": cmd_burst}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
