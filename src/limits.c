@@ -101,6 +101,8 @@ limits_check(const struct config *cfg, int threads)
 	/* A proxied connection has two fds and two coroutines. */
 	for (i = 0; i < cfg->nlisteners; i++) {
 		lc = &cfg->listeners[i];
+		if (lc->datagram)
+			continue;	/* one socket, no connections */
 		per = lc->service == SERVICE_PROXY ? 2 : 1;
 		need += per * lc->max_connections;
 	}

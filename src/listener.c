@@ -958,10 +958,12 @@ accept_loop(void *arg)
 	retired_free_if_done(l);	/* the last use of l */
 }
 
-/* recvmmsg failed (not for the stop): pause.  -1 once cancelled. */
+/* recvmmsg failed with err (not for the stop): pause.  -1 once
+ * cancelled. */
 static int
-receive_failed(struct listener *l)
+receive_failed(struct listener *l, int err)
 {
+	errno = err;		/* for log_warn() */
 	if (log_ratelimit(&l->group->warned_accept))
 		log_warn("%s: recvmmsg (pausing %d ms)", listener_name(l),
 		    ACCEPT_PAUSE_MS);
@@ -979,16 +981,17 @@ datagram_loop(void *arg)
 	struct listener *l = arg;
 	struct listener_settings *set;
 	char where[32];
-	int r;
+	int r, err;
 
 	while (!l->retired) {
 		set = l->set;
 		set->holds++;
 		r = udp_echo_batch(l->udp, l->fd, set->lc, set->limits,
 		    set->slot, &l->tally);
+		err = errno;	/* the last hold's free may change it */
 		settings_free(set);
-		if (r == -1 && (errno == ECANCELED || errno == EBADF ||
-		    receive_failed(l) == -1))
+		if (r == -1 && (err == ECANCELED || err == EBADF ||
+		    receive_failed(l, err) == -1))
 			break;
 	}
 	listener_close(l);

@@ -144,8 +144,8 @@ v4_not_unicast(const struct in_pktinfo *pi)
 
 /*
  * The reply's source, from datagram in's pktinfo, into the control
- * message of out (none if the kernel gave none).  -1 if the datagram was
- * sent to a broadcast or multicast address: not answered.
+ * message of out.  -1 if the datagram was sent to a broadcast or
+ * multicast address, or the kernel did not say where: not answered.
  */
 static int
 reply_source(const struct msghdr *in, struct msghdr *out, union udp_cmsg *c,
@@ -192,7 +192,9 @@ reply_source(const struct msghdr *in, struct msghdr *out, union udp_cmsg *c,
 		out->msg_control = c->buf;
 		return (0);
 	}
-	return (0);
+	/* No pktinfo (the socket always asks for it): where the datagram
+	 * was sent is unknown, so it may have been a broadcast. */
+	return (-1);
 }
 
 /*
