@@ -240,3 +240,19 @@ EOC
 	[ "$DAEMON_STATUS" -eq 1 ]
 	log_has "listener u: the socket systemd passed as \"u\" is not a UDP socket on udp:127.0.0.1:$PORT"
 }
+
+@test "a UDP listener has no connections to budget fds for: no open-file warning at a small limit" {
+	once_per_build
+	cat >"$CONF" <<EOC
+loop_threads = 1;
+listeners = ( { name = "u"; address = "udp:127.0.0.1:$PORT"; service = "echo"; } );
+EOC
+	DAEMON_WRAP=(prlimit --nofile=128:128 --)
+	start_daemon
+	# It counted as 1,024 clients once: "open file limit is 128 but
+	# max_connections needs 1094".
+	refute log_has "open file limit"
+	run "${UDP[@]}" echo "127.0.0.1:$PORT" --sizes 10
+	[ "$status" -eq 0 ]
+	stop_daemon
+}
