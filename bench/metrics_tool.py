@@ -731,14 +731,7 @@ from a scrape before and after all this (its buckets start at 5 ms).
   held loop.  Round trips over 2 ms come as often without scrapes as with
   them when the machine's own pauses, not the daemon, cause them.
 """)
-    w("\n<details><summary>Raw results (bench/metrics.sh's lines)</summary>"
-      "\n\n```")
-    for line in open(args.raw):
-        w(line.rstrip("\n"))
-    w("```\n</details>")
-    with open(args.out, "w") as f:
-        f.write("\n".join(o) + "\n")
-    return 0
+    return write_report(w, o, args, "metrics.sh")
 
 
 # --- bench/edge.sh's report ----------------------------------------------
@@ -955,8 +948,14 @@ per-round ratios (first quartile-third quartile; min-max).
   (the PROXY header's addresses, the per-source slot) and the method's
   spread rather than the lookups.
 """)
-    w("\n<details><summary>Raw results (bench/edge.sh's lines)</summary>"
-      "\n\n```")
+    return write_report(w, o, args, "edge.sh")
+
+
+def write_report(w, o, args, script):
+    """End a report with the raw lines of args.raw, folded, and write
+    its lines o to args.out."""
+    w("\n<details><summary>Raw results (bench/%s's lines)</summary>"
+      "\n\n```" % script)
     for line in open(args.raw):
         w(line.rstrip("\n"))
     w("```\n</details>")
