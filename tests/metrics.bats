@@ -194,6 +194,8 @@ has_line() {
 # The format: promtool, our own checks, a real Prometheus
 
 @test "promtool accepts a scrape after mixed traffic, reloads and a rejected client" {
+	# What it checks does not depend on loop_threads.
+	once_per_build
 	start_upstream UP echo
 	dead=$(free_port)
 	PXADDR=127.0.0.1:$(free_port)
@@ -304,6 +306,8 @@ promql_is() {
 }
 
 @test "a real Prometheus server scrapes the service and sees the counts" {
+	# What it checks does not depend on loop_threads.
+	once_per_build
 	conf "$(echo_l), $(metrics_l)"
 	start_daemon
 	run "${CLIENT[@]}" echo "$EADDR" --clients 7 --bytes 100
