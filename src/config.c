@@ -540,17 +540,58 @@ apply_prefixes(struct parse *p, const config_setting_t *s,
 	free(prefixes);
 }
 
+/* A user's uid or a group's gid by name, or -1 if there is none. */
+static int64_t
+uid_of(const char *name)
+{
+	const struct passwd *pw = getpwnam(name);
+
+	return (pw != NULL ? (int64_t)pw->pw_uid : -1);
+}
+
+static int64_t
+gid_of(const char *name)
+{
+	const struct group *gr = getgrnam(name);
+
+	return (gr != NULL ? (int64_t)gr->gr_gid : -1);
+}
+
 /*
- * allow_uid: users by name or number, as uids.  Names are looked up
- * once, here, as socket_group's are.
+ * A user or group (what: "user", "group"), by name or number, into *v;
+ * -1 after a problem naming key.  Names are looked up once, here, so
+ * that a typo fails the load as file:line (getpwnam and getgrnam: the
+ * configuration is loaded before any thread starts).
  */
+static int
+parse_id(struct parse *p, const config_setting_t *s, const char *key,
+    const char *what, int64_t (*by_name)(const char *), int64_t *v)
+{
+	const char *str = config_setting_get_string(s);
+
+	if (config_setting_type(s) == CONFIG_TYPE_INT ||
+	    config_setting_type(s) == CONFIG_TYPE_INT64)
+		*v = config_setting_get_int64(s);
+	else if (str == NULL || *str == '\0') {
+		problem(p, s, "%s: expected a %s name or number", key, what);
+		return (-1);
+	} else if (parse_digits(str, strlen(str), v) != strlen(str) &&
+	    (*v = by_name(str)) == -1) {
+		problem(p, s, "%s: \"%s\": no such %s", key, str, what);
+		return (-1);
+	}
+	if (*v < 0 || *v >= (int64_t)UINT32_MAX) {
+		problem(p, s, "%s: out of range (0 to 4294967294)", key);
+		return (-1);
+	}
+	return (0);
+}
+
+/* allow_uid: users by name or number, as uids. */
 static void
 apply_uids(struct parse *p, const config_setting_t *s,
     struct listen_conf *lc)
 {
-	const config_setting_t *e;
-	const struct passwd *pw;
-	const char *str;
 	unsigned i, n;
 	int64_t v;
 
@@ -565,32 +606,10 @@ apply_uids(struct parse *p, const config_setting_t *s,
 		return;
 	}
 	lc->nallow_uid = n;
-	for (i = 0; i < n; i++) {
-		e = config_setting_get_elem(s, i);
-		str = config_setting_get_string(e);
-		if (config_setting_type(e) == CONFIG_TYPE_INT ||
-		    config_setting_type(e) == CONFIG_TYPE_INT64)
-			v = config_setting_get_int64(e);
-		else if (str == NULL || *str == '\0') {
-			problem(p, e, "allow_uid: expected a user name or "
-			    "number");
-			continue;
-		} else if (parse_digits(str, strlen(str), &v) !=
-		    strlen(str)) {
-			if ((pw = getpwnam(str)) == NULL) {
-				problem(p, e, "allow_uid: \"%s\": no such "
-				    "user", str);
-				continue;
-			}
-			v = pw->pw_uid;
-		}
-		if (v < 0 || v >= (int64_t)UINT32_MAX) {
-			problem(p, e, "allow_uid: out of range (0 to "
-			    "4294967294)");
-			continue;
-		}
-		lc->allow_uid[i] = (uid_t)v;
-	}
+	for (i = 0; i < n; i++)
+		if (parse_id(p, config_setting_get_elem(s, i), "allow_uid",
+		    "user", uid_of, &v) == 0)
+			lc->allow_uid[i] = (uid_t)v;
 }
 
 /* "N/DURATION" into num[0] (n) and num[1] (ms). */
@@ -653,37 +672,14 @@ apply_mode(struct parse *p, const config_setting_t *s, int64_t *num)
 	*num = v;
 }
 
-/*
- * A group, by name or number, as a gid.  Names are looked up once, here,
- * so that a typo fails the load as file:line instead of the first bind.
- */
+/* socket_group: a group, by name or number, as a gid. */
 static void
 apply_group(struct parse *p, const config_setting_t *s, int64_t *num)
 {
-	const char *str = config_setting_get_string(s);
-	const struct group *gr;
 	int64_t v;
 
-	if (config_setting_type(s) == CONFIG_TYPE_INT ||
-	    config_setting_type(s) == CONFIG_TYPE_INT64)
-		v = config_setting_get_int64(s);
-	else if (str == NULL || *str == '\0') {
-		problem(p, s, "socket_group: expected a group name or number");
-		return;
-	} else if (parse_digits(str, strlen(str), &v) != strlen(str)) {
-		/* getgrnam: config is loaded before any thread starts. */
-		if ((gr = getgrnam(str)) == NULL) {
-			problem(p, s, "socket_group: \"%s\": no such group",
-			    str);
-			return;
-		}
-		v = gr->gr_gid;
-	}
-	if (v < 0 || v >= (int64_t)UINT32_MAX) {
-		problem(p, s, "socket_group: out of range (0 to 4294967294)");
-		return;
-	}
-	*num = v;
+	if (parse_id(p, s, "socket_group", "group", gid_of, &v) == 0)
+		*num = v;
 }
 
 /* Store one setting s, described by k, into the struct at base. */

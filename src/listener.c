@@ -892,9 +892,10 @@ accept_failed(struct listener *l)
 
 /*
  * Whether a client just accepted may be served, and its place taken: the
- * edge's rules, its source's limits (unless a PROXY header will name
- * the client), max_connections.  Returns 0 (*entered: its source's
- * count taken, *ticket holds it), or -1 once it has been refused.
+ * edge's rules, max_connections, then its source's limits (unless a
+ * PROXY header will name the client).  Returns 0 (*entered: its
+ * source's count taken, *ticket holds it), or -1 once it has been
+ * refused.
  */
 static int
 admit(struct listener *l, int fd, const struct sock_addr *peer,
