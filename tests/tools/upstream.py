@@ -42,6 +42,17 @@ CHUNK = pattern(251 * 256)  # a whole number of periods: reusable
 BLOCK = pattern(65536)  # drip's 64 KiB
 
 
+SAY_LOCK = threading.Lock()
+
+
+def say(line):
+    """Print LINE whole: print() from several connection threads at once
+    writes the text and its newline separately, so lines could merge."""
+    with SAY_LOCK:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
 def send_pattern(conn, n):
     sent = 0
     while sent < n:
@@ -60,19 +71,19 @@ def serve(mode, conn, n):
                 if not data:
                     break
                 got += data
-            print("stream " + got.hex(), flush=True)
+            say("stream " + got.hex())
             conn.shutdown(socket.SHUT_WR)
         elif mode == "echo":
             try:
                 while True:
                     data = conn.recv(65536)
                     if not data:
-                        print("ended eof", flush=True)
+                        say("ended eof")
                         conn.shutdown(socket.SHUT_WR)
                         break
                     conn.sendall(data)
             except ConnectionResetError:
-                print("ended reset", flush=True)
+                say("ended reset")
         elif mode == "source":
             send_pattern(conn, n)
             conn.shutdown(socket.SHUT_WR)
@@ -92,7 +103,7 @@ def serve(mode, conn, n):
 
             def report():
                 while not done.wait(0.2):
-                    print(f"sent {sent[0]}", flush=True)
+                    say(f"sent {sent[0]}")
             threading.Thread(target=report, daemon=True).start()
             while sent[0] < n:
                 block = CHUNK[: min(len(CHUNK), n - sent[0])]
@@ -124,11 +135,11 @@ def serve(mode, conn, n):
                 while True:
                     data = conn.recv(65536)
                     if not data:
-                        print(f"got {total} eof", flush=True)
+                        say(f"got {total} eof")
                         break
                     total += len(data)
             except ConnectionResetError:
-                print(f"got {total} reset", flush=True)
+                say(f"got {total} reset")
         elif mode == "reset":
             conn.recv(65536)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -155,10 +166,10 @@ def main():
             c.connect_ex(("127.0.0.1", port))
             fillers.append(c)
         time.sleep(0.2)  # let the first handshakes fill the queue
-        print(f"listening {port}", flush=True)
+        say(f"listening {port}")
         threading.Event().wait()
     ls.listen(512)
-    print(f"listening {ls.getsockname()[1]}", flush=True)
+    say(f"listening {ls.getsockname()[1]}")
     while True:
         conn, _ = ls.accept()
         threading.Thread(target=serve, args=(mode, conn, n), daemon=True).start()
