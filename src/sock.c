@@ -593,9 +593,16 @@ sock_udp_pktinfo(int fd, int family)
 {
 	int on = 1;
 
-	if (family == AF_INET6)
-		return (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on,
-		    sizeof(on)));
+	/*
+	 * An IPv6 socket asks for IP_PKTINFO as well: one that also takes
+	 * IPv4 (a dual-stack socket systemd passed) then reports an IPv4
+	 * datagram's ipi_spec_dst, the only way to tell a datagram to a
+	 * subnet's broadcast address from one to a host (udp.c).
+	 */
+	if (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on,
+	    sizeof(on)) == -1)
+		return (-1);
 	return (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)));
 }
 

@@ -126,7 +126,9 @@ int	sock_udp_open(const struct sock_addr *, int);
 /*
  * sock_udp_pktinfo(fd, family):
  * Ask the kernel to report each datagram's destination address on the
- * UDP socket fd (a socket systemd passed).  Returns 0 or -1.
+ * UDP socket fd (a socket systemd passed): IPV6_RECVPKTINFO and, for
+ * the IPv4 datagrams a dual-stack IPv6 socket takes, IP_PKTINFO.
+ * Returns 0 or -1.
  */
 int	sock_udp_pktinfo(int, int);
 

@@ -18,7 +18,7 @@
  * other work like any busy connection.
  *
  * Each reply leaves from the address its datagram was sent to: the
- * socket reports it (IP_PKTINFO, IPV6_RECVPKTINFO: sock_udp_open()) and
+ * socket reports it (IP_PKTINFO, IPV6_RECVPKTINFO: sock_udp_pktinfo()) and
  * the reply names it as its source in the same control message, so a
  * listener on 0.0.0.0 answers a datagram to 127.0.0.2 from 127.0.0.2,
  * as a client that checks its replies' source expects.
@@ -146,54 +146,72 @@ v4_not_unicast(const struct in_pktinfo *pi)
  * The reply's source, from datagram in's pktinfo, into the control
  * message of out.  -1 if the datagram was sent to a broadcast or
  * multicast address, or the kernel did not say where: not answered.
+ * A dual-stack IPv6 socket reports an IPv4 datagram twice, as a mapped
+ * IPV6_PKTINFO and as IP_PKTINFO (sock_udp_pktinfo()); only the latter
+ * tells a subnet broadcast, so it is the one used, and the kernel takes
+ * it for a reply to a mapped address too.
  */
 static int
 reply_source(const struct msghdr *in, struct msghdr *out, union udp_cmsg *c,
     const struct sock_addr *from)
 {
-	struct cmsghdr *cm, *o = &c->align;
+	const struct cmsghdr *cm, *v4 = NULL, *v6 = NULL;
+	struct cmsghdr *o = &c->align;
 	struct in_pktinfo pi;
 	struct in6_pktinfo pi6;
+	uint32_t mapped;
 
-	out->msg_control = NULL;
-	out->msg_controllen = 0;
 	for (cm = CMSG_FIRSTHDR(in); cm != NULL;
-	    cm = CMSG_NXTHDR((struct msghdr *)in, cm)) {
-		memset(c, 0, sizeof(*c));
+	    cm = CMSG_NXTHDR((struct msghdr *)in, (struct cmsghdr *)cm)) {
 		if (cm->cmsg_level == IPPROTO_IP &&
-		    cm->cmsg_type == IP_PKTINFO) {
-			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			if (v4_not_unicast(&pi))
+		    cm->cmsg_type == IP_PKTINFO)
+			v4 = cm;
+		else if (cm->cmsg_level == IPPROTO_IPV6 &&
+		    cm->cmsg_type == IPV6_PKTINFO)
+			v6 = cm;
+	}
+	memset(c, 0, sizeof(*c));
+	out->msg_control = c->buf;
+	if (v4 != NULL) {
+		memcpy(&pi, CMSG_DATA(v4), sizeof(pi));
+		if (v4_not_unicast(&pi))
+			return (-1);
+		pi.ipi_spec_dst = pi.ipi_addr;
+		pi.ipi_ifindex = 0;	/* routed as any reply */
+		pi.ipi_addr.s_addr = 0;
+		o->cmsg_level = IPPROTO_IP;
+		o->cmsg_type = IP_PKTINFO;
+		o->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+		out->msg_controllen = CMSG_SPACE(sizeof(pi));
+		return (0);
+	}
+	if (v6 != NULL) {
+		memcpy(&pi6, CMSG_DATA(v6), sizeof(pi6));
+		if (IN6_IS_ADDR_MULTICAST(&pi6.ipi6_addr))
+			return (-1);
+		if (IN6_IS_ADDR_V4MAPPED(&pi6.ipi6_addr)) {
+			/* No IP_PKTINFO came: only the address can tell. */
+			memcpy(&mapped, &pi6.ipi6_addr.s6_addr[12], 4);
+			mapped = ntohl(mapped);
+			if (IN_MULTICAST(mapped) || mapped == INADDR_BROADCAST)
 				return (-1);
-			pi.ipi_spec_dst = pi.ipi_addr;
-			pi.ipi_ifindex = 0;	/* routed as any reply */
-			pi.ipi_addr.s_addr = 0;
-			o->cmsg_level = IPPROTO_IP;
-			o->cmsg_type = IP_PKTINFO;
-			o->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
-			out->msg_controllen = CMSG_SPACE(sizeof(pi));
-		} else if (cm->cmsg_level == IPPROTO_IPV6 &&
-		    cm->cmsg_type == IPV6_PKTINFO) {
-			memcpy(&pi6, CMSG_DATA(cm), sizeof(pi6));
-			if (IN6_IS_ADDR_MULTICAST(&pi6.ipi6_addr))
-				return (-1);
-			/* A link-local sender is only reachable there. */
-			if (!IN6_IS_ADDR_LINKLOCAL(&((const struct
-			    sockaddr_in6 *)&from->ss)->sin6_addr))
-				pi6.ipi6_ifindex = 0;
-			o->cmsg_level = IPPROTO_IPV6;
-			o->cmsg_type = IPV6_PKTINFO;
-			o->cmsg_len = CMSG_LEN(sizeof(pi6));
-			memcpy(CMSG_DATA(o), &pi6, sizeof(pi6));
-			out->msg_controllen = CMSG_SPACE(sizeof(pi6));
-		} else
-			continue;
-		out->msg_control = c->buf;
+		}
+		/* A link-local sender is only reachable there. */
+		if (!IN6_IS_ADDR_LINKLOCAL(&((const struct
+		    sockaddr_in6 *)&from->ss)->sin6_addr))
+			pi6.ipi6_ifindex = 0;
+		o->cmsg_level = IPPROTO_IPV6;
+		o->cmsg_type = IPV6_PKTINFO;
+		o->cmsg_len = CMSG_LEN(sizeof(pi6));
+		memcpy(CMSG_DATA(o), &pi6, sizeof(pi6));
+		out->msg_controllen = CMSG_SPACE(sizeof(pi6));
 		return (0);
 	}
 	/* No pktinfo (the socket always asks for it): where the datagram
 	 * was sent is unknown, so it may have been a broadcast. */
+	out->msg_control = NULL;
+	out->msg_controllen = 0;
 	return (-1);
 }
 

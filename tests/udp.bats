@@ -256,3 +256,51 @@ EOC
 	[ "$status" -eq 0 ]
 	stop_daemon
 }
+
+@test "no reply to a datagram sent to a broadcast address: IPv4 socket, and a dual-stack one systemd passed" {
+	once_per_build
+	# In a network namespace of its own (lo only), so that the listeners
+	# may take 0.0.0.0 and [::]: a broadcast reaches only a wildcard.
+	# The dual-stack socket reports an IPv4 datagram's destination as a
+	# mapped IPv6 address, which alone cannot tell a subnet's broadcast
+	# address (127.255.255.255 here) from a host's: it was answered as
+	# one (and the reply failed, counted as "send buffer full").
+	run timeout 60 unshare -n bash -s "$AIO_BIN" "$BATS_TEST_TMPDIR" "${UDP[1]}" \
+		"$AIO_LOOP_THREADS" <<'SH'
+set -u
+bin=$1 dir=$2 udp=$3 threads=$4
+ip link set lo up || exit 1
+# serve NAME ADDRESS [WRAPPER...]: the daemon on one UDP listener until
+# it says it listens; $pid is its pid.
+serve() {
+	local name=$1 addr=$2 i
+	shift 2
+	printf 'loop_threads = %s;\nlisteners = ( { name = "%s"; address = "udp:%s"; service = "echo"; } );\n' \
+		"$threads" "$name" "$addr" >"$dir/$name.conf"
+	"$@" "$bin" -f "$dir/$name.conf" 2>"$dir/$name.log" &
+	pid=$!
+	for i in $(seq 500); do
+		grep -q "Listening on\|listening on" "$dir/$name.log" && return 0
+		sleep 0.01
+	done
+	return 1
+}
+# check NAME PORT: one unicast echo (from 127.0.0.1), one broadcast
+# without a reply, then the exit summary's counts.
+check() {
+	python3 "$udp" echo "127.0.0.1:$2" --sizes 5 --wait-ms 10000 &&
+		python3 "$udp" silent "127.255.255.255:$2" --broadcast || return 1
+	kill -TERM "$pid"
+	wait "$pid"
+	cat "$dir/$1.log"
+}
+serve v4 0.0.0.0:7007 && check v4 7007 || exit 1
+serve ds "[::]:7008" systemd-socket-activate --datagram -l "[::]:7008" --fdname=ds &&
+	check ds 7008 || exit 1
+SH
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# Every loop thread's socket gets its own copy of a broadcast.
+	[[ "$output" == *"v4: 1 datagrams echoed, $AIO_LOOP_THREADS dropped, $AIO_LOOP_THREADS denied"* ]]
+	[[ "$output" == *"ds: 1 datagrams echoed, 1 dropped, 1 denied"* ]]
+}

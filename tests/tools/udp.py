@@ -8,10 +8,12 @@
       to.  Prints "ok N" (N replies checked) and exits 0, else a reason
       and exits 1.  --sport: send from that source port; --clients N:
       all that from N sockets in turn (N source ports).
-  udp.py silent ADDR:PORT --sport P [--src HOST] [--wait-ms 500]
-      Send a datagram from source port P (of HOST, default any); exit 0 if no reply comes within
-      --wait-ms (printing "no reply"), 1 if one does, 77 if P cannot be
-      bound (a port below 1024 without the privilege).
+  udp.py silent ADDR:PORT [--sport P] [--src HOST] [--broadcast]
+                 [--wait-ms 500]
+      Send a datagram from source port P (of HOST, default any); exit 0
+      if no reply comes within --wait-ms (printing "no reply"), 1 if one
+      does, 77 if P cannot be bound (a port below 1024 without the
+      privilege).  --broadcast: ADDR may be a broadcast address.
   udp.py burst ADDR:PORT --count N [--size 16] [--wait-ms 1000]
       Send N datagrams from one socket (paced in groups of 50, so that
       none overflows the daemon's receive buffer), then collect
@@ -94,6 +96,8 @@ def cmd_silent(a):
             print("cannot bind port %d: %s" % (a.sport, e))
             return 77
         raise
+    if a.broadcast:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
     s.settimeout(a.wait_ms / 1000)
     s.sendto(b"loop?", (host, port))
     try:
@@ -101,7 +105,7 @@ def cmd_silent(a):
     except socket.timeout:
         print("no reply")
         return 0
-    print("a reply came to source port %d" % a.sport)
+    print("a reply came to source port %d" % s.getsockname()[1])
     return 1
 
 
@@ -164,8 +168,9 @@ def main():
     e.add_argument("--wait-ms", type=int, default=3000)
     q = sub.add_parser("silent")
     q.add_argument("addr")
-    q.add_argument("--sport", type=int, required=True)
+    q.add_argument("--sport", type=int, default=0)
     q.add_argument("--src", default="")
+    q.add_argument("--broadcast", action="store_true")
     q.add_argument("--wait-ms", type=int, default=500)
     b = sub.add_parser("burst")
     b.add_argument("addr")
