@@ -12,7 +12,7 @@
 #
 # It builds this tree (RelWithDebInfo, in $BUILD) and, for an echo and a
 # proxy listener (part "echo" and part "proxy": the proxy in front of
-# bench/levecho on CPU 1), compares three daemons of that build:
+# bench/levecho on CPU 1), compares four daemons of that build:
 #   plain   no edge keys;
 #   edge    allow = $N_ALLOW prefixes (random /24 and /32 outside 127/8,
 #           and 127.0.0.0/8, which admits the client), deny = $N_DENY
@@ -20,8 +20,10 @@
 #           100000; connection_rate = "1000000/1s"; } (high enough never
 #           to refuse), proxy_protocol = true with proxy_protocol_from =
 #           ( "127.0.0.1/32" ): every client sends a PROXY header first;
+#   rules   only edge's allow and deny lists: what the rules alone cost
+#           at accept (measured in part 2 only);
 #   plain2  the same as plain: the control, the method's own spread.
-# Each round starts the three fresh, side by side on CPU 0 (loop_threads
+# Each round starts the four fresh, side by side on CPU 0 (loop_threads
 # = 1), clients on CPU 1, and measures:
 # 1. req/s of each alone (bench/loadgen, 100 connections, 64 B
 #    ping-pong; against edge with -P $PP, a PROXY header on each
@@ -32,7 +34,8 @@
 # 2. new connections per second and their latency from connect() to the
 #    echo (bench/connrate, $CR_THREADS threads: connect, the PROXY header
 #    and a byte in one write, the echo, a reset) of each alone, in
-#    rotating order; edge twice, with v1 and with v2 headers.
+#    rotating order; edge twice, with v1 and with v2 headers; rules
+#    without a header.
 # Reported: the medians of the per-round ratios edge/plain and
 # plain2/plain, quartiles and ranges; each daemon's RSS after the round;
 # how long `aio-echod -n` takes over each configuration (best of 5).
@@ -123,8 +126,8 @@ write_conf() {
 		if [ "$peer" = edge ]; then
 			echo '    proxy_protocol = true; proxy_protocol_from = ( "127.0.0.1/32" );'
 			echo '    per_source = { max_connections = 100000; connection_rate = "1000000/1s"; };'
-			cat "$TMP/rules.conf"
 		fi
+		[ "$peer" = plain ] || [ "$peer" = plain2 ] || cat "$TMP/rules.conf"
 		echo '  }'
 		echo ');'
 	} >"$conf"
@@ -172,7 +175,7 @@ check_time() {
 
 run_service() { # SERVICE
 	local service=$1 up_pid='' up_port='' peer r line pair a b sa sb flag
-	local peers=(plain edge) pairs=(plain:edge) conns=(plain edge-v1 edge-v2)
+	local peers=(plain edge) pairs=(plain:edge) conns=(plain edge-v1 edge-v2 rules)
 
 	if [ "$service" = proxy ]; then
 		ports 1
@@ -186,19 +189,19 @@ run_service() { # SERVICE
 		pairs+=(plain:plain2)
 		conns+=(plain2)
 	fi
-	log "$service: ${peers[*]} ($THIS_REV) on CPU 0"
-	for peer in plain edge; do
+	log "$service: ${peers[*]} rules ($THIS_REV) on CPU 0"
+	for peer in plain edge rules; do
 		raw load "$service" - "$peer" "check_ms=$(check_time "$service" "$peer")"
 	done
 	for r in $(seq 1 "$ROUNDS"); do
 		# Fresh daemons every round: where a process's memory lands
 		# (address layout, physical pages) is drawn anew each time.
-		for peer in "${peers[@]}"; do
+		for peer in "${peers[@]}" rules; do
 			start_daemon "$peer" "$service" "$up_port"
 		done
 		# Not counted: a first short run on each, so that none starts
 		# cold (stacks and buffers faulted in).
-		for peer in "${peers[@]}"; do
+		for peer in "${peers[@]}" rules; do
 			# shellcheck disable=SC2046 # pv: one word or none
 			client warm-up "$LOADGEN" -a "127.0.0.1:${DPORT[$peer]}" -c "$CONNS" \
 				-s "$SIZE" -w 0 -D 0.3 $(pv "$peer") >/dev/null
@@ -237,7 +240,7 @@ run_service() { # SERVICE
 			raw conn "$service" "$r" "$peer" "$line"
 			log "$service r$r connrate $peer: $line"
 		done
-		for peer in "${peers[@]}"; do
+		for peer in "${peers[@]}" rules; do
 			alive "${DPID[$peer]}" "$service-$peer"
 			raw mem "$service" "$r" "$peer" \
 				"rss_kb=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/${DPID[$peer]}/status")"

@@ -779,7 +779,7 @@ def edge_report(args):
                                             args.elapsed))
     w("Command: `%s`\n" % args.cmd)
     w("Settings: %s\n" % args.settings)
-    w("""Method.  One build, three daemons of one listener each, for an echo
+    w("""Method.  One build, four daemons of one listener each, for an echo
 and for a proxy listener (the proxy in front of `bench/levecho` on CPU 1):
 
 - **plain**: no edge keys;
@@ -791,11 +791,14 @@ and for a proxy listener (the proxy in front of `bench/levecho` on CPU 1):
   every connection sends a PROXY header first, and the checks run on the
   address it names (`metrics_tool.py edge-rules` draws the lists, the same
   every run);
+- **rules**: only edge's `allow` and `deny` lists (no header, no
+  per-source table): what the rules alone cost at accept, measured with
+  new connections only;
 - **plain2**: the same as plain, the control: how far plain2/plain lands
   from 1 is the method's own spread.
 
 Every daemon runs with `loop_threads = 1`, pinned to CPU 0; the clients
-run on CPU 1.  Each round starts the three fresh, side by side (where a
+run on CPU 1.  Each round starts the four fresh, side by side (where a
 process's memory lands is drawn anew each round), and measures:
 
 1. **req/s**: each daemon alone under `bench/loadgen` (%s connections,
@@ -809,7 +812,8 @@ process's memory lands is drawn anew each round), and measures:
    threads, each repeating connect, one write of the PROXY header (edge)
    and one byte, its echo, a reset): connections per second and the
    latency from `connect()` to the echo.  Edge is measured twice, with
-   v1 and with v2 headers.  This is the path the rules, the per-source
+   v1 and with v2 headers; rules without a header, so that the rules'
+   share of edge's cost stands apart.  This is the path the rules, the per-source
    table and the header parsing are on: a ping-pong connection meets
    them once.
 
@@ -835,21 +839,23 @@ per-round ratios (first quartile-third quartile; min-max).
         w("| daemon | req/s | server CPU us/msg (alone) | RSS after the "
           "round, KiB | `aio-echod -n` (best of 5), ms |")
         w("| --- | --- | --- | --- | --- |")
-        for peer in ("plain", "edge", "plain2"):
-            if peer not in rps:
+        for peer in ("plain", "edge", "rules", "plain2"):
+            if peer not in rps and peer not in load:
                 continue
-            v = list(rps[peer].values())
+            v = list(rps.get(peer, {}).values())
             m = [float(x["rss_kb"]) for x in mem.get(peer, {}).values()]
             lt = [x["check_ms"] for x in load.get(peer, {}).values()]
             w("| %s | %s | %s | %s | %s |" % (
-                peer, fmt_q([float(x["rps"]) for x in v], 0, True),
-                fmt_q([float(x["cpu_us_per_msg"]) for x in v], 3),
+                peer, fmt_q([float(x["rps"]) for x in v], 0, True)
+                if v else "-",
+                fmt_q([float(x["cpu_us_per_msg"]) for x in v], 3)
+                if v else "-",
                 fmt_q(m, 0, True) if m else "-", lt[0] if lt else "-"))
         w("")
         w("| daemon | new connections/s | latency p50, us | p99, us | "
           "p99.9, us |")
         w("| --- | --- | --- | --- | --- |")
-        for peer in ("plain", "edge-v1", "edge-v2", "plain2"):
+        for peer in ("plain", "edge-v1", "edge-v2", "rules", "plain2"):
             if peer not in conn:
                 continue
             v = list(conn[peer].values())
@@ -888,7 +894,7 @@ per-round ratios (first quartile-third quartile; min-max).
           "p50 ratio | p99 ratio | rounds | verdict |")
         w("| --- | --- | --- | --- | --- | --- |")
         for a, b in (("plain", "edge-v1"), ("plain", "edge-v2"),
-                     ("plain", "plain2")):
+                     ("plain", "rules"), ("plain", "plain2")):
             cr = round_ratios(conn, a, b, "cps")
             lr = round_ratios(conn, a, b, "p50_us")
             pr = round_ratios(conn, a, b, "p99_us")
@@ -904,8 +910,12 @@ per-round ratios (first quartile-third quartile; min-max).
                 # quartile, or a p50 latency above its third.
                 mc, ml = statistics.median(cr), statistics.median(lr)
                 ok = mc >= quart(ctl_c)[1] and ml <= quart(ctl_l)[2]
-                targets.append((service, "accept path, %s headers, not "
-                                "measurably slower" % b[-2:],
+                what = ("accept path, %s headers, not measurably slower"
+                        % b[-2:] if b != "rules" else "accept path, the "
+                        "%s allow and %s deny rules alone, not measurably "
+                        "slower" % ("{:,}".format(int(cfg.get("allow", 0))),
+                                    "{:,}".format(int(cfg.get("deny", 0)))))
+                targets.append((service, what,
                                 "conn/s %.4f, p50 %.4f (control's "
                                 "quartiles %.4f-%.4f, %.4f-%.4f)" % (
                                     mc, ml, quart(ctl_c)[1],
