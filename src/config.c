@@ -63,7 +63,8 @@ struct key {
 /* Names of enum service and enum balance, in their order. */
 static const char *const service_names[] = { "echo", "proxy", "metrics",
     NULL };
-static const char *const balance_names[] = { "round-robin", "first", NULL };
+static const char *const balance_names[] = { "round-robin", "first",
+	"least-connections", "source-hash", NULL };
 static const char *const send_proxy_names[] = { "none", "v1", "v2", NULL };
 
 #define G(f)	offsetof(struct config, f)
@@ -138,6 +139,10 @@ static const struct key listener_keys[] = {
 	  .choices = balance_names },
 	NUM("connect_timeout", KEY_DURATION, L(connect_timeout), 1,
 	    3600 * 1000, "1ms to 1h"),
+	NUM("max_fails", KEY_INT, L(max_fails), 0, 1000,
+	    "0 (never eject) to 1000"),
+	NUM("fail_timeout", KEY_DURATION, L(fail_timeout), 1, DAY_MS,
+	    "1ms to 1d"),
 	NUM("fin_timeout", KEY_DURATION, L(fin_timeout), 0, DAY_MS,
 	    "0 (none) to 1d"),
 	NUM("header_timeout", KEY_DURATION, L(header_timeout), 1,
@@ -162,7 +167,8 @@ static const struct key listener_keys[] = {
 /* Listener keys that only a proxy may set. */
 static const char *const proxy_only[] = {
 	"upstreams", "balance", "connect_timeout", "fin_timeout",
-	"send_proxy_protocol", "upstream_tcp_keepalive", NULL
+	"send_proxy_protocol", "upstream_tcp_keepalive", "max_fails",
+	"fail_timeout", NULL
 };
 
 /* Listener keys that only the metrics service may set. */
@@ -441,7 +447,58 @@ apply_number(struct parse *p, const config_setting_t *s,
 	return (0);
 }
 
-/* One upstream: a numeric address, or NAME:PORT to resolve later. */
+/*
+ * The options after an upstream's address, separated by spaces:
+ * weight=N and backup.  opts points past the address.
+ */
+static void
+parse_upstream_options(struct parse *p, const config_setting_t *s,
+    struct upstream_conf *u, const char *opts)
+{
+	char *end;
+	size_t len;
+	long w;
+
+	for (;;) {
+		opts += strspn(opts, " ");
+		if (*opts == '\0')
+			return;
+		len = strcspn(opts, " ");
+		if (len == 6 && strncmp(opts, "backup", 6) == 0) {
+			if (u->backup)
+				goto twice;
+			u->backup = 1;
+		} else if (len > 7 && strncmp(opts, "weight=", 7) == 0) {
+			if (u->weight != 0)
+				goto twice;
+			errno = 0;
+			w = strtol(opts + 7, &end, 10);
+			if (end != opts + len || opts[7] < '0' ||
+			    opts[7] > '9' || errno != 0 || w < 1 ||
+			    w > CONFIG_WEIGHT_MAX) {
+				problem(p, s, "upstreams: \"%s\": weight: "
+				    "expected a whole number from 1 to %d",
+				    u->entry, CONFIG_WEIGHT_MAX);
+				return;
+			}
+			u->weight = w;
+		} else {
+			problem(p, s, "upstreams: \"%s\": unknown option "
+			    "\"%.*s\" (known: weight=N, backup)", u->entry,
+			    (int)len, opts);
+			return;
+		}
+		opts += len;
+	}
+twice:
+	problem(p, s, "upstreams: \"%s\": \"%.*s\" given twice", u->entry,
+	    (int)strcspn(opts, " ="), opts);
+}
+
+/*
+ * One upstream: a numeric address, or NAME:PORT to resolve later, then
+ * its options.
+ */
 static void
 parse_upstream(struct parse *p, const config_setting_t *s,
     struct upstream_conf *u)
@@ -451,21 +508,29 @@ parse_upstream(struct parse *p, const config_setting_t *s,
 	char host[SOCK_NAME_MAX];
 	size_t len;
 
-	if (str == NULL || *str == '\0') {
-		problem(p, s, "upstreams: expected non-empty strings");
+	if (str == NULL || *str == '\0' || *str == ' ') {
+		problem(p, s, "upstreams: expected non-empty strings, each "
+		    "an address then its options: \"HOST:PORT weight=N\"");
 		return;
 	}
-	len = strlen(str);
-	copy_string(p, s, &u->text, str);
+	copy_string(p, s, &u->entry, str);
+	if (u->entry == NULL)
+		return;
+	len = strcspn(str, " ");
+	if ((u->text = strndup(str, len)) == NULL) {
+		problem(p, s, "out of memory");
+		return;
+	}
+	parse_upstream_options(p, s, u, str + len);
 	if (sock_addr_parse(str, len, &u->addr, &why) == 0)
 		return;
-	if (strncmp(str, "unix:", 5) != 0 && strchr(str, '[') == NULL &&
+	if (strncmp(str, "unix:", 5) != 0 && memchr(str, '[', len) == NULL &&
 	    sock_name_parse(str, len, host, &u->port, &why_name) == 0) {
 		copy_string(p, s, &u->host, host);
 		return;
 	}
 	problem(p, s, "upstreams: \"%s\": expected IPV4:PORT, [IPV6]:PORT, "
-	    "NAME:PORT or unix:PATH (%s)", str, why_name ? why_name : why);
+	    "NAME:PORT or unix:PATH (%s)", u->text, why_name ? why_name : why);
 }
 
 static void
@@ -478,6 +543,11 @@ apply_upstreams(struct parse *p, const config_setting_t *s,
 	    (n = (unsigned)config_setting_length(s)) == 0) {
 		problem(p, s, "upstreams: expected a non-empty list: "
 		    "upstreams = ( \"HOST:PORT\", ... );");
+		return;
+	}
+	if (n > CONFIG_UPSTREAMS_MAX) {
+		problem(p, s, "upstreams: %u of them; at most %d", n,
+		    CONFIG_UPSTREAMS_MAX);
 		return;
 	}
 	if ((lc->upstreams = calloc(n, sizeof(*lc->upstreams))) == NULL) {
@@ -824,6 +894,8 @@ listener_defaults(struct listen_conf *lc)
 	lc->idle_timeout = 300 * 1000;
 	lc->balance = BALANCE_ROUND_ROBIN;
 	lc->connect_timeout = 5 * 1000;
+	lc->max_fails = 1;		/* nginx's defaults */
+	lc->fail_timeout = 10 * 1000;
 	lc->fin_timeout = 30 * 1000;
 	lc->header_timeout = 10 * 1000;
 	lc->socket_mode = 0666;		/* what nginx gives a UNIX listener */
@@ -870,6 +942,35 @@ check_service_keys(struct parse *p, const config_setting_t *g,
 	if (lc->service != SERVICE_METRICS)
 		reject_keys(p, g, metrics_only,
 		    "only for service \"metrics\"");
+}
+
+/*
+ * The upstreams' options against the balance, then their defaults: a
+ * weight means nothing to "first", which takes them in order, and a
+ * list of backups alone has nothing to back up.
+ */
+static void
+check_upstreams(struct parse *p, const config_setting_t *g,
+    struct listen_conf *lc)
+{
+	const config_setting_t *s = config_setting_get_member(g, "upstreams");
+	size_t i, backups = 0;
+
+	for (i = 0; i < lc->nupstreams; i++) {
+		struct upstream_conf *u = &lc->upstreams[i];
+
+		if (u->weight != 0 && lc->balance == BALANCE_FIRST)
+			problem(p, config_setting_get_elem(s, (unsigned)i),
+			    "upstreams: \"%s\": weight= has no effect with "
+			    "balance = \"first\", which tries them in order",
+			    u->entry);
+		if (u->weight == 0)
+			u->weight = CONFIG_WEIGHT_DEFAULT;
+		backups += u->backup != 0;
+	}
+	if (lc->nupstreams > 0 && backups == lc->nupstreams)
+		problem(p, s, "upstreams: every one is a backup; at least one "
+		    "must be a primary (without \"backup\")");
 }
 
 /*
@@ -1007,6 +1108,7 @@ walk_listeners(struct parse *p, const config_setting_t *root,
 		walk_group(p, g, listener_keys, NKEYS(listener_keys),
 		    (char *)lc);
 		check_service_keys(p, g, lc);
+		check_upstreams(p, g, lc);
 		check_address_keys(p, g, lc);
 		check_edge_keys(p, g, lc);
 	}
@@ -1113,6 +1215,7 @@ config_free(struct config *cfg)
 		free(lc->address);
 		free(lc->access_log);
 		for (size_t j = 0; j < lc->nupstreams; j++) {
+			free(lc->upstreams[j].entry);
 			free(lc->upstreams[j].text);
 			free(lc->upstreams[j].host);
 		}

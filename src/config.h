@@ -18,18 +18,33 @@ enum service {
 	SERVICE_METRICS,	/* Prometheus, over HTTP/1.x */
 };
 
-/* How a proxy picks its first upstream. */
+/* How a proxy picks its upstream (balance.c). */
 enum balance {
-	BALANCE_ROUND_ROBIN,	/* each new client starts at the next one */
+	BALANCE_ROUND_ROBIN,	/* smooth weighted round-robin */
 	BALANCE_FIRST,		/* always the first that answers: failover */
+	BALANCE_LEAST_CONNECTIONS,	/* fewest open relays per weight */
+	BALANCE_SOURCE_HASH,	/* a client always to the same one */
 };
 
-/* One upstream of a proxy: a numeric address, or a name to resolve. */
+/* Upstreams of one proxy listener, at most. */
+#define CONFIG_UPSTREAMS_MAX	256
+
+/* upstreams' weight=N: its default and range. */
+#define CONFIG_WEIGHT_DEFAULT	1
+#define CONFIG_WEIGHT_MAX	256
+
+/*
+ * One upstream of a proxy: a numeric address, or a name to resolve, and
+ * the options written after it ("10.0.0.1:6379 weight=3 backup").
+ */
 struct upstream_conf {
-	char		*text;		/* as written */
+	char		*entry;		/* the whole entry, as written */
+	char		*text;		/* its address part alone */
 	char		*host;		/* a DNS name, or NULL if numeric */
 	unsigned	 port;		/* with host */
 	struct sock_addr addr;		/* if numeric */
+	int64_t		 weight;	/* 1 to CONFIG_WEIGHT_MAX */
+	int64_t		 backup;	/* only while no primary is up */
 };
 
 /* The PROXY protocol header a proxy sends its upstreams. */
@@ -76,6 +91,8 @@ struct listen_conf {
 	struct upstream_conf *upstreams;	/* proxy only */
 	size_t		 nupstreams;
 	int64_t		 balance;	/* enum balance */
+	int64_t		 max_fails;	/* failed connects that eject; 0: never */
+	int64_t		 fail_timeout;	/* ms: their window, and the ejection */
 	int64_t		 connect_timeout;	/* ms */
 	int64_t		 fin_timeout;	/* ms; 0 means none */
 	int64_t		 header_timeout;	/* metrics: ms for a request */

@@ -27,6 +27,7 @@ conn_close_name(enum conn_close why)
 		[CONN_LIMIT] = "limit",
 		[CONN_BAD_REQUEST] = "bad-request",
 		[CONN_HEADER_TIMEOUT] = "header-timeout",
+		[CONN_NO_UPSTREAM] = "no-upstream",
 	};
 
 	return ((unsigned)why < CONN_CLOSE_MAX ? names[why] : "?");

@@ -29,6 +29,8 @@ enum conn_close {
 				   (metrics), then closed */
 	CONN_HEADER_TIMEOUT,	/* a request not read within
 				   header_timeout (metrics) */
+	CONN_NO_UPSTREAM,	/* every upstream known to be down (proxy):
+				   refused at once */
 	CONN_CLOSE_MAX,
 	CONN_ASLEEP = CONN_CLOSE_MAX	/* not an end: see struct conn */
 };

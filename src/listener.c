@@ -727,6 +727,10 @@ conn_main(void *arg)
 		    log_ratelimit(&l->group->warned_upstream))
 			log_warnx("%s: no upstream reachable: %s", c->lc->name,
 			    strerror(c->err));
+		else if (why == CONN_NO_UPSTREAM &&
+		    log_ratelimit(&l->group->warned_upstream))
+			log_warnx("%s: every upstream is down: clients are "
+			    "refused", c->lc->name);
 		break;
 	case SERVICE_METRICS:
 		why = metrics_serve(c);

@@ -33,6 +33,7 @@
 #include "proxy.h"
 
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -79,6 +80,7 @@ struct relay {
 	enum conn_close	 why;
 	int		 holds;		/* directions running or asleep, ... */
 	struct stats_upstream_slot *stats;	/* the upstream's */
+	atomic_int	*active;	/* its relays on every thread */
 	struct direction up, down;
 };
 
@@ -330,6 +332,7 @@ relay_release(struct relay *r)
 	}
 	io_close(r->ufd);
 	stats_sub(&r->stats->active, 1);
+	atomic_fetch_sub_explicit(r->active, 1, memory_order_relaxed);
 	free(r);
 	c->finish(c, why);
 }
@@ -349,80 +352,136 @@ connect_result(int err)
 }
 
 /*
- * Try the upstreams in turn; the connected fd, or -1 with errno.  The
- * upstream's counters go to *stats.
+ * What source-hash hashes for c: its client's address (the one a PROXY
+ * header named, where one came; an IPv4-mapped one as IPv4), or a unix:
+ * client's uid.  Into key; returns its length (0: nothing to hash).
+ */
+static size_t
+client_key(const struct conn *c, unsigned char key[16])
+{
+	const struct sockaddr_in6 *s6;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	switch (c->peer.ss.ss_family) {
+	case AF_INET:
+		memcpy(key, &((const struct sockaddr_in *)&c->peer.ss)->
+		    sin_addr, 4);
+		return (4);
+	case AF_INET6:
+		s6 = (const struct sockaddr_in6 *)&c->peer.ss;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			memcpy(key, &s6->sin6_addr.s6_addr[12], 4);
+			return (4);
+		}
+		memcpy(key, &s6->sin6_addr, 16);
+		return (16);
+	case AF_UNIX:
+		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred,
+		    &len) == -1)
+			return (0);
+		memcpy(key, &cred.uid, sizeof(cred.uid));
+		return (sizeof(cred.uid));
+	default:
+		return (0);
+	}
+}
+
+/*
+ * Connect to upstream k: each of its addresses in turn.  The fd, or -1
+ * with errno (ECANCELED: the stop).  Counts each attempt in st.
  */
 static int
-proxy_connect(struct conn *c, struct upstreams *us,
-    struct stats_upstream_slot **stats)
+connect_upstream(struct conn *c, struct upstreams *us, size_t k,
+    struct stats_upstream_slot *st)
 {
-	struct stats_upstream_slot *st;
-	int64_t began;
 	struct sock_addr addrs[UPSTREAM_ADDRS_MAX];
 	char text[SOCK_ADDR_STRLEN];
 	const char *why = NULL;
-	size_t n = upstreams_count(us), start = upstreams_start(us), i, j, k;
-	size_t na;
+	int64_t began;
+	size_t j, na;
 	int fd, err = EHOSTUNREACH;
 
-	for (i = 0; i < n; i++) {
-		k = (start + i) % n;
-		st = upstreams_stats(us, k);
-		if ((na = upstreams_addrs(us, k, addrs, &why,
-		    clock_now() + c->lc->connect_timeout)) == 0) {
-			if (errno == ECANCELED) {	/* the stop, not DNS */
-				err = ECANCELED;
-				goto fail;
-			}
-			stats_add(&st->connects[STATS_CONNECT_RESOLVE_FAILED],
-			    1);
-			if (log_enabled(LOG_LEVEL_DEBUG) &&
-			    conn_log_allowed(c))
-				log_debug("%s: upstream %s: %s", c->lc->name,
-				    upstreams_text(us, k), why);
+	if ((na = upstreams_addrs(us, k, addrs, &why,
+	    clock_now() + c->lc->connect_timeout)) == 0) {
+		if (errno == ECANCELED)		/* the stop, not DNS */
+			return (-1);
+		stats_add(&st->connects[STATS_CONNECT_RESOLVE_FAILED], 1);
+		if (log_enabled(LOG_LEVEL_DEBUG) && conn_log_allowed(c))
+			log_debug("%s: upstream %s: %s", c->lc->name,
+			    upstreams_text(us, k), why);
+		errno = EHOSTUNREACH;
+		return (-1);
+	}
+	for (j = 0; j < na; j++) {
+		fd = socket(addrs[j].ss.ss_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd == -1) {
+			err = errno;
+			stats_add(&st->connects[STATS_CONNECT_ERROR], 1);
 			continue;
 		}
-		for (j = 0; j < na; j++) {
-			fd = socket(addrs[j].ss.ss_family,
-			    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-			if (fd == -1) {
-				err = errno;
-				stats_add(&st->connects[STATS_CONNECT_ERROR], 1);
-				continue;
-			}
-			began = clock_now_us();
-			if (io_connect(fd, &addrs[j],
-			    clock_now() + c->lc->connect_timeout) == 0) {
-				stats_add(&st->connects[STATS_CONNECT_OK], 1);
-				stats_observe(&st->connect_time,
-				    &stats_connect_buckets,
-				    clock_now_us() - began);
-				(void)sock_tune_stream(fd,
-				    addrs[j].ss.ss_family);
-				if (c->lc->upstream_tcp_keepalive.idle > 0 &&
-				    addrs[j].ss.ss_family != AF_UNIX)
-					(void)sock_keepalive(fd,
-					    c->lc->upstream_tcp_keepalive.idle,
-					    c->lc->upstream_tcp_keepalive.interval,
-					    (int)c->lc->upstream_tcp_keepalive.count);
-				c->upstream = addrs[j];
-				*stats = st;
-				return (fd);
-			}
-			err = errno;
-			io_close(fd);
-			if (err == ECANCELED)
-				goto fail;
-			stats_add(&st->connects[connect_result(err)], 1);
-			if (log_enabled(LOG_LEVEL_DEBUG) &&
-			    conn_log_allowed(c))
-				log_debug("%s: upstream %s (%s): %s",
-				    c->lc->name, upstreams_text(us, k),
-				    sock_addr_format(&addrs[j], text,
-				    sizeof(text)), strerror(err));
+		began = clock_now_us();
+		if (io_connect(fd, &addrs[j],
+		    clock_now() + c->lc->connect_timeout) == 0) {
+			stats_add(&st->connects[STATS_CONNECT_OK], 1);
+			stats_observe(&st->connect_time,
+			    &stats_connect_buckets, clock_now_us() - began);
+			(void)sock_tune_stream(fd, addrs[j].ss.ss_family);
+			if (c->lc->upstream_tcp_keepalive.idle > 0 &&
+			    addrs[j].ss.ss_family != AF_UNIX)
+				(void)sock_keepalive(fd,
+				    c->lc->upstream_tcp_keepalive.idle,
+				    c->lc->upstream_tcp_keepalive.interval,
+				    (int)c->lc->upstream_tcp_keepalive.count);
+			c->upstream = addrs[j];
+			return (fd);
 		}
+		err = errno;
+		io_close(fd);
+		if (err == ECANCELED) {
+			errno = err;
+			return (-1);
+		}
+		stats_add(&st->connects[connect_result(err)], 1);
+		if (log_enabled(LOG_LEVEL_DEBUG) && conn_log_allowed(c))
+			log_debug("%s: upstream %s (%s): %s", c->lc->name,
+			    upstreams_text(us, k), sock_addr_format(&addrs[j],
+			    text, sizeof(text)), strerror(err));
 	}
-fail:
+	errno = err;
+	return (-1);
+}
+
+/*
+ * Try the upstreams the balance picks for c, best first; the connected
+ * fd, or -1 with errno: ENETUNREACH if every upstream is known to be
+ * down (nothing was tried), ECANCELED at the stop, else the last
+ * attempt's.  The upstream's index goes to *k, its counters to *stats.
+ */
+static int
+proxy_connect(struct conn *c, struct upstreams *us, size_t *k,
+    struct stats_upstream_slot **stats)
+{
+	size_t order[CONFIG_UPSTREAMS_MAX], n, i, keylen = 0;
+	unsigned char key[16];
+	int fd, err = ENETUNREACH;
+
+	if (c->lc->balance == BALANCE_SOURCE_HASH)
+		keylen = client_key(c, key);
+	n = upstreams_pick(us, key, keylen, order);
+	for (i = 0; i < n; i++) {
+		*k = order[i];
+		*stats = upstreams_stats(us, *k);
+		if ((fd = connect_upstream(c, us, *k, *stats)) != -1) {
+			upstreams_result(us, *k, 1);
+			return (fd);
+		}
+		if ((err = errno) == ECANCELED)
+			break;
+		if (err != EHOSTUNREACH)	/* a name: not its fault */
+			upstreams_result(us, *k, 0);
+	}
 	errno = err;
 	return (-1);
 }
@@ -500,15 +559,17 @@ proxy_serve(struct conn *c, struct upstreams *us)
 {
 	struct stats_upstream_slot *stats;
 	struct relay *r;
+	size_t k;
 	int ufd;
 
-	if ((ufd = proxy_connect(c, us, &stats)) == -1) {
+	if ((ufd = proxy_connect(c, us, &k, &stats)) == -1) {
 		/* The client's stream never reached an upstream: a cut. */
 		(void)sock_reset_on_close(c->fd);
 		if (errno == ECANCELED)
 			return (CONN_SHUTDOWN);
 		c->err = errno;
-		return (CONN_CONNECT_FAILED);
+		return (errno == ENETUNREACH ? CONN_NO_UPSTREAM :
+		    CONN_CONNECT_FAILED);
 	}
 	if (c->lc->send_proxy_protocol != SEND_PROXY_NONE &&
 	    send_header(c, ufd, stats) == -1) {
@@ -532,6 +593,8 @@ proxy_serve(struct conn *c, struct upstreams *us)
 	r->ufd = ufd;
 	r->stats = stats;
 	stats_add(&stats->active, 1);
+	r->active = upstreams_active(us, k);
+	atomic_fetch_add_explicit(r->active, 1, memory_order_relaxed);
 	r->limit = c->lc->idle_timeout;
 	r->deadline = -1;
 	relay_progress(r);

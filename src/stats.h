@@ -24,7 +24,7 @@
  */
 
 /* What a connection's end is counted under: enum conn_close (conn.h). */
-#define STATS_CLOSE_MAX		10
+#define STATS_CLOSE_MAX		11
 
 /* Why a client was closed at accept. */
 enum stats_reject {

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "balance.h"
 #include "clock.h"
 #include "config.h"
 #include "log.h"
@@ -50,12 +51,6 @@ struct upstream {
 	struct stats_upstream_slot *slot;	/* this thread's of them */
 };
 
-/* The round-robin turn, shared by the loop threads' copies. */
-struct upstreams_turn {
-	atomic_int		 refs;
-	atomic_size_t		 next;
-};
-
 struct upstreams {
 	int			 holds;		/* this thread's holders */
 	const struct config	*cfg;		/* held: lc is in it */
@@ -63,7 +58,7 @@ struct upstreams {
 	struct loop		*loop;
 	struct pool		*pool;
 	int64_t			 interval;
-	struct upstreams_turn	*turn;
+	struct balancer		*balance;	/* shared by the copies */
 	size_t			 n;
 	struct upstream		 u[];
 };
@@ -93,14 +88,12 @@ upstreams_create(const struct config *cfg, const struct listen_conf *lc,
 	us = calloc(1, sizeof(*us) + lc->nupstreams * sizeof(us->u[0]));
 	if (us == NULL)
 		return (NULL);
-	if (share != NULL)
-		us->turn = share->turn;
-	else if ((us->turn = calloc(1, sizeof(*us->turn))) == NULL) {
+	if ((us->balance = balance_create(lc, share != NULL ?
+	    share->balance : NULL)) == NULL) {
 		free(us);
 		errno = ENOMEM;
 		return (NULL);
 	}
-	atomic_fetch_add(&us->turn->refs, 1);
 	us->holds = 1;
 	us->cfg = config_hold(cfg);
 	us->lc = lc;
@@ -130,11 +123,13 @@ upstreams_same(const struct upstreams *us, const struct config *cfg,
 
 	/* Counted by listener name too: a renamed one counts anew. */
 	if (us->n != lc->nupstreams || us->lc->balance != lc->balance ||
+	    us->lc->max_fails != lc->max_fails ||
+	    us->lc->fail_timeout != lc->fail_timeout ||
 	    us->interval != cfg->resolve_interval ||
 	    strcmp(us->lc->name, lc->name) != 0)
 		return (0);
 	for (i = 0; i < us->n; i++)
-		if (strcmp(us->u[i].uc->text, lc->upstreams[i].text) != 0)
+		if (strcmp(us->u[i].uc->entry, lc->upstreams[i].entry) != 0)
 			return (0);
 	return (1);
 }
@@ -166,8 +161,7 @@ upstreams_free(struct upstreams *us)
 			us->u[i].inflight->u = NULL;
 		stats_upstream_put(us->u[i].stats);
 	}
-	if (atomic_fetch_sub(&us->turn->refs, 1) == 1)
-		free(us->turn);
+	balance_free(us->balance);
 	config_free((struct config *)us->cfg);
 	free(us);
 }
@@ -198,11 +192,22 @@ upstreams_stats(const struct upstreams *us, size_t i)
 }
 
 size_t
-upstreams_start(struct upstreams *us)
+upstreams_pick(struct upstreams *us, const void *key, size_t keylen,
+    size_t *order)
 {
-	if (us->lc->balance == BALANCE_FIRST)
-		return (0);
-	return (atomic_fetch_add(&us->turn->next, 1) % us->n);
+	return (balance_pick(us->balance, key, keylen, order));
+}
+
+void
+upstreams_result(struct upstreams *us, size_t i, int ok)
+{
+	balance_result(us->balance, i, ok);
+}
+
+atomic_int *
+upstreams_active(const struct upstreams *us, size_t i)
+{
+	return (&balance_state(us->balance, i)->active);
 }
 
 /* Worker side: getaddrinfo, keep up to UPSTREAM_ADDRS_MAX addresses. */

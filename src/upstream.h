@@ -1,6 +1,7 @@
 #ifndef UPSTREAM_H
 #define UPSTREAM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,9 +28,9 @@ struct stats_upstream_slot;
  * The upstreams of proxy listener lc, of configuration cfg (held for as
  * long as they live: config_hold()), with one holder, the caller.
  * Nothing is resolved yet.  share: another loop thread's upstreams of
- * the same listener, whose round-robin turn these share, so that clients
- * are spread evenly whatever thread they land on (NULL: none); either
- * may be freed first.  Names are resolved and cached per thread.
+ * the same listener, whose balance (balance.c) these share, so that
+ * clients are spread evenly whatever thread they land on (NULL: none);
+ * either may be freed first.  Names are resolved and cached per thread.
  * Returns them, or NULL with errno ENOMEM.
  */
 struct upstreams	*upstreams_create(const struct config *,
@@ -53,8 +54,9 @@ void	upstreams_free(struct upstreams *);
 /*
  * upstreams_same(us, cfg, lc):
  * 1 if lc (from a reloaded configuration cfg) names the same upstreams,
- * in the same order, with the same balance and resolve_interval, so that
- * us can serve it on (keeping its cache of names and its turn); else 0.
+ * with the same options, in the same order, with the same balance,
+ * max_fails, fail_timeout and resolve_interval, so that us can serve it
+ * on (keeping its cache of names and its balance's turn); else 0.
  */
 int	upstreams_same(const struct upstreams *, const struct config *,
 	    const struct listen_conf *);
@@ -71,11 +73,27 @@ void	upstreams_rebind(struct upstreams *, const struct config *,
 size_t	upstreams_count(const struct upstreams *);
 
 /*
- * upstreams_start(us):
- * Where a new client starts trying: the next upstream in turn for
- * round-robin, always 0 for "first".
+ * upstreams_pick(us, key, keylen, order):
+ * The upstreams a new client tries, best first, into order (room for
+ * upstreams_count()): balance_pick().  key: the client's address bytes
+ * (or uid), for source-hash.  Returns how many; 0: every one is down.
  */
-size_t	upstreams_start(struct upstreams *);
+size_t	upstreams_pick(struct upstreams *, const void *, size_t, size_t *);
+
+/*
+ * upstreams_result(us, i, ok):
+ * A client's connect to upstream i worked (ok 1) or not: passive
+ * ejection counts it (balance_result()).
+ */
+void	upstreams_result(struct upstreams *, size_t, int);
+
+/*
+ * upstreams_active(us, i):
+ * Upstream i's count of open relays over every loop thread, for
+ * least-connections: a relay adds 1 while it is open.  Lives as long as
+ * us.
+ */
+atomic_int	*upstreams_active(const struct upstreams *, size_t);
 
 /*
  * upstreams_addrs(us, i, addrs, why, deadline):

@@ -1,0 +1,74 @@
+#ifndef BALANCE_H
+#define BALANCE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Which upstream a proxy's new client goes to: the balance of one
+ * listener, shared by its copies on every loop thread, and what every
+ * thread knows of each upstream (up or down, open relays), kept across
+ * reloads.  Any thread.
+ */
+
+struct listen_conf;
+struct balancer;
+
+/*
+ * What the whole daemon knows of one upstream of one listener, found by
+ * (listener name, address) so that a reload that keeps both keeps it.
+ * Written by any loop thread (relays, connect results) and by the
+ * health checks; read by every pick.
+ */
+struct upstream_state {
+	atomic_int	 active;	/* relays open now, on every thread */
+	atomic_int	 up;		/* the active check's verdict: 1 up */
+	/* Passive ejection: 0, or the clock_now() until which the upstream
+	 * gets no client (max_fails failed connects). */
+	_Atomic int64_t	 down_until;
+};
+
+/*
+ * balance_create(lc, share):
+ * The balance of proxy listener lc: its algorithm, each upstream's
+ * weight, backup flag and state.  share: another loop thread's balance
+ * of the same listener, which this one then is (one more holder: the
+ * turn, the smooth weights and the states are one for the listener);
+ * NULL: a new one.  Returns it, or NULL with errno ENOMEM.
+ */
+struct balancer	*balance_create(const struct listen_conf *,
+		    struct balancer *);
+
+/* balance_free(b): let go of one holder; the last frees b.  NULL: no-op. */
+void	balance_free(struct balancer *);
+
+/*
+ * balance_pick(b, key, keylen, order):
+ * The upstreams a new client is to try, best first, into order (room
+ * for as many as lc has), by lc's balance among the primaries that are
+ * up and not ejected; while none is, among the backups (the first that
+ * is up first, as HAProxy does).  After the pick come the tier's others
+ * in their order, then (for a primary) the backups that are up: a
+ * client whose pick refuses it still finds a way.  An upstream whose
+ * ejection has just run out goes first to one client only, which tries
+ * it again (as nginx does).  key: the client's address bytes (or uid)
+ * for "source-hash", else ignored.  Returns how many; 0 if every
+ * upstream is down: the client is to be refused at once.
+ */
+size_t	balance_pick(struct balancer *, const void *, size_t, size_t *);
+
+/*
+ * balance_result(b, i, ok):
+ * A client's connect to upstream i succeeded (ok 1) or failed: passive
+ * ejection's count (max_fails within fail_timeout).
+ */
+void	balance_result(struct balancer *, size_t, int);
+
+/*
+ * balance_state(b, i): upstream i's shared state (its active count is
+ * the relay's to keep; the pointer lives as long as b).
+ */
+struct upstream_state	*balance_state(const struct balancer *, size_t);
+
+#endif /* BALANCE_H */
