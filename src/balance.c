@@ -255,6 +255,19 @@ claim_trial(struct balancer *b, struct peer *p, int64_t now)
 	    now + b->fail_timeout));
 }
 
+/*
+ * Source-hash's score of upstream p for a client whose address hashes
+ * to kh: u in (0, 1) from the pair's hash, and -w/ln(u), weighted
+ * rendezvous hashing's.  The highest wins.
+ */
+static double
+hash_score(const struct peer *p, uint64_t kh)
+{
+	double u = ((double)(mix64(kh ^ p->id) >> 11) + 0.5) * 0x1.0p-53;
+
+	return (-(double)p->weight / log(u));
+}
+
 /* Is upstream i a candidate of the tier (backup or not) now? */
 #define CANDIDATE(b, av, i, tier) \
 	((av)[i] == AVAIL_UP && (b)->p[i].backup == (tier))
@@ -296,10 +309,7 @@ pick_one(struct balancer *b, const unsigned char *av, int tier,
 		for (i = 0; i < b->n; i++) {
 			if (!CANDIDATE(b, av, i, tier))
 				continue;
-			/* u in (0, 1), from the pair's hash; -w/ln(u) is the
-			 * weighted rendezvous score. */
-			score = -(double)b->p[i].weight / log(((double)(mix64(
-			    kh ^ b->p[i].id) >> 11) + 0.5) * 0x1.0p-53);
+			score = hash_score(&b->p[i], kh);
 			if (best == b->n || score > top) {
 				best = i;
 				top = score;
@@ -319,6 +329,27 @@ pick_one(struct balancer *b, const unsigned char *av, int tier,
 		if (best < b->n)
 			b->p[best].current -= total;
 		return (best);
+	}
+}
+
+/* Sort order[0..n) by source-hash's score for key, highest first. */
+static void
+rank_by_score(const struct balancer *b, const void *key, size_t keylen,
+    size_t *order, size_t n)
+{
+	uint64_t kh = hash_bytes(key, keylen);
+	double score[CONFIG_UPSTREAMS_MAX], sc;
+	size_t i, j, o;
+
+	for (i = 0; i < n; i++) {
+		sc = hash_score(&b->p[order[i]], kh);
+		o = order[i];
+		for (j = i; j > 0 && score[j - 1] < sc; j--) {
+			score[j] = score[j - 1];
+			order[j] = order[j - 1];
+		}
+		score[j] = sc;
+		order[j] = o;
 	}
 }
 
@@ -355,6 +386,10 @@ balance_pick(struct balancer *b, const void *key, size_t keylen,
 		if (CANDIDATE(b, av, i, tier))
 			order[k++] = i;
 	}
+	/* Source-hash's by their scores: a client whose pick refuses it
+	 * goes where it will go once the pick is ejected. */
+	if (b->algorithm == BALANCE_SOURCE_HASH && tier == 0)
+		rank_by_score(b, key, keylen, order + 1, k - 1);
 	if (tier == 0)
 		for (i = 0; i < b->n; i++)
 			if (CANDIDATE(b, av, i, 1))

@@ -214,6 +214,19 @@ test_source_hash(void)
 	for (i = 0, again = 1; i < 100; i++)
 		again &= pick(b, 0x7f000001u + (uint32_t)i) == before[i];
 	CHECK(again, "back up: every source back where it was");
+	/* The fallbacks after the pick are in the order the pick's own
+	 * ejection would give: where the client will go next anyway. */
+	for (i = 0, again = 1; i < 100; i++) {
+		uint32_t key = 0x7f000001u + (uint32_t)i;
+		size_t order[MAXU], second;
+
+		(void)balance_pick(b, &key, sizeof(key), order);
+		second = order[1];
+		atomic_store(&balance_state(b, order[0])->up, 0);
+		again &= pick(b, key) == (int)second;
+		atomic_store(&balance_state(b, order[0])->up, 1);
+	}
+	CHECK(again, "a source's second choice is its fallback");
 	balance_free(b);
 }
 
