@@ -81,6 +81,7 @@ struct listener_group {
 	atomic_uint_fast64_t all_active;	/* clients on all threads */
 	/* clock_now() of the last warning: one for all the copies. */
 	_Atomic int64_t	 warned_upstream;
+	_Atomic int64_t	 warned_no_upstream;	/* every one down */
 	_Atomic int64_t	 warned_limit;
 	_Atomic int64_t	 warned_accept;
 	/* The counters of the copies freed so far. */
@@ -728,7 +729,7 @@ conn_main(void *arg)
 			log_warnx("%s: no upstream reachable: %s", c->lc->name,
 			    strerror(c->err));
 		else if (why == CONN_NO_UPSTREAM &&
-		    log_ratelimit(&l->group->warned_upstream))
+		    log_ratelimit(&l->group->warned_no_upstream))
 			log_warnx("%s: every upstream is down: clients are "
 			    "refused", c->lc->name);
 		break;

@@ -388,12 +388,36 @@ client_key(const struct conn *c, unsigned char key[16])
 }
 
 /*
+ * Did a connect that failed with err fail because of the upstream (or
+ * the network to it), rather than of us (out of fds or memory)?  Only
+ * those count toward its passive ejection.
+ */
+static int
+upstream_at_fault(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+	case ETIMEDOUT:
+	case ECONNRESET:
+	case ECONNABORTED:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EAGAIN:		/* a unix: upstream's full backlog */
+		return (1);
+	default:
+		return (0);
+	}
+}
+
+/*
  * Connect to upstream k: each of its addresses in turn.  The fd, or -1
  * with errno (ECANCELED: the stop).  Counts each attempt in st.
+ * *blame: 1 if an attempt failed by the upstream's fault (not a name
+ * that would not resolve, nor a socket we could not make).
  */
 static int
 connect_upstream(struct conn *c, struct upstreams *us, size_t k,
-    struct stats_upstream_slot *st)
+    struct stats_upstream_slot *st, int *blame)
 {
 	struct sock_addr addrs[UPSTREAM_ADDRS_MAX];
 	char text[SOCK_ADDR_STRLEN];
@@ -402,6 +426,7 @@ connect_upstream(struct conn *c, struct upstreams *us, size_t k,
 	size_t j, na;
 	int fd, err = EHOSTUNREACH;
 
+	*blame = 0;
 	if ((na = upstreams_addrs(us, k, addrs, &why,
 	    clock_now() + c->lc->connect_timeout)) == 0) {
 		if (errno == ECANCELED)		/* the stop, not DNS */
@@ -444,6 +469,7 @@ connect_upstream(struct conn *c, struct upstreams *us, size_t k,
 			return (-1);
 		}
 		stats_add(&st->connects[connect_result(err)], 1);
+		*blame |= upstream_at_fault(err);
 		if (log_enabled(LOG_LEVEL_DEBUG) && conn_log_allowed(c))
 			log_debug("%s: upstream %s (%s): %s", c->lc->name,
 			    upstreams_text(us, k), sock_addr_format(&addrs[j],
@@ -455,31 +481,34 @@ connect_upstream(struct conn *c, struct upstreams *us, size_t k,
 
 /*
  * Try the upstreams the balance picks for c, best first; the connected
- * fd, or -1 with errno: ENETUNREACH if every upstream is known to be
- * down (nothing was tried), ECANCELED at the stop, else the last
- * attempt's.  The upstream's index goes to *k, its counters to *stats.
+ * fd, or -1 with errno: ECANCELED at the stop, else the last attempt's.
+ * The upstream's index goes to *k (NO_UPSTREAM if every upstream is
+ * known to be down, so nothing was tried), its counters to *stats.
  */
+#define NO_UPSTREAM	((size_t)-1)
+
 static int
 proxy_connect(struct conn *c, struct upstreams *us, size_t *k,
     struct stats_upstream_slot **stats)
 {
 	size_t order[CONFIG_UPSTREAMS_MAX], n, i, keylen = 0;
 	unsigned char key[16];
-	int fd, err = ENETUNREACH;
+	int fd, blame, err = EHOSTUNREACH;
 
 	if (c->lc->balance == BALANCE_SOURCE_HASH)
 		keylen = client_key(c, key);
-	n = upstreams_pick(us, key, keylen, order);
+	if ((n = upstreams_pick(us, key, keylen, order)) == 0)
+		*k = NO_UPSTREAM;
 	for (i = 0; i < n; i++) {
 		*k = order[i];
 		*stats = upstreams_stats(us, *k);
-		if ((fd = connect_upstream(c, us, *k, *stats)) != -1) {
+		if ((fd = connect_upstream(c, us, *k, *stats, &blame)) != -1) {
 			upstreams_result(us, *k, 1);
 			return (fd);
 		}
 		if ((err = errno) == ECANCELED)
 			break;
-		if (err != EHOSTUNREACH)	/* a name: not its fault */
+		if (blame)
 			upstreams_result(us, *k, 0);
 	}
 	errno = err;
@@ -568,7 +597,7 @@ proxy_serve(struct conn *c, struct upstreams *us)
 		if (errno == ECANCELED)
 			return (CONN_SHUTDOWN);
 		c->err = errno;
-		return (errno == ENETUNREACH ? CONN_NO_UPSTREAM :
+		return (k == NO_UPSTREAM ? CONN_NO_UPSTREAM :
 		    CONN_CONNECT_FAILED);
 	}
 	if (c->lc->send_proxy_protocol != SEND_PROXY_NONE &&

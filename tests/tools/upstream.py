@@ -26,6 +26,8 @@ and serves each connection in a thread until killed:
   stream   read until the client's EOF, print all it sent as
            "stream HEX" (a PROXY header, then the client's bytes), then
            half-close
+  tell     send "PORT\n" (its own port: which upstream the client got),
+           then read until the client's EOF or reset, then close
 """
 import socket
 import struct
@@ -73,6 +75,13 @@ def serve(mode, conn, n):
                 got += data
             say("stream " + got.hex())
             conn.shutdown(socket.SHUT_WR)
+        elif mode == "tell":
+            conn.sendall(b"%d\n" % conn.getsockname()[1])
+            try:
+                while conn.recv(65536):
+                    pass
+            except ConnectionResetError:
+                pass
         elif mode == "echo":
             try:
                 while True:
