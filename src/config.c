@@ -203,7 +203,22 @@ static const char *const proxy_protocol_keys[] = {
 struct parse {
 	const char	*file;
 	int		 errors;
+	const char	*group;		/* the subgroup being walked, or NULL */
+	char		 kname[2 * CONFIG_NAME_MAX];	/* kname()'s */
 };
+
+/*
+ * A key's name as problems give it: "idle" inside tcp_keepalive = {...}
+ * is "tcp_keepalive.idle", so that the message says which one.
+ */
+static const char *
+kname(struct parse *p, const struct key *k)
+{
+	if (p->group == NULL)
+		return (k->name);
+	snprintf(p->kname, sizeof(p->kname), "%s.%s", p->group, k->name);
+	return (p->kname);
+}
 
 /* The first problem of this thread's last load, for config_problem(). */
 static __thread char	first_problem[CONFIG_PROBLEM_MAX];
@@ -436,11 +451,11 @@ apply_number(struct parse *p, const config_setting_t *s,
 		return (0);
 	}
 	if (get_number(s, k->type, &v) == -1) {
-		problem(p, s, "%s: expected %s", k->name, expected(k->type));
+		problem(p, s, "%s: expected %s", kname(p, k), expected(k->type));
 		return (-1);
 	}
 	if (v < k->min || v > k->max) {
-		problem(p, s, "%s: out of range (%s)", k->name, k->range);
+		problem(p, s, "%s: out of range (%s)", kname(p, k), k->range);
 		return (-1);
 	}
 	*field = v;
@@ -577,8 +592,8 @@ apply_prefixes(struct parse *p, const config_setting_t *s,
 	if ((!config_setting_is_list(s) && !config_setting_is_array(s)) ||
 	    (n = (unsigned)config_setting_length(s)) == 0) {
 		problem(p, s, "%s: expected a non-empty list of prefixes: "
-		    "%s = ( \"10.0.0.0/8\", \"::1/128\", ... );", k->name,
-		    k->name);
+		    "%s = ( \"10.0.0.0/8\", \"::1/128\", ... );", kname(p, k),
+		    kname(p, k));
 		return;
 	}
 	if ((prefixes = calloc(n, sizeof(*prefixes))) == NULL) {
@@ -589,7 +604,7 @@ apply_prefixes(struct parse *p, const config_setting_t *s,
 		e = config_setting_get_elem(s, i);
 		if ((str = config_setting_get_string(e)) == NULL) {
 			problem(p, e, "%s: expected strings such as "
-			    "\"10.0.0.0/8\"", k->name);
+			    "\"10.0.0.0/8\"", kname(p, k));
 			bad = 1;
 		} else if (addrset_prefix_parse(str, &prefixes[i],
 		    &why) == -1) {
@@ -599,7 +614,7 @@ apply_prefixes(struct parse *p, const config_setting_t *s,
 			if (strncmp(why, "host bits", 9) == 0)
 				addrset_prefix_format(&prefixes[i], net,
 				    sizeof(net));
-			problem(p, e, "%s: \"%s\": %s%s%s%s", k->name, str,
+			problem(p, e, "%s: \"%s\": %s%s%s%s", kname(p, k), str,
 			    why, net[0] ? " (did you mean \"" : "", net,
 			    net[0] ? "\"?)" : "");
 			bad = 1;
@@ -693,7 +708,7 @@ apply_rate(struct parse *p, const config_setting_t *s, const struct key *k,
 	    &num[1]) == -1)
 		problem(p, s, "%s: expected a rate \"N/DURATION\", such as "
 		    "\"20/1s\" or \"600/1m\", with N times DURATION in ms "
-		    "under 2^63", k->name);
+		    "under 2^63", kname(p, k));
 }
 
 static void	walk_group(struct parse *, const config_setting_t *,
@@ -717,7 +732,7 @@ apply_choice(struct parse *p, const config_setting_t *s, const struct key *k,
 		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s\"%s\"",
 		    i == 0 ? "" : k->choices[i + 1] == NULL ? " or " : ", ",
 		    k->choices[i]);
-	problem(p, s, "%s: \"%s\": expected %s", k->name, str, list);
+	problem(p, s, "%s: \"%s\": expected %s", kname(p, k), str, list);
 }
 
 /*
@@ -769,7 +784,7 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 	}
 	if (k->type == KEY_BOOL) {
 		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-			problem(p, s, "%s: expected true or false", k->name);
+			problem(p, s, "%s: expected true or false", kname(p, k));
 		else
 			*num = config_setting_get_bool(s);
 		return;
@@ -792,7 +807,7 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 	}
 	if (k->type == KEY_SUBGROUP) {
 		if (!config_setting_is_group(s)) {
-			problem(p, s, "%s: expected a group { ... }", k->name);
+			problem(p, s, "%s: expected a group { ... }", kname(p, k));
 			return;
 		}
 		/* Present: on, with defaults for the keys it leaves out. */
@@ -801,7 +816,9 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 			    (base + k->offset));
 		else if (k->sub == per_source_keys)
 			((struct per_source_conf *)(base + k->offset))->set = 1;
+		p->group = k->name;
 		walk_group(p, s, k->sub, k->nsub, base + k->offset);
+		p->group = NULL;
 		return;
 	}
 	if (k->type == KEY_MODE) {
@@ -813,7 +830,7 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 		return;
 	}
 	if (str == NULL || *str == '\0') {
-		problem(p, s, "%s: expected a non-empty string", k->name);
+		problem(p, s, "%s: expected a non-empty string", kname(p, k));
 		return;
 	}
 	switch (k->type) {
@@ -827,9 +844,9 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 		 */
 		if (strspn(str, NAME_CHARS) != strlen(str))
 			problem(p, s, "%s: \"%s\": may hold only letters, "
-			    "digits, '-', '_' and '.'", k->name, str);
+			    "digits, '-', '_' and '.'", kname(p, k), str);
 		else if (strlen(str) > CONFIG_NAME_MAX)
-			problem(p, s, "%s: longer than %d bytes", k->name,
+			problem(p, s, "%s: longer than %d bytes", kname(p, k),
 			    CONFIG_NAME_MAX);
 		else
 			copy_string(p, s, strp, str);
@@ -875,7 +892,9 @@ walk_group(struct parse *p, const config_setting_t *group,
 			if (strcmp(name, keys[j].name) == 0)
 				break;
 		if (j == nkeys)
-			problem(p, s, "unknown key \"%s\"", name);
+			problem(p, s, "unknown key \"%s%s%s\"",
+			    p->group != NULL ? p->group : "",
+			    p->group != NULL ? "." : "", name);
 		else if (keys[j].type != KEY_LISTENERS)
 			apply(p, s, &keys[j], base);
 	}
@@ -1119,7 +1138,7 @@ walk_listeners(struct parse *p, const config_setting_t *root,
 static struct config *
 config_build(config_t *cf, const char *file)
 {
-	struct parse p = { file, 0 };
+	struct parse p = { .file = file };
 	const config_setting_t *root = config_root_setting(cf);
 	struct config *cfg;
 

@@ -700,16 +700,19 @@ test_edge_keys(void)
 	    "t.conf:3: allow_uid: only for a unix: address");
 	BAD("per_source needs a limit; its keys have ranges",
 	    ONE_LISTENER("per_source = { ipv6_prefix = 129; };"),
-	    "t.conf:3: ipv6_prefix: out of range (1 to 128)",
+	    "t.conf:3: per_source.ipv6_prefix: out of range (1 to 128)",
 	    "t.conf:3: per_source: set max_connections or connection_rate");
+	BAD("a key inside a group is named with its group",
+	    ONE_LISTENER("tcp_keepalive = { idel = \"5s\"; };"),
+	    "t.conf:3: unknown key \"tcp_keepalive.idel\"");
 	BAD("a rate is N/DURATION",
 	    ONE_LISTENER("per_source = { connection_rate = \"fast\"; };"),
-	    "t.conf:3: connection_rate: expected a rate \"N/DURATION\"");
+	    "t.conf:3: per_source.connection_rate: expected a rate \"N/DURATION\"");
 	BAD("keepalive's keys have ranges, and a group is a group",
 	    ONE_LISTENER("tcp_keepalive = { count = 0; idle = \"500ms\"; };\n"
 	    "per_source = 3;"),
-	    "t.conf:3: count: out of range (1 to 127)",
-	    "t.conf:3: idle: out of range (1s to 32767s)",
+	    "t.conf:3: tcp_keepalive.count: out of range (1 to 127)",
+	    "t.conf:3: tcp_keepalive.idle: out of range (1s to 32767s)",
 	    "t.conf:4: per_source: expected a group { ... }");
 	BAD("bad prefixes, each at its line",
 	    ONE_LISTENER("allow = ( \"10.0.0.0/33\",\n \"10.0.0.1/8\", 7 );"),
