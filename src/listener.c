@@ -533,49 +533,67 @@ listener_name(const struct listener *l)
 	return (l->set->lc->name);
 }
 
-/* The summary of a UDP echo's group g: datagrams by result, bytes. */
-static void
-log_summary_udp(struct listener_group *g)
+/*
+ * Append ", N name" to line (n bytes used of size) for each nonzero
+ * count[i], i from first to max; returns the new length.
+ */
+static size_t
+append_counts(char *line, size_t n, size_t size,
+    const atomic_uint_fast64_t *count, int first, int max,
+    const char *(*name)(int))
+{
+	uint64_t k;
+	int i;
+
+	for (i = first; i < max && n < size; i++)
+		if ((k = atomic_load(&count[i])) > 0)
+			n += (size_t)snprintf(line + n, size - n, ", %llu %s",
+			    (unsigned long long)k, name(i));
+	return (n);
+}
+
+static const char *
+udp_result_name(int i)
 {
 	static const char *const names[STATS_UDP_MAX] = { "echoed", "port",
 	    "rate", "denied", "send buffer full" };
-	char line[256];
-	uint64_t k, dropped = 0;
-	size_t n;
-	int i;
 
-	for (i = STATS_UDP_ECHOED + 1; i < STATS_UDP_MAX; i++)
-		dropped += atomic_load(&g->datagrams[i]);
-	n = (size_t)snprintf(line, sizeof(line), "%llu datagrams echoed, "
-	    "%llu dropped", (unsigned long long)atomic_load(
-	    &g->datagrams[STATS_UDP_ECHOED]), (unsigned long long)dropped);
-	for (i = STATS_UDP_ECHOED + 1; i < STATS_UDP_MAX && n < sizeof(line);
-	    i++)
-		if ((k = atomic_load(&g->datagrams[i])) > 0)
-			n += (size_t)snprintf(line + n, sizeof(line) - n,
-			    ", %llu %s", (unsigned long long)k, names[i]);
-	log_info("%s%s: %s; %llu bytes in, %llu bytes out", g->name,
-	    atomic_load(&g->retired) ? " (removed by a reload)" : "", line,
-	    (unsigned long long)atomic_load(&g->bytes_in),
-	    (unsigned long long)atomic_load(&g->bytes_out));
+	return (names[i]);
 }
 
-/* The summary of group g, all its copies' counters folded in. */
+static const char *
+close_name(int i)
+{
+	return (conn_close_name((enum conn_close)i));
+}
+
+/*
+ * The summary of group g, all its copies' counters folded in: clients
+ * by close reason, or a UDP echo's datagrams by result; then bytes.
+ */
 static void
 log_summary(struct listener_group *g)
 {
 	char line[512];
+	uint64_t dropped = 0;
 	size_t n;
-	uint64_t k;
 	int i;
 
-	n = (size_t)snprintf(line, sizeof(line), "%llu served",
-	    (unsigned long long)atomic_load(&g->total));
-	for (i = 0; i < CONN_CLOSE_MAX && n < sizeof(line); i++)
-		if ((k = atomic_load(&g->closed[i])) > 0)
-			n += (size_t)snprintf(line + n, sizeof(line) - n,
-			    ", %llu %s", (unsigned long long)k,
-			    conn_close_name((enum conn_close)i));
+	if (atomic_load(&g->datagram)) {
+		for (i = STATS_UDP_ECHOED + 1; i < STATS_UDP_MAX; i++)
+			dropped += atomic_load(&g->datagrams[i]);
+		n = (size_t)snprintf(line, sizeof(line), "%llu datagrams "
+		    "echoed, %llu dropped", (unsigned long long)atomic_load(
+		    &g->datagrams[STATS_UDP_ECHOED]),
+		    (unsigned long long)dropped);
+		n = append_counts(line, n, sizeof(line), g->datagrams,
+		    STATS_UDP_ECHOED + 1, STATS_UDP_MAX, udp_result_name);
+	} else {
+		n = (size_t)snprintf(line, sizeof(line), "%llu served",
+		    (unsigned long long)atomic_load(&g->total));
+		n = append_counts(line, n, sizeof(line), g->closed, 0,
+		    CONN_CLOSE_MAX, close_name);
+	}
 	if (n < sizeof(line))
 		snprintf(line + n, sizeof(line) - n, "; %llu bytes in, "
 		    "%llu bytes out",
@@ -604,9 +622,7 @@ group_leave(struct listener *l)
 	if (atomic_fetch_sub(&g->refs, 1) > 1)
 		return;
 	/* One that never started (a failed start or reload): none. */
-	if (atomic_load(&g->started) && atomic_load(&g->datagram))
-		log_summary_udp(g);
-	else if (atomic_load(&g->started))
+	if (atomic_load(&g->started))
 		log_summary(g);
 	free(g);
 }
