@@ -163,23 +163,24 @@ kill_upstream() {
 @test "passive ejection: after max_fails timed-out connects the next clients go elsewhere at once" {
 	start_upstream FULL full
 	tell_upstream B
-	bal_conf "\"127.0.0.1:$FULL_PORT\", \"127.0.0.1:$B_PORT\"" 'connect_timeout = "2s"; max_fails = 2; balance = "first";'
+	bal_conf "\"127.0.0.1:$FULL_PORT\", \"127.0.0.1:$B_PORT\"" 'connect_timeout = "1s"; max_fails = 2; balance = "first";'
 	start_daemon
-	# Two clients each wait out connect_timeout on the blackhole, then
+	# Two clients each wait out connect_timeout (1 s) on the blackhole, then
 	# reach B; the second failure ejects it.
 	for i in 1 2; do
 		run "${BAL[@]}" timed "$ADDR"
 		echo "$output"
 		[ "${output% *}" = "$B_PORT" ]
-		[ "$(awk -v t="${output#* }" 'BEGIN { print (t > 1900) }')" = 1 ]
+		[ "$(awk -v t="${output#* }" 'BEGIN { print (t > 900) }')" = 1 ]
 	done
 	wait_until 5000 log_has "px: upstream 127.0.0.1:$FULL_PORT ejected"
-	# The next ones go to B at once: nowhere near connect_timeout.
+	# The next ones go to B at once: nowhere near connect_timeout (the
+	# figure is printed; the bound is only "not waiting on it").
 	for i in 1 2 3; do
 		run "${BAL[@]}" timed "$ADDR"
-		echo "client while it is down: $output ms"
+		echo "client while it is down: $output ms" >&3
 		[ "${output% *}" = "$B_PORT" ]
-		[ "$(awk -v t="${output#* }" 'BEGIN { print (t < 1000) }')" = 1 ]
+		[ "$(awk -v t="${output#* }" 'BEGIN { print (t < 500) }')" = 1 ]
 	done
 	[ "$("${SCRAPE[@]}" get "127.0.0.1:$MPORT" "aio_echod_upstream_connects_total{listener=\"px\",upstream=\"127.0.0.1:$FULL_PORT\",result=\"timeout\"}")" = 2 ]
 	stop_daemon
