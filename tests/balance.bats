@@ -83,31 +83,46 @@ kill_upstream() {
 	stop_daemon
 }
 
+# counts: read the hold client's counts up to its "." line into $COUNTS
+# ("PORT N / PORT N / ").
+counts() {
+	local line
+	COUNTS=" "
+	while read -r -t 30 line <&"${HOLD[0]}" && [ "$line" != . ]; do
+		COUNTS+="$line / "
+	done
+	echo "counts:$COUNTS"
+}
+
+# least_connections WEIGHT-A A1 B1 A2 B2: a fresh daemon balancing by
+# least-connections over A (weight WEIGHT-A) and B.  20 clients held
+# open end A1 on A and B1 on B; once A's are closed (and its relays
+# gone), 10 more end A2 and B2 open: a round-robin would have given B
+# its share of them.
+least_connections() {
+	local active="aio_echod_upstream_active_connections{listener=\"px\",upstream=\"127.0.0.1:$A_PORT\"}"
+
+	bal_conf "\"127.0.0.1:$A_PORT weight=$1\", \"127.0.0.1:$B_PORT\"" 'balance = "least-connections";'
+	start_daemon
+	coproc HOLD { "${BAL[@]}" hold "$ADDR" 20; }
+	counts
+	[[ "$COUNTS" == *" $A_PORT $2 / "* && "$COUNTS" == *" $B_PORT $3 / "* ]]
+	echo "close $A_PORT" >&"${HOLD[1]}"
+	counts
+	wait_until 5000 count_is 0 "${SCRAPE[@]}" get "127.0.0.1:$MPORT" "$active"
+	echo "open 10" >&"${HOLD[1]}"
+	counts
+	[[ "$COUNTS" == *" $A_PORT $4 / "* && "$COUNTS" == *" $B_PORT $5 / "* ]]
+	exec {HOLD[1]}>&-
+	wait "$HOLD_PID"
+	stop_daemon
+}
+
 @test "least-connections over the loop threads: 20 long clients end 10 and 10; with weight=3 against 1, 15 and 5" {
 	tell_upstream A
 	tell_upstream B
-	bal_conf "\"127.0.0.1:$A_PORT\", \"127.0.0.1:$B_PORT\"" 'balance = "least-connections";'
-	start_daemon
-	coproc HOLD { "${BAL[@]}" hold "$ADDR" 20; }
-	read -r -t 30 l1 <&"${HOLD[0]}"
-	read -r -t 30 l2 <&"${HOLD[0]}"
-	echo "$l1 / $l2"
-	[[ " $l1 / $l2 / " == *" $A_PORT 10 / "* ]]
-	[[ " $l1 / $l2 / " == *" $B_PORT 10 / "* ]]
-	exec {HOLD[1]}>&-
-	wait "$HOLD_PID"
-	stop_daemon
-	bal_conf "\"127.0.0.1:$A_PORT weight=3\", \"127.0.0.1:$B_PORT\"" 'balance = "least-connections";'
-	start_daemon
-	coproc HOLD { "${BAL[@]}" hold "$ADDR" 20; }
-	read -r -t 30 l1 <&"${HOLD[0]}"
-	read -r -t 30 l2 <&"${HOLD[0]}"
-	echo "$l1 / $l2"
-	[[ " $l1 / $l2 / " == *" $A_PORT 15 / "* ]]
-	[[ " $l1 / $l2 / " == *" $B_PORT 5 / "* ]]
-	exec {HOLD[1]}>&-
-	wait "$HOLD_PID"
-	stop_daemon
+	least_connections 1 10 10 10 10
+	least_connections 3 15 5 10 5
 }
 
 @test "source-hash: 100 sources keep their upstream over 3 rounds; one of 4 down moves only its own sources" {

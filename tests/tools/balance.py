@@ -11,8 +11,11 @@ own port first, so a client knows where the proxy sent it.
       or closes without a port prints "-".
   balance.py hold ADDR:PORT N
       N clients opened one after another and all kept open (each
-      opened once the last knows its upstream), then "PORT COUNT" per
-      upstream, sorted by port; then holds them until stdin closes.
+      opened once the last knows its upstream); prints "PORT COUNT"
+      per upstream of the clients open, sorted by port, then ".".  Then
+      reads commands from stdin until it closes: "close PORT" closes
+      the clients on that upstream; "open M" opens M more as before;
+      each then prints the counts again.
   balance.py sources ADDR:PORT COUNT
       One client from each of 127.0.0.1 ... 127.0.0.COUNT (bound
       before connecting); prints "SRC PORT" per line.
@@ -60,15 +63,24 @@ def main():
             ports.append(port)
         print(" ".join(ports))
     elif cmd == "hold":
-        socks, count = [], {}
-        for _ in range(int(sys.argv[3])):
-            s, port = open_one(addr)
-            socks.append(s)
-            count[port] = count.get(port, 0) + 1
-        for port in sorted(count):
-            print(port, count[port])
-        sys.stdout.flush()
-        sys.stdin.read()
+        held = [open_one(addr) for _ in range(int(sys.argv[3]))]
+        while True:
+            count = {}
+            for _, port in held:
+                count[port] = count.get(port, 0) + 1
+            for port in sorted(count):
+                print(port, count[port])
+            print(".", flush=True)
+            line = sys.stdin.readline().split()
+            if not line:
+                break
+            if line[0] == "close":
+                for s, port in held:
+                    if port == line[1]:
+                        s.close()
+                held = [h for h in held if h[1] != line[1]]
+            elif line[0] == "open":
+                held += [open_one(addr) for _ in range(int(line[1]))]
     elif cmd == "sources":
         for i in range(1, int(sys.argv[3]) + 1):
             src = "127.0.0.%d" % i
