@@ -27,8 +27,12 @@
  *
  * Passive ejection (nginx's max_fails and fail_timeout): max_fails
  * failed connects within fail_timeout take the upstream out for
- * fail_timeout; then one client (the next) tries it again: success
- * brings it back, a failure takes it out for another fail_timeout.  A
+ * fail_timeout; then one client at a time tries it again (a trial,
+ * reserved by a flag in its state until that client has tried): success
+ * brings it back, a failure takes it out for another fail_timeout.
+ * While every upstream is out, one client at a time (the probe) tries
+ * the one out longest, so that service resumes with the first that is
+ * back, and no other client waits on a blackhole meanwhile.  A
  * listener with one upstream never ejects it (nginx's rule too): there
  * is nowhere else to go, and refusing every client for 10 s after one
  * failed connect would make a passing fault a long one.
@@ -75,14 +79,16 @@ struct balancer {
 	int64_t			 algorithm;	/* enum balance */
 	int64_t			 max_fails;	/* 0: no passive ejection */
 	int64_t			 fail_timeout;	/* ms */
+	atomic_int		 probing;	/* a probe is out (all ejected) */
 	size_t			 turn;
 	size_t			 n;
 	struct peer		 p[];
 };
 
 enum avail {
-	AVAIL_DOWN,
+	AVAIL_DOWN,		/* its check says so: never tried */
 	AVAIL_UP,
+	AVAIL_EJECTED,		/* passive ejection, still running */
 	AVAIL_TRIAL,		/* its ejection has run out: one may try */
 };
 
@@ -109,6 +115,7 @@ state_get(const char *listener, const char *text)
 			atomic_init(&e->s.active, 0);
 			atomic_init(&e->s.up, 1);  /* up until a check says */
 			atomic_init(&e->s.down_until, 0);
+			atomic_init(&e->s.trying, 0);
 			pthread_mutex_init(&e->lock, NULL);
 			e->refs = 1;
 			e->next = registry;
@@ -186,6 +193,7 @@ balance_create(const struct listen_conf *lc, struct balancer *share)
 		return (NULL);
 	}
 	atomic_init(&b->refs, 1);
+	atomic_init(&b->probing, 0);
 	pthread_mutex_init(&b->lock, NULL);
 	b->algorithm = lc->balance;
 	b->max_fails = lc->nupstreams > 1 ? lc->max_fails : 0;
@@ -226,9 +234,14 @@ balance_state(const struct balancer *b, size_t i)
 	return (&b->p[i].st->s);
 }
 
-/* Can upstream p take a client now? */
+/*
+ * Can upstream p take a client now?  Without passive ejection (max_fails
+ * 0, or a lone upstream) an ejection an older configuration left counts
+ * for nothing; one longer than this configuration's fail_timeout is cut
+ * to it.
+ */
 static enum avail
-avail(const struct peer *p, int64_t now)
+avail(const struct balancer *b, const struct peer *p, int64_t now)
 {
 	int64_t until;
 
@@ -236,23 +249,29 @@ avail(const struct peer *p, int64_t now)
 		return (AVAIL_DOWN);
 	until = atomic_load_explicit(&p->st->s.down_until,
 	    memory_order_relaxed);
-	if (until == 0)
+	if (until == 0 || b->max_fails == 0)
 		return (AVAIL_UP);
-	return (now < until ? AVAIL_DOWN : AVAIL_TRIAL);
+	if (now < until && until - now <= b->fail_timeout)
+		return (AVAIL_EJECTED);
+	return (AVAIL_TRIAL);
 }
 
-/*
- * Claim p's trial for this client: 1 if it is ours (every other client
- * keeps away from p for another fail_timeout, unless it comes back).
- */
+/* Reserve p's one trial for this client: 1 if it is ours. */
 static int
-claim_trial(struct balancer *b, struct peer *p, int64_t now)
+claim_trial(struct peer *p)
 {
-	int64_t until = atomic_load(&p->st->s.down_until);
+	int free = 0;
 
-	return (until != 0 && now >= until &&
-	    atomic_compare_exchange_strong(&p->st->s.down_until, &until,
-	    now + b->fail_timeout));
+	return (atomic_compare_exchange_strong(&p->st->s.trying, &free, 1));
+}
+
+void
+balance_release(struct balancer *b, const struct balance_claim *claim)
+{
+	if (claim->trial != BALANCE_NONE)
+		atomic_store(&b->p[claim->trial].st->s.trying, 0);
+	if (claim->probe)
+		atomic_store(&b->probing, 0);
 }
 
 /*
@@ -353,30 +372,76 @@ rank_by_score(const struct balancer *b, const void *key, size_t keylen,
 	}
 }
 
+/*
+ * Every upstream is ejected (none down by a check is a candidate): the
+ * probe, if no other client holds it, tries the one ejected longest.
+ * Returns its index, or b->n.
+ */
+static size_t
+pick_probe(struct balancer *b, const unsigned char *av,
+    struct balance_claim *claim)
+{
+	size_t i, best = b->n;
+	int64_t until, best_until = 0;
+	int free = 0;
+
+	if (!atomic_compare_exchange_strong(&b->probing, &free, 1))
+		return (b->n);
+	for (i = 0; i < b->n; i++) {
+		if (av[i] != AVAIL_EJECTED && av[i] != AVAIL_TRIAL)
+			continue;
+		until = atomic_load(&b->p[i].st->s.down_until);
+		if ((best == b->n || until < best_until) &&
+		    !atomic_load(&b->p[i].st->s.trying)) {
+			best = i;
+			best_until = until;
+		}
+	}
+	if (best == b->n || !claim_trial(&b->p[best])) {
+		atomic_store(&b->probing, 0);
+		return (b->n);
+	}
+	claim->trial = best;
+	claim->probe = 1;
+	return (best);
+}
+
 size_t
 balance_pick(struct balancer *b, const void *key, size_t keylen,
-    size_t *order)
+    size_t *order, struct balance_claim *claim)
 {
 	unsigned char av[CONFIG_UPSTREAMS_MAX];
 	int64_t now = clock_now();
 	size_t i, j, k = 0, pick = b->n;
-	int tier;
+	int tier, locked;
 
-	pthread_mutex_lock(&b->lock);
+	claim->trial = BALANCE_NONE;
+	claim->probe = 0;
 	for (i = 0; i < b->n; i++)
-		av[i] = (unsigned char)avail(&b->p[i], now);
+		av[i] = (unsigned char)avail(b, &b->p[i], now);
+	/* Only these two keep state between picks. */
+	locked = b->algorithm == BALANCE_ROUND_ROBIN ||
+	    b->algorithm == BALANCE_LEAST_CONNECTIONS;
+	if (locked)
+		pthread_mutex_lock(&b->lock);
 	for (tier = 0; tier <= 1 && pick == b->n; tier++) {
 		/* One client tries an upstream whose ejection ran out. */
 		for (i = 0; i < b->n && pick == b->n; i++)
 			if (av[i] == AVAIL_TRIAL && b->p[i].backup == tier &&
-			    claim_trial(b, &b->p[i], now))
+			    claim_trial(&b->p[i])) {
 				pick = i;
+				claim->trial = i;
+			}
 		if (pick == b->n)
 			pick = pick_one(b, av, tier, key, keylen);
 	}
-	if (pick == b->n) {
+	if (locked)
 		pthread_mutex_unlock(&b->lock);
-		return (0);
+	if (pick == b->n) {
+		if ((pick = pick_probe(b, av, claim)) == b->n)
+			return (0);
+		order[0] = pick;
+		return (1);
 	}
 	tier--;
 	order[k++] = pick;
@@ -394,32 +459,43 @@ balance_pick(struct balancer *b, const void *key, size_t keylen,
 		for (i = 0; i < b->n; i++)
 			if (CANDIDATE(b, av, i, 1))
 				order[k++] = i;
-	pthread_mutex_unlock(&b->lock);
+	/* Last, one whose ejection ran out, if its trial is free: better
+	 * than no upstream for a client every other one refused. */
+	for (i = 0; i < b->n && claim->trial == BALANCE_NONE; i++)
+		if (av[i] == AVAIL_TRIAL && i != pick &&
+		    claim_trial(&b->p[i])) {
+			claim->trial = i;
+			order[k++] = i;
+		}
 	return (k);
 }
 
 void
-balance_result(struct balancer *b, size_t i, int ok)
+balance_result(struct balancer *b, size_t i, enum balance_outcome outcome)
 {
 	struct state_entry *e = b->p[i].st;
 	int64_t now, until;
+	int ejected = 0, back = 0;
 
-	if (b->max_fails == 0)
-		return;
-	if (ok) {
-		/* The common case, without the lock: nothing to undo. */
+	if (outcome == BALANCE_OK) {
+		/* The common case, without the lock: nothing to undo.  A
+		 * success ends an ejection even where ejection is off now
+		 * (a reload turned it off). */
 		if (atomic_load_explicit(&e->s.down_until,
 		    memory_order_relaxed) == 0 && atomic_load_explicit(
 		    &e->fails, memory_order_relaxed) == 0)
 			return;
 		pthread_mutex_lock(&e->lock);
-		if (atomic_exchange(&e->s.down_until, 0) != 0)
-			log_warnx("%s: upstream %s is back: a client "
-			    "connected", b->listener, e->text);
+		back = atomic_exchange(&e->s.down_until, 0) != 0;
 		e->fails = 0;
 		pthread_mutex_unlock(&e->lock);
+		if (back)
+			log_warnx("%s: upstream %s is back: a client "
+			    "connected", b->listener, e->text);
 		return;
 	}
+	if (b->max_fails == 0)
+		return;
 	now = clock_now();
 	pthread_mutex_lock(&e->lock);
 	until = atomic_load(&e->s.down_until);
@@ -435,12 +511,13 @@ balance_result(struct balancer *b, size_t i, int ok)
 		if (++e->fails >= b->max_fails) {
 			atomic_store(&e->s.down_until, now + b->fail_timeout);
 			e->fails = 0;
-			log_warnx("%s: upstream %s ejected for %lld ms: %lld "
-			    "failed connects within %lld ms", b->listener,
-			    e->text, (long long)b->fail_timeout,
-			    (long long)b->max_fails,
-			    (long long)b->fail_timeout);
+			ejected = 1;
 		}
 	}
 	pthread_mutex_unlock(&e->lock);
+	if (ejected)
+		log_warnx("%s: upstream %s ejected for %lld ms: %lld failed "
+		    "connects within %lld ms", b->listener, e->text,
+		    (long long)b->fail_timeout, (long long)b->max_fails,
+		    (long long)b->fail_timeout);
 }

@@ -27,7 +27,19 @@ struct upstream_state {
 	/* Passive ejection: 0, or the clock_now() until which the upstream
 	 * gets no client (max_fails failed connects). */
 	_Atomic int64_t	 down_until;
+	atomic_int	 trying;	/* a client's trial of it is out */
 };
+
+/*
+ * What a pick reserved, to give back with balance_release() once its
+ * client has tried: an ejected upstream's one trial.
+ */
+struct balance_claim {
+	size_t		 trial;		/* its index, or BALANCE_NONE */
+	int		 probe;		/* the balancer's one probe */
+};
+
+#define BALANCE_NONE	((size_t)-1)
 
 /*
  * balance_create(lc, share):
@@ -44,26 +56,47 @@ struct balancer	*balance_create(const struct listen_conf *,
 void	balance_free(struct balancer *);
 
 /*
- * balance_pick(b, key, keylen, order):
+ * balance_pick(b, key, keylen, order, claim):
  * The upstreams a new client is to try, best first, into order (room
  * for as many as lc has), by lc's balance among the primaries that are
  * up and not ejected; while none is, among the backups (the first that
  * is up first, as HAProxy does).  After the pick come the tier's others
  * in their order, then (for a primary) the backups that are up: a
- * client whose pick refuses it still finds a way.  An upstream whose
- * ejection has just run out goes first to one client only, which tries
- * it again (as nginx does).  key: the client's address bytes (or uid)
- * for "source-hash", else ignored.  Returns how many; 0 if every
- * upstream is down: the client is to be refused at once.
+ * client whose pick refuses it still finds a way.
+ *
+ * An upstream whose ejection has run out is tried again by one client
+ * at a time: first in its order if nothing else is, else last.  While
+ * every upstream is ejected, one client at a time (the probe) tries the
+ * one ejected longest, so that the first to come back serves at once
+ * (nginx tries them all again then; this does without making every
+ * client wait on a blackhole).  What the pick reserved goes to *claim:
+ * give it back with balance_release().  key: the client's address bytes
+ * (or uid) for "source-hash", else ignored.  Returns how many; 0 if every
+ * upstream is down (or ejected with a probe out): the client is to be
+ * refused at once.
  */
-size_t	balance_pick(struct balancer *, const void *, size_t, size_t *);
+size_t	balance_pick(struct balancer *, const void *, size_t, size_t *,
+	    struct balance_claim *);
 
 /*
- * balance_result(b, i, ok):
- * A client's connect to upstream i succeeded (ok 1) or failed: passive
- * ejection's count (max_fails within fail_timeout).
+ * balance_release(b, claim):
+ * The client that balance_pick() gave claim has tried (or given up):
+ * the trial and probe it held are free again.  Call it on every path.
  */
-void	balance_result(struct balancer *, size_t, int);
+void	balance_release(struct balancer *, const struct balance_claim *);
+
+/* What a client's connect to an upstream came to, for balance_result(). */
+enum balance_outcome {
+	BALANCE_OK,		/* connected */
+	BALANCE_FAILED,		/* the upstream's fault: refused, timed out */
+};
+
+/*
+ * balance_result(b, i, outcome):
+ * A client's connect to upstream i: passive ejection's count (max_fails
+ * within fail_timeout); a success ends an ejection.
+ */
+void	balance_result(struct balancer *, size_t, enum balance_outcome);
 
 /*
  * balance_state(b, i): upstream i's shared state (its active count is

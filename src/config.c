@@ -475,10 +475,10 @@ parse_upstream_options(struct parse *p, const config_setting_t *s,
 	long w;
 
 	for (;;) {
-		opts += strspn(opts, " ");
+		opts += strspn(opts, " \t");
 		if (*opts == '\0')
 			return;
-		len = strcspn(opts, " ");
+		len = strcspn(opts, " \t");
 		if (len == 6 && strncmp(opts, "backup", 6) == 0) {
 			if (u->backup)
 				goto twice;
@@ -499,15 +499,16 @@ parse_upstream_options(struct parse *p, const config_setting_t *s,
 			u->weight = w;
 		} else {
 			problem(p, s, "upstreams: \"%s\": unknown option "
-			    "\"%.*s\" (known: weight=N, backup)", u->entry,
-			    (int)len, opts);
+			    "\"%.*s\" (known: weight=N, backup%s)", u->entry,
+			    (int)len, opts, strncmp(u->entry, "unix:", 5) == 0 ?
+			    "; a path cannot have spaces" : "");
 			return;
 		}
 		opts += len;
 	}
 twice:
 	problem(p, s, "upstreams: \"%s\": \"%.*s\" given twice", u->entry,
-	    (int)strcspn(opts, " ="), opts);
+	    (int)strcspn(opts, " \t="), opts);
 }
 
 /*
@@ -523,7 +524,7 @@ parse_upstream(struct parse *p, const config_setting_t *s,
 	char host[SOCK_NAME_MAX];
 	size_t len;
 
-	if (str == NULL || *str == '\0' || *str == ' ') {
+	if (str == NULL || *str == '\0' || *str == ' ' || *str == '\t') {
 		problem(p, s, "upstreams: expected non-empty strings, each "
 		    "an address then its options: \"HOST:PORT weight=N\"");
 		return;
@@ -531,7 +532,7 @@ parse_upstream(struct parse *p, const config_setting_t *s,
 	copy_string(p, s, &u->entry, str);
 	if (u->entry == NULL)
 		return;
-	len = strcspn(str, " ");
+	len = strcspn(str, " \t");
 	if ((u->text = strndup(str, len)) == NULL) {
 		problem(p, s, "out of memory");
 		return;
@@ -986,6 +987,17 @@ check_upstreams(struct parse *p, const config_setting_t *g,
 		if (u->weight == 0)
 			u->weight = CONFIG_WEIGHT_DEFAULT;
 		backups += u->backup != 0;
+		/* One state per address (balance.c): twice would be one
+		 * upstream counted as two. */
+		for (size_t j = 0; j < i; j++)
+			if (u->text != NULL && lc->upstreams[j].text != NULL &&
+			    strcmp(u->text, lc->upstreams[j].text) == 0) {
+				problem(p, config_setting_get_elem(s,
+				    (unsigned)i), "upstreams: \"%s\" is "
+				    "listed twice (for a larger share, give it "
+				    "a weight=)", u->text);
+				break;
+			}
 	}
 	if (lc->nupstreams > 0 && backups == lc->nupstreams)
 		problem(p, s, "upstreams: every one is a backup; at least one "

@@ -33,6 +33,7 @@
 #include "proxy.h"
 
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 
 #include <errno.h>
@@ -356,8 +357,10 @@ connect_result(int err)
  * header named, where one came; an IPv4-mapped one as IPv4), or a unix:
  * client's uid.  Into key; returns its length (0: nothing to hash).
  */
+#define KEY_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
+
 static size_t
-client_key(const struct conn *c, unsigned char key[16])
+client_key(const struct conn *c, unsigned char key[KEY_MAX])
 {
 	const struct sockaddr_in6 *s6;
 	struct ucred cred;
@@ -377,6 +380,16 @@ client_key(const struct conn *c, unsigned char key[16])
 		memcpy(key, &s6->sin6_addr, 16);
 		return (16);
 	case AF_UNIX:
+		/* Named by a PROXY header: the path it gave (a TCP socket
+		 * has no peer credentials). */
+		if (c->lc->addr.ss.ss_family != AF_UNIX) {
+			const char *path = ((const struct sockaddr_un *)
+			    &c->peer.ss)->sun_path;
+			size_t n = strnlen(path, KEY_MAX);
+
+			memcpy(key, path, n);
+			return (n);
+		}
 		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred,
 		    &len) == -1)
 			return (0);
@@ -403,6 +416,7 @@ upstream_at_fault(int err)
 	case EHOSTUNREACH:
 	case ENETUNREACH:
 	case EAGAIN:		/* a unix: upstream's full backlog */
+	case ENOENT:		/* a unix: upstream's socket file gone */
 		return (1);
 	default:
 		return (0);
@@ -483,7 +497,10 @@ connect_upstream(struct conn *c, struct upstreams *us, size_t k,
  * Try the upstreams the balance picks for c, best first; the connected
  * fd, or -1 with errno: ECANCELED at the stop, else the last attempt's.
  * The upstream's index goes to *k (NO_UPSTREAM if every upstream is
- * known to be down, so nothing was tried), its counters to *stats.
+ * known to be down, so nothing was tried), its counters to *stats.  An
+ * upstream's active count includes the connect under way, so that
+ * least-connections does not send every new client to one that takes
+ * its time to answer; on success it stays, for the relay to give back.
  */
 #define NO_UPSTREAM	((size_t)-1)
 
@@ -492,27 +509,35 @@ proxy_connect(struct conn *c, struct upstreams *us, size_t *k,
     struct stats_upstream_slot **stats)
 {
 	size_t order[CONFIG_UPSTREAMS_MAX], n, i, keylen = 0;
-	unsigned char key[16];
-	int fd, blame, err = EHOSTUNREACH;
+	struct balance_claim claim;
+	unsigned char key[KEY_MAX];
+	atomic_int *active;
+	int fd = -1, blame, err = EHOSTUNREACH;
 
 	if (c->lc->balance == BALANCE_SOURCE_HASH)
 		keylen = client_key(c, key);
-	if ((n = upstreams_pick(us, key, keylen, order)) == 0)
+	if ((n = upstreams_pick(us, key, keylen, order, &claim)) == 0)
 		*k = NO_UPSTREAM;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && fd == -1; i++) {
 		*k = order[i];
 		*stats = upstreams_stats(us, *k);
+		active = upstreams_active(us, *k);
+		atomic_fetch_add_explicit(active, 1, memory_order_relaxed);
 		if ((fd = connect_upstream(c, us, *k, *stats, &blame)) != -1) {
-			upstreams_result(us, *k, 1);
-			return (fd);
+			upstreams_result(us, *k, BALANCE_OK);
+			break;
 		}
-		if ((err = errno) == ECANCELED)
+		err = errno;
+		atomic_fetch_sub_explicit(active, 1, memory_order_relaxed);
+		if (err == ECANCELED)
 			break;
 		if (blame)
-			upstreams_result(us, *k, 0);
+			upstreams_result(us, *k, BALANCE_FAILED);
 	}
-	errno = err;
-	return (-1);
+	upstreams_release(us, &claim);
+	if (fd == -1)
+		errno = err;
+	return (fd);
 }
 
 /*
@@ -603,6 +628,8 @@ proxy_serve(struct conn *c, struct upstreams *us)
 	if (c->lc->send_proxy_protocol != SEND_PROXY_NONE &&
 	    send_header(c, ufd, stats) == -1) {
 		c->err = errno;
+		atomic_fetch_sub_explicit(upstreams_active(us, k), 1,
+		    memory_order_relaxed);
 		(void)sock_reset_on_close(c->fd);
 		(void)sock_reset_on_close(ufd);
 		io_close(ufd);
@@ -613,6 +640,8 @@ proxy_serve(struct conn *c, struct upstreams *us)
 		return (CONN_RESET);
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		atomic_fetch_sub_explicit(upstreams_active(us, k), 1,
+		    memory_order_relaxed);
 		(void)sock_reset_on_close(c->fd);
 		(void)sock_reset_on_close(ufd);
 		io_close(ufd);
@@ -622,8 +651,7 @@ proxy_serve(struct conn *c, struct upstreams *us)
 	r->ufd = ufd;
 	r->stats = stats;
 	stats_add(&stats->active, 1);
-	r->active = upstreams_active(us, k);
-	atomic_fetch_add_explicit(r->active, 1, memory_order_relaxed);
+	r->active = upstreams_active(us, k);	/* proxy_connect() added 1 */
 	r->limit = c->lc->idle_timeout;
 	r->deadline = -1;
 	relay_progress(r);

@@ -193,15 +193,22 @@ upstreams_stats(const struct upstreams *us, size_t i)
 
 size_t
 upstreams_pick(struct upstreams *us, const void *key, size_t keylen,
-    size_t *order)
+    size_t *order, struct balance_claim *claim)
 {
-	return (balance_pick(us->balance, key, keylen, order));
+	return (balance_pick(us->balance, key, keylen, order, claim));
 }
 
 void
-upstreams_result(struct upstreams *us, size_t i, int ok)
+upstreams_release(struct upstreams *us, const struct balance_claim *claim)
 {
-	balance_result(us->balance, i, ok);
+	balance_release(us->balance, claim);
+}
+
+void
+upstreams_result(struct upstreams *us, size_t i,
+    enum balance_outcome outcome)
+{
+	balance_result(us->balance, i, outcome);
 }
 
 atomic_int *

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "balance.h"
 #include "sock.h"
 
 /*
@@ -73,19 +74,24 @@ void	upstreams_rebind(struct upstreams *, const struct config *,
 size_t	upstreams_count(const struct upstreams *);
 
 /*
- * upstreams_pick(us, key, keylen, order):
+ * upstreams_pick(us, key, keylen, order, claim):
  * The upstreams a new client tries, best first, into order (room for
- * upstreams_count()): balance_pick().  key: the client's address bytes
- * (or uid), for source-hash.  Returns how many; 0: every one is down.
+ * upstreams_count()): balance_pick(), whose claim the client gives back
+ * with upstreams_release() once it has tried.  key: the client's address
+ * bytes (or uid), for source-hash.  Returns how many; 0: none is up.
  */
-size_t	upstreams_pick(struct upstreams *, const void *, size_t, size_t *);
+size_t	upstreams_pick(struct upstreams *, const void *, size_t, size_t *,
+	    struct balance_claim *);
+
+/* upstreams_release(us, claim): balance_release(). */
+void	upstreams_release(struct upstreams *, const struct balance_claim *);
 
 /*
- * upstreams_result(us, i, ok):
- * A client's connect to upstream i worked (ok 1) or not: passive
- * ejection counts it (balance_result()).
+ * upstreams_result(us, i, outcome):
+ * A client's connect to upstream i: passive ejection counts it
+ * (balance_result()).
  */
-void	upstreams_result(struct upstreams *, size_t, int);
+void	upstreams_result(struct upstreams *, size_t, enum balance_outcome);
 
 /*
  * upstreams_active(us, i):

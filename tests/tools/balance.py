@@ -39,9 +39,9 @@ def open_one(addr, src=None):
     s.settimeout(15)
     if src:
         s.bind((src, 0))
-    s.connect(addr)
     got = b""
     try:
+        s.connect(addr)
         while not got.endswith(b"\n"):
             data = s.recv(64)
             if not data:

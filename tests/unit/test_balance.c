@@ -63,13 +63,27 @@ make(struct fake *f)
 	return (b);
 }
 
-/* The first pick for key (NULL: none), or -1 if none. */
+/*
+ * balance_pick() for a client that has tried by the time it returns:
+ * what it claimed is given back at once.
+ */
+static size_t
+pick_all(struct balancer *b, const void *key, size_t keylen, size_t *order)
+{
+	struct balance_claim claim;
+	size_t n = balance_pick(b, key, keylen, order, &claim);
+
+	balance_release(b, &claim);
+	return (n);
+}
+
+/* The first pick for key, or -1 if none. */
 static int
 pick(struct balancer *b, uint32_t key)
 {
 	size_t order[MAXU];
 
-	return (balance_pick(b, &key, sizeof(key), order) == 0 ? -1 :
+	return (pick_all(b, &key, sizeof(key), order) == 0 ? -1 :
 	    (int)order[0]);
 }
 
@@ -106,7 +120,7 @@ test_round_robin(void)
 	b = make(&f);
 	picks(b, 6, s);
 	CHECK(strcmp(s, "ABCABC") == 0, "equal weights go in turn: %s", s);
-	CHECK(balance_pick(b, NULL, 0, order) == 3 && order[0] == 0 &&
+	CHECK(pick_all(b, NULL, 0, order) == 3 && order[0] == 0 &&
 	    order[1] == 1 && order[2] == 2,
 	    "the pick first, then the others in their order");
 	balance_free(b);
@@ -220,7 +234,7 @@ test_source_hash(void)
 		uint32_t key = 0x7f000001u + (uint32_t)i;
 		size_t order[MAXU], second;
 
-		(void)balance_pick(b, &key, sizeof(key), order);
+		(void)pick_all(b, &key, sizeof(key), order);
 		second = order[1];
 		atomic_store(&balance_state(b, order[0])->up, 0);
 		again &= pick(b, key) == (int)second;
@@ -240,20 +254,20 @@ test_backup_and_first(void)
 	/* A, B primaries; C, D backups. */
 	fake_init(&f, "bk", BALANCE_ROUND_ROBIN, 4, NULL, 0xc, 1, 10000);
 	b = make(&f);
-	n = balance_pick(b, NULL, 0, order);
+	n = pick_all(b, NULL, 0, order);
 	CHECK(n == 4 && order[0] == 0 && order[1] == 1 && order[2] == 2 &&
 	    order[3] == 3, "primaries first, backups last: %zu", n);
 	CHECK(pick(b, 0) == 1, "backups never picked while a primary is up");
 	atomic_store(&balance_state(b, 0)->up, 0);
 	atomic_store(&balance_state(b, 1)->up, 0);
-	n = balance_pick(b, NULL, 0, order);
+	n = pick_all(b, NULL, 0, order);
 	CHECK(n == 2 && order[0] == 2 && order[1] == 3,
 	    "every primary down: the first backup, then the next");
 	CHECK(pick(b, 0) == 2, "the first backup again (HAProxy's way)");
 	atomic_store(&balance_state(b, 2)->up, 0);
 	CHECK(pick(b, 0) == 3, "then the second");
 	atomic_store(&balance_state(b, 3)->up, 0);
-	CHECK(balance_pick(b, NULL, 0, order) == 0, "all down: none");
+	CHECK(pick_all(b, NULL, 0, order) == 0, "all down: none");
 	atomic_store(&balance_state(b, 1)->up, 1);
 	CHECK(pick(b, 0) == 1, "a primary back: clients leave the backups");
 	balance_free(b);
@@ -262,7 +276,7 @@ test_backup_and_first(void)
 	b = make(&f);
 	CHECK(pick(b, 0) == 0 && pick(b, 0) == 0, "first: always the first");
 	atomic_store(&balance_state(b, 0)->up, 0);
-	n = balance_pick(b, NULL, 0, order);
+	n = pick_all(b, NULL, 0, order);
 	CHECK(n == 2 && order[0] == 1 && order[1] == 2,
 	    "first down: the second, then the third");
 	balance_free(b);
@@ -285,57 +299,100 @@ test_passive(void)
 {
 	struct fake f;
 	struct balancer *b;
+	struct balance_claim held, other;
 	size_t order[MAXU];
 	int64_t t0;
 
 	fake_init(&f, "pe", BALANCE_ROUND_ROBIN, 2, NULL, 0, 3, 200);
 	b = make(&f);
-	balance_result(b, 0, 0);
-	balance_result(b, 0, 0);
-	CHECK(balance_pick(b, NULL, 0, order) == 2,
+	balance_result(b, 0, BALANCE_FAILED);
+	balance_result(b, 0, BALANCE_FAILED);
+	CHECK(pick_all(b, NULL, 0, order) == 2,
 	    "2 failures of max_fails 3: still up");
-	balance_result(b, 0, 1);
-	balance_result(b, 0, 0);
-	balance_result(b, 0, 0);
-	CHECK(balance_pick(b, NULL, 0, order) == 2,
+	balance_result(b, 0, BALANCE_OK);
+	balance_result(b, 0, BALANCE_FAILED);
+	balance_result(b, 0, BALANCE_FAILED);
+	CHECK(pick_all(b, NULL, 0, order) == 2,
 	    "a success starts the count again");
-	t0 = clock_now();
-	balance_result(b, 0, 0);
-	CHECK(balance_pick(b, NULL, 0, order) == 1 && order[0] == 1,
+	balance_result(b, 0, BALANCE_FAILED);
+	t0 = clock_now();	/* after the ejection's own clock reading */
+	CHECK(pick_all(b, NULL, 0, order) == 1 && order[0] == 1,
 	    "the third in a row: ejected, B only");
-	balance_result(b, 1, 0);
-	balance_result(b, 1, 0);
-	balance_result(b, 1, 0);
-	CHECK(balance_pick(b, NULL, 0, order) == 0,
-	    "both ejected: no upstream at all");
+	wait_until_ms(t0 + 2);	/* B out later than A */
+	balance_result(b, 1, BALANCE_FAILED);
+	balance_result(b, 1, BALANCE_FAILED);
+	balance_result(b, 1, BALANCE_FAILED);
+	t0 = clock_now();	/* B's ejection: from here */
+	/* Both out: one client at a time probes the one out longest. */
+	CHECK(balance_pick(b, NULL, 0, order, &held) == 1 && order[0] == 0 &&
+	    held.probe, "both ejected: one probe, to A (out longest)");
+	CHECK(balance_pick(b, NULL, 0, order, &other) == 0,
+	    "while it is out, no upstream for the others");
+	wait_until_ms(t0 + 2);	/* A's new ejection ends after B's */
+	balance_result(b, 0, BALANCE_FAILED);
+	balance_release(b, &held);
+	CHECK(balance_pick(b, NULL, 0, order, &held) == 1 && order[0] == 1,
+	    "the probe failed: the next probe goes to B");
+	balance_release(b, &held);
+	/* B's ejection runs out first now (A's was pushed on). */
 	wait_until_ms(t0 + 200);
-	CHECK(pick(b, 0) == 0, "after fail_timeout one client tries A");
-	CHECK(balance_pick(b, NULL, 0, order) <= 1 && (order[0] != 0),
+	CHECK(balance_pick(b, NULL, 0, order, &held) >= 1 && order[0] == 1 &&
+	    held.trial == 1 && !held.probe,
+	    "after fail_timeout one client tries B again");
+	CHECK(balance_pick(b, NULL, 0, order, &other) == 0 || other.probe,
 	    "and only one: the next is not sent there");
-	balance_result(b, 0, 0);
-	CHECK(balance_pick(b, NULL, 0, order) == 0 || order[0] != 0,
+	balance_release(b, &other);
+	balance_result(b, 1, BALANCE_FAILED);
+	balance_release(b, &held);
+	CHECK(atomic_load(&balance_state(b, 1)->down_until) > clock_now(),
 	    "its trial failed: out again");
-	t0 = clock_now();
-	wait_until_ms(t0 + 200);
-	CHECK(pick(b, 0) == 0, "another trial after fail_timeout");
-	balance_result(b, 0, 1);
-	CHECK(balance_pick(b, NULL, 0, order) >= 1 &&
+	wait_until_ms(atomic_load(&balance_state(b, 0)->down_until));
+	CHECK(balance_pick(b, NULL, 0, order, &held) >= 1 && order[0] == 0 &&
+	    held.trial == 0, "A's ejection ran out: a trial");
+	balance_result(b, 0, BALANCE_OK);
+	balance_release(b, &held);
+	CHECK(pick_all(b, NULL, 0, order) >= 1 &&
 	    atomic_load(&balance_state(b, 0)->down_until) == 0,
 	    "its trial worked: back for everyone");
 	balance_free(b);
 
 	fake_init(&f, "one", BALANCE_ROUND_ROBIN, 1, NULL, 0, 1, 10000);
 	b = make(&f);
-	balance_result(b, 0, 0);
-	balance_result(b, 0, 0);
+	balance_result(b, 0, BALANCE_FAILED);
+	balance_result(b, 0, BALANCE_FAILED);
 	CHECK(pick(b, 0) == 0, "a lone upstream is never ejected");
 	balance_free(b);
 
 	fake_init(&f, "off", BALANCE_ROUND_ROBIN, 2, NULL, 0, 0, 10000);
 	b = make(&f);
-	balance_result(b, 0, 0);
-	balance_result(b, 0, 0);
-	CHECK(balance_pick(b, NULL, 0, order) == 2, "max_fails 0: never");
+	balance_result(b, 0, BALANCE_FAILED);
+	balance_result(b, 0, BALANCE_FAILED);
+	CHECK(pick_all(b, NULL, 0, order) == 2, "max_fails 0: never");
+	balance_free(b);
+
+	/* An ejection an older configuration left (shared state), then a
+	 * reload to max_fails 0: it counts for nothing. */
+	fake_init(&f, "reload", BALANCE_FIRST, 2, NULL, 0, 1, 3600 * 1000);
+	b = make(&f);
+	balance_result(b, 0, BALANCE_FAILED);
+	CHECK(pick(b, 0) == 1, "ejected for an hour");
+	f.lc.max_fails = 0;
+	{
+		struct balancer *b2 = make(&f);
+
+		CHECK(pick(b2, 0) == 0 && pick(b2, 0) == 0,
+		    "reloaded with max_fails 0: A serves every client");
+		balance_free(b2);
+	}
+	f.lc.max_fails = 1;
+	f.lc.fail_timeout = 100;
+	{
+		struct balancer *b2 = make(&f);
+
+		CHECK(pick(b2, 0) == 0,
+		    "reloaded with a shorter fail_timeout: the hour is cut");
+		balance_free(b2);
+	}
 	balance_free(b);
 }
 
