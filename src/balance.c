@@ -59,10 +59,12 @@ struct state_entry {
 	int64_t			 first_fail;	/* clock_now() of the first */
 	char			*listener;
 	char			*text;
+	uint64_t		 check;		/* the check's signature */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct state_entry *registry;
+static atomic_uint down_count;	/* states whose check says down */
 
 struct peer {
 	struct state_entry	*st;		/* its text names it in logs */
@@ -92,9 +94,14 @@ enum avail {
 	AVAIL_TRIAL,		/* its ejection has run out: one may try */
 };
 
-/* The state of upstream text of listener, held; NULL: out of memory. */
+/*
+ * The state of upstream text of listener, held; NULL: out of memory.
+ * check: the signature of the health check it is under (0: none); a
+ * state kept from a configuration with another starts its check afresh,
+ * up.
+ */
 static struct state_entry *
-state_get(const char *listener, const char *text)
+state_get(const char *listener, const char *text, uint64_t check)
 {
 	struct state_entry *e;
 
@@ -103,9 +110,16 @@ state_get(const char *listener, const char *text)
 		if (strcmp(e->listener, listener) == 0 &&
 		    strcmp(e->text, text) == 0)
 			break;
-	if (e != NULL)
+	if (e != NULL) {
 		e->refs++;
-	else if ((e = calloc(1, sizeof(*e))) != NULL) {
+		if (e->check != check) {
+			e->check = check;
+			if (atomic_exchange(&e->s.up, 1) == 0)
+				atomic_fetch_sub(&down_count, 1);
+			atomic_store(&e->s.passes, 0);
+			atomic_store(&e->s.failures, 0);
+		}
+	} else if ((e = calloc(1, sizeof(*e))) != NULL) {
 		if ((e->listener = strdup(listener)) == NULL ||
 		    (e->text = strdup(text)) == NULL) {
 			free(e->listener);
@@ -116,6 +130,9 @@ state_get(const char *listener, const char *text)
 			atomic_init(&e->s.up, 1);  /* up until a check says */
 			atomic_init(&e->s.down_until, 0);
 			atomic_init(&e->s.trying, 0);
+			atomic_init(&e->s.passes, 0);
+			atomic_init(&e->s.failures, 0);
+			e->check = check;
 			pthread_mutex_init(&e->lock, NULL);
 			e->refs = 1;
 			e->next = registry;
@@ -142,6 +159,8 @@ state_put(struct state_entry *e)
 	for (pp = &registry; *pp != e; pp = &(*pp)->next)
 		;
 	*pp = e->next;
+	if (!atomic_load(&e->s.up))
+		atomic_fetch_sub(&down_count, 1);
 	pthread_mutex_unlock(&registry_lock);
 	pthread_mutex_destroy(&e->lock);
 	free(e->listener);
@@ -175,6 +194,44 @@ hash_bytes(const void *p, size_t n)
 	return (mix64(h));
 }
 
+/* A health check's settings as one number: 0 for none. */
+static uint64_t
+check_signature(const struct health_conf *h)
+{
+	uint64_t v[4], sig;
+
+	if (!h->set)
+		return (0);
+	v[0] = (uint64_t)h->interval;
+	v[1] = (uint64_t)h->timeout;
+	v[2] = (uint64_t)h->rise;
+	v[3] = (uint64_t)h->fall;
+	sig = hash_bytes(v, sizeof(v));
+	if (h->send != NULL)
+		sig ^= mix64(hash_bytes(h->send, strlen(h->send)) + 1);
+	if (h->expect != NULL)
+		sig ^= mix64(hash_bytes(h->expect, strlen(h->expect)) + 2);
+	return (sig | 1);	/* never 0 */
+}
+
+int
+balance_set_up(struct balancer *b, size_t i, int up)
+{
+	if (atomic_exchange(&b->p[i].st->s.up, up) == up)
+		return (0);
+	if (up)
+		atomic_fetch_sub(&down_count, 1);
+	else
+		atomic_fetch_add(&down_count, 1);
+	return (1);
+}
+
+unsigned
+balance_down(void)
+{
+	return (atomic_load(&down_count));
+}
+
 struct balancer *
 balance_create(const struct listen_conf *lc, struct balancer *share)
 {
@@ -205,7 +262,8 @@ balance_create(const struct listen_conf *lc, struct balancer *share)
 		b->p[i].weight = u->weight;
 		b->p[i].backup = u->backup != 0;
 		b->p[i].id = hash_bytes(u->text, strlen(u->text));
-		if ((b->p[i].st = state_get(lc->name, u->text)) == NULL) {
+		if ((b->p[i].st = state_get(lc->name, u->text,
+		    check_signature(&lc->health_check))) == NULL) {
 			balance_free(b);
 			errno = ENOMEM;
 			return (NULL);

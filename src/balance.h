@@ -28,6 +28,9 @@ struct upstream_state {
 	 * gets no client (max_fails failed connects). */
 	_Atomic int64_t	 down_until;
 	atomic_int	 trying;	/* a client's trial of it is out */
+	/* The active check's runs (health.c, its only writer). */
+	atomic_int	 passes;	/* in a row */
+	atomic_int	 failures;	/* in a row */
 };
 
 /*
@@ -51,6 +54,16 @@ struct balance_claim {
  */
 struct balancer	*balance_create(const struct listen_conf *,
 		    struct balancer *);
+
+/*
+ * balance_set_up(b, i, up):
+ * The active check's verdict on upstream i: 1 up, 0 down.  Returns 1 if
+ * that changed it.  Any thread.
+ */
+int	balance_set_up(struct balancer *, size_t, int);
+
+/* balance_down(): upstreams a check holds down now, daemon-wide. */
+unsigned	balance_down(void);
 
 /* balance_free(b): let go of one holder; the last frees b.  NULL: no-op. */
 void	balance_free(struct balancer *);

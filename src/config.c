@@ -97,6 +97,18 @@ static const struct key per_source_keys[] = {
 	    "64 to 16777216"),
 };
 
+/* health_check = { ... }: offsets within struct health_conf. */
+#define H(f)	offsetof(struct health_conf, f)
+static const struct key health_keys[] = {
+	NUM("interval", KEY_DURATION, H(interval), 100, 3600 * 1000,
+	    "100ms to 1h"),
+	NUM("timeout", KEY_DURATION, H(timeout), 1, 3600 * 1000, "1ms to 1h"),
+	NUM("rise", KEY_INT, H(rise), 1, 100, "1 to 100"),
+	NUM("fall", KEY_INT, H(fall), 1, 100, "1 to 100"),
+	{ .name = "send", .type = KEY_STRING, .offset = H(send) },
+	{ .name = "expect", .type = KEY_STRING, .offset = H(expect) },
+};
+
 #define SUB(n, f, keys)							\
 	{ .name = (n), .type = KEY_SUBGROUP, .offset = (f),		\
 	  .sub = (keys), .nsub = NKEYS(keys) }
@@ -162,13 +174,14 @@ static const struct key listener_keys[] = {
 	SUB("tcp_keepalive", L(tcp_keepalive), keepalive_keys),
 	SUB("upstream_tcp_keepalive", L(upstream_tcp_keepalive),
 	    keepalive_keys),
+	SUB("health_check", L(health_check), health_keys),
 };
 
 /* Listener keys that only a proxy may set. */
 static const char *const proxy_only[] = {
 	"upstreams", "balance", "connect_timeout", "fin_timeout",
 	"send_proxy_protocol", "upstream_tcp_keepalive", "max_fails",
-	"fail_timeout", NULL
+	"fail_timeout", "health_check", NULL
 };
 
 /* Listener keys that only the metrics service may set. */
@@ -715,6 +728,7 @@ apply_rate(struct parse *p, const config_setting_t *s, const struct key *k,
 static void	walk_group(struct parse *, const config_setting_t *,
 		    const struct key *, size_t, char *);
 static void	keepalive_defaults(struct keepalive_conf *);
+static void	health_defaults(struct health_conf *);
 
 /* Store the index of str in k->choices, or report the choices. */
 static void
@@ -817,6 +831,9 @@ apply(struct parse *p, const config_setting_t *s, const struct key *k,
 			    (base + k->offset));
 		else if (k->sub == per_source_keys)
 			((struct per_source_conf *)(base + k->offset))->set = 1;
+		else if (k->sub == health_keys)
+			health_defaults((struct health_conf *)
+			    (base + k->offset));
 		p->group = k->name;
 		walk_group(p, s, k->sub, k->nsub, base + k->offset);
 		p->group = NULL;
@@ -924,6 +941,17 @@ listener_defaults(struct listen_conf *lc)
 	lc->proxy_protocol_timeout = 3 * 1000;	/* a balancer sends it at once */
 	lc->per_source.ipv6_prefix = 64;	/* one host, one /64 */
 	lc->per_source.table_size = 65536;
+}
+
+/* A health_check group's defaults (HAProxy's) for the keys it leaves out. */
+static void
+health_defaults(struct health_conf *h)
+{
+	h->set = 1;
+	h->interval = 2 * 1000;
+	h->timeout = 1000;
+	h->rise = 2;
+	h->fall = 3;
 }
 
 /* A keepalive group's defaults for the keys it leaves out. */
@@ -1251,6 +1279,8 @@ config_free(struct config *cfg)
 			free(lc->upstreams[j].host);
 		}
 		free(lc->upstreams);
+		free(lc->health_check.send);
+		free(lc->health_check.expect);
 		addrset_free(lc->proxy_protocol_from);
 		addrset_free(lc->allow);
 		addrset_free(lc->deny);

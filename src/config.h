@@ -71,6 +71,20 @@ struct per_source_conf {
 	int64_t		 table_size;	/* sources tracked at most */
 };
 
+/*
+ * A proxy's active health check of each upstream (health_check = { ... }):
+ * off if !set.
+ */
+struct health_conf {
+	int64_t		 set;		/* the group is there */
+	int64_t		 interval;	/* ms between checks */
+	int64_t		 timeout;	/* ms for the connect, and the reply */
+	int64_t		 rise;		/* passes in a row: up */
+	int64_t		 fall;		/* failures in a row: down */
+	char		*send;		/* written once connected; NULL: none */
+	char		*expect;	/* the reply starts so; NULL: none */
+};
+
 /* Longest listener name: one field of an access log line. */
 #define CONFIG_NAME_MAX	64
 
@@ -93,6 +107,7 @@ struct listen_conf {
 	int64_t		 balance;	/* enum balance */
 	int64_t		 max_fails;	/* failed connects that eject; 0: never */
 	int64_t		 fail_timeout;	/* ms: their window, and the ejection */
+	struct health_conf health_check;	/* proxy */
 	int64_t		 connect_timeout;	/* ms */
 	int64_t		 fin_timeout;	/* ms; 0 means none */
 	int64_t		 header_timeout;	/* metrics: ms for a request */

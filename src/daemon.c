@@ -23,6 +23,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "buf.h"
+#include "balance.h"
 #include "clock.h"
 #include "config.h"
 #include "coro.h"
@@ -250,6 +251,9 @@ daemon_status(struct daemon *d, int ready)
 	if (d->reloads > 0 && n > 0 && (size_t)n < sizeof(text))
 		n += snprintf(text + n, sizeof(text) - (size_t)n,
 		    ", %u reloads", d->reloads);
+	if (balance_down() > 0 && n > 0 && (size_t)n < sizeof(text))
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+		    ", %u upstreams down", balance_down());
 	if (d->reload_error[0] != '\0' && n > 0 && (size_t)n < sizeof(text))
 		snprintf(text + n, sizeof(text) - (size_t)n, "; %s",
 		    d->reload_error);

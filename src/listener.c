@@ -56,6 +56,7 @@
 #include "coro.h"
 #include "echo.h"
 #include "edge.h"
+#include "health.h"
 #include "metrics.h"
 #include "proxy.h"
 #include "io.h"
@@ -127,6 +128,7 @@ struct listener {
 	int		 retired;	/* a reload removed it */
 	int		 adopted;	/* its socket came from systemd */
 	struct udp	*udp;		/* a UDP echo's batch buffers */
+	struct health	*health;	/* the first copy's: its checks */
 	struct udp_tally tally;		/* a UDP echo's counts */
 	struct listener	*next_retired, **prev_retired;	/* this thread's */
 };
@@ -139,6 +141,7 @@ static atomic_uint_fast64_t	 retired_clients;
 
 static struct listener	*listener_serve(struct listener *, struct pool *,
 			    const struct listener *);
+static void	start_health(struct listener *, struct listener_settings *);
 
 /*
  * The per-source limits of lc: share's (the first thread's, which a copy
@@ -389,6 +392,13 @@ listener_reconfigure(struct listener *l, const struct listener *first,
 	}
 	if (ups != NULL)
 		upstreams_rebind(ups, cfg, lc);
+	/* The checks follow the new settings (their state is kept where
+	 * the upstream and the check are: balance.c). */
+	if (l->health != NULL || (first == NULL && l->accepting)) {
+		health_stop(l->health);
+		l->health = NULL;
+		start_health(l, set);
+	}
 	if (!keep_log) {
 		accesslog_close(l->log);	/* its lines still written */
 		l->log = log;
@@ -428,6 +438,8 @@ retired_free_if_done(struct listener *l)
 void
 listener_retire(struct listener *l)
 {
+	health_stop(l->health);
+	l->health = NULL;
 	l->retired = 1;
 	atomic_store(&l->group->retired, 1);
 	atomic_fetch_add(&retired_clients, l->active);
@@ -632,6 +644,7 @@ listener_free(struct listener *l)
 {
 	if (l == NULL)
 		return;
+	health_stop(l->health);
 	listener_close(l);
 	retired_unlink(l);
 	accesslog_free(l->log);
@@ -1025,6 +1038,23 @@ datagram_loop(void *arg)
 	retired_free_if_done(l);	/* the last use of l */
 }
 
+/*
+ * The first copy of a proxy listener with health_check runs the checks
+ * of its upstreams (set's), for every loop thread.  A failure to start
+ * them is a warning: the upstreams then count as up, as without checks.
+ */
+static void
+start_health(struct listener *l, struct listener_settings *set)
+{
+	const struct listen_conf *lc = set->lc;
+
+	if (l->thread != 0 || lc->service != SERVICE_PROXY ||
+	    !lc->health_check.set)
+		return;
+	if ((l->health = health_start(l->loop, set->upstreams, lc)) == NULL)
+		log_warn("%s: health checks not started", lc->name);
+}
+
 int
 listener_start(struct listener *l)
 {
@@ -1035,6 +1065,7 @@ listener_start(struct listener *l)
 		l->accepting = 0;
 		return (-1);
 	}
+	start_health(l, l->set);
 	return (0);
 }
 

@@ -40,6 +40,9 @@ static const char *const udp_names[STATS_UDP_MAX] = {
 static const char *const connect_names[STATS_CONNECT_MAX] = {
 	"ok", "refused", "timeout", "error", "resolve_failed",
 };
+static const char *const check_names[STATS_CHECK_MAX] = {
+	"ok", "refused", "timeout", "bad_reply", "error", "resolve_failed",
+};
 
 /* Give the loop a turn once this slice has run SCRAPE_SLICE_US. */
 static int
@@ -255,6 +258,21 @@ render_upstreams(struct prom_buf *pb, const struct stats_snapshot *s,
 		if (pace(began) == -1)
 			return (-1);
 	}
+	prom_family(pb, "aio_echod_upstream_checks_total", "counter",
+	    "Active health checks of the upstream, by result.");
+	for (i = 0; i < s->nupstreams; i++) {
+		by_label(pb, "aio_echod_upstream_checks_total",
+		    upstream_label(&ls, &s->upstreams[i]), "result",
+		    check_names, s->upstreams[i].checks, STATS_CHECK_MAX);
+		if (pace(began) == -1)
+			return (-1);
+	}
+	prom_family(pb, "aio_echod_upstream_up", "gauge",
+	    "1 unless the upstream's health check holds it down.");
+	EACH_UPSTREAM(pb, s, &ls, "aio_echod_upstream_up", up);
+	prom_family(pb, "aio_echod_upstream_weight", "gauge",
+	    "The upstream's configured weight.");
+	EACH_UPSTREAM(pb, s, &ls, "aio_echod_upstream_weight", weight);
 	prom_family(pb, "aio_echod_upstream_active_connections", "gauge",
 	    "Relays open to the upstream now.");
 	EACH_UPSTREAM(pb, s, &ls, "aio_echod_upstream_active_connections",

@@ -50,6 +50,8 @@ struct stats_listener {
 
 struct stats_upstream {
 	struct block		 b;		/* first */
+	_Atomic int64_t		 weight;
+	_Atomic int64_t		 up;
 	struct stats_upstream_slot slot[];	/* [nthreads] */
 };
 
@@ -250,6 +252,13 @@ stats_upstream_get(const char *listener, const char *text)
 }
 
 void
+stats_upstream_set(struct stats_upstream *st, int64_t weight, int up)
+{
+	atomic_store(&st->weight, weight);
+	atomic_store(&st->up, up);
+}
+
+void
 stats_upstream_put(struct stats_upstream *st)
 {
 	if (st != NULL)
@@ -335,8 +344,12 @@ upstream_sum(struct stats_upstream_sum *s, struct stats_upstream *st)
 		s->active += get(&t->active);
 		s->bytes_in += get(&t->bytes_in);
 		s->bytes_out += get(&t->bytes_out);
+		for (k = 0; k < STATS_CHECK_MAX; k++)
+			s->checks[k] += get(&t->checks[k]);
 		hist_sum(&s->connect_time, &t->connect_time);
 	}
+	s->up = (uint64_t)atomic_load(&st->up);
+	s->weight = (uint64_t)atomic_load(&st->weight);
 }
 
 static int

@@ -64,6 +64,17 @@ enum stats_connect {
 	STATS_CONNECT_MAX
 };
 
+/* What an active health check of an upstream came to. */
+enum stats_check {
+	STATS_CHECK_OK,
+	STATS_CHECK_REFUSED,
+	STATS_CHECK_TIMEOUT,
+	STATS_CHECK_BAD_REPLY,	/* closed early, or not what was expected */
+	STATS_CHECK_ERROR,
+	STATS_CHECK_RESOLVE_FAILED,
+	STATS_CHECK_MAX
+};
+
 /* Most upper bounds a histogram has (+Inf comes on top). */
 #define STATS_BUCKETS_MAX	16
 
@@ -103,6 +114,7 @@ struct stats_upstream_slot {
 	_Atomic uint64_t active;	/* relays open */
 	_Atomic uint64_t bytes_in;	/* from the upstream */
 	_Atomic uint64_t bytes_out;	/* to the upstream */
+	_Atomic uint64_t checks[STATS_CHECK_MAX];	/* health checks */
 	struct stats_hist connect_time;	/* successful connects */
 } __attribute__((aligned(64)));
 
@@ -192,6 +204,13 @@ void	stats_listener_mark_datagram(struct stats_listener *);
  */
 struct stats_upstream	*stats_upstream_get(const char *, const char *);
 
+/*
+ * stats_upstream_set(st, weight, up):
+ * An upstream's gauges: its configured weight and whether its health
+ * check holds it up (1) or down (0).  Any thread.
+ */
+void	stats_upstream_set(struct stats_upstream *, int64_t, int);
+
 /* stats_upstream_put(st): let go of st.  NULL is a no-op.  Any thread. */
 void	stats_upstream_put(struct stats_upstream *);
 
@@ -237,6 +256,8 @@ struct stats_upstream_sum {
 	char		*text;
 	uint64_t	 connects[STATS_CONNECT_MAX];
 	uint64_t	 active, bytes_in, bytes_out;
+	uint64_t	 checks[STATS_CHECK_MAX];
+	uint64_t	 up, weight;
 	struct stats_hist_sum connect_time;
 };
 

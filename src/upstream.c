@@ -111,8 +111,27 @@ upstreams_create(const struct config *cfg, const struct listen_conf *lc,
 			return (NULL);
 		}
 		us->u[i].slot = stats_upstream_slot(us->u[i].stats);
+		stats_upstream_set(us->u[i].stats, lc->upstreams[i].weight,
+		    atomic_load(&balance_state(us->balance, i)->up));
 	}
 	return (us);
+}
+
+/* Do two strings (either may be NULL) say the same? */
+static int
+same_text(const char *a, const char *b)
+{
+	return (a == b || (a != NULL && b != NULL && strcmp(a, b) == 0));
+}
+
+/* Are two health checks the same check? */
+static int
+same_check(const struct health_conf *a, const struct health_conf *b)
+{
+	return (a->set == b->set && a->interval == b->interval &&
+	    a->timeout == b->timeout && a->rise == b->rise &&
+	    a->fall == b->fall && same_text(a->send, b->send) &&
+	    same_text(a->expect, b->expect));
 }
 
 int
@@ -125,6 +144,7 @@ upstreams_same(const struct upstreams *us, const struct config *cfg,
 	if (us->n != lc->nupstreams || us->lc->balance != lc->balance ||
 	    us->lc->max_fails != lc->max_fails ||
 	    us->lc->fail_timeout != lc->fail_timeout ||
+	    !same_check(&us->lc->health_check, &lc->health_check) ||
 	    us->interval != cfg->resolve_interval ||
 	    strcmp(us->lc->name, lc->name) != 0)
 		return (0);
@@ -209,6 +229,21 @@ upstreams_result(struct upstreams *us, size_t i,
     enum balance_outcome outcome)
 {
 	balance_result(us->balance, i, outcome);
+}
+
+int
+upstreams_set_up(struct upstreams *us, size_t i, int up)
+{
+	if (!balance_set_up(us->balance, i, up))
+		return (0);
+	stats_upstream_set(us->u[i].stats, us->u[i].uc->weight, up);
+	return (1);
+}
+
+struct upstream_state *
+upstreams_state(const struct upstreams *us, size_t i)
+{
+	return (balance_state(us->balance, i));
 }
 
 atomic_int *

@@ -94,6 +94,16 @@ void	upstreams_release(struct upstreams *, const struct balance_claim *);
 void	upstreams_result(struct upstreams *, size_t, enum balance_outcome);
 
 /*
+ * upstreams_set_up(us, i, up):
+ * The health check's verdict on upstream i (1 up, 0 down), for the
+ * balance and the metrics.  Returns 1 if it changed.
+ */
+int	upstreams_set_up(struct upstreams *, size_t, int);
+
+/* upstreams_state(us, i): upstream i's shared state (balance.h). */
+struct upstream_state	*upstreams_state(const struct upstreams *, size_t);
+
+/*
  * upstreams_active(us, i):
  * Upstream i's count of open relays over every loop thread, for
  * least-connections: a relay adds 1 while it is open.  Lives as long as

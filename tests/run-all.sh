@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev libsystemd-dev
 	bats netcat-openbsd python3 valgrind iproute2 util-linux systemd
 	debhelper dpkg-dev lintian groff-base fakeroot systemd-container
-	mmdebstrap socat prometheus curl haproxy nginx libnginx-mod-stream"
+	mmdebstrap socat prometheus curl haproxy nginx libnginx-mod-stream
+	redis-server"
 
 passed=0
 failed=0

@@ -215,7 +215,7 @@ test_source_hash(void)
 	CHECK(count[0] > 10 && count[1] > 10 && count[2] > 10 &&
 	    count[3] > 10, "spread: %d %d %d %d", count[0], count[1],
 	    count[2], count[3]);
-	atomic_store(&balance_state(b, 2)->up, 0);
+	balance_set_up(b, 2, 0);
 	for (i = 0; i < 100; i++) {
 		after[i] = pick(b, 0x7f000001u + (uint32_t)i);
 		moved += after[i] != before[i];
@@ -224,7 +224,7 @@ test_source_hash(void)
 	CHECK(moved == count[2] && wrong == 0,
 	    "one of 4 down: %d sources moved, those it had (%d)", moved,
 	    count[2]);
-	atomic_store(&balance_state(b, 2)->up, 1);
+	balance_set_up(b, 2, 1);
 	for (i = 0, again = 1; i < 100; i++)
 		again &= pick(b, 0x7f000001u + (uint32_t)i) == before[i];
 	CHECK(again, "back up: every source back where it was");
@@ -236,9 +236,9 @@ test_source_hash(void)
 
 		(void)pick_all(b, &key, sizeof(key), order);
 		second = order[1];
-		atomic_store(&balance_state(b, order[0])->up, 0);
+		balance_set_up(b, order[0], 0);
 		again &= pick(b, key) == (int)second;
-		atomic_store(&balance_state(b, order[0])->up, 1);
+		balance_set_up(b, order[0], 1);
 	}
 	CHECK(again, "a source's second choice is its fallback");
 	balance_free(b);
@@ -258,24 +258,24 @@ test_backup_and_first(void)
 	CHECK(n == 4 && order[0] == 0 && order[1] == 1 && order[2] == 2 &&
 	    order[3] == 3, "primaries first, backups last: %zu", n);
 	CHECK(pick(b, 0) == 1, "backups never picked while a primary is up");
-	atomic_store(&balance_state(b, 0)->up, 0);
-	atomic_store(&balance_state(b, 1)->up, 0);
+	balance_set_up(b, 0, 0);
+	balance_set_up(b, 1, 0);
 	n = pick_all(b, NULL, 0, order);
 	CHECK(n == 2 && order[0] == 2 && order[1] == 3,
 	    "every primary down: the first backup, then the next");
 	CHECK(pick(b, 0) == 2, "the first backup again (HAProxy's way)");
-	atomic_store(&balance_state(b, 2)->up, 0);
+	balance_set_up(b, 2, 0);
 	CHECK(pick(b, 0) == 3, "then the second");
-	atomic_store(&balance_state(b, 3)->up, 0);
+	balance_set_up(b, 3, 0);
 	CHECK(pick_all(b, NULL, 0, order) == 0, "all down: none");
-	atomic_store(&balance_state(b, 1)->up, 1);
+	balance_set_up(b, 1, 1);
 	CHECK(pick(b, 0) == 1, "a primary back: clients leave the backups");
 	balance_free(b);
 
 	fake_init(&f, "first", BALANCE_FIRST, 3, NULL, 0, 1, 10000);
 	b = make(&f);
 	CHECK(pick(b, 0) == 0 && pick(b, 0) == 0, "first: always the first");
-	atomic_store(&balance_state(b, 0)->up, 0);
+	balance_set_up(b, 0, 0);
 	n = pick_all(b, NULL, 0, order);
 	CHECK(n == 2 && order[0] == 1 && order[1] == 2,
 	    "first down: the second, then the third");
@@ -404,7 +404,7 @@ test_states(void)
 
 	fake_init(&f, "keep", BALANCE_ROUND_ROBIN, 2, NULL, 0, 1, 10000);
 	b = make(&f);
-	atomic_store(&balance_state(b, 1)->up, 0);
+	balance_set_up(b, 1, 0);
 	/* A reload: the same listener, upstream B kept, A replaced. */
 	fake_init(&g, "keep", BALANCE_ROUND_ROBIN, 2, NULL, 0, 1, 10000);
 	snprintf(g.text[0], sizeof(g.text[0]), "127.0.0.1:9999");
