@@ -100,7 +100,7 @@ redis() {
 	stop_daemon
 }
 
-@test "a hung redis-server (SIGSTOP) fails PING/+PONG and is marked down; a plain connect check keeps it up" {
+@test "a hung redis-server (SIGSTOP) fails PING/+PONG and is marked down, its open relay goes on; a plain connect check keeps it up" {
 	once_per_build
 	RPORT=$(free_port)
 	redis "$RPORT"
@@ -116,6 +116,18 @@ listeners = (
 EOC
 	start_daemon
 	wait_until 5000 at_least 2 metric "aio_echod_upstream_checks_total{listener=\"ping\",upstream=\"127.0.0.1:$RPORT\",result=\"ok\"}"
+	# A client relayed to redis, that stays: PING now, PING again once
+	# redis runs again (its relay is not cut by the down mark).
+	coproc RELAY { python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
+for _ in range(2):
+    s.sendall(b"PING\r\n")
+    print(s.recv(100).decode().strip(), flush=True)
+    sys.stdin.readline()
+' "$PORT"; }
+	read -r -t 10 pong <&"${RELAY[0]}"
+	[ "$pong" = +PONG ]
 	kill -STOP "$REDIS_PID"
 	wait_until 5000 log_has "crit: ping: upstream 127.0.0.1:$RPORT is down: timeout waiting for the reply (2 checks failed)"
 	# The kernel still completes a connect to a stopped process.
@@ -128,7 +140,12 @@ EOC
 	run "${CLIENT[@]}" --timeout 10 expect-reset "$ADDR"
 	[ "$status" -eq 0 ]
 	kill -CONT "$REDIS_PID"
+	echo >&"${RELAY[1]}"
+	read -r -t 10 pong <&"${RELAY[0]}"
+	[ "$pong" = +PONG ]
 	wait_until 5000 log_has "warn: ping: upstream 127.0.0.1:$RPORT is up"
+	exec {RELAY[1]}>&-
+	wait "$RELAY_PID"
 	kill "$REDIS_PID"
 	stop_daemon
 }

@@ -3,8 +3,9 @@
 # build twice (warnings as errors; then ASan+UBSan), and on each build run
 # every test: CTest, then bats.  The normal build runs the feature tests
 # with loop_threads = 1, then again with 2; the ASan build once with 2
-# (where the loop threads share the most), then the metrics and edge
-# tests again with 1 (their issues ask for both builds at both counts).  A repeat pass (AIO_REPEAT_PASS=1) skips the tests that would
+# (where the loop threads share the most), then the metrics, edge,
+# balance and health tests again with 1 (their issues ask for both
+# builds at both counts).  A repeat pass (AIO_REPEAT_PASS=1) skips the tests that would
 # run the same in it (once_per_build in tests/helpers.bash), so that the
 # whole run stays under 25 minutes on 2 cores.  Then it builds the .deb,
 # checks it, and runs it under a real systemd booted in a container.
@@ -146,7 +147,8 @@ if run_build "ASan+UBSan" build-asan -DAIO_WERROR=ON -DAIO_SANITIZE=ON \
 	-DCMAKE_BUILD_TYPE=Debug; then
 	run_bats "ASan+UBSan" build-asan 2 0 tests/*.bats
 	run_bats "ASan+UBSan" build-asan 1 1 tests/metrics.bats \
-		tests/edge.bats tests/peers.bats tests/udp.bats
+		tests/edge.bats tests/peers.bats tests/udp.bats \
+		tests/balance.bats tests/health.bats
 fi
 
 echo "$passed passed, $failed failed"
