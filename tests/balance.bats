@@ -183,15 +183,15 @@ least_connections() {
 @test "passive ejection: after max_fails timed-out connects the next clients go elsewhere at once" {
 	start_upstream FULL full
 	tell_upstream B
-	bal_conf "\"127.0.0.1:$FULL_PORT\", \"127.0.0.1:$B_PORT\"" 'connect_timeout = "1s"; max_fails = 2; balance = "first";'
+	bal_conf "\"127.0.0.1:$FULL_PORT\", \"127.0.0.1:$B_PORT\"" 'connect_timeout = "600ms"; max_fails = 2; balance = "first";'
 	start_daemon
-	# Two clients each wait out connect_timeout (1 s) on the blackhole, then
+	# Two clients each wait out connect_timeout (600 ms) on the blackhole, then
 	# reach B; the second failure ejects it.
 	for i in 1 2; do
 		run "${BAL[@]}" timed "$ADDR"
 		echo "$output"
 		[ "${output% *}" = "$B_PORT" ]
-		[ "$(awk -v t="${output#* }" 'BEGIN { print (t > 900) }')" = 1 ]
+		[ "$(awk -v t="${output#* }" 'BEGIN { print (t > 550) }')" = 1 ]
 	done
 	wait_until 5000 log_has "px: upstream 127.0.0.1:$FULL_PORT ejected"
 	# The next ones go to B at once: nowhere near connect_timeout (the
@@ -200,7 +200,7 @@ least_connections() {
 		run "${BAL[@]}" timed "$ADDR"
 		echo "client while it is down: $output ms" >&3
 		[ "${output% *}" = "$B_PORT" ]
-		[ "$(awk -v t="${output#* }" 'BEGIN { print (t < 500) }')" = 1 ]
+		[ "$(awk -v t="${output#* }" 'BEGIN { print (t < 300) }')" = 1 ]
 	done
 	[ "$("${SCRAPE[@]}" get "127.0.0.1:$MPORT" "aio_echod_upstream_connects_total{listener=\"px\",upstream=\"127.0.0.1:$FULL_PORT\",result=\"timeout\"}")" = 2 ]
 	stop_daemon
@@ -220,7 +220,7 @@ syn_sent_over() {
 @test "every upstream ejected: one probe client at a time, the others reset at once as no-upstream" {
 	start_upstream X full
 	start_upstream Y full
-	bal_conf "\"127.0.0.1:$X_PORT\", \"127.0.0.1:$Y_PORT\"" 'connect_timeout = "1500ms"; fail_timeout = "1h";'
+	bal_conf "\"127.0.0.1:$X_PORT\", \"127.0.0.1:$Y_PORT\"" 'connect_timeout = "800ms"; fail_timeout = "1h";'
 	start_daemon
 	# The first client waits on both blackholes, which ejects both.
 	run "${CLIENT[@]}" --timeout 10 expect-reset "$ADDR"
