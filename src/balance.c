@@ -96,9 +96,9 @@ enum avail {
 
 /*
  * The state of upstream text of listener, held; NULL: out of memory.
- * check: the signature of the health check it is under (0: none); a
- * state kept from a configuration with another starts its check afresh,
- * up.
+ * A new one is up, under check (the signature of its health check, 0
+ * for none); an existing one is left as it is (balance_check_begin()
+ * changes it once the configuration asking is live).
  */
 static struct state_entry *
 state_get(const char *listener, const char *text, uint64_t check)
@@ -110,16 +110,9 @@ state_get(const char *listener, const char *text, uint64_t check)
 		if (strcmp(e->listener, listener) == 0 &&
 		    strcmp(e->text, text) == 0)
 			break;
-	if (e != NULL) {
+	if (e != NULL)
 		e->refs++;
-		if (e->check != check) {
-			e->check = check;
-			if (atomic_exchange(&e->s.up, 1) == 0)
-				atomic_fetch_sub(&down_count, 1);
-			atomic_store(&e->s.passes, 0);
-			atomic_store(&e->s.failures, 0);
-		}
-	} else if ((e = calloc(1, sizeof(*e))) != NULL) {
+	else if ((e = calloc(1, sizeof(*e))) != NULL) {
 		if ((e->listener = strdup(listener)) == NULL ||
 		    (e->text = strdup(text)) == NULL) {
 			free(e->listener);
@@ -212,6 +205,34 @@ check_signature(const struct health_conf *h)
 	if (h->expect != NULL)
 		sig ^= mix64(hash_bytes(h->expect, strlen(h->expect)) + 2);
 	return (sig | 1);	/* never 0 */
+}
+
+void
+balance_check_begin(struct balancer *b, const struct health_conf *hc)
+{
+	uint64_t sig = check_signature(hc);
+	struct state_entry *e;
+	size_t i;
+	int was_down;
+
+	for (i = 0; i < b->n; i++) {
+		e = b->p[i].st;
+		pthread_mutex_lock(&registry_lock);
+		if (e->check == sig) {
+			pthread_mutex_unlock(&registry_lock);
+			continue;
+		}
+		e->check = sig;
+		atomic_store(&e->s.passes, 0);
+		atomic_store(&e->s.failures, 0);
+		if ((was_down = atomic_exchange(&e->s.up, 1) == 0))
+			atomic_fetch_sub(&down_count, 1);
+		pthread_mutex_unlock(&registry_lock);
+		if (was_down)
+			log_warnx("%s: upstream %s: its health check changed: "
+			    "up until the new one says otherwise",
+			    b->listener, e->text);
+	}
 }
 
 int

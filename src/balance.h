@@ -12,6 +12,7 @@
  * reloads.  Any thread.
  */
 
+struct health_conf;
 struct listen_conf;
 struct balancer;
 
@@ -61,6 +62,15 @@ struct balancer	*balance_create(const struct listen_conf *,
  * that changed it.  Any thread.
  */
 int	balance_set_up(struct balancer *, size_t, int);
+
+/*
+ * balance_check_begin(b, hc):
+ * The health check hc (set or not) is now the one over b's upstreams:
+ * a state that was under another starts afresh, up (a warning says so
+ * if it was down).  Called once a configuration is live, never while a
+ * reload that may yet fail is being prepared.
+ */
+void	balance_check_begin(struct balancer *, const struct health_conf *);
 
 /* balance_down(): upstreams a check holds down now, daemon-wide. */
 unsigned	balance_down(void);

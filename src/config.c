@@ -1027,6 +1027,11 @@ check_upstreams(struct parse *p, const config_setting_t *g,
 				break;
 			}
 	}
+	if (lc->health_check.expect != NULL &&
+	    strlen(lc->health_check.expect) > CONFIG_EXPECT_MAX)
+		problem(p, config_setting_get_member(g, "health_check"),
+		    "health_check.expect: longer than %d bytes",
+		    CONFIG_EXPECT_MAX);
 	if (lc->nupstreams > 0 && backups == lc->nupstreams)
 		problem(p, s, "upstreams: every one is a backup; at least one "
 		    "must be a primary (without \"backup\")");

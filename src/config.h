@@ -85,6 +85,9 @@ struct health_conf {
 	char		*expect;	/* the reply starts so; NULL: none */
 };
 
+/* health_check's expect: the longest reply start it can compare. */
+#define CONFIG_EXPECT_MAX	256
+
 /* Longest listener name: one field of an access log line. */
 #define CONFIG_NAME_MAX	64
 

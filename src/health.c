@@ -57,6 +57,7 @@ struct check {
 	struct health		*h;
 	size_t			 i;
 	enum stats_check	 result;
+	int			 ours;		/* failed by our fault, not its */
 	char			 why[96];	/* for a failure's log line */
 	char			 addr[SOCK_ADDR_STRLEN];
 };
@@ -71,10 +72,17 @@ next_random(uint64_t *s)
 	return (*s * 0x2545f4914f6cdd1dULL);
 }
 
-/* The check's verdict on a failed call that left err. */
+/*
+ * The check's verdict on a failed call that left err.  Running out of
+ * fds, memory or local ports is ours, not the upstream's: counted as an
+ * error, but it moves no upstream up or down (a local overload must not
+ * become an outage of every upstream).
+ */
 static enum stats_check
 failure(int err, const char *what, struct check *ck)
 {
+	ck->ours = err == EMFILE || err == ENFILE || err == ENOMEM ||
+	    err == ENOBUFS || err == EADDRNOTAVAIL || err == ECANCELED;
 	if (err == ECONNREFUSED) {
 		snprintf(ck->why, sizeof(ck->why), "connection refused");
 		return (STATS_CHECK_REFUSED);
@@ -96,23 +104,30 @@ check_addr(struct check *ck, const struct sock_addr *sa, int64_t deadline)
 	const struct health_conf *hc = &ck->h->conf;
 	size_t want = hc->expect != NULL ? strlen(hc->expect) : 0, got = 0;
 	enum stats_check r = STATS_CHECK_OK;
-	char reply[256];
+	char reply[CONFIG_EXPECT_MAX];
 	ssize_t n;
 	int fd;
 
-	if (want > sizeof(reply))
+	if (want > sizeof(reply))	/* the configuration says no */
 		want = sizeof(reply);
 	fd = socket(sa->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return (failure(errno, "socket", ck));
-	if (io_connect(fd, sa, deadline) == -1)
+	/* It serves no client: the stop does not wait for it. */
+	if (io_set_idle(fd) == -1)
+		r = failure(errno, "", ck);
+	else if (io_connect(fd, sa, deadline) == -1)
 		r = failure(errno, "", ck);
 	else if (hc->send != NULL && io_write(fd, hc->send,
 	    strlen(hc->send), deadline) == -1)
 		r = failure(errno, "writing", ck);
 	while (r == STATS_CHECK_OK && got < want) {
 		if ((n = io_read(fd, reply + got, want - got, deadline)) > 0) {
+			/* A wrong start is wrong at once. */
+			if (memcmp(reply + got, hc->expect + got,
+			    (size_t)n) != 0)
+				break;
 			got += (size_t)n;
 			continue;
 		}
@@ -123,8 +138,8 @@ check_addr(struct check *ck, const struct sock_addr *sa, int64_t deadline)
 		} else
 			r = failure(errno, "waiting for the reply", ck);
 	}
-	if (r == STATS_CHECK_OK && want > 0 &&
-	    memcmp(reply, hc->expect, want) != 0) {
+	if (r == STATS_CHECK_OK && want > 0 && (got < want ||
+	    memcmp(reply, hc->expect, want) != 0)) {
 		snprintf(ck->why, sizeof(ck->why), "bad reply");
 		r = STATS_CHECK_BAD_REPLY;
 	}
@@ -133,7 +148,11 @@ check_addr(struct check *ck, const struct sock_addr *sa, int64_t deadline)
 	return (r);
 }
 
-/* A child: check upstream ck->i, every address until one passes. */
+/*
+ * A child: check upstream ck->i, every address until one passes, each
+ * within the timeout (as the proxy gives each its connect_timeout); the
+ * lookup of a name has a timeout of its own.
+ */
 static void
 check_main(void *arg)
 {
@@ -141,23 +160,31 @@ check_main(void *arg)
 	struct health *h = ck->h;
 	struct sock_addr addrs[UPSTREAM_ADDRS_MAX];
 	const char *why = "no addresses";
-	int64_t deadline = clock_now() + h->conf.timeout;
 	size_t n, j;
 
 	ck->addr[0] = '\0';
-	if ((n = upstreams_addrs(h->us, ck->i, addrs, &why, deadline)) == 0) {
+	ck->ours = 0;
+	if ((n = upstreams_addrs(h->us, ck->i, addrs, &why,
+	    clock_now() + h->conf.timeout)) == 0) {
 		snprintf(ck->why, sizeof(ck->why), "%s", why);
-		ck->result = errno == ECANCELED ? STATS_CHECK_ERROR :
+		/* A full worker queue, or the stop: not the name's fault. */
+		ck->ours = errno == EAGAIN || errno == ECANCELED ||
+		    errno == ENOMEM;
+		ck->result = ck->ours ? STATS_CHECK_ERROR :
 		    STATS_CHECK_RESOLVE_FAILED;
 		return;
 	}
 	for (j = 0; j < n; j++) {
-		ck->result = check_addr(ck, &addrs[j], deadline);
-		if (j == 0 || ck->result == STATS_CHECK_OK)
-			(void)sock_addr_format(&addrs[j], ck->addr,
-			    sizeof(ck->addr));
+		ck->ours = 0;
+		(void)sock_addr_format(&addrs[j], ck->addr, sizeof(ck->addr));
+		ck->result = check_addr(ck, &addrs[j],
+		    clock_now() + h->conf.timeout);
 		if (ck->result == STATS_CHECK_OK)
 			return;
+		if (j + 1 < n)
+			log_debug("%s: upstream %s (%s): check failed: %s",
+			    h->listener, upstreams_text(h->us, ck->i),
+			    ck->addr, ck->why);
 	}
 }
 
@@ -173,6 +200,11 @@ record(struct check *ck)
 	int runs;
 
 	stats_add(&upstreams_stats(h->us, ck->i)->checks[ck->result], 1);
+	if (ck->ours) {
+		log_debug("%s: upstream %s: check not made: %s", h->listener,
+		    text, ck->why);
+		return;
+	}
 	if (ck->result == STATS_CHECK_OK) {
 		atomic_store(&st->failures, 0);
 		runs = atomic_fetch_add(&st->passes, 1) + 1;
@@ -231,8 +263,10 @@ health_main(void *arg)
 			ck[i].h = h;
 			ck[i].i = i;
 			if (loop_spawn_child(h->loop, &child[i], check_main,
-			    &ck[i]) == -1)
+			    &ck[i]) == -1) {
 				check_main(&ck[i]);	/* inline, then */
+				child[i].done = 1;
+			}
 		}
 		for (i = 0; i < n; i++)
 			if (!child[i].done)
@@ -246,8 +280,15 @@ health_main(void *arg)
 		wait = h->conf.interval - (int64_t)(next_random(&h->rng) %
 		    (uint64_t)(h->conf.interval / 10 + 1));
 	}
-	if (child == NULL || ck == NULL)
-		log_warnx("%s: health checks: out of memory", h->listener);
+	/* Ended but not stopped (out of memory, a failed wait): what the
+	 * checks said must not stand unchecked.  Up, as without checks. */
+	if (!h->stopped && loop_state(h->loop) == LOOP_RUNNING) {
+		log_warnx("%s: health checks ended (%s): every upstream "
+		    "counts as up", h->listener, child == NULL || ck == NULL ?
+		    "out of memory" : strerror(errno));
+		for (i = 0; i < n; i++)
+			(void)upstreams_set_up(h->us, i, 1);
+	}
 	free(child);
 	free(ck);
 	health_free(h);

@@ -108,6 +108,7 @@ struct io_fd {
 	struct io_hib	*hib;		/* io_hibernate()'s, made on first use */
 	int		*alive;		/* cleared by io_close() during dispatch */
 	int		 aborted;	/* io_abort()'s errno, or 0 */
+	int		 idle;		/* io_set_idle(): waits are idle */
 	int		 unsent;	/* send queue at the last look, or
 					   -1: not known (written since) */
 	struct io_wait	*reader;
@@ -311,6 +312,8 @@ park(struct io_fd *f, int what, int64_t deadline, int flags)
 		errno = EBUSY;
 		return (-1);
 	}
+	if (f->idle)
+		flags |= LOOP_WAIT_IDLE;
 	/* The last read was short: look again soon, if no edge comes. */
 	until = what == IO_READ ? read_until(f, deadline) : deadline;
 	memset(&w, 0, sizeof(w));
@@ -710,6 +713,17 @@ wake_err(struct io_fd *f, int what, int err)
 		wait_unlink(w);
 		loop_unpark(&w->lw, err);
 	}
+}
+
+int
+io_set_idle(int fd)
+{
+	struct io_fd *f = fd_get(fd);
+
+	if (f == NULL)
+		return (-1);
+	f->idle = 1;
+	return (0);
 }
 
 void

@@ -179,6 +179,15 @@ int	io_sleep(int64_t);
 int	io_pause(int64_t);
 
 /*
+ * io_set_idle(fd):
+ * From now until io_close(fd), every wait on fd is an idle one: the
+ * stop sequence cancels it at once, as it does an accept.  For a socket
+ * that serves no client (a health check's).  Returns 0, or -1 with
+ * errno ENOMEM.  Loop thread.
+ */
+int	io_set_idle(int);
+
+/*
  * io_abort(fd, err):
  * From now until io_close(fd), every parking call on fd fails with err,
  * and a coroutine waiting on fd wakes with err.  For tearing down both

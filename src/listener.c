@@ -392,9 +392,11 @@ listener_reconfigure(struct listener *l, const struct listener *first,
 	}
 	if (ups != NULL)
 		upstreams_rebind(ups, cfg, lc);
-	/* The checks follow the new settings (their state is kept where
-	 * the upstream and the check are: balance.c). */
-	if (l->health != NULL || (first == NULL && l->accepting)) {
+	/* Upstreams kept (the same list, the same check) keep their
+	 * checks running; new ones get new checks, whose state is kept
+	 * where the upstream and the check are the same (balance.c). */
+	if (ups == NULL && (l->health != NULL ||
+	    (first == NULL && l->accepting))) {
 		health_stop(l->health);
 		l->health = NULL;
 		start_health(l, set);
@@ -1048,8 +1050,12 @@ start_health(struct listener *l, struct listener_settings *set)
 {
 	const struct listen_conf *lc = set->lc;
 
-	if (l->thread != 0 || lc->service != SERVICE_PROXY ||
-	    !lc->health_check.set)
+	if (l->thread != 0 || lc->service != SERVICE_PROXY)
+		return;
+	/* Now that these settings are live: a changed or removed check
+	 * starts its upstreams afresh. */
+	upstreams_check_begin(set->upstreams, lc);
+	if (!lc->health_check.set)
 		return;
 	if ((l->health = health_start(l->loop, set->upstreams, lc)) == NULL)
 		log_warn("%s: health checks not started", lc->name);

@@ -231,6 +231,17 @@ upstreams_result(struct upstreams *us, size_t i,
 	balance_result(us->balance, i, outcome);
 }
 
+void
+upstreams_check_begin(struct upstreams *us, const struct listen_conf *lc)
+{
+	size_t i;
+
+	balance_check_begin(us->balance, &lc->health_check);
+	for (i = 0; i < us->n; i++)
+		stats_upstream_set(us->u[i].stats, us->u[i].uc->weight,
+		    atomic_load(&balance_state(us->balance, i)->up));
+}
+
 int
 upstreams_set_up(struct upstreams *us, size_t i, int up)
 {

@@ -94,6 +94,15 @@ void	upstreams_release(struct upstreams *, const struct balance_claim *);
 void	upstreams_result(struct upstreams *, size_t, enum balance_outcome);
 
 /*
+ * upstreams_check_begin(us, lc):
+ * lc (us's) is live now: upstreams whose check differs from the one
+ * they were under (a check changed, added or removed) start afresh, up
+ * (balance_check_begin()).  The first loop thread's, before its checks
+ * start.
+ */
+void	upstreams_check_begin(struct upstreams *, const struct listen_conf *);
+
+/*
  * upstreams_set_up(us, i, up):
  * The health check's verdict on upstream i (1 up, 0 down), for the
  * balance and the metrics.  Returns 1 if it changed.

@@ -35,18 +35,6 @@ listeners = (
 EOC
 }
 
-# tell_upstream NAME [PORT]: a tests/tools/upstream.py "tell" server.
-tell_upstream() {
-	if [ -z "${2:-}" ]; then
-		start_upstream "$1" tell
-		return
-	fi
-	python3 "$BATS_TEST_DIRNAME/tools/upstream.py" tell "$2" >"$BATS_TEST_TMPDIR/$1.up" 2>&1 &
-	printf -v "${1}_PID" '%s' "$!"
-	wait_until 5000 grep -q "^listening" "$BATS_TEST_TMPDIR/$1.up"
-	printf -v "${1}_PORT" '%s' "$2"
-}
-
 # metric SAMPLE: its value on the metrics listener.
 metric() {
 	"${SCRAPE[@]}" get "127.0.0.1:$MPORT" "$1"
@@ -172,7 +160,32 @@ for _ in range(2):
 	kill -HUP "$DAEMON_PID"
 	wait_until 5000 count_is 2 grep -c "SIGHUP: reloaded" "$LOG"
 	wait_until 5000 count_is 2 grep -c "px: upstream 127.0.0.1:$refusing is down: connection refused (1 checks failed)" "$LOG"
+	# No check at all: up again at once, and said so.
+	hc_conf "\"127.0.0.1:$refusing\", \"127.0.0.1:$B_PORT weight=2\""
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 count_is 3 grep -c "SIGHUP: reloaded" "$LOG"
+	log_has "px: upstream 127.0.0.1:$refusing: its health check changed: up until the new one says otherwise"
+	up_is "$refusing" 1
 	stop_daemon
+}
+
+@test "SIGTERM while a check waits on a blackhole upstream: the daemon exits at once" {
+	once_per_build
+	start_upstream X full
+	hc_conf "\"127.0.0.1:$X_PORT\"" 'health_check = { interval = "200ms"; timeout = "20s"; };'
+	# A check is out once its connect waits in SYN-SENT beside the
+	# fillers.
+	n=$(ss -Htn state syn-sent dst "127.0.0.1:$X_PORT" | wc -l)
+	start_daemon
+	wait_until 5000 bash -c "[ \$(ss -Htn state syn-sent dst 127.0.0.1:$X_PORT | wc -l) -gt $n ]"
+	t0=$(now_ms)
+	kill -TERM "$DAEMON_PID"
+	# Not the check's 20 s, nor shutdown_timeout's 30 s.
+	wait_exit 5000
+	[ "$DAEMON_STATUS" -eq 0 ]
+	echo "exited after $(($(now_ms) - t0)) ms" >&3
+	refute log_has "busy connection"
+	refute log_has "is down"
 }
 
 @test "health_check: file:line errors for its keys, and on an echo listener" {
@@ -186,6 +199,10 @@ for _ in range(2):
 	[[ "$output" == *"$CONF:5: health_check.fall: out of range (1 to 100)"* ]]
 	[[ "$output" == *"$CONF:5: health_check.send: expected a non-empty string"* ]]
 	[[ "$output" == *"$CONF:5: unknown key \"health_check.bogus\""* ]]
+	hc_conf '"127.0.0.1:1"' "health_check = { expect = \"$(printf 'x%.0s' $(seq 257))\"; };"
+	run "$AIO_BIN" -n -f "$CONF"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$CONF:5: health_check.expect: longer than 256 bytes"* ]]
 	echo_conf "127.0.0.1:$PORT" 'health_check = { };'
 	run "$AIO_BIN" -n -f "$CONF"
 	[ "$status" -eq 1 ]

@@ -107,6 +107,21 @@ start_upstream() {
 	printf -v "${name}_PORT" '%s' "$(awk '/^listening/ {print $2}' "$out")"
 }
 
+# tell_upstream NAME [PORT]: an upstream.py "tell" server (each client
+# learns which upstream it reached), on PORT (to start one again where
+# it was) or a free port; its port goes to $NAME_PORT, its pid to
+# $NAME_PID.
+tell_upstream() {
+	if [ -z "${2:-}" ]; then
+		start_upstream "$1" tell
+		return
+	fi
+	python3 "$BATS_TEST_DIRNAME/tools/upstream.py" tell "$2" >"$BATS_TEST_TMPDIR/$1.up" 2>&1 &
+	printf -v "${1}_PID" '%s' "$!"
+	wait_until 5000 grep -q "^listening" "$BATS_TEST_TMPDIR/$1.up"
+	printf -v "${1}_PORT" '%s' "$2"
+}
+
 # proxy_conf ADDRESS UPSTREAMS [LISTENER KEYS] [GLOBAL KEYS]: one proxy
 # listener; UPSTREAMS is the inside of the list: "\"a\", \"b\"".
 proxy_conf() {
@@ -179,6 +194,8 @@ teardown() {
 		wait "$DAEMON_PID" 2>/dev/null || true
 	fi
 	jobs -p | xargs -r kill 2>/dev/null || true
+	# A stopped one (SIGSTOP) acts on that only once it runs again.
+	jobs -p | xargs -r kill -CONT 2>/dev/null || true
 	# A sanitizer or valgrind report fails the test that caused it.
 	if [ -f "$LOG" ] && grep -qE "AddressSanitizer|runtime error:|LeakSanitizer|^==[0-9]+== " "$LOG"; then
 		cat "$LOG" >&2
