@@ -372,15 +372,14 @@ hash_score(const struct peer *p, uint64_t kh)
 
 /* The algorithm's pick among tier's upstreams that are up; n if none. */
 static size_t
-pick_one(struct balancer *b, const unsigned char *av, int tier,
-    const void *key, size_t keylen)
+pick_one(struct balancer *b, const unsigned char *av, int tier)
 {
 	size_t i, j, best = b->n;
 	int64_t total = 0;
-	uint64_t kh;
-	double score, top = 0;
 
-	if (tier == 1 || b->algorithm == BALANCE_FIRST) {
+	/* Source-hash: any, for balance_pick() ranks them all by score. */
+	if (tier == 1 || b->algorithm == BALANCE_FIRST ||
+	    b->algorithm == BALANCE_SOURCE_HASH) {
 		for (i = 0; i < b->n; i++)
 			if (CANDIDATE(b, av, i, tier))
 				return (i);
@@ -401,18 +400,6 @@ pick_one(struct balancer *b, const unsigned char *av, int tier,
 				best = i;
 		}
 		b->turn++;
-		return (best);
-	case BALANCE_SOURCE_HASH:
-		kh = hash_bytes(key, keylen);
-		for (i = 0; i < b->n; i++) {
-			if (!CANDIDATE(b, av, i, tier))
-				continue;
-			score = hash_score(&b->p[i], kh);
-			if (best == b->n || score > top) {
-				best = i;
-				top = score;
-			}
-		}
 		return (best);
 	default:	/* BALANCE_ROUND_ROBIN: smooth, weighted */
 		for (i = 0; i < b->n; i++) {
@@ -512,7 +499,7 @@ balance_pick(struct balancer *b, const void *key, size_t keylen,
 				claim->trial = i;
 			}
 		if (pick == b->n)
-			pick = pick_one(b, av, tier, key, keylen);
+			pick = pick_one(b, av, tier);
 	}
 	if (locked)
 		pthread_mutex_unlock(&b->lock);
@@ -530,10 +517,14 @@ balance_pick(struct balancer *b, const void *key, size_t keylen,
 		if (CANDIDATE(b, av, i, tier))
 			order[k++] = i;
 	}
-	/* Source-hash's by their scores: a client whose pick refuses it
-	 * goes where it will go once the pick is ejected. */
-	if (b->algorithm == BALANCE_SOURCE_HASH && tier == 0)
-		rank_by_score(b, key, keylen, order + 1, k - 1);
+	/* Source-hash's by their scores, the best first (unless a trial
+	 * is), so that a client whose pick refuses it goes where it will go
+	 * once the pick is ejected.  Each score is computed once. */
+	if (b->algorithm == BALANCE_SOURCE_HASH && tier == 0) {
+		j = claim->trial == pick ? 1 : 0;
+		rank_by_score(b, key, keylen, order + j, k - j);
+		pick = order[0];
+	}
 	if (tier == 0)
 		for (i = 0; i < b->n; i++)
 			if (CANDIDATE(b, av, i, 1))

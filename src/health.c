@@ -138,8 +138,8 @@ check_addr(struct check *ck, const struct sock_addr *sa, int64_t deadline)
 		} else
 			r = failure(errno, "waiting for the reply", ck);
 	}
-	if (r == STATS_CHECK_OK && want > 0 && (got < want ||
-	    memcmp(reply, hc->expect, want) != 0)) {
+	/* Each piece was compared as it came: short means wrong. */
+	if (r == STATS_CHECK_OK && got < want) {
 		snprintf(ck->why, sizeof(ck->why), "bad reply");
 		r = STATS_CHECK_BAD_REPLY;
 	}
