@@ -307,6 +307,15 @@ addrset_ranges(const struct addrset *set)
 	return (set != NULL ? set->n : 0);
 }
 
+int
+addrset_equal(const struct addrset *a, const struct addrset *b)
+{
+	size_t na = addrset_ranges(a);
+
+	return (na == addrset_ranges(b) &&
+	    (na == 0 || memcmp(a->r, b->r, na * sizeof(a->r[0])) == 0));
+}
+
 void
 addrset_free(struct addrset *set)
 {

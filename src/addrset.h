@@ -86,6 +86,13 @@ int	addrset_match(const struct addrset *, const struct sock_addr *);
  */
 size_t	addrset_ranges(const struct addrset *);
 
+/*
+ * addrset_equal(a, b):
+ * 1 if a and b match the same addresses (NULL is the empty set), else
+ * 0.  Any thread.
+ */
+int	addrset_equal(const struct addrset *, const struct addrset *);
+
 /* addrset_free(set): free set; NULL is a no-op. */
 void	addrset_free(struct addrset *);
 

@@ -256,7 +256,7 @@ report(int with_errno, const char *fmt, ...)
 		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), ": %s",
 		    strerror(saved_errno));
 	log_escape_controls(msg, sizeof(msg), msg, strlen(msg));
-	log_write(LOG_LEVEL_CRIT, 0, "%s", msg);
+	log_at(LOG_LEVEL_CRIT, 0, "%s", msg);
 	if (first_problem[0] == '\0')
 		memcpy(first_problem, msg, sizeof(first_problem));
 }
@@ -476,12 +476,13 @@ apply_number(struct parse *p, const config_setting_t *s,
 }
 
 /*
- * The options after an upstream's address, separated by spaces:
- * weight=N and backup.  opts points past the address.
+ * The options after an upstream's address, separated by spaces or tabs:
+ * weight=N and backup.  opts points past the address.  Returns 0, or -1
+ * with the reason in why.
  */
-static void
-parse_upstream_options(struct parse *p, const config_setting_t *s,
-    struct upstream_conf *u, const char *opts)
+static int
+parse_upstream_options(struct upstream_conf *u, const char *opts,
+    char *why, size_t size)
 {
 	char *end;
 	size_t len;
@@ -490,7 +491,7 @@ parse_upstream_options(struct parse *p, const config_setting_t *s,
 	for (;;) {
 		opts += strspn(opts, " \t");
 		if (*opts == '\0')
-			return;
+			return (0);
 		len = strcspn(opts, " \t");
 		if (len == 6 && strncmp(opts, "backup", 6) == 0) {
 			if (u->backup)
@@ -504,62 +505,88 @@ parse_upstream_options(struct parse *p, const config_setting_t *s,
 			if (end != opts + len || opts[7] < '0' ||
 			    opts[7] > '9' || errno != 0 || w < 1 ||
 			    w > CONFIG_WEIGHT_MAX) {
-				problem(p, s, "upstreams: \"%s\": weight: "
+				snprintf(why, size, "upstreams: \"%s\": weight: "
 				    "expected a whole number from 1 to %d",
 				    u->entry, CONFIG_WEIGHT_MAX);
-				return;
+				return (-1);
 			}
 			u->weight = w;
 		} else {
-			problem(p, s, "upstreams: \"%s\": unknown option "
-			    "\"%.*s\" (known: weight=N, backup%s)", u->entry,
-			    (int)len, opts, strncmp(u->entry, "unix:", 5) == 0 ?
+			snprintf(why, size, "upstreams: \"%s\": unknown "
+			    "option \"%.*s\" (known: weight=N, backup%s)",
+			    u->entry, (int)len, opts,
+			    strncmp(u->entry, "unix:", 5) == 0 ?
 			    "; a path cannot have spaces" : "");
-			return;
+			return (-1);
 		}
 		opts += len;
 	}
 twice:
-	problem(p, s, "upstreams: \"%s\": \"%.*s\" given twice", u->entry,
-	    (int)strcspn(opts, " \t="), opts);
+	snprintf(why, size, "upstreams: \"%s\": \"%.*s\" given twice",
+	    u->entry, (int)strcspn(opts, " \t="), opts);
+	return (-1);
 }
 
-/*
- * One upstream: a numeric address, or NAME:PORT to resolve later, then
- * its options.
- */
+int
+config_upstream_parse(const char *str, struct upstream_conf *u, char *why,
+    size_t size)
+{
+	const char *why_addr = NULL, *why_name = NULL;
+	char host[SOCK_NAME_MAX];
+	size_t len;
+
+	memset(u, 0, sizeof(*u));
+	if (*str == '\0' || *str == ' ' || *str == '\t') {
+		snprintf(why, size, "upstreams: expected non-empty strings, "
+		    "each an address then its options: "
+		    "\"HOST:PORT weight=N\"");
+		return (-1);
+	}
+	len = strcspn(str, " \t");
+	if ((u->entry = strdup(str)) == NULL ||
+	    (u->text = strndup(str, len)) == NULL) {
+		snprintf(why, size, "out of memory");
+		goto fail;
+	}
+	if (parse_upstream_options(u, str + len, why, size) == -1)
+		goto fail;
+	if (sock_addr_parse(str, len, &u->addr, &why_addr) == 0)
+		return (0);
+	if (strncmp(str, "unix:", 5) != 0 && memchr(str, '[', len) == NULL &&
+	    sock_name_parse(str, len, host, &u->port, &why_name) == 0) {
+		if ((u->host = strdup(host)) != NULL)
+			return (0);
+		snprintf(why, size, "out of memory");
+		goto fail;
+	}
+	snprintf(why, size, "upstreams: \"%s\": expected IPV4:PORT, "
+	    "[IPV6]:PORT, NAME:PORT or unix:PATH (%s)", u->text,
+	    why_name ? why_name : why_addr);
+fail:
+	config_upstream_clear(u);
+	return (-1);
+}
+
+void
+config_upstream_clear(struct upstream_conf *u)
+{
+	free(u->entry);
+	free(u->text);
+	free(u->host);
+	memset(u, 0, sizeof(*u));
+}
+
+/* One upstream of the list: a problem at its line if it is bad. */
 static void
 parse_upstream(struct parse *p, const config_setting_t *s,
     struct upstream_conf *u)
 {
-	const char *str = config_setting_get_string(s), *why;
-	const char *why_name = NULL;
-	char host[SOCK_NAME_MAX];
-	size_t len;
+	const char *str = config_setting_get_string(s);
+	char why[CONFIG_PROBLEM_MAX];
 
-	if (str == NULL || *str == '\0' || *str == ' ' || *str == '\t') {
-		problem(p, s, "upstreams: expected non-empty strings, each "
-		    "an address then its options: \"HOST:PORT weight=N\"");
-		return;
-	}
-	copy_string(p, s, &u->entry, str);
-	if (u->entry == NULL)
-		return;
-	len = strcspn(str, " \t");
-	if ((u->text = strndup(str, len)) == NULL) {
-		problem(p, s, "out of memory");
-		return;
-	}
-	parse_upstream_options(p, s, u, str + len);
-	if (sock_addr_parse(str, len, &u->addr, &why) == 0)
-		return;
-	if (strncmp(str, "unix:", 5) != 0 && memchr(str, '[', len) == NULL &&
-	    sock_name_parse(str, len, host, &u->port, &why_name) == 0) {
-		copy_string(p, s, &u->host, host);
-		return;
-	}
-	problem(p, s, "upstreams: \"%s\": expected IPV4:PORT, [IPV6]:PORT, "
-	    "NAME:PORT or unix:PATH (%s)", u->text, why_name ? why_name : why);
+	if (config_upstream_parse(str != NULL ? str : "", u, why,
+	    sizeof(why)) == -1)
+		problem(p, s, "%s", why);
 }
 
 static void
@@ -1278,11 +1305,8 @@ config_free(struct config *cfg)
 		free(lc->name);
 		free(lc->address);
 		free(lc->access_log);
-		for (size_t j = 0; j < lc->nupstreams; j++) {
-			free(lc->upstreams[j].entry);
-			free(lc->upstreams[j].text);
-			free(lc->upstreams[j].host);
-		}
+		for (size_t j = 0; j < lc->nupstreams; j++)
+			config_upstream_clear(&lc->upstreams[j]);
 		free(lc->upstreams);
 		free(lc->health_check.send);
 		free(lc->health_check.expect);

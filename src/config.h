@@ -230,4 +230,20 @@ int	config_rate_parse(const char *, size_t, int64_t *, int64_t *);
  */
 int	config_size_parse(const char *, size_t, int64_t *);
 
+/*
+ * config_upstream_parse(text, u, why, size):
+ * Parse one entry of a proxy's upstreams, NUL-terminated: an address
+ * (IPV4:PORT, [IPV6]:PORT, NAME:PORT or unix:PATH) then its options
+ * (weight=N, backup), separated by spaces or tabs.  Fills in u (its
+ * strings allocated; weight 0 if none was given) and returns 0, or
+ * returns -1 with u cleared and the reason in why (size bytes, always
+ * NUL-terminated; "upstreams: \"x\": ...").  Needs no configuration
+ * around it: the fuzzer and the unit test call it alone.  Any thread.
+ */
+int	config_upstream_parse(const char *, struct upstream_conf *, char *,
+	    size_t);
+
+/* config_upstream_clear(u): free u's strings and zero it. */
+void	config_upstream_clear(struct upstream_conf *);
+
 #endif /* CONFIG_H */
