@@ -2,15 +2,17 @@
 # The README's test command: install what is missing (Debian 12, as root),
 # build twice (warnings as errors; then ASan+UBSan), and on each build run
 # every test: CTest, then bats.  The normal build runs the feature tests
-# with loop_threads = 1, then again with 2; the ASan build once with 2
-# (where the loop threads share the most), then the metrics, edge,
-# balance and health tests again with 1 (their issues ask for both
-# builds at both counts).  A repeat pass (AIO_REPEAT_PASS=1) skips the tests that would
-# run the same in it (once_per_build in tests/helpers.bash), so that the
-# whole run stays under 25 minutes on 2 cores.  Then it builds the .deb,
-# checks it, and runs it under a real systemd booted in a container.
-# The last line is "N passed, N failed" over all of it, and the exit
-# status is non-zero on any failure.
+# with loop_threads = 1, then the threaded ones again with 2 ($threaded
+# below); the ASan build all of them with 2 (where the loop threads share
+# the most), then the metrics, edge, balance and health tests again with
+# 1 (their issues ask for both builds at both counts).  A repeat pass
+# (AIO_REPEAT_PASS=1) skips the tests that would run the same in it
+# (once_per_build in tests/helpers.bash), so that the whole run stays
+# under 25 minutes on 2 cores.  Between the two builds it builds the
+# .deb, checks it, and runs it under a real systemd booted in a
+# container; after them, a third build (clang, libFuzzer) runs each fuzz
+# target for 30 s (tests/fuzz).  The last line is "N passed, N failed"
+# over all of it, and the exit status is non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +20,7 @@ PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev libsystemd
 	bats netcat-openbsd python3 valgrind iproute2 util-linux systemd
 	debhelper dpkg-dev lintian groff-base fakeroot systemd-container
 	mmdebstrap socat prometheus curl haproxy nginx libnginx-mod-stream
-	redis-server"
+	redis-server clang libclang-rt-14-dev"
 
 passed=0
 failed=0
@@ -103,6 +105,35 @@ count_tap() {
 	failed=$((failed + f))
 }
 
+# run_fuzz: build the libFuzzer targets with clang (tests/fuzz) and run
+# each for 30 s from its corpus (tests/fuzz/run.sh); a target that
+# crashes, fails a property, leaks or times out is one failure, and its
+# input is printed as hex.
+run_fuzz() {
+	local out
+
+	echo "== fuzz: build in build-fuzz (clang)"
+	if ! CC=clang cmake -S . -B build-fuzz -DAIO_FUZZ=ON -DAIO_WERROR=ON \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo >build-fuzz.log 2>&1 ||
+		! cmake --build build-fuzz --target fuzz -j"$(nproc)" \
+			>>build-fuzz.log 2>&1; then
+		tail -n 40 build-fuzz.log
+		echo "== fuzz: build FAILED"
+		failed=$((failed + 1))
+		return
+	fi
+	echo "== fuzz: every target for 30 s"
+	out=$(tests/fuzz/run.sh -t 30 build-fuzz 2>&1)
+	echo "$out"
+	if [[ "$out" =~ fuzz:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed[[:space:]]*$ ]]; then
+		passed=$((passed + BASH_REMATCH[1]))
+		failed=$((failed + BASH_REMATCH[2]))
+	else
+		echo "== fuzz: no summary"
+		failed=$((failed + 1))
+	fi
+}
+
 # run_package: build the .deb from this tree, check it (tests/package.bats
 # with the normal build's daemon), then install and run it under a real
 # systemd in a container (tests/systemd/nspawn/run.sh).
@@ -136,9 +167,19 @@ run_package() {
 
 install_missing $PACKAGES || { echo "0 passed, 1 failed"; exit 1; }
 
+# The normal build's repeat pass with 2 loop threads: the files where
+# threads share something (listeners, reloads, the stop, upstream state,
+# counters) or whose issue asked for both builds at both counts.  The
+# rest (echo, cli, logs, signals, socket activation, ...) runs with 2
+# threads in the ASan build.
+threaded=(tests/threads.bats tests/reload.bats tests/stop.bats
+	tests/notify.bats tests/proxy.bats tests/fairness.bats
+	tests/metrics.bats tests/edge.bats tests/peers.bats tests/udp.bats
+	tests/balance.bats tests/health.bats tests/corpus.bats)
+
 if run_build "normal (-Werror)" build -DAIO_WERROR=ON; then
 	run_bats "normal (-Werror)" build 1 0 tests/*.bats
-	run_bats "normal (-Werror)" build 2 1 tests/*.bats
+	run_bats "normal (-Werror)" build 2 1 "${threaded[@]}"
 fi
 run_package
 export ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1
@@ -150,6 +191,7 @@ if run_build "ASan+UBSan" build-asan -DAIO_WERROR=ON -DAIO_SANITIZE=ON \
 		tests/edge.bats tests/peers.bats tests/udp.bats \
 		tests/balance.bats tests/health.bats
 fi
+run_fuzz
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
