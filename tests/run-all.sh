@@ -175,7 +175,7 @@ install_missing $PACKAGES || { echo "0 passed, 1 failed"; exit 1; }
 threaded=(tests/threads.bats tests/reload.bats tests/stop.bats
 	tests/notify.bats tests/proxy.bats tests/fairness.bats
 	tests/metrics.bats tests/edge.bats tests/peers.bats tests/udp.bats
-	tests/balance.bats tests/health.bats tests/corpus.bats)
+	tests/balance.bats tests/health.bats)
 
 if run_build "normal (-Werror)" build -DAIO_WERROR=ON; then
 	run_bats "normal (-Werror)" build 1 0 tests/*.bats
