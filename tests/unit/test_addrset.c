@@ -222,6 +222,29 @@ merges(const char **texts, size_t n, size_t want, const char *what)
 	addrset_free(set);
 }
 
+/* addrset_equal(): by the addresses matched, not by how they were written. */
+static void
+test_equal(void)
+{
+	const char *inside[] = { "10.1.0.0/16", "10.0.0.0/8", "10.2.3.4" };
+	const char *one[] = { "10.0.0.0/8" };
+	const char *halves[] = { "10.128.0.0/9", "10.0.0.0/9" };
+	const char *other[] = { "10.0.0.0/9" };
+	struct addrset *a = set_of(inside, 3), *b = set_of(one, 1);
+	struct addrset *c = set_of(halves, 2), *d = set_of(other, 1);
+
+	CHECK(addrset_equal(a, b) && addrset_equal(b, c),
+	    "sets written differently that match the same are equal");
+	CHECK(!addrset_equal(b, d), "10.0.0.0/8 is not 10.0.0.0/9");
+	CHECK(addrset_equal(NULL, NULL), "NULL equals NULL");
+	CHECK(!addrset_equal(NULL, d) && !addrset_equal(d, NULL),
+	    "NULL (empty) is not a set with a range");
+	addrset_free(a);
+	addrset_free(b);
+	addrset_free(c);
+	addrset_free(d);
+}
+
 static void
 test_merge(void)
 {
@@ -465,6 +488,7 @@ main(void)
 	test_edges();
 	test_mapped();
 	test_merge();
+	test_equal();
 	test_empty();
 	test_random();
 	return (check_done());

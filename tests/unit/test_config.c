@@ -822,9 +822,47 @@ test_udp_keys(void)
 	    "listener \"a\" (line 2)");
 }
 
+/* config_upstream_parse(): one upstreams entry, alone (fuzzed too). */
+static void
+test_upstream_parse(void)
+{
+	struct upstream_conf u;
+	char why[CONFIG_PROBLEM_MAX];
+
+	CHECK(config_upstream_parse("10.0.0.1:6379 weight=3\tbackup", &u, why,
+	    sizeof(why)) == 0 && strcmp(u.text, "10.0.0.1:6379") == 0 &&
+	    strcmp(u.entry, "10.0.0.1:6379 weight=3\tbackup") == 0 &&
+	    u.weight == 3 && u.backup == 1 && u.host == NULL &&
+	    u.addr.ss.ss_family == AF_INET, "address, weight and backup");
+	config_upstream_clear(&u);
+	CHECK(u.entry == NULL && u.text == NULL, "clear frees and zeroes");
+	CHECK(config_upstream_parse("db.example:5432", &u, why,
+	    sizeof(why)) == 0 && strcmp(u.host, "db.example") == 0 &&
+	    u.port == 5432 && u.weight == 0 && u.backup == 0,
+	    "a name to resolve, no options (weight 0: the default later)");
+	config_upstream_clear(&u);
+	CHECK(config_upstream_parse("10.0.0.1:80 weight=0", &u, why,
+	    sizeof(why)) == -1 && u.entry == NULL && strstr(why,
+	    "weight: expected a whole number from 1 to 256") != NULL,
+	    "weight 0 is refused, u left cleared: %s", why);
+	CHECK(config_upstream_parse("10.0.0.1:80 backup backup", &u, why,
+	    sizeof(why)) == -1 && strstr(why, "\"backup\" given twice"),
+	    "an option twice: %s", why);
+	CHECK(config_upstream_parse("unix:/a b", &u, why, sizeof(why)) ==
+	    -1 && strstr(why, "a path cannot have spaces"),
+	    "a unix path with a space says why: %s", why);
+	CHECK(config_upstream_parse(" 10.0.0.1:80", &u, why, sizeof(why)) ==
+	    -1 && strstr(why, "expected non-empty strings"),
+	    "a leading space: %s", why);
+	CHECK(config_upstream_parse("1.2.3:80", &u, why, sizeof(why)) ==
+	    -1 && strstr(why, "expected IPV4:PORT"),
+	    "a malformed number is not a name: %s", why);
+}
+
 int
 main(void)
 {
+	test_upstream_parse();
 	test_shipped_file();
 	test_builtin_default();
 	test_defaults();
