@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef BENCH_ADDR_H
 #define BENCH_ADDR_H
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Echo server on Python asyncio streams, one of the benchmark's peers.
 
     asyncio_echo.py HOST:PORT | unix:PATH

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * connrate: new connections per second against an echo server, and how
  * long each takes to be served (bench/threads.sh, bench/edge.sh).

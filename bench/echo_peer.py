@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The setup the Python echo peers share (asyncio_echo.py, uvloop_echo.py).
 
 run(start_unix, start_tcp) serves the address in sys.argv[1], HOST:PORT or

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bench/edge.sh: what the edge keys cost, measured; writes
 # bench/results/EDGE.md.  Never run by the tests.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bench/fuzz.sh: the long fuzzing run, from a fresh checkout on Debian 12
 # as root.  Builds the libFuzzer targets with clang (build-fuzz/), runs
 # each for RUNS executions or SECONDS, whichever ends first

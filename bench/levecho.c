@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * levecho: the smallest libevent echo server we could write, as the
  * ceiling for aio-echod's echo in the benchmarks (bench/run-all.sh), and

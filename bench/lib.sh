@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # shellcheck shell=bash
 # bench/lib.sh: what the benchmark scripts share (sourced by
 # bench/run-all.sh, bench/metrics.sh and bench/edge.sh).  The caller runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * loadgen: an echo load generator for the benchmarks (bench/run-all.sh).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bench/metrics.sh: what the metrics service costs, measured; writes
 # bench/results/METRICS.md.  Never run by the tests.
 #

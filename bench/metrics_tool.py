@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """The helpers of bench/metrics.sh (what the metrics service costs) and
 bench/edge.sh (what the edge keys cost).
 

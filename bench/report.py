@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Turn bench/run-all.sh's raw results into bench/results/RESULTS.md and
 the gnuplot script and data for echo-conns.png.
 

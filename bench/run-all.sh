@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bench/run-all.sh: the whole benchmark suite, from a fresh checkout on
 # Debian 12, as root.  It installs the peers (apt-get), builds aio-echod
 # and the bench tools (RelWithDebInfo, in build-bench/), runs every part,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bench/run.sh [BUILD_DIR]: the coroutine benchmarks, median of 7 runs
 # each, pinned to one CPU, as a table with each backend's ratio to
 # ucontext (the peer measured in the same run).  Targets: at most 6 ns

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * bench/switch.c: what a coroutine switch and a coroutine's life cost,
  * for the backend this binary was built with: the hot switch (target

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bench/threads.sh [BUILD_DIR]: loop threads, measured.  Called by
 # bench/run-all.sh after the build; runs on its own too once the build
 # exists (cmake --build build).

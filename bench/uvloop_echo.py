@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Echo server on uvloop with a Protocol, one of the benchmark's peers.
 
     uvloop_echo.py HOST:PORT | unix:PATH

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # packaging/build-deb.sh [OUT_DIR]: build aio-echod_VERSION-1_ARCH.deb
 # from this checkout, on Debian 12 with the Build-Depends of
 # packaging/debian/control installed (build-essential, debhelper, cmake,

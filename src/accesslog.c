@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * accesslog.c: access log lines, written off the loop thread.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef ACCESSLOG_H
 #define ACCESSLOG_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef ADDRSET_H
 #define ADDRSET_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * balance.c: which upstream a proxy's new client goes to.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * clock.c: monotonic milliseconds and UTC time stamps.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * config_default.S: conf/aio-echod.conf, compiled in as a NUL-terminated
  * string (config_default_text), so the binary carries its default

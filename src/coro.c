@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * coro.c: stackful coroutines and their guard-paged stacks.
  *

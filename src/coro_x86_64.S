@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * coro_x86_64.S: the context switch for the asm backend (System V x86-64).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * daemon.c: the daemon's life, from a loaded configuration to the end.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef DAEMON_H
 #define DAEMON_H
 

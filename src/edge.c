@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * edge.c: who may connect, and what a balancer says first.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef HEALTH_H
 #define HEALTH_H
 

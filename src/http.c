@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * http.c: the request head parser of the metrics service (see http.h),
  * and the reason phrases of the statuses it answers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef HYGIENE_H
 #define HYGIENE_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * io.c: system calls that park the calling coroutine instead of blocking.
  *

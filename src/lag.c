@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * lag.c: the loop lag sampler (see lag.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * listener.c: accepting clients and running one coroutine per client.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * loop.c: the event loop of one thread, and where its coroutines park.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef LOOP_PARK_H
 #define LOOP_PARK_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * metrics.c: the metrics service: HTTP/1.x requests in, Prometheus text
  * out (see metrics.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * notify.c: what the daemon tells systemd, through libsystemd's sd-daemon
  * API (sd_notify(3)).

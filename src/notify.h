@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef NOTIFY_H
 #define NOTIFY_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * prom.c: writing the Prometheus text exposition format 0.0.4 (see
  * prom.h).

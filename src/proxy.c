@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * proxy.c: the proxy service: relay a client to an upstream.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * proxyproto.c: the PROXY protocol header, read and written (see
  * proxyproto.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef PROXYPROTO_H
 #define PROXYPROTO_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * reload.c: SIGHUP, in one process, all or nothing.
  *

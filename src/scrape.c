@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * scrape.c: the metrics exposition (see scrape.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef SCRAPE_H
 #define SCRAPE_H
 

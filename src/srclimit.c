@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * srclimit.c: per-source connection and rate limits.
  *

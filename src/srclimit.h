@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef SRCLIMIT_H
 #define SRCLIMIT_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * stats.c: the daemon's counters, per loop thread, and the registry of
  * named blocks that a scrape copies (see stats.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * udp.c: the UDP echo (RFC 862), a batch at a time.
  *

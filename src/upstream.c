@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * upstream.c: a proxy listener's upstreams and their addresses.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef UPSTREAM_H
 #define UPSTREAM_H
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # conf/aio-echod.rules.yml: the alert rules the README offers operators
 # are valid, and fire when (and only when) they should.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # Balancing: smooth weighted round-robin, least-connections, source-hash,
 # backups, passive ejection (max_fails, fail_timeout), every upstream
 # down, the upstream options' errors, and state kept across a reload.

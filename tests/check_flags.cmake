@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # cmake -DFILE=compile_options.txt -DREQUIRED="-fa;-fb" -P check_flags.cmake
 # Fails unless every flag in REQUIRED is among the compile options that
 # CMake wrote to FILE (a ;-list, from $<TARGET_PROPERTY:t,COMPILE_OPTIONS>).

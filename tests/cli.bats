@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # The command line: options, configuration checks, exit codes.
 
 load helpers

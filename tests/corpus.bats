@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # The fuzz corpora through the real network path, without a fuzzer: every
 # PROXY protocol entry to an echo listener with proxy_protocol = true,
 # every HTTP entry to a metrics listener.  The daemon must survive each

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # The echo service (RFC 862) over TCP, IPv6 and UNIX sockets.
 
 load helpers

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # The edge: the PROXY protocol received, allow and deny, allow_uid,
 # per-source limits, TCP keepalive.  Clients bind 127.0.0.2, 127.0.0.3...
 # to be different sources.

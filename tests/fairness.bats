@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # Fairness and cost: no client can starve the loop, and an echoed or
 # proxied message costs the fewest system calls.
 

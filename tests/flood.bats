@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # One client cannot fill the log: every per-connection line (closes,
 # rejects) is rate-limited per listener, however fast clients come.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # Active health checks (health_check = { ... }): an upstream killed is
 # marked down within interval x fall + timeout and gets no client, and
 # comes back within interval x rise once restarted; a hung redis-server

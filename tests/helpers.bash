@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Shared by tests/*.bats: a fresh daemon per test, with a configuration
 # generated in $BATS_TEST_TMPDIR, stopped or killed in teardown.  Waits
 # poll with a deadline; nothing sleeps a fixed time hoping for readiness.

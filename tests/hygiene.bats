@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # Startup hygiene: a startup that never blocks, UNIX socket files and
 # directories an operator can trust, and standard fds that are never
 # handed to sockets.

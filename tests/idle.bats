@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # Idle connections give their stacks back: what one costs while it waits
 # for its next message, counted in the daemon's RSS (not timed).
 

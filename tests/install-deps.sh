@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # shellcheck shell=bash
 # tests/install-deps.sh: sourced by tests/run-all.sh and bench/run-all.sh
 # (each with its own package list), on Debian 12, as root.

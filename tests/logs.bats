@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # Text a peer controls never reaches a log raw: UNIX clients bound to
 # paths with spaces and newlines cannot forge access log records, stderr
 # lines or journal lines.  Each sink has its own test.

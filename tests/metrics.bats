@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # The metrics service: Prometheus text over HTTP/1.x, its numbers exact,
 # its format accepted by promtool and by a real Prometheus server, and
 # its HTTP side sound against hostile clients.

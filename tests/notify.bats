@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # The systemd contract without systemd: the test owns NOTIFY_SOCKET and
 # reads what the daemon tells it, checking that each message comes from
 # the daemon's main pid (what NotifyAccess=main accepts).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # The Debian package and the systemd units.  The package tests read the
 # .deb named by AIO_DEB (built by packaging/build-deb.sh; skipped when
 # AIO_DEB is unset) and build nothing.  The unit checks run
@@ -98,12 +99,70 @@ for p in random.sample(range(31000, 32000), 1000):
 	[ "${output%-*}" = "$want" ]
 }
 
-@test "lintian reports no errors" {
+@test "lintian --pedantic reports no errors, warnings or pedantic tags" {
 	need_deb
 	command -v lintian >/dev/null || skip "lintian is not installed"
-	run lintian "$AIO_DEB"
+	run lintian --pedantic "$AIO_DEB"
 	echo "$output"
-	[ "$(grep -c '^E: ' <<<"$output")" -eq 0 ]
+	[ "$(grep -c '^[EWP]: ' <<<"$output")" -eq 0 ]
+}
+
+@test "the package's copyright file gives every file the BSD-2-Clause licence, in full" {
+	need_deb
+	local cp=$ROOT/usr/share/doc/aio-echod/copyright
+	# "Files: *" and its License line, then the licence's own paragraph.
+	awk '/^Files: \*$/ { f = 1; next } f && /^License:/ { print; exit }' \
+		"$cp" | grep -qx 'License: BSD-2-Clause'
+	# ... and the standalone paragraph with the text.
+	[ "$(grep -cx 'License: BSD-2-Clause' "$cp")" -eq 2 ]
+	grep -q '^ Redistribution and use in source and binary forms' "$cp"
+	grep -q '^ THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS' "$cp"
+	refute grep -qi 'none-chosen\|no licence' "$cp"
+}
+
+# licence_missing TOP: the project's own sources, scripts and units (by
+# name: C, assembly, Python, shell, bats, CMake, systemd units, gnuplot,
+# YAML, fuzz dictionaries and suppressions; and every file that starts
+# with "#!") under src, tests, bench, systemd and packaging, that lack
+# the SPDX line in their first 3 lines.  Data are left out: the fuzz
+# corpora, bench/results, and the Debian metadata files (control,
+# changelog, copyright, ...), whose formats have no room for it.
+licence_missing() {
+	local f top=$1
+	(cd "$top" && find src tests bench systemd packaging -type f \
+		! -path '*/corpus/*' ! -path 'bench/results/*' \
+		! -path '*/__pycache__/*' -print) |
+	while read -r f; do
+		case $f in
+		*.c | *.h | *.S | *.py | *.sh | *.bash | *.bats | *.cmake | \
+			*/CMakeLists.txt | CMakeLists.txt | *.service | \
+			*.socket | *.gp | *.yml | *.dict | *.supp) ;;
+		*) head -c 2 "$top/$f" | grep -q '^#!' || continue ;;
+		esac
+		head -n 3 "$top/$f" |
+			grep -q 'SPDX-License-Identifier: BSD-2-Clause' ||
+			echo "$f"
+	done
+}
+
+@test "every source, script and unit file says SPDX-License-Identifier: BSD-2-Clause" {
+	once_per_build
+	grep -q '^BSD 2-Clause License$' "$TOP/LICENSE"
+	grep -q '^Copyright (c) 2026 aio-echod contributors$' "$TOP/LICENSE"
+	run licence_missing "$TOP"
+	echo "without the line: $output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	# The check sees a file that lacks it, and a script by its "#!".
+	local probe=$BATS_TEST_TMPDIR/tree
+	mkdir -p "$probe"/{src,tests/fuzz/corpus/x,bench,systemd,packaging}
+	printf '/* no licence line */\n' >"$probe/src/a.c"
+	printf '#!/bin/sh\n' >"$probe/packaging/hook"
+	printf '#!/bin/sh\n# SPDX-License-Identifier: BSD-2-Clause\n' \
+		>"$probe/bench/b"
+	printf 'data\n' >"$probe/tests/fuzz/corpus/x/c.c"
+	run licence_missing "$probe"
+	[ "$(sort <<<"$output" | tr '\n' ' ')" = "packaging/hook src/a.c " ]
 }
 
 @test "the packaged daemon passes -n on the packaged /etc/aio-echod.conf" {

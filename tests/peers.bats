@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # The PROXY protocol with real peers: HAProxy in front of aio-echod
 # (send-proxy, send-proxy-v2), and aio-echod in front of HAProxy
 # (accept-proxy) and nginx stream (listen ... proxy_protocol).  Each

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # The worker pool keeps blocking file work off the event loop.
 
 load helpers

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # idle_timeout means no progress: a reader that takes 4 KiB every 100 ms
 # (a tenth of idle_timeout) is never cut, in echo and in both directions
 # of the proxy, though its reads free too little of the daemon's send

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # The proxy service: relaying, failover, half-close, backpressure, logs.
 
 load helpers

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # SIGHUP: the configuration read again and swapped in, all or nothing,
 # in one process, on every loop thread.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The README's test command: install what is missing (Debian 12, as root),
 # build twice (warnings as errors; then ASan+UBSan), and on each build run
 # every test: CTest, then bats.  The normal build runs the feature tests

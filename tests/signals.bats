@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # Stopping: SIGTERM and SIGINT drain, a second signal cuts it short.
 
 load helpers

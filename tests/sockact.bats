@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # Socket activation: sockets passed by systemd (LISTEN_FDS), matched to
 # listeners by LISTEN_FDNAMES = the listener's name; tested with
 # systemd-socket-activate, which binds, waits for the first client, then

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # A stop that always completes: pool waits are cancellable, the pool's
 # part of the stop is bounded, lookups of one name are coalesced, and the
 # access log does not follow symbolic links.

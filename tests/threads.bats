@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # loop_threads: connections spread over the loop threads, and everything
 # per listener (limits, counters, logs, stop) holds across them.
 

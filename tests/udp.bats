@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # The UDP echo (RFC 862): udp:ADDRESS listeners.  Datagrams come back
 # whole, from the address they were sent to; the loop guards and
 # per_source's rate drop (and count) what must not be answered; reloads

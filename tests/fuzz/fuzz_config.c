@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Fuzz target: a whole configuration file (config_load_string() and
  * config_load(), libconfig's parser and our checks on top of it).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Fuzz target: the values inside a configuration file that have a
  * grammar of their own.  The first byte picks the parser, the rest is

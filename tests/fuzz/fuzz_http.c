@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Fuzz target: the head of an HTTP request to the metrics service
  * (http_parse_request()), which comes from the network.  Beyond not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Fuzz target: the PROXY protocol header (proxyproto_parse()), which
  * comes from the network.  Beyond not crashing:

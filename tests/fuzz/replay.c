@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A fuzz target without libFuzzer: run it once on each file named on
  * the command line, or on every file of each directory named.  CTest

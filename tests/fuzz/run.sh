@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Run the libFuzzer targets of a -DAIO_FUZZ=ON build from their corpora.
 #
 #   tests/fuzz/run.sh [-t SECONDS] [-n RUNS] [-m] [-r REPORT] BUILD-DIR [TARGET...]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Capture seed inputs from real peers into the fuzz corpora: the PROXY
 # headers HAProxy and nginx send, and the requests curl and Prometheus
 # make.  Run by hand when a peer changes (it needs haproxy, nginx with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_verdict: what our parsers say of each corpus file, for
  * tests/corpus.bats, which sends every file to a real daemon and checks

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/systemd/offline-checks.sh BUILD_DIR: check systemd/aio-echod.service
 # and systemd/aio-echod.socket without a running systemd.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Has the daemon accepted the clients of a loopback TCP listener?
 
     accepted.py PORT N

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Test client for aio-echod's feature tests.
 
 Each subcommand exercises one behaviour and exits 0 when it holds, 1 (with

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """An echo client vanishes: TCP gives up on it, and the daemon must log
 a reset with the kernel's error, not an idle timeout it never had.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Send fuzz corpus entries to a running daemon, one connection each.
 
     corpus_send.py proxyproto|http PORT < VERDICTS

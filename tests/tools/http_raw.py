@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Raw-socket HTTP clients for the metrics service's tests
 (tests/metrics.bats): exact bytes, hostile clients, timings.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Open N connections to ADDR, echo one byte on each, and hold them all,
 idle, until killed.  Prints "holding N" once they are all open.
 

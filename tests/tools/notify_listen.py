@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Stand in for systemd's notification socket (sd_notify(3)).
 
     notify_listen.py PATH [RAW]

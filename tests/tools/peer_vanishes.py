@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A proxied upstream vanishes mid-response: TCP gives up on it, and the
 client must see a reset, never a clean EOF that makes the partial reply
 look whole.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Scrape aio-echod's metrics service, for tests/metrics.bats.
 
     scrape.py [--timeout S] COMMAND SOURCE ...

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A slow but live reader, then a dead one, for the idle_timeout tests.
 
     slow_reader.py connect ADDR [options]   (a client of the daemon)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Print the TCP options of a running daemon's own sockets.
 
     sockopts.py PID LISTEN_PORT UPSTREAM_PORT

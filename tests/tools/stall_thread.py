@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Stop one thread of a process, and only that one, for a while.
 
     stall_thread.py PID NAME SECONDS

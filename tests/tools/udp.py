@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A UDP echo client for tests/udp.bats.
 
   udp.py echo ADDR:PORT [--sizes 1,1400,65507] [--to A,B] [--sport P]

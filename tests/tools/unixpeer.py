@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """UNIX-socket peers for aio-echod's hygiene and log tests.
 
     unixpeer.py full PATH

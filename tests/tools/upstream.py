@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Upstream servers for the proxy's feature tests, on loopback.
 
     upstream.py MODE PORT [N]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef TEST_ADDR_H
 #define TEST_ADDR_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef CAPTURE_H
 #define CAPTURE_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_accesslog: an access log freed while its flush job is still out is
  * left to the job, not freed under it; a symbolic link is not followed;

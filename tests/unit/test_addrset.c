@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_addrset: prefix parsing and its refusals, the edges of each
  * prefix, merging, IPv4-mapped addresses, and 100,000 random lookups

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_balance: the balances (smooth weighted round-robin, least
  * connections, source hash, first), backups, passive ejection and its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_clock: the monotonic clock moves forward; the UTC time stamp,
  * computed without gmtime_r, agrees with it.

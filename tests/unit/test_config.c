@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_config: the shipped file, defaults, and every kind of bad file
  * reported with its exact file:line.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_coro: the coroutine core on its own, once per switch backend.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_http: the request head parser, case by case (a table), at every
  * prefix length of each case, at the HTTP_HEAD_MAX limit, and under a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_hygiene: standard fds opened on /dev/null, and a coroutine stack
  * overflow reported as one crit line before the abort, while any other

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_io: parking I/O on the loop: deadlines, wakeups, backpressure,
  * live waits (progress), close, the two-step stop, accept and connect.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_log: the one escaping (log_escape) and the last line of defence
  * in log_write (log_escape_controls): no message can split into two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_pool: the worker pool: jobs run off the loop and resume on it, a
  * full queue, waits that time out or are cancelled while their job goes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_prom: the Prometheus text format byte for byte: families,
  * samples, escaping, label truncation, doubles that read back exactly,

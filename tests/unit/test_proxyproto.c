@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_proxyproto: the PROXY protocol header parser and writer.  Cases
  * from the specification and from real senders (a table), each at every

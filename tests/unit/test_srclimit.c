@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_srclimit: per-source connection counts and token buckets, what
  * makes a source (IPv6 prefixes, mapped IPv4), a bounded table under a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_udp: the UDP echo's loop guard, a pure function of two ports.
  */

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Runs inside the container that run.sh boots, as ci-tests.service: the
 # package from /ci-in under a real systemd.  Results go to
 # /ci-out/results.txt, and the journal to /ci-out/journal.txt.

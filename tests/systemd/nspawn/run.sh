@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/systemd/nspawn/run.sh DEB: install DEB in a Debian 12 container
 # booted by systemd-nspawn (a real systemd as the container's PID 1, so it
 # works on a host whose PID 1 is not systemd) and run in-container.sh
