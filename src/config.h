@@ -237,8 +237,10 @@ int	config_size_parse(const char *, size_t, int64_t *);
  * (IPV4:PORT, [IPV6]:PORT, NAME:PORT or unix:PATH) then its options
  * (weight=N, backup), separated by spaces or tabs.  Fills in u (its
  * strings allocated; weight 0 if none was given) and returns 0, or
- * returns -1 with u cleared and the reason in why (size bytes, always
- * NUL-terminated; "upstreams: \"x\": ...").  Needs no configuration
+ * returns -1 with u cleared and the entry's first problem in why (size
+ * bytes, always NUL-terminated; "upstreams: \"x\": ..."): a bad option
+ * is reported before a bad address, and an entry that has both shows
+ * the address's problem once the option is mended.  Needs no configuration
  * around it: the fuzzer and the unit test call it alone.  Any thread.
  */
 int	config_upstream_parse(const char *, struct upstream_conf *, char *,

@@ -62,6 +62,24 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+/*
+ * ThreadSanitizer keeps a shadow call stack and a vector clock per
+ * thread: told nothing, it would see one thread's frames jump between
+ * stacks.  Each stack gets a TSan fiber (made with the stack, kept while
+ * it waits in the pool, destroyed with it), and every switch says which
+ * fiber runs next; flag 0 makes each switch a synchronisation, as it is.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define CORO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORO_TSAN 1
+#endif
+#endif
+#ifdef CORO_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
 #ifdef HAVE_VALGRIND_H
 #include <valgrind/valgrind.h>
 #else
@@ -96,6 +114,9 @@ struct coro {
 	void		*asan_fake;	/* fake stack saved while switched out */
 	const void	*asan_bottom;	/* this context's stack bounds */
 	size_t		 asan_size;
+#endif
+#ifdef CORO_TSAN
+	void		*tsan_fiber;	/* the thread's own, for main_ctx */
 #endif
 };
 
@@ -192,6 +213,9 @@ stack_map(void)
 	co->stack_size = (size_t)((char *)co - co->stack);
 	co->map_size = map_size;
 	co->vg_id = VALGRIND_STACK_REGISTER(co->stack, (char *)co);
+#ifdef CORO_TSAN
+	co->tsan_fiber = __tsan_create_fiber(0);
+#endif
 	mapped++;
 	return (co);
 
@@ -209,6 +233,9 @@ stack_unmap(struct coro *co)
 	size_t map_size = co->map_size;
 
 	VALGRIND_STACK_DEREGISTER(co->vg_id);
+#ifdef CORO_TSAN
+	__tsan_destroy_fiber(co->tsan_fiber);
+#endif
 	munmap(base, map_size);
 	mapped--;
 }
@@ -238,9 +265,24 @@ switch_landed(struct coro *self, struct coro *prev)
 #endif
 }
 
+/* Tell TSan that to's fiber runs next (from's is known by now). */
+static void
+tsan_switch(struct coro *from, struct coro *to)
+{
+#ifdef CORO_TSAN
+	if (from->tsan_fiber == NULL)	/* main_ctx: the thread itself */
+		from->tsan_fiber = __tsan_get_current_fiber();
+	__tsan_switch_to_fiber(to->tsan_fiber, 0);
+#else
+	(void)from;
+	(void)to;
+#endif
+}
+
 static void
 switch_to(struct coro *from, struct coro *to)
 {
+	tsan_switch(from, to);
 #ifdef CORO_ASAN
 	__sanitizer_start_switch_fiber(&from->asan_fake, to->asan_bottom,
 	    to->asan_size);
@@ -262,6 +304,7 @@ switch_to(struct coro *from, struct coro *to)
 static void __attribute__((noreturn))
 switch_exit(struct coro *from, struct coro *to)
 {
+	tsan_switch(from, to);
 #ifdef CORO_ASAN
 	/* NULL: this stack's fake frames are gone for good. */
 	__sanitizer_start_switch_fiber(NULL, to->asan_bottom, to->asan_size);

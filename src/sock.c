@@ -18,6 +18,7 @@
 #include <linux/sockios.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -269,8 +270,18 @@ sock_addr_equal(const struct sock_addr *a, const struct sock_addr *b)
 
 	if (a->ss.ss_family != b->ss.ss_family)
 		return (0);
-	if (a->ss.ss_family == AF_UNIX)
-		return (strcmp(ua->sun_path, ub->sun_path) == 0);
+	if (a->ss.ss_family == AF_UNIX) {
+		const size_t off = offsetof(struct sockaddr_un, sun_path);
+
+		/* A file's path ends at its NUL, whatever len says. */
+		if (ua->sun_path[0] != '\0' && ub->sun_path[0] != '\0')
+			return (strncmp(ua->sun_path, ub->sun_path,
+			    sizeof(ua->sun_path)) == 0);
+		/* An abstract name (a NUL, then any bytes) is every byte up
+		 * to len; an unnamed socket has none. */
+		return (a->len == b->len && (a->len <= off ||
+		    memcmp(ua->sun_path, ub->sun_path, a->len - off) == 0));
+	}
 	return (a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0);
 }
 

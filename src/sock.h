@@ -67,7 +67,9 @@ char	*sock_addr_format(const struct sock_addr *, char *, size_t);
 
 /*
  * sock_addr_equal(a, b):
- * 1 if a and b name the same address, else 0.
+ * 1 if a and b name the same address, else 0: for UNIX, the same file
+ * path, or the same abstract name byte for byte (its length too); two
+ * unnamed UNIX addresses are equal.
  */
 int	sock_addr_equal(const struct sock_addr *, const struct sock_addr *);
 

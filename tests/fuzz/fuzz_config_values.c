@@ -190,10 +190,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[len] = '\0';
 	switch (kind) {
 	case 'd':
+		errno = 0;
 		r = config_duration_parse(exact, len, &v);
 		check_scaled(r, v);
 		break;
 	case 's':
+		errno = 0;
 		r = config_size_parse(exact, len, &v);
 		check_scaled(r, v);
 		break;

@@ -39,38 +39,50 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export LSAN_OPTIONS=suppressions=$here/lsan.supp
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS=detect_leaks=1
 
-# fuzz_one TARGET: run it; its log in $work/TARGET.log, status in .rc.
+# fuzz_one TARGET: run it; its log in $work/TARGET.log, its exit status
+# in .rc, the inputs that failed in $work/TARGET/crash/.
 fuzz_one() {
-	local t=$1 bin=$build/tests/fuzz/fuzz_$1 leaks=1
+	local t=$1 bin=$build/tests/fuzz/fuzz_$1 leaks=1 rc
 
 	mkdir -p "$work/$t/corpus" "$work/$t/crash"
-	cp "$here/corpus/$t/"* "$work/$t/corpus/"
-	# The whole-configuration target checks leaks per input only on
-	# the corpus (below): libconfig's own leaks (lsan.supp) would make
-	# LeakSanitizer scan the heap after most inputs, 30 times slower.
-	[ "$t" != config ] || leaks=0
-	"$bin" -max_total_time="$seconds" -runs="${runs:--1}" -timeout=10 \
-		-detect_leaks=$leaks -print_final_stats=1 \
-		-dict="$here/$t.dict" -artifact_prefix="$work/$t/crash/" \
-		"$work/$t/corpus" >"$work/$t.log" 2>&1
-	echo $? >"$work/$t.rc"
-	# Every input kept, once more with leak checks on.
-	if [ "$(cat "$work/$t.rc")" = 0 ] && [ $leaks = 0 ]; then
-		"$bin" -runs=0 -detect_leaks=1 "$work/$t/corpus" \
-			>>"$work/$t.log" 2>&1
-		echo $? >"$work/$t.rc"
+	if ! cp "$here/corpus/$t/"* "$work/$t/corpus/" 2>"$work/$t.log"; then
+		echo "no corpus in $here/corpus/$t" >>"$work/$t.log"
+		echo 1 >"$work/$t.rc"
+		return
 	fi
+	# The whole-configuration target checks leaks on the inputs it kept,
+	# after the run, not after every input: libconfig's own leaks
+	# (lsan.supp) would make LeakSanitizer scan the heap after most
+	# inputs, 30 times slower.  The check at exit is off too, or it
+	# would blame an empty input for whatever is left then.
+	[ "$t" != config ] || leaks=0
+	ASAN_OPTIONS=detect_leaks=$leaks "$bin" -max_total_time="$seconds" \
+		-runs="$runs" -timeout=10 -detect_leaks=$leaks \
+		-print_final_stats=1 -dict="$here/$t.dict" \
+		-artifact_prefix="$work/$t/crash/" "$work/$t/corpus" \
+		>>"$work/$t.log" 2>&1
+	rc=$?
+	if [ $rc = 0 ] && [ $leaks = 0 ]; then
+		echo "== every input kept, again with leak checks" >>"$work/$t.log"
+		"$bin" -runs=0 -detect_leaks=1 \
+			-artifact_prefix="$work/$t/crash/" "$work/$t/corpus" \
+			>>"$work/$t.log" 2>&1
+		rc=$?
+	fi
+	echo $rc >"$work/$t.rc"
 }
 
 [ "$runs" != 0 ] || runs=-1
 jobs_max=${FUZZ_JOBS:-$(nproc)}
+[ "$jobs_max" -ge 1 ] 2>/dev/null || jobs_max=1
 for t in "${targets[@]}"; do
-	[ -x "$build/tests/fuzz/fuzz_$t" ] || {
-		echo "fuzz $t: FAILED: no $build/tests/fuzz/fuzz_$t"
+	if [ ! -x "$build/tests/fuzz/fuzz_$t" ]; then
+		echo "no $build/tests/fuzz/fuzz_$t" >"$work/$t.log"
 		echo 1 >"$work/$t.rc"
 		continue
-	}
+	fi
 	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
 		wait -n
 	done
@@ -87,18 +99,27 @@ for t in "${targets[@]}"; do
 	read -r edges features units <<<"${cov:-? ? ?}"
 	if [ "$rc" = 0 ]; then
 		result=ok
+		# A run cut by the time limit before RUNS says so.
+		if [ "$runs" -gt 0 ] && [ "${n:-0}" -lt "$runs" ]; then
+			result="ok, but stopped by the time limit before $runs"
+		fi
 		passed=$((passed + 1))
-		echo "fuzz $t: ok, ${n:-?} runs, cov $edges, ft $features, corpus $units inputs"
+		echo "fuzz $t: $result, ${n:-?} runs, cov $edges, ft $features, corpus $units inputs"
 	else
 		result=FAILED
 		failed=$((failed + 1))
 		echo "fuzz $t: FAILED (exit $rc), after ${n:-?} runs"
-		grep -E -A40 'ERROR|property failed|runtime error|Test unit written|deadly|timeout' \
+		grep -E -A40 'ERROR:|property failed|runtime error:|Test unit written|deadly signal|ALARM: working|^no ' \
 			"$work/$t.log" | head -n 80
 		for f in "$work/$t/crash/"*; do
 			[ -f "$f" ] || continue
-			echo "fuzz $t: the input, $(stat -c %s "$f") bytes, as hex:"
-			od -An -tx1 -v "$f" | head -n 64
+			size=$(stat -c %s "$f")
+			if [ "$size" = 0 ]; then
+				echo "fuzz $t: the input is empty: what failed is not tied to one input (a leak found at exit?)"
+				continue
+			fi
+			echo "fuzz $t: the input, $size bytes, as hex$([ "$size" -le 4096 ] || echo ' (its first 4096)'):"
+			od -An -tx1 -v -N 4096 "$f"
 		done
 	fi
 	if [ -n "$report" ]; then

@@ -9,7 +9,9 @@ VERDICTS are tests/fuzz/verdict.c's lines ("FILE done K", "FILE more",
 send the file, finish sending (FIN), read until the daemon closes, and
 check the answer against what the parser decided:
   proxyproto (an echo listener with proxy_protocol = true):
-    done K   the bytes after the header come back, nothing else
+    done K   the bytes after the header come back, then a marker sent
+             after the file (so a header taken whole, with no byte after
+             it, is told apart from a refusal), nothing else
     more, invalid   nothing comes back
   http (a metrics listener):
     status N   the first response's status is N (0: no response)
@@ -20,6 +22,7 @@ import socket
 import sys
 
 DEADLINE = 10.0
+MARKER = b"\0after the header\n"
 
 
 def exchange(port, data):
@@ -55,13 +58,18 @@ def main():
         path = fields[0]
         with open(path, "rb") as f:
             data = f.read()
-        got = exchange(port, data)
         n += 1
         if mode == "proxyproto":
-            want = data[int(fields[2]):] if fields[1] == "done" else b""
+            if fields[1] == "done":
+                got = exchange(port, data + MARKER)
+                want = data[int(fields[2]):] + MARKER
+            else:
+                got = exchange(port, data)
+                want = b""
             ok = got == want
             what = "%s: %d bytes back" % (" ".join(fields[1:]), len(want))
         else:
+            got = exchange(port, data)
             status = int(fields[2])
             if status == 0:
                 ok = got == b""

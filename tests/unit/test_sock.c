@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -208,6 +209,28 @@ test_equal(void)
 	sock_addr_parse("unix:/x", 7, &b, &why);
 	CHECK(sock_addr_equal(&a, &b) && strcmp(sock_unix_path(&a), "/x") == 0,
 	    "equal compares UNIX paths");
+	/* Abstract names: a NUL, then bytes that strcmp() would not see. */
+	{
+		struct sockaddr_un *ua = (struct sockaddr_un *)&a.ss;
+		struct sockaddr_un *ub = (struct sockaddr_un *)&b.ss;
+		const size_t off = offsetof(struct sockaddr_un, sun_path);
+
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		ua->sun_family = ub->sun_family = AF_UNIX;
+		memcpy(ua->sun_path, "\0one", 4);
+		memcpy(ub->sun_path, "\0two", 4);
+		a.len = b.len = (socklen_t)(off + 4);
+		CHECK(!sock_addr_equal(&a, &b),
+		    "two abstract names differ by their bytes");
+		memcpy(ub->sun_path, "\0one", 4);
+		CHECK(sock_addr_equal(&a, &b), "the same abstract name is equal");
+		b.len++;
+		CHECK(!sock_addr_equal(&a, &b),
+		    "an abstract name and a longer one with a NUL differ");
+		a.len = b.len = (socklen_t)off;
+		CHECK(sock_addr_equal(&a, &b), "two unnamed sockets are equal");
+	}
 }
 
 static void
