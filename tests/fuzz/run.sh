@@ -57,8 +57,19 @@ fuzz_one() {
 	# (lsan.supp) would make LeakSanitizer scan the heap after most
 	# inputs, 30 times slower.  The check at exit is off too, or it
 	# would blame an empty input for whatever is left then.
-	[ "$t" != config ] || leaks=0
-	ASAN_OPTIONS=detect_leaks=$leaks "$bin" -max_total_time="$seconds" \
+	#
+	# Its allocations: libconfig's scanner allocates and clears a 16 KiB
+	# buffer for every parse.  With ASan's default 256 MiB quarantine
+	# each one is a fresh page (and fault), and its malloc fill writes
+	# each again: a 16 MiB quarantine and no fill run it 4 times faster
+	# (1,600 against 6,700 inputs a second).  A use after free is
+	# still caught while the freed block is in the 16 MiB.
+	local asan=detect_leaks=1
+	if [ "$t" = config ]; then
+		leaks=0
+		asan=detect_leaks=0:quarantine_size_mb=16:max_malloc_fill_size=0
+	fi
+	ASAN_OPTIONS=$asan "$bin" -max_total_time="$seconds" \
 		-runs="$runs" -timeout=10 -detect_leaks=$leaks \
 		-print_final_stats=1 -dict="$here/$t.dict" \
 		-artifact_prefix="$work/$t/crash/" "$work/$t/corpus" \
