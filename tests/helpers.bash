@@ -9,6 +9,8 @@
 #            test's configuration sets it (CI runs the suite with 1 and 2)
 # AIO_REPEAT_PASS=1  this pass repeats the suite on a build already
 #            tested: tests marked once_per_build skip
+# AIO_TSAN=1  the daemon is a ThreadSanitizer build: tests marked
+#            not_under_tsan skip
 
 AIO_BIN=${AIO_BIN:-$BATS_TEST_DIRNAME/../build/aio-echod}
 CLIENT=(python3 "$BATS_TEST_DIRNAME/tools/client.py")
@@ -64,6 +66,14 @@ count_is() {
 once_per_build() {
 	if [ "${AIO_REPEAT_PASS:-0}" = 1 ]; then
 		skip "once per build: the same in every pass"
+	fi
+}
+
+# not_under_tsan WHY: skip this test on a ThreadSanitizer build
+# (AIO_TSAN=1): for counts that TSan's own thread or its slowness changes.
+not_under_tsan() {
+	if [ "${AIO_TSAN:-0}" = 1 ]; then
+		skip "not under ThreadSanitizer: $1"
 	fi
 }
 
@@ -198,7 +208,7 @@ teardown() {
 	# A stopped one (SIGSTOP) acts on that only once it runs again.
 	jobs -p | xargs -r kill -CONT 2>/dev/null || true
 	# A sanitizer or valgrind report fails the test that caused it.
-	if [ -f "$LOG" ] && grep -qE "AddressSanitizer|runtime error:|LeakSanitizer|^==[0-9]+== " "$LOG"; then
+	if [ -f "$LOG" ] && grep -qE "AddressSanitizer|ThreadSanitizer|runtime error:|LeakSanitizer|^==[0-9]+== " "$LOG"; then
 		cat "$LOG" >&2
 		return 1
 	fi

@@ -250,6 +250,7 @@ EOC
 }
 
 @test "an idle daemon's loop threads sleep: a few wakeups a second each, without a watchdog" {
+	not_under_tsan "it counts the daemon's threads, and TSan adds its own"
 	echo_conf "$ADDR" "" "loop_threads = 2;"
 	start_daemon
 	# Voluntary context switches are the thread's sleeps: each wakeup

@@ -17,10 +17,11 @@
 
 #include "check.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+/* A sanitizer's shadow memory does not fit under an RLIMIT_AS. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define UNDER_ASAN	1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define UNDER_ASAN	1
 #endif
 #endif
@@ -471,7 +472,7 @@ test_enomem(void)
 
 #ifdef UNDER_ASAN
 	printf("skip - allocation failure (RLIMIT_AS does not mix with "
-	    "ASan)\n");
+	    "ASan or TSan)\n");
 	return;
 #endif
 	if ((f = fopen("/proc/self/statm", "r")) != NULL) {
