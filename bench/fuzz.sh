@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause
-# bench/fuzz.sh: the long fuzzing run, from a fresh checkout on Debian 12
-# as root.  Builds the libFuzzer targets with clang (build-fuzz/), runs
-# each for RUNS executions or SECONDS, whichever ends first
+# bench/fuzz.sh [TARGET...]: the long fuzzing run, from a fresh checkout
+# on Debian 12 as root.  Builds the libFuzzer targets with clang
+# (build-fuzz/), runs each (or each TARGET) for RUNS executions or
+# SECONDS_MAX, whichever ends first
 # (tests/fuzz/run.sh), merges the inputs that found new coverage into
 # tests/fuzz/corpus/, and writes bench/results/FUZZ.md: executions,
 # coverage (libFuzzer's edges "cov" and features "ft") and the result
-# per target.  CI runs the same targets for 30 s each; this is the run
+# per target, with the commit and date of its run (a run of some targets
+# replaces their rows and keeps the others').  CI runs the same targets for 30 s each; this is the run
 # the goal is measured on: 10 million executions per target with no
 # crash, sanitizer report, leak or timeout.
 #
@@ -35,22 +37,32 @@ cmake --build build-fuzz --target fuzz -j"$(nproc)" >/dev/null || exit 1
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
 start=$(date +%s)
-tests/fuzz/run.sh -n "$RUNS" -t "$SECONDS_MAX" -m -r "$rows" build-fuzz
+commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src tests/fuzz || echo '+changes')
+tests/fuzz/run.sh -n "$RUNS" -t "$SECONDS_MAX" -m -r "$rows" build-fuzz "$@"
 status=$?
 wall=$(($(date +%s) - start))
 
+# This run's rows, then the rows of the targets it did not run.
+table=$(sed "s/\$/ $commit, $(date -u +%Y-%m-%d), ${wall} s wall |/" "$rows"
+	if [ -f "$out" ]; then
+		grep '^| [a-z_]* | [0-9]' "$out" | while read -r row; do
+			t=$(awk '{print $2}' <<<"$row")
+			grep -q "^| $t |" "$rows" || echo "$row"
+		done
+	fi)
 {
 	echo "# Fuzzing: bench/fuzz.sh"
 	echo
-	echo "Commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src tests/fuzz || echo ' (with local changes)'), $(date -u +%Y-%m-%d), $(clang --version | head -n 1), $(nproc) CPUs, FUZZ_JOBS=${FUZZ_JOBS:-$(nproc)}."
 	echo "Each target ran for $RUNS executions or $SECONDS_MAX s, from its committed corpus"
-	echo "with its dictionary, under ASan and UBSan; $wall s wall in all."
-	echo "cov: edges covered, ft: libFuzzer's features, corpus: inputs kept at the"
-	echo "end of the run (before the merge into tests/fuzz/corpus)."
+	echo "with its dictionary, under ASan and UBSan ($(clang --version | head -n 1), $(nproc) CPUs,"
+	echo "FUZZ_JOBS=${FUZZ_JOBS:-$(nproc)} targets at once).  cov: edges covered, ft: libFuzzer's"
+	echo "features, corpus: inputs kept at the end of the run (before the merge into"
+	echo "tests/fuzz/corpus).  \"run\" is the commit, the date and the wall time of the"
+	echo "bench/fuzz.sh run that gave the row."
 	echo
-	echo "| target | executions | cov | ft | corpus | result |"
-	echo "| --- | --- | --- | --- | --- | --- |"
-	cat "$rows"
+	echo "| target | executions | cov | ft | corpus | result | run |"
+	echo "| --- | --- | --- | --- | --- | --- | --- |"
+	echo "$table"
 	echo
 	echo "A result is ok only with no crash, sanitizer report, failed property, leak"
 	echo "or input slower than 10 s.  The config target checks leaks on every"
