@@ -77,9 +77,24 @@ not_under_tsan() {
 	fi
 }
 
-# A loopback TCP port that was free a moment ago.
+# A loopback TCP port that was free a moment ago, below the kernel's
+# ephemeral range (ip_local_port_range): a port the kernel lends to
+# outgoing connections can be taken by a test's own clients between
+# this choice and the daemon's bind (it was: "Address already in use").
 free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	python3 -c '
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for p in random.sample(range(10000, lo), 2000):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break'
 }
 
 # echo_conf ADDRESS [LISTENER KEYS] [GLOBAL KEYS]: one echo listener.
