@@ -3,11 +3,11 @@
  * Fuzz target: a whole configuration file (config_load_string() and
  * config_load(), libconfig's parser and our checks on top of it).
  * Operators generate these from templates and other people's data.
- * Beyond not crashing or leaking:
- *  - loading the same text twice gives equal configurations, or the
- *    same first problem twice;
- *  - the text read from a file, as "aio-echod -n -f FILE" reads it,
- *    loads (or fails) the same way, with the same first problem.
+ * Beyond not crashing or leaking: the text loads twice, once as a
+ * string and once from a file as "aio-echod -n -f FILE" reads it, to
+ * equal configurations, or both fail with the same first problem.  (A
+ * second load from a string found nothing the file's did not, at half
+ * the speed.)
  * A text that holds "@include" is skipped: it names files to open, which
  * are the operator's, and a fuzzer must not read /dev/zero.
  */
@@ -160,9 +160,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(first_problem, sizeof(first_problem), "%s",
 	    config_problem());
 	fuzz_check((first == NULL) == (first_problem[0] != '\0'));
-	again = config_load_string(text, memfd_path);
-	same_load(first, first_problem, again, "loaded twice");
-	config_free(again);
 
 	/* The same bytes from a file (libconfig reads a file with its own
 	 * scanner input; a NUL ends a string but not a file). */
