@@ -790,7 +790,8 @@ apply_mode(struct parse *p, const config_setting_t *s, int64_t *num)
 	size_t len = str ? strlen(str) : 0, i;
 	int64_t v = 0;
 
-	for (i = 0; i < len && str[i] >= '0' && str[i] <= '7'; i++)
+	/* At most 4 digits are read: a long string must not overflow v. */
+	for (i = 0; i < len && i < 4 && str[i] >= '0' && str[i] <= '7'; i++)
 		v = v * 8 + (str[i] - '0');
 	if (len == 0 || len > 4 || i != len || v > 0777) {
 		problem(p, s, "socket_mode: expected an octal string from "

@@ -78,6 +78,17 @@
 #endif
 #ifdef CORO_TSAN
 #include <sanitizer/tsan_interface.h>
+/*
+ * TSan also keeps each fiber's call stack, pushed at every instrumented
+ * function's entry and popped at its return.  A coroutine's first
+ * frames (coro_entry, coro_run, switch_exit) never return: left
+ * instrumented, each coroutine run on a pooled stack would leave its
+ * entries on that fiber's stack, which overflows after some 20,000
+ * runs.  So they are not instrumented, and tsan_switch is inlined.
+ */
+#define CORO_NO_TSAN	__attribute__((no_sanitize_thread))
+#else
+#define CORO_NO_TSAN
 #endif
 
 #ifdef HAVE_VALGRIND_H
@@ -266,7 +277,7 @@ switch_landed(struct coro *self, struct coro *prev)
 }
 
 /* Tell TSan that to's fiber runs next (from's is known by now). */
-static void
+static inline __attribute__((always_inline)) void
 tsan_switch(struct coro *from, struct coro *to)
 {
 #ifdef CORO_TSAN
@@ -301,7 +312,7 @@ switch_to(struct coro *from, struct coro *to)
 }
 
 /* The final switch away from a finished coroutine. */
-static void __attribute__((noreturn))
+static void __attribute__((noreturn)) CORO_NO_TSAN
 switch_exit(struct coro *from, struct coro *to)
 {
 	tsan_switch(from, to);
@@ -318,7 +329,7 @@ switch_exit(struct coro *from, struct coro *to)
 	coro_panic("coro: finished coroutine resumed\n");
 }
 
-static void __attribute__((noreturn))
+static void __attribute__((noreturn)) CORO_NO_TSAN
 coro_run(struct coro *co, struct coro *prev)
 {
 	switch_landed(co, prev);
@@ -328,7 +339,7 @@ coro_run(struct coro *co, struct coro *prev)
 }
 
 #ifdef CORO_BACKEND_UCONTEXT
-static void
+static void CORO_NO_TSAN
 coro_entry(void)
 {
 	coro_run(current, switch_from);
@@ -346,7 +357,7 @@ ctx_init(struct coro *co)
 }
 #else
 /* Called by coro_trampoline with what coro_jump hands over. */
-static void
+static void CORO_NO_TSAN
 coro_entry(void *from_sp, void *data)
 {
 	struct coro *prev = data;

@@ -81,11 +81,20 @@ not_under_tsan() {
 # ephemeral range (ip_local_port_range): a port the kernel lends to
 # outgoing connections can be taken by a test's own clients between
 # this choice and the daemon's bind (it was: "Address already in use").
+# Never one it already gave this test ($BATS_TEST_TMPDIR/.ports).
 free_port() {
-	python3 -c '
-import random, socket
-lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-for p in random.sample(range(10000, lo), 2000):
+	python3 - "${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:-}}" <<'PY'
+import os, random, socket, sys
+used_file = os.path.join(sys.argv[1], ".ports") if sys.argv[1] else None
+used = set()
+if used_file and os.path.exists(used_file):
+    used = {int(p) for p in open(used_file).read().split()}
+lo, hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+ports = list(range(10000, lo)) or list(range(hi + 1, 65536))
+random.shuffle(ports)
+for p in ports[:4000]:
+    if p in used:
+        continue
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", p))
@@ -93,8 +102,13 @@ for p in random.sample(range(10000, lo), 2000):
         continue
     finally:
         s.close()
+    if used_file:
+        with open(used_file, "a") as f:
+            f.write("%d\n" % p)
     print(p)
-    break'
+    sys.exit(0)
+sys.exit("free_port: no free port outside the ephemeral range")
+PY
 }
 
 # echo_conf ADDRESS [LISTENER KEYS] [GLOBAL KEYS]: one echo listener.

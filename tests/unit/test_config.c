@@ -824,6 +824,21 @@ test_udp_keys(void)
 }
 
 /* config_upstream_parse(): one upstreams entry, alone (fuzzed too). */
+/* Found by fuzzing: a long socket_mode overflowed while it was read. */
+static void
+test_long_socket_mode(void)
+{
+	struct config *cfg = config_load_string("listeners = ( { name = \"u\"; "
+	    "address = \"unix:/tmp/x.sock\"; service = \"echo\"; "
+	    "socket_mode = \"06555555555555555555560\"; } );", "t.conf");
+
+	CHECK(cfg == NULL && strstr(config_problem(), "t.conf:1: socket_mode: "
+	    "expected an octal string") != NULL,
+	    "a 23-digit socket_mode is refused, read no further than 4 "
+	    "digits: %s", config_problem());
+	config_free(cfg);
+}
+
 static void
 test_upstream_parse(void)
 {
@@ -864,6 +879,7 @@ int
 main(void)
 {
 	test_upstream_parse();
+	test_long_socket_mode();
 	test_shipped_file();
 	test_builtin_default();
 	test_defaults();

@@ -246,6 +246,35 @@ test_many_live(void)
 		coro_free(cos[i]);
 }
 
+/*
+ * One pooled stack reused 100,000 times, as a busy connection's
+ * directions reuse it: nothing may grow with each run (under TSan, the
+ * fiber's call stack did: its first frames never return).
+ */
+static void
+test_reuse(void)
+{
+	int i, ok = 1, counter;
+
+	for (i = 0; i < 100000; i++) {
+		struct coro *co;
+
+		counter = 0;
+		ntrace = 0;
+		if ((co = coro_create(three_steps, &counter)) == NULL) {
+			ok = 0;
+			break;
+		}
+		while (!coro_resume(co))
+			;
+		coro_free(co);
+		if (counter != 3)
+			ok = 0;
+	}
+	CHECK(ok && coro_mapped() <= CORO_POOL_DEFAULT,
+	    "100,000 coroutines run one after another on pooled stacks");
+}
+
 static void
 overflow(void *arg)
 {
@@ -346,6 +375,7 @@ main(void)
 	test_fp_state();
 	test_pool();
 	test_many_live();
+	test_reuse();
 	test_canary();
 	test_guard_page(0);
 	test_guard_page(1);
