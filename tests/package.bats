@@ -102,8 +102,9 @@ for p in random.sample(range(31000, 32000), 1000):
 @test "lintian --pedantic reports no errors, warnings or pedantic tags" {
 	need_deb
 	command -v lintian >/dev/null || skip "lintian is not installed"
-	run lintian --pedantic "$AIO_DEB"
+	run lintian --pedantic --fail-on error,warning,pedantic "$AIO_DEB"
 	echo "$output"
+	[ "$status" -eq 0 ]
 	[ "$(grep -c '^[EWP]: ' <<<"$output")" -eq 0 ]
 }
 
@@ -115,28 +116,33 @@ for p in random.sample(range(31000, 32000), 1000):
 		"$cp" | grep -qx 'License: BSD-2-Clause'
 	# ... and the standalone paragraph with the text.
 	[ "$(grep -cx 'License: BSD-2-Clause' "$cp")" -eq 2 ]
-	grep -q '^ Redistribution and use in source and binary forms' "$cp"
-	grep -q '^ THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS' "$cp"
+	# The text is LICENSE's, after its copyright line, word for word.
+	diff <(sed -n '/^License: BSD-2-Clause$/,$p' "$cp" | tail -n +2 |
+		sed -n '/^ /p' | sed 's/^ \.$//; s/^ //') \
+		<(sed '1,/^Copyright/d' "$TOP/LICENSE" | sed '1{/^$/d}')
 	refute grep -qi 'none-chosen\|no licence' "$cp"
 }
 
 # licence_missing TOP: the project's own sources, scripts and units (by
 # name: C, assembly, Python, shell, bats, CMake, systemd units, gnuplot,
-# YAML, fuzz dictionaries and suppressions; and every file that starts
-# with "#!") under src, tests, bench, systemd and packaging, that lack
+# YAML, fuzz dictionaries and suppressions, man pages; and every file
+# that starts with "#!") under src, tests, bench, systemd, packaging,
+# man, conf and .ci, and the top CMakeLists.txt, that lack
 # the SPDX line in their first 3 lines.  Data are left out: the fuzz
 # corpora, bench/results, and the Debian metadata files (control,
 # changelog, copyright, ...), whose formats have no room for it.
 licence_missing() {
 	local f top=$1
-	(cd "$top" && find src tests bench systemd packaging -type f \
+	(cd "$top" && find src tests bench systemd packaging man conf .ci \
+		CMakeLists.txt -type f \
 		! -path '*/corpus/*' ! -path 'bench/results/*' \
 		! -path '*/__pycache__/*' -print) |
 	while read -r f; do
 		case $f in
 		*.c | *.h | *.S | *.py | *.sh | *.bash | *.bats | *.cmake | \
 			*/CMakeLists.txt | CMakeLists.txt | *.service | \
-			*.socket | *.gp | *.yml | *.dict | *.supp) ;;
+			*.socket | *.gp | *.yml | *.dict | *.supp | \
+			man/*.[1-9]) ;;
 		*) head -c 2 "$top/$f" | grep -q '^#!' || continue ;;
 		esac
 		head -n 3 "$top/$f" |
@@ -155,14 +161,15 @@ licence_missing() {
 	[ -z "$output" ]
 	# The check sees a file that lacks it, and a script by its "#!".
 	local probe=$BATS_TEST_TMPDIR/tree
-	mkdir -p "$probe"/{src,tests/fuzz/corpus/x,bench,systemd,packaging}
+	mkdir -p "$probe"/{src,tests/fuzz/corpus/x,bench,systemd,packaging,man,conf,.ci}
+	touch "$probe/CMakeLists.txt"
 	printf '/* no licence line */\n' >"$probe/src/a.c"
 	printf '#!/bin/sh\n' >"$probe/packaging/hook"
 	printf '#!/bin/sh\n# SPDX-License-Identifier: BSD-2-Clause\n' \
 		>"$probe/bench/b"
 	printf 'data\n' >"$probe/tests/fuzz/corpus/x/c.c"
 	run licence_missing "$probe"
-	[ "$(sort <<<"$output" | tr '\n' ' ')" = "packaging/hook src/a.c " ]
+	[ "$(sort <<<"$output" | tr '\n' ' ')" = "CMakeLists.txt packaging/hook src/a.c " ]
 }
 
 @test "the packaged daemon passes -n on the packaged /etc/aio-echod.conf" {
