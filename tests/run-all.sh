@@ -5,8 +5,8 @@
 # every test: CTest, then bats.  The normal build runs the feature tests
 # with loop_threads = 1, then the threaded ones again with 2 ($threaded
 # below); the ASan build all of them with 2 (where the loop threads share
-# the most), then the metrics, edge, balance and health tests again with
-# 1 (their issues ask for both builds at both counts).  A repeat pass
+# the most), then the metrics, edge, peers, udp, balance and health tests
+# again with 1 (their issues ask for both builds at both counts).  A repeat pass
 # (AIO_REPEAT_PASS=1) skips the tests that would run the same in it
 # (once_per_build in tests/helpers.bash), so that the whole run stays
 # under 25 minutes on 2 cores.  Between the two builds it builds the
