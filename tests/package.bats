@@ -37,20 +37,6 @@ lists() {
 	}
 }
 
-# A loopback port in 31000-31999 that was free a moment ago.
-free_port_31k() {
-	python3 -c '
-import random, socket
-for p in random.sample(range(31000, 32000), 1000):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        s.close()'
-}
-
 @test "offline checks of the units pass (verify, security, packaged configuration)" {
 	run "$TOP/tests/systemd/offline-checks.sh" "$(dirname "$AIO_BIN")"
 	echo "$output"
@@ -211,7 +197,7 @@ licence_missing() {
 @test "the packaged daemon serves echo on loopback and stops cleanly" {
 	need_deb
 	local port
-	port=$(free_port_31k)
+	port=$(free_port)
 	echo_conf "127.0.0.1:$port"
 	AIO_BIN=$ROOT/usr/sbin/aio-echod start_daemon
 	run "${CLIENT[@]}" echo "127.0.0.1:$port" --bytes 65536

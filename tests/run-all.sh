@@ -106,6 +106,18 @@ count_tap() {
 	failed=$((failed + f))
 }
 
+# count_summary NAME LOG: add up LOG's last line, "N passed, N failed"
+# (the container test's, the fuzz runner's); no such line is a failure.
+count_summary() {
+	if [[ "$2" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed[[:space:]]*$ ]]; then
+		passed=$((passed + BASH_REMATCH[1]))
+		failed=$((failed + BASH_REMATCH[2]))
+	else
+		echo "== $1: no \"N passed, N failed\" summary"
+		failed=$((failed + 1))
+	fi
+}
+
 # run_fuzz: build the libFuzzer targets with clang (tests/fuzz) and run
 # each for 30 s from its corpus (tests/fuzz/run.sh); a target that
 # crashes, fails a property, leaks or times out is one failure, and its
@@ -127,20 +139,14 @@ run_fuzz() {
 	echo "== fuzz: every target for 30 s, all at once"
 	out=$(FUZZ_JOBS=4 tests/fuzz/run.sh -t 30 build-fuzz 2>&1)
 	echo "$out"
-	if [[ "$out" =~ fuzz:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed[[:space:]]*$ ]]; then
-		passed=$((passed + BASH_REMATCH[1]))
-		failed=$((failed + BASH_REMATCH[2]))
-	else
-		echo "== fuzz: no summary"
-		failed=$((failed + 1))
-	fi
+	count_summary fuzz "$out"
 }
 
 # run_package: build the .deb from this tree, check it (tests/package.bats
 # with the normal build's daemon), then install and run it under a real
 # systemd in a container (tests/systemd/nspawn/run.sh).
 run_package() {
-	local deb out p f
+	local deb out
 
 	echo "== package: build the .deb in build-deb"
 	if ! packaging/build-deb.sh build-deb; then
@@ -155,16 +161,7 @@ run_package() {
 	echo "== package: under systemd in a container"
 	out=$(tests/systemd/nspawn/run.sh "$deb" 2>&1)
 	echo "$out"
-	if [[ "$out" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed[[:space:]]*$ ]]; then
-		p=${BASH_REMATCH[1]}
-		f=${BASH_REMATCH[2]}
-	else
-		echo "== package: the container test printed no summary"
-		p=0
-		f=1
-	fi
-	passed=$((passed + p))
-	failed=$((failed + f))
+	count_summary package "$out"
 }
 
 install_missing $PACKAGES || { echo "0 passed, 1 failed"; exit 1; }

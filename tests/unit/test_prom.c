@@ -19,10 +19,10 @@
 
 /* A sanitizer's shadow memory does not fit under an RLIMIT_AS. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_ASAN	1
+#define UNDER_SANITIZER	1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_ASAN	1
+#define UNDER_SANITIZER	1
 #endif
 #endif
 
@@ -470,7 +470,7 @@ test_enomem(void)
 	size_t i, len;
 	FILE *f;
 
-#ifdef UNDER_ASAN
+#ifdef UNDER_SANITIZER
 	printf("skip - allocation failure (RLIMIT_AS does not mix with "
 	    "ASan or TSan)\n");
 	return;
