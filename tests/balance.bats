@@ -11,10 +11,6 @@ load helpers
 BAL=(python3 "$BATS_TEST_DIRNAME/tools/balance.py")
 SCRAPE=(python3 "$BATS_TEST_DIRNAME/tools/scrape.py")
 
-setup_file() {
-	python_first_on_path
-}
-
 setup() {
 	PORT=$(free_port)
 	MPORT=$(free_port)

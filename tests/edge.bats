@@ -6,10 +6,6 @@
 
 load helpers
 
-setup_file() {
-	python_first_on_path
-}
-
 EDGE=(python3 "$BATS_TEST_DIRNAME/tools/edge.py")
 SCRAPE=(python3 "$BATS_TEST_DIRNAME/tools/scrape.py")
 

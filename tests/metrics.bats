@@ -6,10 +6,6 @@
 
 load helpers
 
-setup_file() {
-	python_first_on_path
-}
-
 SCRAPE=(python3 "$BATS_TEST_DIRNAME/tools/scrape.py")
 RAW=(python3 "$BATS_TEST_DIRNAME/tools/http_raw.py")
 SNAP=$BATS_TEST_TMPDIR/snapshot.txt

@@ -83,7 +83,7 @@ port_on_thread() {
 	local p i
 
 	for i in $(seq 60); do
-		p=$((20000 + RANDOM % 20000))
+		p=$(free_port)
 		"${CLIENT[@]}" --timeout 5 --src-port "$p" reset "$ADDR" >/dev/null || continue
 		wait_until 5000 log_has "echo 127.0.0.1:$p: closed" || return 1
 		if log_has "echo 127.0.0.1:$p: closed .*, loop thread $1\$"; then
