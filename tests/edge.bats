@@ -310,9 +310,8 @@ PY
 
 @test "per_source: 100,000 distinct sources leave memory within the table's fixed size" {
 	once_per_build
-	# A sanitizer's allocator pads and keeps freed memory.
-	if ldd "$AIO_BIN" | grep -q libasan; then
-		skip "RSS is not comparable under AddressSanitizer"
+	if sanitized; then
+		skip "RSS is not comparable under a sanitizer"
 	fi
 	edge_conf 'per_source = { max_connections = 4; table_size = 1024; };' 'backlog = 4096;'
 	start_daemon

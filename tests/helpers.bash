@@ -73,6 +73,13 @@ once_per_build() {
 	fi
 }
 
+# sanitized: the daemon is an ASan or TSan build, whose allocator pads
+# and keeps freed memory and whose shadow memory is resident too: an
+# RSS count means nothing there.
+sanitized() {
+	ldd "$AIO_BIN" | grep -qE 'libasan|libtsan'
+}
+
 # not_under_tsan WHY: skip this test on a ThreadSanitizer build
 # (AIO_TSAN=1): for counts that TSan's own thread or its slowness changes.
 not_under_tsan() {

@@ -8,10 +8,8 @@ load helpers
 setup() {
 	PORT=$(free_port)
 	ADDR="127.0.0.1:$PORT"
-	# A sanitizer's allocator pads and keeps freed memory: the count
-	# means nothing there.
-	if ldd "$AIO_BIN" | grep -q libasan; then
-		skip "RSS is not comparable under AddressSanitizer"
+	if sanitized; then
+		skip "RSS is not comparable under a sanitizer"
 	fi
 }
 

@@ -312,8 +312,7 @@ fds() {
 	after_rss=$(rss_kb)
 	echo "fds $before_fds -> $(fds); RSS $before_rss -> $after_rss KiB"
 	[ "$(fds)" -eq "$before_fds" ]
-	# (Not under a sanitizer: its shadow memory is resident too.)
-	if ! ldd "$AIO_BIN" | grep -qE 'libasan|libtsan' &&
+	if ! sanitized &&
 		[ "${AIO_VALGRIND:-0}" != 1 ]; then
 		[ $((after_rss - before_rss)) -lt 256 ]
 	fi

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause
 # The README's test command: install what is missing (Debian 12, as root),
-# build twice (warnings as errors; then ASan+UBSan), and on each build run
-# every test: CTest, then bats.  The normal build runs the feature tests
+# build three times (warnings as errors; ASan+UBSan; TSan), and on each
+# build run CTest, then bats.  The normal build runs every feature test
 # with loop_threads = 1, then the threaded ones again with 2 ($threaded
 # below); the ASan build all of them with 2 (where the loop threads share
 # the most), then the metrics, edge, peers, udp, balance and health tests
-# again with 1 (their issues ask for both builds at both counts).  A repeat pass
-# (AIO_REPEAT_PASS=1) skips the tests that would run the same in it
-# (once_per_build in tests/helpers.bash), so that the whole run stays
-# under 25 minutes on 2 cores.  Between the two builds it builds the
-# .deb, checks it, and runs it under a real systemd booted in a
-# container; after them, a third build (clang, libFuzzer) runs each fuzz
-# target for 30 s (tests/fuzz).  The last line is "N passed, N failed"
-# over all of it, and the exit status is non-zero on any failure.
+# again with 1 (their issues ask for both builds at both counts); the
+# TSan build all of them with 2, then the thread-heavy ones
+# ($tsan_threaded) with 4.  A repeat pass (AIO_REPEAT_PASS=1) skips the
+# tests that would run the same in it (once_per_build in
+# tests/helpers.bash), and bats files run two at a time (run_bats), so
+# that the whole run stays under 25 minutes on 2 cores.  Between the
+# first two builds it builds the .deb, checks it, and runs it under a
+# real systemd booted in a container; at the end, a fourth build (clang,
+# libFuzzer) runs each fuzz target for 30 s (tests/fuzz).  The last line
+# is "N passed, N failed" over all of it, and the exit status is
+# non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # Debian's python3 (installed below) ahead of a version manager's shim,
@@ -59,7 +62,7 @@ run_build() {
 	fi
 
 	echo "== $name: ctest"
-	log=$(ctest --test-dir "$dir" --output-on-failure 2>&1)
+	log=$(ctest --test-dir "$dir" -j"$(nproc)" --output-on-failure 2>&1)
 	echo "$log"
 	if [[ "$log" =~ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
 		f=${BASH_REMATCH[1]}
@@ -222,6 +225,10 @@ slow_first=(tests/proxy.bats tests/metrics.bats tests/reload.bats
 	tests/edge.bats tests/balance.bats tests/stop.bats)
 alone=(tests/fairness.bats)
 
+tsan_threaded=(tests/threads.bats tests/reload.bats tests/stop.bats
+	tests/notify.bats tests/pool.bats tests/fairness.bats tests/proxy.bats
+	tests/stress.bats tests/metrics.bats tests/balance.bats tests/health.bats)
+
 threaded=(tests/metrics.bats tests/edge.bats tests/peers.bats
 	tests/udp.bats tests/balance.bats tests/health.bats)
 
@@ -238,6 +245,16 @@ if run_build "ASan+UBSan" build-asan -DAIO_WERROR=ON -DAIO_SANITIZE=ON \
 	run_bats "ASan+UBSan" build-asan 1 1 tests/metrics.bats \
 		tests/edge.bats tests/peers.bats tests/udp.bats \
 		tests/balance.bats tests/health.bats
+fi
+# The ThreadSanitizer build: every file with 2 loop threads, then the
+# files where threads meet most ($tsan_threaded: reloads, the stop, the
+# pool, the proxy's upstreams, scrapes, health checks, the stress test)
+# again with 4.  Any TSan report fails the test (halt_on_error, and the
+# teardown greps the daemon's log for it).
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+if AIO_TSAN=1 run_build "TSan" build-tsan -DAIO_WERROR=ON -DAIO_TSAN=ON; then
+	AIO_TSAN=1 run_bats "TSan" build-tsan 2 0 tests/*.bats
+	AIO_TSAN=1 run_bats "TSan" build-tsan 4 1 "${tsan_threaded[@]}"
 fi
 run_fuzz
 
