@@ -32,8 +32,9 @@ PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev libsystemd
 passed=0
 failed=0
 
+# log TEXT: a step, with the minutes and seconds since the start.
 log() {
-	echo "== $*"
+	printf '== %s (at %d:%02d)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60))
 }
 
 # install_missing PACKAGE...: tests/install-deps.sh, shared with
@@ -46,7 +47,7 @@ run_build() {
 	local name=$1 dir=$2 log p f t
 	shift 2
 
-	echo "== $name: build in $dir"
+	log "$name: build in $dir"
 	mkdir -p "$dir"
 	if ! cmake -S . -B "$dir" "$@" >"$dir/cmake.log" 2>&1 ||
 		! cmake --build "$dir" -j"$(nproc)" 2>&1 | tail -n 30; then
@@ -61,7 +62,7 @@ run_build() {
 		return 1
 	fi
 
-	echo "== $name: ctest"
+	log "$name: ctest"
 	log=$(ctest --test-dir "$dir" -j"$(nproc)" --output-on-failure 2>&1)
 	echo "$log"
 	if [[ "$log" =~ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
@@ -90,7 +91,7 @@ run_bats() {
 
 	shift 4
 	[ "$repeat" = 0 ] || what=" (repeat pass)"
-	echo "== $name: bats, loop_threads = $threads$what"
+	log "$name: bats, loop_threads = $threads$what"
 	for f in "${slow_first[@]}" "$@"; do
 		in_list "$f" "$@" && ! in_list "$f" "${side[@]}" "${solo[@]}" ||
 			continue
@@ -170,7 +171,7 @@ count_summary() {
 run_fuzz() {
 	local out
 
-	echo "== fuzz: build in build-fuzz (clang)"
+	log "fuzz: build in build-fuzz (clang)"
 	if ! CC=clang cmake -S . -B build-fuzz -DAIO_FUZZ=ON -DAIO_WERROR=ON \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo >build-fuzz.log 2>&1 ||
 		! cmake --build build-fuzz --target fuzz -j"$(nproc)" \
@@ -181,7 +182,7 @@ run_fuzz() {
 		return
 	fi
 	# All four at once: 30 s of wall time each, in 30 s.
-	echo "== fuzz: every target for 30 s, all at once"
+	log "fuzz: every target for 30 s, all at once"
 	out=$(FUZZ_JOBS=4 tests/fuzz/run.sh -t 30 build-fuzz 2>&1)
 	echo "$out"
 	count_summary fuzz "$out"
@@ -193,17 +194,17 @@ run_fuzz() {
 run_package() {
 	local deb out
 
-	echo "== package: build the .deb in build-deb"
+	log "package: build the .deb in build-deb"
 	if ! packaging/build-deb.sh build-deb; then
 		echo "== package: build FAILED"
 		failed=$((failed + 1))
 		return
 	fi
 	deb=$(ls "$PWD"/build-deb/aio-echod_*_amd64.deb)
-	echo "== package: bats tests/package.bats on $deb"
+	log "package: bats tests/package.bats on $deb"
 	count_tap package "$(AIO_BIN="$PWD/build/aio-echod" AIO_DEB="$deb" \
 		bats --tap tests/package.bats 2>&1)"
-	echo "== package: under systemd in a container"
+	log "package: under systemd in a container"
 	out=$(tests/systemd/nspawn/run.sh "$deb" 2>&1)
 	echo "$out"
 	count_summary package "$out"
@@ -258,5 +259,6 @@ if AIO_TSAN=1 run_build "TSan" build-tsan -DAIO_WERROR=ON -DAIO_TSAN=ON; then
 fi
 run_fuzz
 
+log "done"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
