@@ -9,8 +9,6 @@
 #            test's configuration sets it (CI runs the suite with 1 and 2)
 # AIO_REPEAT_PASS=1  this pass repeats the suite on a build already
 #            tested: tests marked once_per_build skip
-# AIO_TSAN=1  the daemon is a ThreadSanitizer build: tests marked
-#            not_under_tsan skip
 
 AIO_BIN=${AIO_BIN:-$BATS_TEST_DIRNAME/../build/aio-echod}
 CLIENT=(python3 "$BATS_TEST_DIRNAME/tools/client.py")
@@ -80,10 +78,11 @@ sanitized() {
 	ldd "$AIO_BIN" | grep -qE 'libasan|libtsan'
 }
 
-# not_under_tsan WHY: skip this test on a ThreadSanitizer build
-# (AIO_TSAN=1): for counts that TSan's own thread or its slowness changes.
+# not_under_tsan WHY: skip this test on a ThreadSanitizer build (told
+# by the library it links): for counts that TSan's own thread or its
+# slowness changes.
 not_under_tsan() {
-	if [ "${AIO_TSAN:-0}" = 1 ]; then
+	if ldd "$AIO_BIN" | grep -q libtsan; then
 		skip "not under ThreadSanitizer: $1"
 	fi
 }
@@ -161,11 +160,13 @@ output_has() {
 }
 
 # start_upstream NAME MODE [N]: a tests/tools/upstream.py server on a free
-# loopback port, which goes to $NAME_PORT.
+# loopback port, which goes to $NAME_PORT: one of free_port's, so that a
+# test can start it again on the same port (the kernel's own choice would
+# be in the ephemeral range, where a client may hold it by then).
 start_upstream() {
 	local name=$1 out=$BATS_TEST_TMPDIR/$1.up
 	shift
-	python3 "$BATS_TEST_DIRNAME/tools/upstream.py" "$1" 0 "${@:2}" >"$out" 2>&1 &
+	python3 "$BATS_TEST_DIRNAME/tools/upstream.py" "$1" "$(free_port)" "${@:2}" >"$out" 2>&1 &
 	printf -v "${name}_PID" '%s' "$!"
 	wait_until 5000 grep -q "^listening" "$out" || return 1
 	printf -v "${name}_PORT" '%s' "$(awk '/^listening/ {print $2}' "$out")"
@@ -260,9 +261,16 @@ teardown() {
 	jobs -p | xargs -r kill 2>/dev/null || true
 	# A stopped one (SIGSTOP) acts on that only once it runs again.
 	jobs -p | xargs -r kill -CONT 2>/dev/null || true
-	# A sanitizer or valgrind report fails the test that caused it.
-	if [ -f "$LOG" ] && grep -qE "AddressSanitizer|ThreadSanitizer|runtime error:|LeakSanitizer|^==[0-9]+== " "$LOG"; then
-		cat "$LOG" >&2
-		return 1
-	fi
+	# A sanitizer or valgrind report fails the test that caused it: in
+	# the daemon's log, or in the log of another daemon the test ran
+	# (an upstream, one in a network namespace): every *.log here.
+	local f bad=0
+	for f in "$BATS_TEST_TMPDIR"/*.log; do
+		if [ -f "$f" ] && grep -qE "AddressSanitizer|ThreadSanitizer|runtime error:|LeakSanitizer|^==[0-9]+== " "$f"; then
+			echo "# a report in $f:" >&2
+			cat "$f" >&2
+			bad=1
+		fi
+	done
+	[ "$bad" = 0 ]
 }

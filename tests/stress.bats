@@ -3,9 +3,9 @@
 # Everything at once on 4 loop threads: echo and proxied clients, reloads
 # (SIGHUP) that add and remove a listener and change settings, access
 # logs reopened (SIGUSR1) and scrapes, all while the clients run.  It
-# runs in every build; it is meant for a ThreadSanitizer build
-# (AIO_TSAN in README: by hand with TSAN_OPTIONS=halt_on_error=1), where
-# a race report stops the daemon, and teardown fails the test on any
+# runs in every build; it is meant for the ThreadSanitizer build
+# (README, Tests), where a race report stops the daemon
+# (TSAN_OPTIONS=halt_on_error=1) and teardown fails the test on any
 # report in its log.  Bounded: the clients give up after 50 s, each
 # wait has its deadline.  Sets its own loop_threads: once per build.
 

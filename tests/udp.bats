@@ -288,7 +288,7 @@ check() {
 	python3 "$udp" echo "127.0.0.1:$2" --sizes 5 --wait-ms 10000 &&
 		python3 "$udp" silent "127.255.255.255:$2" --broadcast || return 1
 	kill -TERM "$pid"
-	wait "$pid"
+	wait "$pid" || { echo "$1: exit $?"; cat "$dir/$1.log"; return 1; }
 	cat "$dir/$1.log"
 }
 serve v4 0.0.0.0:7007 && check v4 7007 || exit 1

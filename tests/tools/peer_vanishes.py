@@ -78,6 +78,14 @@ def main():
     finally:
         d.terminate()
         d.wait()
+    # A sanitizer's report, or its exit status (TSan's halt_on_error):
+    # the stop after SIGTERM is checked too.
+    if d.returncode != 0 or re.search(
+            r"AddressSanitizer|ThreadSanitizer|runtime error:|LeakSanitizer",
+            open(log).read()):
+        print(f"peer_vanishes: daemon exit {d.returncode}", file=sys.stderr)
+        sys.stderr.write(open(log).read())
+        return 1
     return 0
 
 
