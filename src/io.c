@@ -70,6 +70,14 @@
  * write and accept spends from the running coroutine's slice
  * (loop_spend()), and a call made once the slice is spent first lets the
  * loop run its other work (loop_yield()).
+ *
+ * Sockets first.  Data moves with recv() and send(MSG_NOSIGNAL), not
+ * read() and write(): those go through the VFS layer (rw_verify_area,
+ * the file's position lock, the security hook) before reaching the same
+ * socket code, about 4 % of an echoed or proxied message's CPU.
+ * MSG_NOSIGNAL makes a write to a reset peer EPIPE whatever SIGPIPE's
+ * disposition.  Any other fd (a pipe) gets ENOTSOCK from them and goes
+ * the read()/write() way (io_recv(), io_send()).
  */
 #include "io.h"
 
@@ -397,6 +405,28 @@ take_turn(void)
 	return (0);
 }
 
+/* read(2) for sockets, without the VFS layer; and for anything else. */
+static ssize_t
+io_recv(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if ((n = recv(fd, buf, len, 0)) == -1 && errno == ENOTSOCK)
+		n = read(fd, buf, len);
+	return (n);
+}
+
+/* write(2) for sockets, never raising SIGPIPE; and for anything else. */
+static ssize_t
+io_send(int fd, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if ((n = send(fd, buf, len, MSG_NOSIGNAL)) == -1 && errno == ENOTSOCK)
+		n = write(fd, buf, len);
+	return (n);
+}
+
 ssize_t
 io_read(int fd, void *buf, size_t len, int64_t deadline)
 {
@@ -405,7 +435,7 @@ io_read(int fd, void *buf, size_t len, int64_t deadline)
 	if (take_turn() == -1)
 		return (-1);
 	for (;;) {
-		if ((n = read(fd, buf, len)) > 0) {
+		if ((n = io_recv(fd, buf, len)) > 0) {
 			loop_spend((size_t)n + IO_CALL_COST);
 			if ((size_t)n < len)
 				mark_drained(fd);
@@ -452,7 +482,7 @@ io_read_now(int fd, void *buf, size_t len)
 
 	if (take_turn() == -1)
 		return (-1);
-	while ((n = read(fd, buf, len)) == -1 && errno == EINTR)
+	while ((n = io_recv(fd, buf, len)) == -1 && errno == EINTR)
 		continue;
 	if (n > 0) {
 		loop_spend((size_t)n + IO_CALL_COST);
@@ -503,7 +533,7 @@ write_some(int fd, const void *buf, size_t len, int64_t *deadline,
 	if (take_turn() == -1)
 		return (-1);
 	for (;;) {
-		if ((n = write(fd, buf, len)) > 0) {
+		if ((n = io_send(fd, buf, len)) > 0) {
 			loop_spend((size_t)n + IO_CALL_COST);
 			if ((f = fd_find(fd)) != NULL)
 				f->unsent = -1;	/* grown: look again */

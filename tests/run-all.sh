@@ -27,7 +27,7 @@ PACKAGES="build-essential cmake pkg-config libevent-dev libconfig-dev libsystemd
 	bats netcat-openbsd python3 valgrind iproute2 util-linux systemd
 	debhelper dpkg-dev lintian groff-base fakeroot systemd-container
 	mmdebstrap socat prometheus curl haproxy nginx libnginx-mod-stream
-	redis-server clang libclang-rt-14-dev"
+	redis-server clang libclang-rt-14-dev linux-perf"
 
 passed=0
 failed=0

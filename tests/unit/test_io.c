@@ -13,7 +13,9 @@
 #include <linux/sockios.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,28 @@ ioctl(int fd, unsigned long req, ...)
 	if (req == SIOCOUTQ)
 		looks++;
 	return ((int)syscall(SYS_ioctl, fd, req, arg));
+}
+
+/*
+ * read() and write() as io.c sees them: counted on the test's socket
+ * pair, which io.c must reach with recv() and send() instead.
+ */
+static int	vfs_calls_on_sp;
+
+ssize_t
+read(int fd, void *buf, size_t len)
+{
+	if (fd == sp[0] || fd == sp[1])
+		vfs_calls_on_sp++;
+	return (syscall(SYS_read, fd, buf, len));
+}
+
+ssize_t
+write(int fd, const void *buf, size_t len)
+{
+	if (fd == sp[0] || fd == sp[1])
+		vfs_calls_on_sp++;
+	return (syscall(SYS_write, fd, buf, len));
 }
 
 /* Run fn in a coroutine on a fresh loop until it calls loop_stop(). */
@@ -848,6 +872,48 @@ test_post(void)
 	CHECK(posted_seen == POSTS, "a call never run is dropped at free");
 }
 
+/*
+ * Sockets go by recv() and send(MSG_NOSIGNAL): no read() or write() on
+ * them, and a write to a closed peer is EPIPE even with SIGPIPE's
+ * default action (which would kill this test).  A pipe still works,
+ * through read() and write().
+ */
+static void
+t_socket_calls(void *arg)
+{
+	char buf[8];
+	int p[2];
+
+	(void)arg;
+	vfs_calls_on_sp = 0;
+	CHECK(io_write(sp[1], "abc", 3, -1) == 0 &&
+	    io_read(sp[0], buf, sizeof(buf), -1) == 3 &&
+	    io_write_some(sp[0], "de", 2, -1) == 2 &&
+	    io_read_now(sp[1], buf, sizeof(buf)) == 2 &&
+	    io_read_now(sp[1], buf, sizeof(buf)) == -1 && errno == EAGAIN,
+	    "data moves both ways on a socket pair");
+	CHECK(vfs_calls_on_sp == 0, "without read() or write() on a socket "
+	    "(%d calls)", vfs_calls_on_sp);
+	signal(SIGPIPE, SIG_DFL);
+	close(sp[1]);
+	CHECK(io_write_some(sp[0], "x", 1, -1) == -1 && errno == EPIPE,
+	    "a write to a closed peer fails with EPIPE, no SIGPIPE");
+	sp[1] = socket(AF_UNIX, SOCK_STREAM, 0);	/* for run()'s close */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (pipe2(p, O_NONBLOCK) == -1)
+		abort();
+	memset(buf, 0, sizeof(buf));
+	CHECK(io_write_some(p[1], "fgh", 3, -1) == 3 &&
+	    io_read(p[0], buf, sizeof(buf), -1) == 3 &&
+	    memcmp(buf, "fgh", 3) == 0 &&
+	    io_read_now(p[0], buf, sizeof(buf)) == -1 && errno == EAGAIN,
+	    "a pipe works too, through read() and write()");
+	io_close(p[0]);
+	io_close(p[1]);
+	loop_stop(L);
+}
+
 int
 main(void)
 {
@@ -870,6 +936,7 @@ main(void)
 	run(t_data_then_fin);
 	run(t_yield_is_fair);
 	run(t_reader_closes);
+	run(t_socket_calls);
 	test_drain();
 	test_accept_connect();
 	coro_fini();
