@@ -99,13 +99,10 @@ def main():
     finally:
         d.terminate()
         d.wait()
-    # A sanitizer's report, or its exit status (TSan's halt_on_error):
-    # the stop after SIGTERM is checked too.
-    if d.returncode != 0 or re.search(
-            r"AddressSanitizer|ThreadSanitizer|runtime error:|LeakSanitizer",
-            open(log).read()):
+    # The stop after SIGTERM is clean (a sanitizer's report in the log
+    # fails the test in its teardown, which reads every *.log in DIR).
+    if d.returncode != 0:
         print(f"client_vanishes: daemon exit {d.returncode}", file=sys.stderr)
-        sys.stderr.write(open(log).read())
         return 1
     return 0
 
