@@ -127,6 +127,8 @@ static const struct key global_keys[] = {
 	    "1 to 1000000"),
 	NUM("resolve_interval", KEY_DURATION, G(resolve_interval),
 	    1000, DAY_MS, "1s to 1d"),
+	NUM("max_pipes", KEY_INT, G(max_pipes), 0, 1000000,
+	    "0 (no splice) to 1000000"),
 	{ .name = "listeners", .type = KEY_LISTENERS, .required = 1 },
 };
 
@@ -176,13 +178,14 @@ static const struct key listener_keys[] = {
 	SUB("upstream_tcp_keepalive", L(upstream_tcp_keepalive),
 	    keepalive_keys),
 	SUB("health_check", L(health_check), health_keys),
+	{ .name = "splice", .type = KEY_BOOL, .offset = L(splice) },
 };
 
 /* Listener keys that only a proxy may set. */
 static const char *const proxy_only[] = {
 	"upstreams", "balance", "connect_timeout", "fin_timeout",
 	"send_proxy_protocol", "upstream_tcp_keepalive", "max_fails",
-	"fail_timeout", "health_check", NULL
+	"fail_timeout", "health_check", "splice", NULL
 };
 
 /* Listener keys that only the metrics service may set. */
@@ -967,6 +970,7 @@ listener_defaults(struct listen_conf *lc)
 	lc->socket_mode = 0666;		/* what nginx gives a UNIX listener */
 	lc->socket_group = -1;
 	lc->reuseport = 1;	/* TCP; what spreads clients best, measured */
+	lc->splice = 1;		/* bulk streams only: see proxy.c */
 	lc->proxy_protocol_timeout = 3 * 1000;	/* a balancer sends it at once */
 	lc->per_source.ipv6_prefix = 64;	/* one host, one /64 */
 	lc->per_source.table_size = 65536;
@@ -1229,6 +1233,7 @@ config_build(config_t *cf, const char *file)
 	cfg->worker_threads = 4;
 	cfg->worker_queue = 1024;
 	cfg->resolve_interval = 30 * 1000;
+	cfg->max_pipes = 1024;
 	walk_group(&p, root, global_keys, NKEYS(global_keys), (char *)cfg);
 	walk_listeners(&p, root, cfg);
 	if (p.errors > 0) {

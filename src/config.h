@@ -106,6 +106,7 @@ struct listen_conf {
 	int64_t		 socket_mode;	/* UNIX: the socket file's mode bits */
 	int64_t		 socket_group;	/* UNIX: its gid, or -1: unchanged */
 	int64_t		 reuseport;	/* TCP: a socket per loop thread */
+	int64_t		 splice;	/* proxy: bulk streams by splice(2) */
 	struct upstream_conf *upstreams;	/* proxy only */
 	size_t		 nupstreams;
 	int64_t		 balance;	/* enum balance */
@@ -157,6 +158,7 @@ struct config {
 	int64_t		 worker_threads;
 	int64_t		 worker_queue;
 	int64_t		 resolve_interval;	/* ms */
+	int64_t		 max_pipes;	/* splice(2) pipes open at most */
 	struct listen_conf *listeners;
 	size_t		 nlisteners;
 };

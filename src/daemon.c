@@ -36,6 +36,7 @@
 #include "metrics.h"
 #include "loop.h"
 #include "notify.h"
+#include "pipes.h"
 #include "pool.h"
 #include "reload.h"
 #include "shard.h"
@@ -574,6 +575,7 @@ daemon_open(struct daemon *d)
 		fatal("counters");
 	d->watchdog_ms = notify_init();
 	limits_check(d->cfg, d->nthreads);
+	pipes_set_max(d->cfg->max_pipes);
 	if ((d->loop = loop_create()) == NULL)
 		fatal("event loop (edge-triggered epoll needed)");
 	if ((d->pool = pool_create((int)d->cfg->worker_threads,
@@ -629,6 +631,7 @@ daemon_close(struct daemon *d)
 	lag_stop(d->lag);
 	loop_free(d->loop);
 	buf_fini();
+	pipes_fini();
 	coro_fini();
 	config_free(d->cfg);
 }

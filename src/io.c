@@ -84,6 +84,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -474,19 +475,26 @@ io_peek(int fd, void *buf, size_t len, int64_t deadline)
 	}
 }
 
-ssize_t
-io_read_now(int fd, void *buf, size_t len)
+/*
+ * io_read_now() and io_splice_in(): take up to len bytes from fd by
+ * take(fd, dst, len).  drains: a short count means fd is (nearly
+ * always) empty, as for a read into a buffer; a splice into a pipe can
+ * stop short at the pipe's slots with more waiting.
+ */
+static ssize_t
+read_now(int fd, ssize_t (*take)(int, void *, size_t), void *dst,
+    size_t len, int drains)
 {
 	struct io_fd *f;
 	ssize_t n;
 
 	if (take_turn() == -1)
 		return (-1);
-	while ((n = io_recv(fd, buf, len)) == -1 && errno == EINTR)
+	while ((n = take(fd, dst, len)) == -1 && errno == EINTR)
 		continue;
 	if (n > 0) {
 		loop_spend((size_t)n + IO_CALL_COST);
-		if ((size_t)n < len)
+		if (drains && (size_t)n < len)
 			mark_drained(fd);
 	} else if (n == -1 && errno == EAGAIN && (f = fd_find(fd)) != NULL) {
 		f->readable = 0;
@@ -494,6 +502,26 @@ io_read_now(int fd, void *buf, size_t len)
 		f->recheck = 0;
 	}
 	return (n);
+}
+
+ssize_t
+io_read_now(int fd, void *buf, size_t len)
+{
+	return (read_now(fd, io_recv, buf, len, 1));
+}
+
+/* splice(2) from socket fd into the pipe whose write end *dst is. */
+static ssize_t
+splice_take(int fd, void *dst, size_t len)
+{
+	return (splice(fd, NULL, *(int *)dst, NULL, len,
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
+}
+
+ssize_t
+io_splice_in(int fd, int pipe_w, size_t len)
+{
+	return (read_now(fd, splice_take, &pipe_w, len, 0));
 }
 
 /*
@@ -522,10 +550,13 @@ park_live(struct io_fd *f, int fd, int64_t *deadline, int64_t limit)
 	}
 }
 
-/* io_write_some(), and io_write_live() if live. */
+/*
+ * io_write_some(), io_write_live() if live, and io_splice_out_live():
+ * put bytes to fd by put(fd, src, len).
+ */
 static ssize_t
-write_some(int fd, const void *buf, size_t len, int64_t *deadline,
-    int64_t limit, int live)
+write_some(int fd, ssize_t (*put)(int, const void *, size_t),
+    const void *src, size_t len, int64_t *deadline, int64_t limit, int live)
 {
 	struct io_fd *f;
 	ssize_t n;
@@ -533,7 +564,7 @@ write_some(int fd, const void *buf, size_t len, int64_t *deadline,
 	if (take_turn() == -1)
 		return (-1);
 	for (;;) {
-		if ((n = io_send(fd, buf, len)) > 0) {
+		if ((n = put(fd, src, len)) > 0) {
 			loop_spend((size_t)n + IO_CALL_COST);
 			if ((f = fd_find(fd)) != NULL)
 				f->unsent = -1;	/* grown: look again */
@@ -559,14 +590,32 @@ write_some(int fd, const void *buf, size_t len, int64_t *deadline,
 ssize_t
 io_write_some(int fd, const void *buf, size_t len, int64_t deadline)
 {
-	return (write_some(fd, buf, len, &deadline, 0, 0));
+	return (write_some(fd, io_send, buf, len, &deadline, 0, 0));
 }
 
 ssize_t
 io_write_live(int fd, const void *buf, size_t len, int64_t *deadline,
     int64_t limit)
 {
-	return (write_some(fd, buf, len, deadline, limit, 1));
+	return (write_some(fd, io_send, buf, len, deadline, limit, 1));
+}
+
+/*
+ * splice(2) to socket fd from the pipe whose read end *src is.  The
+ * caller asks for no more than the pipe holds, so EAGAIN is fd's.
+ */
+static ssize_t
+splice_put(int fd, const void *src, size_t len)
+{
+	return (splice(*(const int *)src, NULL, fd, NULL, len,
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
+}
+
+ssize_t
+io_splice_out_live(int pipe_r, int fd, size_t len, int64_t *deadline,
+    int64_t limit)
+{
+	return (write_some(fd, splice_put, &pipe_r, len, deadline, limit, 1));
 }
 
 void

@@ -123,6 +123,28 @@ int	io_write(int, const void *, size_t, int64_t);
 ssize_t	io_write_live(int, const void *, size_t, int64_t *, int64_t);
 
 /*
+ * io_splice_in(fd, pipe_w, len):
+ * As io_read_now(), but moves up to len bytes from socket fd into the
+ * pipe whose write end is pipe_w, with splice(2): the bytes never reach
+ * user space.  The pipe must be empty, so that EAGAIN means fd has
+ * nothing, never that the pipe is full.  A short count may leave bytes
+ * in fd (the pipe's slots ran out): read on until EAGAIN.  Errors as
+ * io_read_now()'s, and EINVAL or ENOSYS when fd cannot splice.  May park
+ * (to take turns).
+ */
+ssize_t	io_splice_in(int, int, size_t);
+
+/*
+ * io_splice_out_live(pipe_r, fd, len, deadline, limit):
+ * As io_write_live(), but moves at least one of len bytes from the pipe
+ * whose read end is pipe_r to socket fd, with splice(2).  The pipe must
+ * hold at least len bytes (so that EAGAIN is fd's).  Errors as
+ * io_write_live()'s, and EINVAL or ENOSYS when fd cannot splice.
+ * May park.
+ */
+ssize_t	io_splice_out_live(int, int, size_t, int64_t *, int64_t);
+
+/*
  * io_look(fd, deadline, limit):
  * Look at fd's send queue now: if its peer has taken bytes since io.c
  * last looked, move *deadline to limit from now.  For a timeout decided

@@ -53,8 +53,9 @@ read_number(const char *path)
 	return (v);
 }
 
+/* fds: what the settings named by what need. */
 static void
-check_nofile(long long fds)
+check_nofile(long long fds, const char *what)
 {
 	long long need = fds + FD_RESERVE;
 	struct rlimit rl;
@@ -67,9 +68,9 @@ check_nofile(long long fds)
 		(void)getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && (long long)rl.rlim_cur < need)
-		log_warnx("open file limit is %llu but max_connections needs "
-		    "%lld: raise LimitNOFILE= (or ulimit -n) to at least %lld",
-		    (unsigned long long)rl.rlim_cur, need, need);
+		log_warnx("open file limit is %llu but %s %lld: raise "
+		    "LimitNOFILE= (or ulimit -n) to at least %lld",
+		    (unsigned long long)rl.rlim_cur, what, need, need);
 }
 
 static void
@@ -96,7 +97,8 @@ void
 limits_check(const struct config *cfg, int threads)
 {
 	const struct listen_conf *lc;
-	long long per, need = 0;
+	long long per, need = 0, pipe_fds;
+	int splice = 0;
 	size_t i;
 
 	/* A proxied connection has two fds and two coroutines. */
@@ -106,14 +108,19 @@ limits_check(const struct config *cfg, int threads)
 			continue;	/* one socket, no connections */
 		per = lc->service == SERVICE_PROXY ? 2 : 1;
 		need += per * lc->max_connections;
+		if (lc->service == SERVICE_PROXY && lc->splice)
+			splice = 1;
 	}
+
 	/*
 	 * Each loop thread: epoll, libevent's signal pair, its inbox and
 	 * pool eventfds, a listening socket per listener; a stack with its
 	 * guard and an alternate signal stack (about two coroutines' worth
 	 * of mappings).
 	 */
-	check_nofile(need + (long long)threads *
-	    (THREAD_FDS + (long long)cfg->nlisteners));
+	pipe_fds = splice ? 2 * cfg->max_pipes : 0;	/* a pipe: two */
+	check_nofile(need + pipe_fds + (long long)threads *
+	    (THREAD_FDS + (long long)cfg->nlisteners), pipe_fds > 0 ?
+	    "max_connections and max_pipes need" : "max_connections needs");
 	check_map_count(need + (long long)threads * THREAD_CORO_MAPS);
 }

@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "clock.h"
@@ -49,10 +50,20 @@
 #include "io.h"
 #include "log.h"
 #include "loop.h"
+#include "pipes.h"
 #include "proxyproto.h"
 #include "sock.h"
 #include "stats.h"
 #include "upstream.h"
+
+/*
+ * Splice (pump_splice): at most a pipe's default size per call; a
+ * stream whose bursts are shorter than SPLICE_MIN goes back to copying
+ * (the pipe's two extra calls per burst would cost more than the copy,
+ * and an interactive stream's latency matters more; HAProxy's bound).
+ */
+#define SPLICE_MAX	(64 * 1024)
+#define SPLICE_MIN	4096
 
 struct relay;
 
@@ -61,6 +72,8 @@ struct direction {
 	int		 from;
 	int		 to;
 	int		 from_client;
+	int		 no_splice;	/* the listener's splice = false, or EINVAL */
+	struct spipe	 pipe;		/* while bulk; r = -1: none */
 };
 
 /*
@@ -253,7 +266,93 @@ pump_write(struct direction *d, const char *p, size_t n)
 	return (0);
 }
 
-/* Move d's bytes until it sleeps (then return) or ends (then let go). */
+/*
+ * The destination cannot splice (EINVAL): pass on the held bytes still
+ * in d's pipe by copying them.  0, or -1 once the relay has failed.
+ */
+static int
+pump_unsplice(struct direction *d, size_t held)
+{
+	struct relay *r = d->r;
+	void *buf;
+	ssize_t n;
+	int w = 0;
+
+	d->no_splice = 1;
+	if ((buf = buf_borrow()) == NULL) {
+		relay_fail(r, ENOMEM);
+		return (-1);
+	}
+	while (w == 0 && held > 0) {
+		if ((n = read(d->pipe.r, buf, held < BUF_SIZE ? held :
+		    BUF_SIZE)) <= 0) {
+			relay_fail(r, n == 0 ? EIO : errno);
+			w = -1;
+		} else {
+			held -= (size_t)n;
+			w = pump_write(d, buf, (size_t)n);
+		}
+	}
+	buf_return(buf);
+	pipes_put(&d->pipe, w == 0);
+	return (w);
+}
+
+/*
+ * One step of a bulk stream: splice what d->from has into d's pipe, then
+ * all of it out to d->to, so the bytes never cross into user space.
+ * Backpressure holds as with a buffer: nothing more is read while the
+ * pipe holds bytes.  0 to go on, -1 once this direction is done (its EOF
+ * passed on, or the relay failed).  The pipe goes back once the stream
+ * pauses (so a waiting connection holds none) or stops looking bulk.
+ */
+static int
+pump_splice(struct direction *d)
+{
+	struct relay *r = d->r;
+	size_t held;
+	ssize_t n, k;
+
+	n = io_splice_in(d->from, d->pipe.w, SPLICE_MAX);
+	if (n == -1 && (errno == EAGAIN || errno == EINVAL ||
+	    errno == ENOSYS)) {
+		/* Drained, or this socket cannot splice: copy from now. */
+		d->no_splice = errno != EAGAIN;
+		pipes_put(&d->pipe, 1);
+		return (0);
+	}
+	if (n <= 0) {
+		pipes_put(&d->pipe, 1);
+		if (n == 0)
+			relay_eof(r, d);
+		else
+			relay_fail(r, errno);
+		return (-1);
+	}
+	relay_progress(r);
+	for (held = (size_t)n; held > 0; ) {
+		if ((k = io_splice_out_live(d->pipe.r, d->to, held,
+		    &r->deadline, r->limit)) > 0) {
+			held -= (size_t)k;
+			relay_count(d, (uint64_t)k);
+			stats_add(&r->stats->spliced, (uint64_t)k);
+		} else if (errno == EINVAL || errno == ENOSYS)
+			return (pump_unsplice(d, held));
+		else if (relay_retry(r, errno) == -1) {
+			pipes_put(&d->pipe, 0);		/* bytes left in it */
+			return (-1);
+		}
+	}
+	if (n < SPLICE_MIN)
+		pipes_put(&d->pipe, 1);		/* not bulk now */
+	return (0);
+}
+
+/*
+ * Move d's bytes until it sleeps (then return) or ends (then let go).
+ * A read that fills the whole buffer says the stream is bulk: from then
+ * on it splices (pump_splice), while there is a pipe to spare.
+ */
 static void
 pump(struct direction *d)
 {
@@ -263,6 +362,11 @@ pump(struct direction *d)
 	int w;
 
 	while ((w = pump_wait(d)) == 0) {
+		if (d->pipe.r != -1) {
+			if (pump_splice(d) == -1)
+				break;
+			continue;
+		}
 		if ((buf = buf_borrow()) == NULL) {
 			relay_fail(r, ENOMEM);
 			break;
@@ -285,7 +389,10 @@ pump(struct direction *d)
 		buf_return(buf);
 		if (w == -1)
 			break;
+		if (n == BUF_SIZE && !d->no_splice)
+			(void)pipes_get(&d->pipe);	/* none: copy on */
 	}
+	pipes_put(&d->pipe, 1);		/* emptied by every way here */
 	if (w != 1)
 		relay_release(r);	/* this direction is done */
 }
@@ -656,8 +763,10 @@ proxy_serve(struct conn *c, struct upstreams *us)
 	r->limit = c->lc->idle_timeout;
 	r->deadline = -1;
 	relay_progress(r);
-	r->up = (struct direction){ r, c->fd, ufd, 1 };
-	r->down = (struct direction){ r, ufd, c->fd, 0 };
+	r->up = (struct direction){ r, c->fd, ufd, 1, !c->lc->splice,
+	    NO_PIPE };
+	r->down = (struct direction){ r, ufd, c->fd, 0, !c->lc->splice,
+	    NO_PIPE };
 	r->holds = 2;
 	if (io_on_error(c->fd, on_side_error, r) == -1 ||
 	    io_on_error(ufd, on_side_error, r) == -1 ||

@@ -34,6 +34,7 @@
 #include "limits.h"
 #include "listener.h"
 #include "log.h"
+#include "pipes.h"
 #include "loop.h"
 #include "notify.h"
 #include "pool.h"
@@ -280,6 +281,7 @@ reload_commit(struct daemon *d, struct reload *r)
 	d->nopen = n;
 	d->cfg = r->cfg;
 	r->cfg = NULL;			/* the daemon's now */
+	pipes_set_max(cfg->max_pipes);	/* pipes open now stay till put */
 	d->reloads++;
 	d->reload_error[0] = '\0';
 	if (!d->opt->verbose)

@@ -26,6 +26,7 @@
 #include "coro.h"
 #include "loop.h"
 #include "pool.h"
+#include "pipes.h"
 #include "prom.h"
 #include "stats.h"
 
@@ -145,6 +146,10 @@ render_daemon(struct prom_buf *pb, const struct stats_snapshot *s)
 	prom_family(pb, "aio_echod_loop_threads", "gauge",
 	    "Loop threads running.");
 	prom_u64(pb, "aio_echod_loop_threads", NULL, (uint64_t)s->nthreads);
+	prom_family(pb, "aio_echod_pipes", "gauge",
+	    "Pipes open for splice(2): in use by bulk streams, or kept "
+	    "empty for the next (see max_pipes).");
+	prom_u64(pb, "aio_echod_pipes", NULL, (uint64_t)pipes_open());
 	prom_family(pb, "aio_echod_reloads_total", "counter",
 	    "SIGHUP reloads, by result.");
 	by_label(pb, "aio_echod_reloads_total", NULL, "result", results,
@@ -286,6 +291,11 @@ render_upstreams(struct prom_buf *pb, const struct stats_snapshot *s,
 	    "Bytes written to the upstream.");
 	EACH_UPSTREAM(pb, s, &ls, "aio_echod_upstream_sent_bytes_total",
 	    bytes_out);
+	prom_family(pb, "aio_echod_upstream_spliced_bytes_total", "counter",
+	    "Of the bytes received from and sent to the upstream, those "
+	    "moved by splice(2), never copied.");
+	EACH_UPSTREAM(pb, s, &ls, "aio_echod_upstream_spliced_bytes_total",
+	    spliced);
 	return (pace(began));
 }
 

@@ -43,6 +43,7 @@
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
+#include "pipes.h"
 #include "pool.h"
 #include "stats.h"
 
@@ -175,6 +176,7 @@ shard_teardown(struct shard *s)
 		pool_detach(s->pool);
 	io_fini();
 	buf_fini();
+	pipes_fini();
 	coro_fini();
 }
 

@@ -345,6 +345,7 @@ upstream_sum(struct stats_upstream_sum *s, struct stats_upstream *st)
 		s->active += get(&t->active);
 		s->bytes_in += get(&t->bytes_in);
 		s->bytes_out += get(&t->bytes_out);
+		s->spliced += get(&t->spliced);
 		for (k = 0; k < STATS_CHECK_MAX; k++)
 			s->checks[k] += get(&t->checks[k]);
 		hist_sum(&s->connect_time, &t->connect_time);

@@ -115,6 +115,7 @@ struct stats_upstream_slot {
 	_Atomic uint64_t active;	/* relays open */
 	_Atomic uint64_t bytes_in;	/* from the upstream */
 	_Atomic uint64_t bytes_out;	/* to the upstream */
+	_Atomic uint64_t spliced;	/* of both, by splice(2) */
 	_Atomic uint64_t checks[STATS_CHECK_MAX];	/* health checks */
 	struct stats_hist connect_time;	/* successful connects */
 } __attribute__((aligned(64)));
@@ -256,7 +257,7 @@ struct stats_upstream_sum {
 	char		*listener;
 	char		*text;
 	uint64_t	 connects[STATS_CONNECT_MAX];
-	uint64_t	 active, bytes_in, bytes_out;
+	uint64_t	 active, bytes_in, bytes_out, spliced;
 	uint64_t	 checks[STATS_CHECK_MAX];
 	uint64_t	 up, weight;
 	struct stats_hist_sum connect_time;

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef PIPES_H
+#define PIPES_H
+
+/*
+ * Pipes for splice(2): the proxy moves a bulk stream socket to pipe to
+ * socket, so its bytes never cross into user space.  A pipe is two fds;
+ * the daemon holds at most max_pipes of them at once (a global count),
+ * and each loop thread keeps a few empty ones for reuse.
+ */
+
+struct spipe {
+	int	r;	/* read end; -1: none */
+	int	w;	/* write end */
+};
+
+#define NO_PIPE	((struct spipe){ -1, -1 })
+
+/*
+ * pipes_set_max(n):
+ * At most n pipes open at once in the daemon (0: none: no splice).  Any
+ * thread; pipes already open stay until put back.
+ */
+void	pipes_set_max(long long);
+
+/*
+ * pipes_get(p):
+ * An empty pipe, both ends non-blocking: this thread's last one put
+ * back, or a new one.  Returns 0, or -1 with errno EMFILE when max_pipes
+ * are open, or pipe2(2)'s error.  Loop thread.
+ */
+int	pipes_get(struct spipe *);
+
+/*
+ * pipes_put(p, empty):
+ * Give p back and mark it none (p->r = -1).  A pipe that may hold bytes
+ * (empty is 0: the stream was cut with data in it) is closed, as is one
+ * beyond what the thread keeps.  No-op if p is none.  Loop thread.
+ */
+void	pipes_put(struct spipe *, int);
+
+/* pipes_open(): the pipes open in the daemon now (every thread's). */
+long long	pipes_open(void);
+
+/* pipes_fini(): close this thread's kept pipes.  Loop thread, at exit. */
+void	pipes_fini(void);
+
+#endif /* PIPES_H */
