@@ -35,11 +35,23 @@ pipes_open(void)
 	return (atomic_load_explicit(&open_pipes, memory_order_relaxed));
 }
 
+/* More pipes are open than max_pipes allows (it was lowered). */
+static int
+over_max(void)
+{
+	return (atomic_load_explicit(&open_pipes, memory_order_relaxed) >
+	    atomic_load_explicit(&max_pipes, memory_order_relaxed));
+}
+
+static void	pipe_close(struct spipe *);
+
 int
 pipes_get(struct spipe *p)
 {
 	int fds[2];
 
+	while (nkept > 0 && over_max())
+		pipe_close(&kept[--nkept]);
 	if (nkept > 0) {
 		*p = kept[--nkept];
 		return (0);
@@ -72,7 +84,7 @@ pipes_put(struct spipe *p, int empty)
 {
 	if (p->r == -1)
 		return;
-	if (empty && nkept < PIPES_KEEP)
+	if (empty && nkept < PIPES_KEEP && !over_max())
 		kept[nkept++] = *p;
 	else
 		pipe_close(p);

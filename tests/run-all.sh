@@ -230,7 +230,7 @@ alone=(tests/fairness.bats)
 # The TSan build's second pass, with 4 loop threads.  threads.bats and
 # stress.bats set their own loop_threads (stress: 4) and run in the
 # first pass only.
-tsan_threaded=(tests/reload.bats tests/stop.bats tests/notify.bats
+tsan_threaded=(tests/reload.bats tests/stop.bats tests/notify.bats tests/splice.bats
 	tests/pool.bats tests/fairness.bats tests/proxy.bats tests/metrics.bats
 	tests/balance.bats tests/health.bats)
 

@@ -481,6 +481,22 @@ def cmd_stall_then_reset(a):
     print("reset sent")
 
 
+def cmd_stall_download(a):
+    """Take a download without reading (a small receive buffer), say
+    "stalled", and read nothing more until SIGUSR1; then read to the end
+    and say how it ended: the daemon may cut the stream meanwhile, with
+    bytes still on their way, and a cut must end in a reset."""
+    got = threading.Event()
+    signal.signal(signal.SIGUSR1, lambda *_: got.set())
+    s = connect_sync(a.addr, a.timeout, rcvbuf=4096)
+    print("stalled", flush=True)
+    if not got.wait(a.timeout):
+        raise AssertionError("no SIGUSR1")
+    s.settimeout(a.timeout)
+    n, end = read_to_end(s)
+    print(f"{n} bytes, then {end}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--timeout", type=float, default=30.0,
@@ -529,6 +545,7 @@ def main():
     ug.add_argument("addr")
     ug.add_argument("pid", type=int)
     sub.add_parser("stall-then-reset").add_argument("addr")
+    sub.add_parser("stall-download").add_argument("addr")
     a = p.parse_args()
     a.cmd = a.cmd.replace("-", "_")
     global SRC_PORT
@@ -538,7 +555,7 @@ def main():
         if a.cmd in ("reset", "stall", "flood", "halfclose", "fetch",
                      "expect_reset", "sleep", "whole_or_reset", "upload",
                      "stall_reset", "fairness", "pingpong", "urgent",
-                     "stall_then_reset"):
+                     "stall_then_reset", "stall_download"):
             globals()["cmd_" + a.cmd](a)
             return 0
         coro = globals()["cmd_" + a.cmd](a)
