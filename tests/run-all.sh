@@ -230,9 +230,9 @@ alone=(tests/fairness.bats)
 # The TSan build's second pass, with 4 loop threads.  threads.bats and
 # stress.bats set their own loop_threads (stress: 4) and run in the
 # first pass only.
-tsan_threaded=(tests/reload.bats tests/stop.bats tests/notify.bats tests/splice.bats
-	tests/pool.bats tests/fairness.bats tests/proxy.bats tests/metrics.bats
-	tests/balance.bats tests/health.bats)
+tsan_threaded=(tests/reload.bats tests/stop.bats tests/notify.bats
+	tests/pool.bats tests/fairness.bats tests/proxy.bats tests/splice.bats
+	tests/metrics.bats tests/balance.bats tests/health.bats)
 
 threaded=(tests/metrics.bats tests/edge.bats tests/peers.bats
 	tests/udp.bats tests/balance.bats tests/health.bats)
