@@ -205,6 +205,18 @@ rss_kb() {
 	awk '/^VmRSS:/ {print $2}' "/proc/$DAEMON_PID/status"
 }
 
+# max_rss_kb N: the most of N samples of rss_kb, a tenth of a second apart.
+max_rss_kb() {
+	local i r max=0
+
+	for ((i = 0; i < $1; i++)); do
+		r=$(rss_kb)
+		[ "$r" -gt "$max" ] && max=$r
+		sleep 0.1
+	done
+	echo "$max"
+}
+
 log_has() {
 	grep -q -- "$1" "$LOG"
 }

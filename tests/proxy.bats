@@ -174,12 +174,7 @@ setup() {
 	start_daemon
 	bg_client SLEEPER --timeout 30 sleep "$ADDR"
 	wait_until 5000 output_has SLEEPER connected
-	max=0
-	for i in $(seq 30); do
-		r=$(rss_kb)
-		[ "$r" -gt "$max" ] && max=$r
-		sleep 0.1
-	done
+	max=$(max_rss_kb 30)
 	sent=$(awk '/^sent/ {n = $2} END {print n + 0}' "$BATS_TEST_TMPDIR/UP.up")
 	echo "# max RSS ${max} KiB; the upstream got ${sent} bytes out" >&3
 	[ "$max" -lt 65536 ]

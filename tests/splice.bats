@@ -82,20 +82,15 @@ MIB=$((1024 * 1024))
 
 @test "splice = false, or max_pipes = 0: a bulk stream is copied, byte-exact" {
 	start_upstream UP echo
-	conf "$UP_PORT" "splice = false;"
-	start_daemon
-	run "${CLIENT[@]}" --timeout 60 echo "$ADDR" --bytes $((16 * MIB))
-	[ "$status" -eq 0 ]
-	[ "$(metric spliced_bytes_total)" -eq 0 ]
-	[ "$(metric pipes)" -eq 0 ]
-	stop_daemon
-	conf "$UP_PORT" "" "max_pipes = 0;"
-	start_daemon
-	run "${CLIENT[@]}" --timeout 60 echo "$ADDR" --bytes $((16 * MIB))
-	[ "$status" -eq 0 ]
-	[ "$(metric spliced_bytes_total)" -eq 0 ]
-	[ "$(metric pipes)" -eq 0 ]
-	stop_daemon
+	for keys in "splice = false;|" "|max_pipes = 0;"; do
+		conf "$UP_PORT" "${keys%|*}" "${keys#*|}"
+		start_daemon
+		run "${CLIENT[@]}" --timeout 60 echo "$ADDR" --bytes $((16 * MIB))
+		[ "$status" -eq 0 ]
+		[ "$(metric spliced_bytes_total)" -eq 0 ]
+		[ "$(metric pipes)" -eq 0 ]
+		stop_daemon
+	done
 }
 
 @test "a reload to max_pipes = 0 stops splicing at once; the kept pipes close" {
@@ -181,12 +176,7 @@ MIB=$((1024 * 1024))
 	start_daemon
 	bg_client SLEEPER --timeout 30 sleep "$ADDR"
 	wait_until 10000 metric_ge spliced_bytes_total 1
-	max=0
-	for i in $(seq 20); do
-		r=$(rss_kb)
-		[ "$r" -gt "$max" ] && max=$r
-		sleep 0.1
-	done
+	max=$(max_rss_kb 20)
 	sent=$(awk '/^sent/ {n = $2} END {print n + 0}' "$BATS_TEST_TMPDIR/UP.up")
 	echo "# max RSS ${max} KiB; the upstream got ${sent} bytes out" >&3
 	[ "$max" -lt 65536 ]
