@@ -84,6 +84,7 @@ struct accesslog {
 	int		 inflight;	/* flush is the pool's */
 	struct pool_room room;		/* the queue was full: call back */
 	int		 waiting_room;	/* room is linked */
+	int		 submit_err;	/* the last hand-off's, else 0 */
 	int		 reopen;
 	struct log_shared *shared;
 	struct stats_listener *stats;	/* held: drops counted there too */
@@ -197,6 +198,8 @@ full_why(const struct accesslog *l)
 		return ("out of memory");
 	if (l->waiting_room)
 		return ("the worker queue is full");
+	if (l->submit_err != 0)
+		return ("the worker pool cannot take them");
 	return ("64 KiB of lines waiting: the writer is slow or blocked");
 }
 
@@ -251,6 +254,19 @@ warn_error(struct accesslog *l, int err)
 	else
 		log_warnx("access log %s: %s (lines are dropped until it can "
 		    "be written)", l->path, strerror(err));
+}
+
+/*
+ * Say why the pool took no flush (no worker thread could be started), at
+ * most every 10 s: the lines wait for the next try, with the next line.
+ */
+static void
+warn_submit(struct accesslog *l, int err)
+{
+	if (log_ratelimit(&l->shared->warned_err))
+		log_warnx("access log %s: the worker pool cannot take the "
+		    "lines: %s (they wait, up to 64 KiB)", l->path,
+		    strerror(err));
 }
 
 /* A closing log goes once nothing of it is left with the pool. */
@@ -327,12 +343,21 @@ start_flush(struct accesslog *l)
 	f->reopen = l->reopen;
 	f->err = 0;
 	if (pool_submit_room(l->pool, &f->job, &l->room) == -1) {
-		/* The lines wait: for room (EAGAIN), or for the free. */
+		/*
+		 * The lines wait: for room (EAGAIN), for the free (the pool
+		 * has stopped), or for the next line to try again (no worker
+		 * thread could be started).
+		 */
 		f->data = NULL;
+		l->submit_err = errno == EAGAIN || errno == ECANCELED ? 0 :
+		    errno;
 		if (errno == EAGAIN)
 			l->waiting_room = 1;
+		else if (l->submit_err != 0)
+			warn_submit(l, l->submit_err);
 		return;
 	}
+	l->submit_err = 0;
 	l->inflight = 1;
 	l->pending = NULL;
 	l->len = 0;

@@ -578,6 +578,8 @@ daemon_open(struct daemon *d)
 	pipes_set_max(d->cfg->max_pipes);
 	if ((d->loop = loop_create()) == NULL)
 		fatal("event loop (edge-triggered epoll needed)");
+	/* Its threads start with its first job (pool.c): a daemon that
+	 * never has one runs only its loop threads. */
 	if ((d->pool = pool_create((int)d->cfg->worker_threads,
 	    (int)d->cfg->worker_queue)) == NULL)
 		fatal("worker pool");

@@ -56,6 +56,21 @@
  * pool down.  No coroutine of the ended thread waits any more, so only
  * done and release callbacks run there.
  *
+ * The workers start with the first job queued, not in pool_create(): all
+ * of them at once, under the lock, so that several loop threads queueing
+ * their first jobs together start them once.  A daemon that never needs
+ * the pool (an echo listener without an access log, a proxy to numeric
+ * upstreams) then stays a single thread, and that is worth keeping: the
+ * kernel skips the atomic reference count on the file of every fd a
+ * system call takes (fdget()'s fast path) only while the process's files
+ * table is not shared with another thread.  Sharing it was measured at
+ * about 2 % more CPU per message for an echo daemon on one loop thread.
+ * Starting the workers one by one as the queue grows would save nothing
+ * more: once there is a second thread, the fast path is gone.  A pool
+ * stopped before any job has no worker to stop; a start that fails fails
+ * the job's hand-off (the next one tries again), and one that gets only
+ * some workers keeps those.
+ *
  * Stopping must not hang on a job stuck in a blocking call (an access log
  * on a FIFO that nobody reads blocks in open(2) forever).  Workers run
  * with every signal blocked but POOL_SIGNAL, whose handler does nothing
@@ -154,8 +169,9 @@ struct pool {
 	int			 stuck;		/* workers left behind */
 	int			 stopped;	/* pool_stop() has run */
 	int			 room_waiting;	/* sum over the ports; lock */
-	struct worker		*workers;
-	int			 nthreads;
+	struct worker		*workers;	/* [threads_max] */
+	int			 threads_max;	/* to start: worker_threads */
+	int			 nthreads;	/* started; lock until stop */
 	TAILQ_HEAD(, pool_port)	 ports;		/* under lock */
 	struct pool_counts	 counts;	/* under lock */
 };
@@ -485,7 +501,6 @@ struct pool *
 pool_create(int nthreads, int queue_max)
 {
 	struct pool *p;
-	struct worker *w;
 	int i;
 
 	if (nthreads < 1 || queue_max < 1) {
@@ -501,17 +516,13 @@ pool_create(int nthreads, int queue_max)
 	atomic_store(&stopping, 0);
 	if (signals_ready() == -1 || pool_attach(p) == -1)
 		goto fail;
+	/* The threads themselves start with the first job (see above). */
 	p->workers = calloc((size_t)nthreads, sizeof(*p->workers));
 	if (p->workers == NULL)
 		goto fail;
-	for (i = 0; i < nthreads; i++) {
-		w = &p->workers[i];
-		w->p = p;
-		if ((errno = pthread_create(&w->thread, NULL, worker_main,
-		    w)) != 0)
-			goto fail;
-		p->nthreads++;
-	}
+	for (i = 0; i < nthreads; i++)
+		p->workers[i].p = p;
+	p->threads_max = nthreads;
 	return (p);
 
 fail:
@@ -580,12 +591,48 @@ pool_detach(struct pool *p)
 }
 
 /*
- * Queue job (its port set) if there is room.  Returns 0, or -1 with errno
- * EAGAIN if the queue is full or ECANCELED if the pool has stopped (no
- * worker would ever take it).  If the queue is full and room is given,
- * room is linked on the job's port's room waiters and counted, in the
- * hold of the lock that saw the queue full: the next worker to take a job
- * then wakes that port's deliverer.
+ * Start the workers not running yet, all at once (see DESIGN above).
+ * Each is born with every signal blocked, as the loop threads are, and
+ * sets its own mask: a signal meant for a loop must not land on it first
+ * (the caller may be a loop thread that takes signals).  Returns 0 if at
+ * least one worker runs, else -1 with errno ENOMEM for pthread_create()'s
+ * EAGAIN (out of memory, RLIMIT_NPROC or the kernel's threads-max: never
+ * EAGAIN, which tells a caller that the queue is full) or its other
+ * errors.  Workers that did start are kept, and the next job queued tries
+ * to start the rest.  Lock held, p not stopped: pool_stop() sets p->stop
+ * under the lock before it reads nthreads, so it joins every worker
+ * started here, and none starts after.
+ */
+static int
+start_workers_locked(struct pool *p)
+{
+	sigset_t all, old;
+	int err = 0;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	while (p->nthreads < p->threads_max) {
+		if ((err = pthread_create(&p->workers[p->nthreads].thread,
+		    NULL, worker_main, &p->workers[p->nthreads])) != 0)
+			break;
+		p->nthreads++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (p->nthreads > 0)
+		return (0);
+	errno = err == EAGAIN ? ENOMEM : err;
+	return (-1);
+}
+
+/*
+ * Queue job (its port set) if there is room, starting the workers first
+ * if some are not running (the first job, or a start that failed).
+ * Returns 0, or -1 with errno EAGAIN if the queue is full, ECANCELED if
+ * the pool has stopped (no worker would ever take it), or ENOMEM (or
+ * another pthread_create() error) if no worker could be started.  If the
+ * queue is full and room is given, room is linked on the job's port's
+ * room waiters and counted, in the hold of the lock that saw the queue
+ * full: the next worker to take a job then wakes that port's deliverer.
  */
 static int
 enqueue(struct pool *p, struct pool_job *job, struct pool_room *room)
@@ -595,6 +642,9 @@ enqueue(struct pool *p, struct pool_job *job, struct pool_room *room)
 	pthread_mutex_lock(&p->lock);
 	if (p->stop)
 		err = ECANCELED;
+	else if (p->nthreads < p->threads_max &&
+	    start_workers_locked(p) == -1)
+		err = errno;
 	else if (p->queued >= p->queue_max) {
 		err = EAGAIN;
 		if (room != NULL) {
@@ -840,7 +890,9 @@ pool_wait_idle(struct pool *p, int64_t deadline)
  * that exit, until none is left or the deadline has passed (after one
  * round at least, so a pool told to stop at once still gets its idle
  * workers back).  Those still running are detached and counted stuck,
- * with what they were doing.
+ * with what they were doing.  Only the workers started are looked at:
+ * none if no job was ever queued.  p->stop is set, so nthreads no longer
+ * changes, and it is read after the lock hold that set it.
  */
 static void
 join_workers(struct pool *p, int64_t deadline)

@@ -54,9 +54,11 @@ struct pool_job {
 
 /*
  * pool_create(threads, queue_max):
- * Start threads workers with room for queue_max queued jobs, and attach
- * the calling thread (see pool_attach()).  Returns the pool, or NULL with
- * errno set.  Loop thread, its loop made.
+ * Make a pool of threads workers with room for queue_max queued jobs,
+ * and attach the calling thread (see pool_attach()).  The workers are not
+ * started here but by the first job queued (pool_run(), pool_submit()),
+ * all at once: a process that never queues one stays single-threaded.
+ * Returns the pool, or NULL with errno set.  Loop thread, its loop made.
  */
 struct pool	*pool_create(int, int);
 
@@ -89,8 +91,10 @@ void	pool_detach(struct pool *);
  * ETIMEDOUT or ECANCELED (also if the pool stopped before fn ran): job
  * then belongs to the pool, which calls job->release(job) on the loop
  * thread once no worker holds it (possibly before pool_run() returns),
- * exactly once.  -1 with errno EINVAL (job released) if the calling
- * thread is not attached to p.  May park.
+ * exactly once.  -1 with errno EINVAL if the calling thread is not
+ * attached to p, or ENOMEM (or another pthread_create(3) error) if no
+ * worker thread could be started: job released, never queued.  May
+ * park.
  */
 int	pool_run(struct pool *, struct pool_job *, int64_t);
 
@@ -99,9 +103,12 @@ int	pool_run(struct pool *, struct pool_job *, int64_t);
  * Queue job without waiting: job->fn(job) runs on a worker, then
  * job->done(job) on the loop thread (also when the job was cancelled:
  * job->cancelled is then set).  The pool owns job until done.  Returns 0,
- * or -1 with errno EAGAIN if the queue is full, ECANCELED if the pool
- * has stopped, or EINVAL if the calling thread is not attached to p (done
- * is not called).  Loop thread.
+ * or -1 (done is not called) with errno EAGAIN if the queue is full,
+ * ECANCELED if the pool has stopped, EINVAL if the calling thread is not
+ * attached to p, or ENOMEM if no worker thread could be started (out of
+ * memory, RLIMIT_NPROC or the kernel's threads-max; another
+ * pthread_create(3) error is passed on as it is): a later call tries
+ * again.  Loop thread.
  */
 int	pool_submit(struct pool *, struct pool_job *);
 
@@ -121,13 +128,14 @@ struct pool_room {
 
 /*
  * pool_submit_room(p, job, room):
- * As pool_submit(), but when the queue is full (-1, errno EAGAIN) room is
- * linked, in the same hold of the lock that found it full, so no wakeup
- * is lost: room->fn(room) is then called once, where job->done would have
- * run (this thread's loop; once detached, pool_wait_idle() or pool_stop()),
- * after a worker takes a job off the queue or when the pool stops.  The
- * queue may be full again by then (another thread's job): fn may submit
- * again, with room.  room must not be linked already.  Loop thread.
+ * As pool_submit(), but when the queue is full (-1, errno EAGAIN; on
+ * any other error room is left alone) room is linked, in the same hold
+ * of the lock that found it full, so no wakeup is lost: room->fn(room)
+ * is then called once, where job->done would have run (this thread's
+ * loop; once detached, pool_wait_idle() or pool_stop()), after a worker
+ * takes a job off the queue or when the pool stops.  The queue may be
+ * full again by then (another thread's job): fn may submit again, with
+ * room.  room must not be linked already.  Loop thread.
  */
 int	pool_submit_room(struct pool *, struct pool_job *, struct pool_room *);
 
@@ -171,12 +179,14 @@ int	pool_wait_idle(struct pool *, int64_t);
 
 /*
  * pool_stop(p, deadline):
- * Jobs not yet started are cancelled, running ones are interrupted and
+ * After it, no job is queued and no worker is started any more.  Jobs
+ * not yet started are cancelled, running ones are interrupted and
  * waited for until the absolute monotonic deadline in ms (a few tens of
  * ms past it at most), every done (or release) callback of a job that
  * came back runs (the calling thread's jobs and every detached thread's),
  * the threads that exited are joined, and the calling thread's loop stops
- * watching p.  A worker still in its job then is left behind: its job is
+ * watching p (a pool that never started its workers has none to wait
+ * for).  A worker still in its job then is left behind: its job is
  * never completed.  Returns how many workers were left (see
  * pool_stuck_what()).  Loop thread, outside any coroutine, every other
  * thread attached to p detached.

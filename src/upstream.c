@@ -8,6 +8,10 @@
  * the first time a client needs it (that client waits for the answer, up
  * to its deadline) and again once resolve_interval has passed, in the
  * background, while clients keep using the addresses already known.
+ * Numeric addresses (IPv4, [IPv6], unix:) are parsed with the
+ * configuration and never go to the pool, so neither a proxy nor a health
+ * check to them starts its worker threads (the daemon may then stay one
+ * thread: see pool.c).
  *
  * Lookups are coalesced: at most one per name is in the pool, and every
  * client that needs the name meanwhile waits for that one job
@@ -333,12 +337,14 @@ resolve_done(struct pool_job *job)
 /*
  * Hand u's name to the pool, unless a lookup is already out.  Returns 0,
  * or -1 with errno EAGAIN (queue full), ECANCELED (the pool has stopped)
- * or ENOMEM.
+ * or ENOMEM (out of memory, or no worker thread could be started).
  */
 static int
 resolve_start(struct upstream *u)
 {
+	static _Atomic int64_t warned;
 	struct resolve_job *r;
+	int err;
 
 	if (u->inflight != NULL)
 		return (0);
@@ -352,7 +358,16 @@ resolve_start(struct upstream *u)
 	snprintf(r->host, sizeof(r->host), "%s", u->uc->host);
 	snprintf(r->port, sizeof(r->port), "%u", u->uc->port);
 	if (pool_submit(u->us->pool, &r->job) == -1) {
+		err = errno;
 		free(r);
+		/* A full queue or the stop is passing; a pool without
+		 * worker threads (ENOMEM) is for an operator to see, once in
+		 * a while, not at debug with each client. */
+		errno = err;
+		if (err != EAGAIN && err != ECANCELED &&
+		    log_ratelimit(&warned))
+			log_warn("%s: resolve %s: the worker pool cannot take "
+			    "the lookup", u->us->lc->name, u->uc->text);
 		return (-1);
 	}
 	u->inflight = r;

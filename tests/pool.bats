@@ -1,6 +1,9 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: BSD-2-Clause
-# The worker pool keeps blocking file work off the event loop.
+# The worker pool keeps blocking file work off the event loop.  Its
+# threads start with its first job: a daemon that never gives it one
+# stays a single thread (the kernel's fdget() then skips the atomic
+# reference count on each fd a recv or send takes).
 
 load helpers
 
@@ -29,6 +32,23 @@ listeners = (
     access_log = "$CLOG"; }
 );
 EOC
+}
+
+# daemon_tasks: the daemon's threads; daemon_workers: how many of them are
+# worker threads (named once they run).
+daemon_tasks() {
+	local t n=0
+	for t in /proc/"$DAEMON_PID"/task/*; do
+		[ -e "$t" ] && n=$((n + 1))
+	done
+	echo "$n"
+}
+daemon_workers() {
+	local t n=0
+	for t in /proc/"$DAEMON_PID"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = aio-worker ] && n=$((n + 1))
+	done
+	echo "$n"
 }
 
 # worker_in_open: a worker thread of the daemon is blocked in open(2) on
@@ -136,4 +156,86 @@ EOC
 	grep "dropped" "$LOG" || true
 	[ "$(wc -l <"$CLOG")" -eq 20 ]
 	refute log_has "lines dropped"
+}
+
+@test "loop_threads = 1: an echo daemon with no access log stays one thread after serving clients" {
+	once_per_build	# it sets its own loop_threads
+	echo_conf "$ADDR" "" "loop_threads = 1;"
+	start_daemon
+	run "${CLIENT[@]}" echo "$ADDR" --clients 20
+	[ "$status" -eq 0 ]
+	[ "$(daemon_tasks)" -eq 1 ]
+	stop_daemon
+}
+
+@test "loop_threads = 1: a proxy to a numeric upstream, health-checked and scraped, stays one thread" {
+	once_per_build
+	MPORT=$(free_port)
+	start_upstream UP echo
+	cat >"$CONF" <<EOC
+loop_threads = 1;
+listeners = (
+  { name = "px"; address = "$ADDR"; service = "proxy";
+    upstreams = ( "127.0.0.1:$UP_PORT" );
+    health_check = { interval = "100ms"; timeout = "500ms"; }; },
+  { name = "m"; address = "127.0.0.1:$MPORT"; service = "metrics"; }
+);
+EOC
+	start_daemon
+	run "${CLIENT[@]}" echo "$ADDR" --clients 20
+	[ "$status" -eq 0 ]
+	# Three checks passed, seen by a scrape.
+	checks_ok() {
+		local n
+		n=$(python3 "$BATS_TEST_DIRNAME/tools/scrape.py" get "127.0.0.1:$MPORT" \
+			"aio_echod_upstream_checks_total{listener=\"px\",upstream=\"127.0.0.1:$UP_PORT\",result=\"ok\"}") &&
+			[ -n "$n" ] && [ "$n" -ge 3 ]
+	}
+	wait_until 5000 checks_ok
+	[ "$(daemon_tasks)" -eq 1 ]
+	stop_daemon
+}
+
+@test "the first access log line starts every worker thread; the daemon still stops cleanly" {
+	once_per_build
+	echo_conf "$ADDR" "access_log = \"$BATS_TEST_TMPDIR/a.log\";" \
+		"loop_threads = 1; worker_threads = 3;"
+	start_daemon
+	[ "$(daemon_tasks)" -eq 1 ]
+	run "${CLIENT[@]}" echo "$ADDR"
+	[ "$status" -eq 0 ]
+	wait_until 5000 test -s "$BATS_TEST_TMPDIR/a.log"
+	wait_until 5000 count_is 3 daemon_workers
+	run "${CLIENT[@]}" echo "$ADDR" --clients 20
+	[ "$status" -eq 0 ]
+	wait_until 5000 count_is 21 grep -c '' "$BATS_TEST_TMPDIR/a.log"
+	[ "$(daemon_workers)" -eq 3 ]
+	stop_daemon
+}
+
+@test "a proxy to a name (localhost) starts the worker threads to resolve it" {
+	once_per_build
+	start_upstream UP echo
+	proxy_conf "$ADDR" "\"localhost:$UP_PORT\"" "" \
+		"loop_threads = 1; worker_threads = 2;"
+	start_daemon
+	[ "$(daemon_tasks)" -eq 1 ]
+	run "${CLIENT[@]}" echo "$ADDR"
+	[ "$status" -eq 0 ]
+	log_has "px: resolved localhost:$UP_PORT"
+	wait_until 5000 count_is 2 daemon_workers
+	stop_daemon
+}
+
+@test "the first reload starts the worker threads, which read the file" {
+	once_per_build
+	echo_conf "$ADDR" "" "loop_threads = 1; worker_threads = 2;"
+	start_daemon
+	[ "$(daemon_tasks)" -eq 1 ]
+	kill -HUP "$DAEMON_PID"
+	wait_until 5000 log_has "SIGHUP: reloaded"
+	wait_until 5000 count_is 2 daemon_workers
+	run "${CLIENT[@]}" echo "$ADDR"
+	[ "$status" -eq 0 ]
+	stop_daemon
 }

@@ -4,7 +4,9 @@
  * left to the job, not freed under it; a symbolic link is not followed;
  * lines that found the worker queue full are written once it has room,
  * whether more lines come or not (also when the log is closing, or its
- * loop thread has ended), and the drop warning names the limit hit.
+ * loop thread has ended), and the drop warning names the limit hit; lines
+ * that found no worker thread (none could be started: pthread_create()
+ * is wrapped to fail, tests/CMakeLists.txt) wait for the next try.
  */
 #include "accesslog.h"
 #include "clock.h"
@@ -14,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,23 @@
 #include "pool.h"
 
 static char	dir[64];
+
+/* While create_fails > 0, pthread_create() fails with EAGAIN. */
+static atomic_int	create_fails;
+
+int	__real_pthread_create(pthread_t *, const pthread_attr_t *,
+	    void *(*)(void *), void *);
+int	__wrap_pthread_create(pthread_t *, const pthread_attr_t *,
+	    void *(*)(void *), void *);
+
+int
+__wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+    void *(*fn)(void *), void *arg)
+{
+	if (atomic_load(&create_fails) > 0)
+		return (EAGAIN);
+	return (__real_pthread_create(thread, attr, fn, arg));
+}
 
 /*
  * The job blocks in open(2) on a FIFO nobody reads; the log is freed
@@ -471,6 +491,45 @@ test_flush_after_thread_end(void)
 	loop_free(l);
 }
 
+/*
+ * The pool's workers cannot be started (its first job starts them): the
+ * lines wait, with one warning that says why, and go with the next line
+ * once the workers start.
+ */
+static void
+test_no_workers(void)
+{
+	struct loop *l = loop_create();
+	struct pool *p = pool_create(2, 8);
+	struct accesslog *al;
+	char path[96], want[256];
+	const char *out;
+
+	snprintf(path, sizeof(path), "%s/noworkers.log", dir);
+	al = accesslog_create(path, p, NULL);
+	atomic_store(&create_fails, 1);
+	capture_begin();
+	accesslog_write(al, "one\n", 4);
+	accesslog_write(al, "two\n", 4);
+	out = capture_end();
+	snprintf(want, sizeof(want), "access log %s: the worker pool cannot "
+	    "take the lines: %s (they wait, up to 64 KiB)", path,
+	    strerror(ENOMEM));
+	CHECK(count_lines(out) == 1 && strstr(out, want) != NULL &&
+	    accesslog_dropped(al) == 0 && access(path, F_OK) == -1,
+	    "no worker thread: the lines wait, one warning: \"%s\"", out);
+	atomic_store(&create_fails, 0);
+	accesslog_write(al, "three\n", 6);
+	CHECK(pool_wait_idle(p, clock_now() + 5000) == 0 &&
+	    strcmp(file_text(path), "one\ntwo\nthree\n") == 0,
+	    "the next line starts the workers and takes them along (\"%s\")",
+	    file_text(path));
+	accesslog_free(al);
+	pool_free(p);
+	unlink(path);
+	loop_free(l);
+}
+
 int
 main(void)
 {
@@ -490,6 +549,7 @@ main(void)
 	test_close_full_queue();
 	test_close_at_stop();
 	test_flush_after_thread_end();
+	test_no_workers();
 	rmdir(dir);
 	coro_fini();
 	return (check_done());

@@ -3,13 +3,17 @@
  * test_pool: the worker pool: jobs run off the loop and resume on it, a
  * full queue, waits that time out or are cancelled while their job goes
  * on, stopping with jobs pending or stuck, and loop threads sharing a pool
- * (each job completes on the thread that queued it).
+ * (each job completes on the thread that queued it).  The workers start
+ * with the first job, not with the pool: counted in /proc/self/task, with
+ * pthread_create() wrapped (-Wl,--wrap, tests/CMakeLists.txt) to make it
+ * fail on demand.
  */
 #include "clock.h"
 #include "pool.h"
 
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -28,6 +32,87 @@
 static struct loop	*L;
 static struct pool	*P;
 static pthread_t	 loop_thread;
+
+/*
+ * pthread_create(), for the pool and this test alike: the real one, but
+ * after create_ok more calls succeed, the next create_fails fail with
+ * EAGAIN (as at RLIMIT_NPROC or out of memory for a stack).
+ */
+static atomic_int	create_ok, create_fails;
+
+int	__real_pthread_create(pthread_t *, const pthread_attr_t *,
+	    void *(*)(void *), void *);
+int	__wrap_pthread_create(pthread_t *, const pthread_attr_t *,
+	    void *(*)(void *), void *);
+
+int
+__wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+    void *(*fn)(void *), void *arg)
+{
+	if (atomic_load(&create_fails) > 0) {
+		if (atomic_load(&create_ok) > 0)
+			atomic_fetch_sub(&create_ok, 1);
+		else {
+			atomic_fetch_sub(&create_fails, 1);
+			return (EAGAIN);
+		}
+	}
+	return (__real_pthread_create(thread, attr, fn, arg));
+}
+
+/*
+ * This process's threads now (workers: only those named "aio-worker",
+ * which a worker does once it runs).  A thread shows here from the
+ * moment pthread_create() returns.
+ */
+static int
+tasks(int workers)
+{
+	char path[300], comm[32];
+	struct dirent *de;
+	DIR *dir;
+	FILE *f;
+	int n = 0;
+
+	if ((dir = opendir("/proc/self/task")) == NULL)
+		return (-1);
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (!workers) {
+			n++;
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+		    de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(comm, sizeof(comm), f) != NULL &&
+		    strcmp(comm, "aio-worker\n") == 0)
+			n++;
+		fclose(f);
+	}
+	closedir(dir);
+	return (n);
+}
+
+/*
+ * Wait (5 s at most) until this process has n threads and workers of
+ * them named: a joined thread may linger in /proc for a moment, and a
+ * new worker names itself once it runs.  Returns 1 if so.
+ */
+static int
+tasks_become(int n, int workers)
+{
+	int64_t end = clock_now() + 5000;
+
+	while (tasks(0) != n || tasks(1) != workers)
+		if (clock_now() >= end)
+			return (0);
+		else
+			usleep(1000);
+	return (1);
+}
 
 struct square {
 	struct pool_job	 job;
@@ -1050,11 +1135,241 @@ test_signal_on_altstack(void)
 	loop_free(l);
 }
 
+static int	lazy_dones, lazy_cancels;
+
+static void
+lazy_done(struct pool_job *job)
+{
+	lazy_dones++;
+	lazy_cancels += job->cancelled;
+	free(job);
+	loop_stop(L);
+}
+
+static struct pool_job *
+lazy_job(void)
+{
+	struct pool_job *job = calloc(1, sizeof(*job));
+
+	job->fn = slow_fn;
+	job->done = lazy_done;
+	job->release = gated_release;
+	return (job);
+}
+
+/*
+ * No worker thread until the first job, which starts every one of them
+ * and runs; later jobs start no more, and pool_free() joins them all.
+ */
+static void
+test_lazy_start(void)
+{
+	int t0 = tasks(0), t1;
+
+	lazy_dones = lazy_cancels = 0;
+	L = loop_create();
+	P = pool_create(3, 4);
+	t1 = tasks(0);
+	CHECK(t1 == t0 && tasks(1) == 0,
+	    "pool_create starts no thread (%d threads before, %d after)", t0,
+	    t1);
+	CHECK(pool_submit(P, lazy_job()) == 0 && (t1 = tasks(0)) == t0 + 3,
+	    "the first job starts all 3 workers at once (%d threads)", t1);
+	loop_run(L);
+	CHECK(lazy_dones == 1 && lazy_cancels == 0, "and runs");
+	CHECK(pool_submit(P, lazy_job()) == 0 && tasks(0) == t0 + 3,
+	    "the next job starts none");
+	loop_run(L);
+	CHECK(lazy_dones == 2 && tasks_become(t0 + 3, 3),
+	    "it runs on the 3 workers");
+	pool_free(P);
+	CHECK(tasks_become(t0, 0), "pool_free joins them (%d threads)",
+	    tasks(0));
+	loop_free(L);
+}
+
+/*
+ * A pool that never had a job: idle, stopped and freed without a thread;
+ * a job after the stop is refused and starts none either.  And one freed
+ * right after it was made.
+ */
+static void
+test_never_started(void)
+{
+	struct pool_counts pc;
+	struct pool_job *job;
+	int64_t t0;
+	int n0 = tasks(0), r, stuck;
+
+	lazy_dones = 0;
+	L = loop_create();
+	P = pool_create(4, 8);
+	t0 = clock_now();
+	r = pool_wait_idle(P, t0 + 5000);
+	pool_counts(P, &pc);
+	CHECK(r == 0 && pc.queued == 0 && pc.done == 0 && pc.cancelled == 0 &&
+	    clock_now() - t0 < 1000, "a pool without workers is idle at once");
+	t0 = clock_now();
+	stuck = pool_stop(P, t0 + 5000);
+	CHECK(stuck == 0 && pool_stuck_what(P, 0) == NULL &&
+	    clock_now() - t0 < 1000,
+	    "pool_stop: no worker to join, none stuck (%lld ms)",
+	    (long long)(clock_now() - t0));
+	job = lazy_job();
+	r = pool_submit(P, job);
+	CHECK(r == -1 && errno == ECANCELED && tasks(0) == n0,
+	    "a job after the stop: ECANCELED, and no worker starts");
+	free(job);
+	pool_free(P);
+	CHECK(tasks(0) == n0 && lazy_dones == 0, "freed, no thread ever");
+	loop_free(L);
+
+	L = loop_create();
+	P = pool_create(4, 8);
+	pool_free(P);
+	CHECK(tasks(0) == n0, "a pool freed without a stop: no thread either");
+	loop_free(L);
+}
+
+static int	start_run_err;
+
+static void
+start_run_main(void *arg)
+{
+	(void)arg;
+	start_run_err = pool_run(P, gated_job("no worker"), -1) == 0 ? 0 :
+	    errno;
+}
+
+/*
+ * Workers that cannot be started: the job is refused with ENOMEM (never
+ * EAGAIN, which would have the caller wait for room that never comes),
+ * and the next job tries again.  Those that start are kept.
+ */
+static void
+test_start_fails(void)
+{
+	struct room_test rt;
+	struct pool_job *job;
+	int n0 = tasks(0), r, err;
+
+	gates_reset();
+	lazy_dones = lazy_cancels = 0;
+	L = loop_create();
+	P = pool_create(2, 4);
+	atomic_store(&create_ok, 0);
+	atomic_store(&create_fails, 1000);
+	job = lazy_job();
+	r = pool_submit(P, job);
+	err = errno;
+	CHECK(r == -1 && err == ENOMEM && tasks(0) == n0,
+	    "no worker could start: pool_submit fails with ENOMEM (errno %d)",
+	    err);
+	free(job);
+	loop_spawn(L, start_run_main, NULL);
+	CHECK(start_run_err == ENOMEM && atomic_load(&releases) == 1,
+	    "pool_run too, releasing the job (errno %d)", start_run_err);
+	room_init(&rt, NULL);
+	job = lazy_job();
+	r = pool_submit_room(P, job, &rt.room);
+	err = errno;
+	CHECK(r == -1 && err == ENOMEM,
+	    "pool_submit_room too, its room not linked (errno %d)", err);
+	free(job);
+
+	/* One of the two starts. */
+	atomic_store(&create_ok, 1);
+	atomic_store(&create_fails, 1);
+	CHECK(pool_submit(P, lazy_job()) == 0 && tasks(0) == n0 + 1,
+	    "a later job starts what it can: one worker of two, and is "
+	    "queued");
+	loop_run(L);
+	CHECK(lazy_dones == 1 && lazy_cancels == 0, "it runs");
+	atomic_store(&create_fails, 0);
+	CHECK(pool_submit(P, lazy_job()) == 0 && tasks(0) == n0 + 2,
+	    "the next one starts the other");
+	loop_run(L);
+	CHECK(lazy_dones == 2 && pool_wait_idle(P, clock_now() + 5000) == 0 &&
+	    rt.calls == 0, "it runs; the refused room was never called");
+	pool_free(P);
+	CHECK(tasks_become(n0, 0), "both joined");
+	loop_free(L);
+}
+
+#define RACERS	4
+
+static pthread_barrier_t	race;
+
+/* On each racing thread: park once, then queue a job with the others. */
+static void
+race_main(void *arg)
+{
+	struct lthread *t = arg;
+	struct square *sq = calloc(1, sizeof(*sq));
+
+	(void)io_sleep(clock_now() + 1);	/* lthread_start() goes on */
+	pthread_barrier_wait(&race);
+	sq->job.fn = square_fn;
+	sq->job.release = free_job;
+	sq->in = 5;
+	if ((t->err = pool_run(P, &sq->job, clock_now() + 5000)) == 0) {
+		t->run_ok = sq->out == 25;
+		free(sq);
+	} else
+		t->err = errno;
+	loop_stop(t->loop);
+}
+
+/*
+ * Loop threads queueing their first jobs at once start the workers once:
+ * worker_threads of them, not that many per thread.
+ */
+static void
+test_start_race(void)
+{
+	struct lthread t[RACERS];
+	int n0 = tasks(0), i, ok = 0;
+
+	L = loop_create();
+	P = pool_create(3, 64);
+	pthread_barrier_init(&race, NULL, RACERS);
+	for (i = 0; i < RACERS; i++)
+		lthread_start(&t[i], race_main);
+	for (i = 0; i < RACERS; i++) {
+		lthread_join(&t[i]);
+		ok += t[i].err == 0 && t[i].run_ok;
+	}
+	pthread_barrier_destroy(&race);
+	CHECK(ok == RACERS, "%d threads' first jobs ran (%d)", RACERS, ok);
+	CHECK(tasks_become(n0 + 3, 3),
+	    "they started 3 workers in all (%d threads, %d workers)",
+	    tasks(0) - n0, tasks(1));
+	pool_free(P);
+	CHECK(tasks_become(n0, 0), "all joined");
+	loop_free(L);
+}
+
+static void *
+nothing_main(void *arg)
+{
+	return (arg);
+}
+
 int
 main(void)
 {
+	pthread_t th;
+
 	loop_thread = pthread_self();
 	coro_init(CORO_STACK_DEFAULT, CORO_POOL_DEFAULT);
+	/* ThreadSanitizer starts a thread of its own with the first one:
+	 * before the counts of threads. */
+	pthread_create(&th, NULL, nothing_main, NULL);
+	pthread_join(th, NULL);
+	test_lazy_start();
+	test_never_started();
+	test_start_fails();
+	test_start_race();
 	test_run();
 	test_submit_full();
 	test_stop_interrupts();
