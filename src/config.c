@@ -1233,7 +1233,7 @@ config_build(config_t *cf, const char *file)
 	cfg->worker_threads = 4;
 	cfg->worker_queue = 1024;
 	cfg->resolve_interval = 30 * 1000;
-	cfg->max_pipes = 1024;
+	cfg->max_pipes = 256;	/* x 16 pages: a quarter of pipe-user-pages-soft */
 	walk_group(&p, root, global_keys, NKEYS(global_keys), (char *)cfg);
 	walk_listeners(&p, root, cfg);
 	if (p.errors > 0) {

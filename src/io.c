@@ -78,6 +78,15 @@
  * MSG_NOSIGNAL makes a write to a reset peer EPIPE whatever SIGPIPE's
  * disposition.  Any other fd (a pipe) gets ENOTSOCK from them and goes
  * the read()/write() way (io_recv(), io_send()).
+ *
+ * Splice.  io_splice_in() and io_splice_out_live() are io_read_now() and
+ * io_write_live() with splice(2) between a socket and a pipe, sharing
+ * their turns, spending and parking (read_now(), write_some()).  The
+ * pipe is never waited on: the caller keeps it empty before a splice in
+ * and splices out no more than it holds, so EAGAIN is the socket's.  A
+ * splice in proves nothing about the socket's readiness (see
+ * read_now()): only a read does.  Splicing out raises SIGPIPE on a gone
+ * peer (no MSG_NOSIGNAL there): the daemon ignores SIGPIPE.
  */
 #include "io.h"
 
@@ -477,13 +486,15 @@ io_peek(int fd, void *buf, size_t len, int64_t deadline)
 
 /*
  * io_read_now() and io_splice_in(): take up to len bytes from fd by
- * take(fd, dst, len).  drains: a short count means fd is (nearly
- * always) empty, as for a read into a buffer; a splice into a pipe can
- * stop short at the pipe's slots with more waiting.
+ * take(fd, dst, len).  reads: it is a read into a buffer, whose short
+ * count means fd is (nearly always) empty, and whose EAGAIN means it is.
+ * A splice into a pipe proves neither: it stops short when the pipe's
+ * slots run out, and at TCP's urgent mark it says EAGAIN with data still
+ * queued.  So a splice leaves the read flags as they were.
  */
 static ssize_t
 read_now(int fd, ssize_t (*take)(int, void *, size_t), void *dst,
-    size_t len, int drains)
+    size_t len, int reads)
 {
 	struct io_fd *f;
 	ssize_t n;
@@ -494,9 +505,10 @@ read_now(int fd, ssize_t (*take)(int, void *, size_t), void *dst,
 		continue;
 	if (n > 0) {
 		loop_spend((size_t)n + IO_CALL_COST);
-		if (drains && (size_t)n < len)
+		if (reads && (size_t)n < len)
 			mark_drained(fd);
-	} else if (n == -1 && errno == EAGAIN && (f = fd_find(fd)) != NULL) {
+	} else if (reads && n == -1 && errno == EAGAIN &&
+	    (f = fd_find(fd)) != NULL) {
 		f->readable = 0;
 		f->sticky = 0;
 		f->recheck = 0;

@@ -126,11 +126,14 @@ ssize_t	io_write_live(int, const void *, size_t, int64_t *, int64_t);
  * io_splice_in(fd, pipe_w, len):
  * As io_read_now(), but moves up to len bytes from socket fd into the
  * pipe whose write end is pipe_w, with splice(2): the bytes never reach
- * user space.  The pipe must be empty, so that EAGAIN means fd has
- * nothing, never that the pipe is full.  A short count may leave bytes
- * in fd (the pipe's slots ran out): read on until EAGAIN.  Errors as
- * io_read_now()'s, and EINVAL or ENOSYS when fd cannot splice.  May park
- * (to take turns).
+ * user space.  The pipe must be empty, so that EAGAIN is never the
+ * pipe's.  Neither a short count (the pipe's slots ran out) nor EAGAIN
+ * nor 0 proves fd empty or ended: TCP's splice stops at the urgent mark,
+ * saying EAGAIN (or 0, if a FIN is queued behind) with data still there.
+ * So fd's read flags are left as they were, and after EAGAIN or 0 the
+ * caller reads with io_read_now(), which passes the mark and tells.
+ * Errors as io_read_now()'s, and EINVAL or ENOSYS when fd cannot splice.
+ * May park (to take turns).
  */
 ssize_t	io_splice_in(int, int, size_t);
 
@@ -138,9 +141,10 @@ ssize_t	io_splice_in(int, int, size_t);
  * io_splice_out_live(pipe_r, fd, len, deadline, limit):
  * As io_write_live(), but moves at least one of len bytes from the pipe
  * whose read end is pipe_r to socket fd, with splice(2).  The pipe must
- * hold at least len bytes (so that EAGAIN is fd's).  Errors as
- * io_write_live()'s, and EINVAL or ENOSYS when fd cannot splice.
- * May park.
+ * hold at least len bytes (so that EAGAIN is fd's).  splice(2) has no
+ * MSG_NOSIGNAL: a peer that has gone raises SIGPIPE, which the caller's
+ * process must ignore (the daemon does).  Errors as io_write_live()'s,
+ * and EINVAL or ENOSYS when fd cannot splice.  May park.
  */
 ssize_t	io_splice_out_live(int, int, size_t, int64_t *, int64_t);
 

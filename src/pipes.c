@@ -6,7 +6,11 @@
  * a pipe whose pages are still warm goes out first.  A pipe in use
  * belongs to the direction that took it until put back.  The global
  * count covers both, so max_pipes bounds the fds splice can take from
- * the connections.
+ * the connections.  A thread keeps a pipe only while the count is below
+ * max_pipes: at the bound, a pipe put back is closed, so that one thread
+ * cannot hold every pipe idle while another's bulk stream finds none;
+ * and after a reload lowered the bound, a thread closes its kept pipes
+ * above it when it next looks for one or puts one back.
  */
 #include "pipes.h"
 
@@ -23,6 +27,26 @@ static atomic_llong		 open_pipes;
 static __thread struct spipe	 kept[PIPES_KEEP];
 static __thread unsigned	 nkept;
 
+static long long
+count(void)
+{
+	return (atomic_load_explicit(&open_pipes, memory_order_relaxed));
+}
+
+static long long
+bound(void)
+{
+	return (atomic_load_explicit(&max_pipes, memory_order_relaxed));
+}
+
+static void
+pipe_close(struct spipe *p)
+{
+	(void)close(p->r);
+	(void)close(p->w);
+	atomic_fetch_sub_explicit(&open_pipes, 1, memory_order_relaxed);
+}
+
 void
 pipes_set_max(long long n)
 {
@@ -30,34 +54,29 @@ pipes_set_max(long long n)
 }
 
 long long
-pipes_open(void)
+pipes_count(void)
 {
-	return (atomic_load_explicit(&open_pipes, memory_order_relaxed));
+	return (count());
 }
-
-/* More pipes are open than max_pipes allows (it was lowered). */
-static int
-over_max(void)
-{
-	return (atomic_load_explicit(&open_pipes, memory_order_relaxed) >
-	    atomic_load_explicit(&max_pipes, memory_order_relaxed));
-}
-
-static void	pipe_close(struct spipe *);
 
 int
 pipes_get(struct spipe *p)
 {
 	int fds[2];
 
-	while (nkept > 0 && over_max())
+	while (nkept > 0 && count() > bound())
 		pipe_close(&kept[--nkept]);
 	if (nkept > 0) {
 		*p = kept[--nkept];
 		return (0);
 	}
+	/* Look first: no atomic write per full read while none is free. */
+	if (count() >= bound()) {
+		errno = EMFILE;
+		return (-1);
+	}
 	if (atomic_fetch_add_explicit(&open_pipes, 1, memory_order_relaxed) >=
-	    atomic_load_explicit(&max_pipes, memory_order_relaxed)) {
+	    bound()) {
 		atomic_fetch_sub_explicit(&open_pipes, 1, memory_order_relaxed);
 		errno = EMFILE;
 		return (-1);
@@ -71,24 +90,16 @@ pipes_get(struct spipe *p)
 	return (0);
 }
 
-static void
-pipe_close(struct spipe *p)
-{
-	(void)close(p->r);
-	(void)close(p->w);
-	atomic_fetch_sub_explicit(&open_pipes, 1, memory_order_relaxed);
-}
-
 void
 pipes_put(struct spipe *p, int empty)
 {
 	if (p->r == -1)
 		return;
-	if (empty && nkept < PIPES_KEEP && !over_max())
+	if (empty && nkept < PIPES_KEEP && count() < bound())
 		kept[nkept++] = *p;
 	else
 		pipe_close(p);
-	p->r = p->w = -1;
+	*p = PIPES_NONE;
 }
 
 void

@@ -14,12 +14,14 @@ struct spipe {
 	int	w;	/* write end */
 };
 
-#define NO_PIPE	((struct spipe){ -1, -1 })
+/* No pipe: what a direction holds while it copies. */
+#define PIPES_NONE	((struct spipe){ -1, -1 })
 
 /*
  * pipes_set_max(n):
  * At most n pipes open at once in the daemon (0: none: no splice).  Any
- * thread; pipes already open stay until put back.
+ * thread; pipes open beyond it close as their threads next get or put
+ * one.
  */
 void	pipes_set_max(long long);
 
@@ -33,14 +35,19 @@ int	pipes_get(struct spipe *);
 
 /*
  * pipes_put(p, empty):
- * Give p back and mark it none (p->r = -1).  A pipe that may hold bytes
- * (empty is 0: the stream was cut with data in it) is closed, as is one
- * beyond what the thread keeps.  No-op if p is none.  Loop thread.
+ * Give p back and mark it none (PIPES_NONE).  A pipe that may hold
+ * bytes (empty is 0: the stream was cut with data in it) is closed, as
+ * is one beyond what the thread keeps (16), or any while max_pipes are
+ * open.  No-op if p is none.  Loop thread.
  */
 void	pipes_put(struct spipe *, int);
 
-/* pipes_open(): the pipes open in the daemon now (every thread's). */
-long long	pipes_open(void);
+/*
+ * pipes_count():
+ * The pipes open in the daemon now, in use or kept (every thread's).
+ * Any thread.
+ */
+long long	pipes_count(void);
 
 /* pipes_fini(): close this thread's kept pipes.  Loop thread, at exit. */
 void	pipes_fini(void);

@@ -9,7 +9,10 @@
  * writes it all to the other side and returns the buffer.  A write that
  * blocks parks that direction, which then reads nothing more, so a slow
  * reader holds at most one buffer per direction however much the other
- * side sends (backpressure).  The parent coroutine pumps client to
+ * side sends (backpressure).  A bulk stream (a read filled the buffer)
+ * moves through a pipe instead, by splice(2), with the same rule: the
+ * pipe is filled only when empty, and emptied before the next read
+ * (pump_splice).  The parent coroutine pumps client to
  * upstream; a child pumps upstream to client; the parent joins the child
  * before the upstream fd is closed.
  *
@@ -72,7 +75,7 @@ struct direction {
 	int		 from;
 	int		 to;
 	int		 from_client;
-	int		 no_splice;	/* the listener's splice = false, or EINVAL */
+	int		 no_splice;	/* splice = false, or EINVAL */
 	struct spipe	 pipe;		/* while bulk; r = -1: none */
 };
 
@@ -268,32 +271,29 @@ pump_write(struct direction *d, const char *p, size_t n)
 
 /*
  * The destination cannot splice (EINVAL): pass on the held bytes still
- * in d's pipe by copying them.  0, or -1 once the relay has failed.
+ * in d's pipe by copying them, and copy from now on.  A rare path: its
+ * buffer is on the stack, so it cannot fail for want of one.  Puts the
+ * pipe back (closed unless emptied).  0, or -1 once the relay has
+ * failed.
  */
 static int
 pump_unsplice(struct direction *d, size_t held)
 {
-	struct relay *r = d->r;
-	void *buf;
+	char buf[4096];
 	ssize_t n;
 	int w = 0;
 
 	d->no_splice = 1;
-	if ((buf = buf_borrow()) == NULL) {
-		relay_fail(r, ENOMEM);
-		return (-1);
-	}
 	while (w == 0 && held > 0) {
-		if ((n = read(d->pipe.r, buf, held < BUF_SIZE ? held :
-		    BUF_SIZE)) <= 0) {
-			relay_fail(r, n == 0 ? EIO : errno);
+		if ((n = io_read_now(d->pipe.r, buf, held < sizeof(buf) ?
+		    held : sizeof(buf))) <= 0) {
+			relay_fail(d->r, n == 0 ? EIO : errno);
 			w = -1;
 		} else {
 			held -= (size_t)n;
 			w = pump_write(d, buf, (size_t)n);
 		}
 	}
-	buf_return(buf);
 	pipes_put(&d->pipe, w == 0);
 	return (w);
 }
@@ -302,9 +302,17 @@ pump_unsplice(struct direction *d, size_t held)
  * One step of a bulk stream: splice what d->from has into d's pipe, then
  * all of it out to d->to, so the bytes never cross into user space.
  * Backpressure holds as with a buffer: nothing more is read while the
- * pipe holds bytes.  0 to go on, -1 once this direction is done (its EOF
- * passed on, or the relay failed).  The pipe goes back once the stream
- * pauses (so a waiting connection holds none) or stops looking bulk.
+ * pipe holds bytes.  0 to go on, -1 once this direction is done (the
+ * relay failed; the pipe is put back, closed if it may hold bytes).
+ *
+ * The pipe goes back, empty, whenever splice(2) stops: an EAGAIN or an
+ * EOF is not taken at its word.  TCP's splice stops at the urgent mark,
+ * even inline (SO_OOBINLINE): at the mark it says EAGAIN with data
+ * still queued, or 0 if a FIN is queued too.  So it only sends the
+ * stream back to copying, and the next read (recv(2), which passes the
+ * mark) says whether the socket is empty or ended: one more call at the
+ * end of each burst.  A pausing stream so holds no pipe while it waits,
+ * and one whose bursts are short stops splicing.
  */
 static int
 pump_splice(struct direction *d)
@@ -312,21 +320,18 @@ pump_splice(struct direction *d)
 	struct relay *r = d->r;
 	size_t held;
 	ssize_t n, k;
+	int err;
 
-	n = io_splice_in(d->from, d->pipe.w, SPLICE_MAX);
-	if (n == -1 && (errno == EAGAIN || errno == EINVAL ||
-	    errno == ENOSYS)) {
-		/* Drained, or this socket cannot splice: copy from now. */
-		d->no_splice = errno != EAGAIN;
+	if ((n = io_splice_in(d->from, d->pipe.w, SPLICE_MAX)) <= 0) {
+		err = n == 0 ? 0 : errno;
 		pipes_put(&d->pipe, 1);
-		return (0);
-	}
-	if (n <= 0) {
-		pipes_put(&d->pipe, 1);
-		if (n == 0)
-			relay_eof(r, d);
-		else
-			relay_fail(r, errno);
+		if (err == 0 || err == EAGAIN || err == EINVAL ||
+		    err == ENOSYS) {
+			/* Stopped, or this socket cannot splice: copy. */
+			d->no_splice = err == EINVAL || err == ENOSYS;
+			return (0);
+		}
+		relay_fail(r, err);
 		return (-1);
 	}
 	relay_progress(r);
@@ -392,7 +397,7 @@ pump(struct direction *d)
 		if (n == BUF_SIZE && !d->no_splice)
 			(void)pipes_get(&d->pipe);	/* none: copy on */
 	}
-	pipes_put(&d->pipe, 1);		/* emptied by every way here */
+	pipes_put(&d->pipe, 1);	/* empty: every cut put it back already */
 	if (w != 1)
 		relay_release(r);	/* this direction is done */
 }
@@ -764,9 +769,9 @@ proxy_serve(struct conn *c, struct upstreams *us)
 	r->deadline = -1;
 	relay_progress(r);
 	r->up = (struct direction){ r, c->fd, ufd, 1, !c->lc->splice,
-	    NO_PIPE };
+	    PIPES_NONE };
 	r->down = (struct direction){ r, ufd, c->fd, 0, !c->lc->splice,
-	    NO_PIPE };
+	    PIPES_NONE };
 	r->holds = 2;
 	if (io_on_error(c->fd, on_side_error, r) == -1 ||
 	    io_on_error(ufd, on_side_error, r) == -1 ||

@@ -25,8 +25,8 @@
 #include "conn.h"
 #include "coro.h"
 #include "loop.h"
-#include "pool.h"
 #include "pipes.h"
+#include "pool.h"
 #include "prom.h"
 #include "stats.h"
 
@@ -149,7 +149,7 @@ render_daemon(struct prom_buf *pb, const struct stats_snapshot *s)
 	prom_family(pb, "aio_echod_pipes", "gauge",
 	    "Pipes open for splice(2): in use by bulk streams, or kept "
 	    "empty for the next (see max_pipes).");
-	prom_u64(pb, "aio_echod_pipes", NULL, (uint64_t)pipes_open());
+	prom_u64(pb, "aio_echod_pipes", NULL, (uint64_t)pipes_count());
 	prom_family(pb, "aio_echod_reloads_total", "counter",
 	    "SIGHUP reloads, by result.");
 	by_label(pb, "aio_echod_reloads_total", NULL, "result", results,

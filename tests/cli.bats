@@ -107,12 +107,12 @@ listeners = (
 );
 EOC
 	# echo: 1 fd per client, proxy: 2, plus 64 spare = 364; the proxy's
-	# splice pipes, 2 fds each of max_pipes (1024); and each loop thread
+	# splice pipes, 2 fds each of max_pipes (256); and each loop thread
 	# 5, plus one per listener.
 	DAEMON_WRAP=(prlimit --nofile=200:200 --)
 	start_daemon
 	threads=$(sed -n 's/.* ready: .* \([0-9]*\) loop threads.*/\1/p' "$LOG")
-	need=$((364 + 2048 + threads * 7))
+	need=$((364 + 512 + threads * 7))
 	log_has "open file limit is 200 but max_connections and max_pipes need $need: raise LimitNOFILE= (or ulimit -n) to at least $need"
 	stop_daemon
 	# Without splice (max_pipes = 0), no pipes.

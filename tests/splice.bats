@@ -93,7 +93,7 @@ MIB=$((1024 * 1024))
 	done
 }
 
-@test "a reload to max_pipes = 0 stops splicing at once; the kept pipes close" {
+@test "a reload to max_pipes = 0 stops splicing at once; a thread closes its kept pipes when it next wants one" {
 	start_upstream UP echo
 	conf "$UP_PORT" "" "loop_threads = 1;"
 	start_daemon
@@ -126,6 +126,24 @@ MIB=$((1024 * 1024))
 	echo "# at most $most pipe(s) open" >&3
 	[ "$most" -le 1 ]
 	[ "$(metric sent_bytes_total)" -eq $((4 * 16 * MIB)) ]
+	[ "$(metric spliced_bytes_total)" -gt 0 ]
+	# At the bound, a pipe put back is closed, not kept: no loop thread
+	# may hold the only one idle while another's stream wants it.
+	[ "$(metric pipes)" -eq 0 ]
+	stop_daemon
+}
+
+@test "data behind TCP's urgent mark in a spliced stream is relayed, then the FIN" {
+	# splice(2) stops at the mark (EAGAIN, or 0 with the FIN queued):
+	# neither may pass for an empty or ended stream.
+	start_upstream UP echo
+	conf "$UP_PORT"
+	start_daemon
+	for fin in "" --fin; do
+		run "${CLIENT[@]}" --timeout 20 urgent "$ADDR" "$DAEMON_PID" --prefix 100000 $fin
+		echo "$output"
+		[ "$status" -eq 0 ]
+	done
 	[ "$(metric spliced_bytes_total)" -gt 0 ]
 	stop_daemon
 }

@@ -441,28 +441,35 @@ def cmd_pingpong(a):
 
 
 def cmd_urgent(a):
-    """Send "hello", an urgent (MSG_OOB) "X" and "world" while the daemon
-    is stopped (SIGSTOP), so that all three arrive in one edge and the
-    daemon's first read stops short at the urgent mark.  Every byte must
-    come back, in order."""
+    """Send --prefix bytes, "hello", an urgent (MSG_OOB) "X" and "world"
+    (then a FIN, with --fin) while the daemon is stopped (SIGSTOP), so
+    that all of it arrives in one edge and the daemon's first read or
+    splice stops short at the urgent mark.  Every byte must come back, in
+    order (then the EOF, with --fin)."""
+    prefix = bytes(i % 251 for i in range(a.prefix))
+    want = prefix + b"helloXworld"
     s = connect_sync(a.addr, a.timeout)
+    s.settimeout(a.timeout)
     os.kill(a.pid, signal.SIGSTOP)
     try:
-        s.sendall(b"hello")
+        s.sendall(prefix + b"hello")
         s.send(b"X", socket.MSG_OOB)
         s.sendall(b"world")
+        if a.fin:
+            s.shutdown(socket.SHUT_WR)
         time.sleep(0.1)  # let the segments land while it cannot read
     finally:
         os.kill(a.pid, signal.SIGCONT)
     got = b""
-    while len(got) < 11:
-        block = s.recv(64)
+    while len(got) < len(want) or a.fin:
+        block = s.recv(65536)
         if not block:
             break
         got += block
-    if got != b"helloXworld":
-        raise AssertionError(f"got {got!r} back")
-    print("helloXworld")
+    if got != want:
+        raise AssertionError(f"got {len(got)} bytes back, ending "
+                             f"{got[-16:]!r}, of {len(want)}")
+    print(f"{len(got)} bytes back" + (", then EOF" if a.fin else ""))
 
 
 def cmd_stall_then_reset(a):
@@ -544,6 +551,10 @@ def main():
     ug = sub.add_parser("urgent")
     ug.add_argument("addr")
     ug.add_argument("pid", type=int)
+    ug.add_argument("--prefix", type=int, default=0,
+                    help="bytes to send before the urgent byte")
+    ug.add_argument("--fin", action="store_true",
+                    help="half-close after, and expect the EOF back")
     sub.add_parser("stall-then-reset").add_argument("addr")
     sub.add_parser("stall-download").add_argument("addr")
     a = p.parse_args()
