@@ -4,7 +4,7 @@
  * long each takes to be served (bench/threads.sh, bench/edge.sh).
  *
  *   connrate -a HOST:PORT [-t THREADS] [-w WARMUP_S] [-D DURATION_S]
- *            [-P 1|2]
+ *            [-P 1|2] [-p PID]
  *
  * Each of THREADS threads repeats, with blocking calls: connect, send one
  * byte, wait for its echo, close with a reset (SO_LINGER 0, so that no
@@ -18,8 +18,16 @@
  * addresses (getsockname, getpeername) goes before the byte, in the same
  * write, as a balancer that has the client's first bytes sends them.
  *
+ * With -p PID, the server's CPU time and system calls over the counted
+ * DURATION_S are counted as bench/loadgen -p does (bench/srvstat.c: PID
+ * and its descendants, all their threads, the processes a server forks
+ * per connection too), and given per counted connection.  The counters
+ * are opened before the first connection.
+ *
  * The result is one line:
- *   conns=12345 secs=3.000 cps=4115 p50_us=.. p99_us=.. p999_us=.. errors=0
+ *   conns=12345 secs=3.000 cps=4115 p50_us=.. p99_us=.. p999_us=..
+ *   srv_cpu_s=.. cpu_us_per_conn=.. data_calls=.. all_calls=..
+ *   data_calls_per_conn=.. all_calls_per_conn=.. errors=0
  */
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -38,6 +46,7 @@
 #include <unistd.h>
 
 #include "proxyhdr.h"
+#include "srvstat.h"
 
 #define SAMPLES_MAX	(4u << 20)	/* per thread */
 
@@ -87,6 +96,10 @@ one(void)
 	return (r);
 }
 
+/*
+ * worker_main(w): new clients one after the other until the end, timing
+ * and counting those of the counted phase.
+ */
 static void *
 worker_main(void *arg)
 {
@@ -107,6 +120,7 @@ worker_main(void *arg)
 	return (NULL);
 }
 
+/* cmp_u32(a, b): qsort's order of two latencies. */
 static int
 cmp_u32(const void *a, const void *b)
 {
@@ -115,25 +129,74 @@ cmp_u32(const void *a, const void *b)
 	return (x < y ? -1 : x > y);
 }
 
+/*
+ * per(x, n): x per counted connection, 0 without any.
+ */
+static double
+per(double x, size_t n)
+{
+	return (n ? x / (double)n : 0);
+}
+
+/*
+ * report(ws, nthreads, duration, srv):
+ * Join the threads and print the result line; returns the errors.
+ */
+static uint64_t
+report(struct worker *ws, int nthreads, double duration,
+    const struct srvstat_window *srv)
+{
+	uint32_t *all;
+	uint64_t errors = 0;
+	size_t total = 0, k;
+	int i;
+
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(ws[i].thread, NULL);
+		total += ws[i].n;
+		errors += ws[i].errors;
+	}
+	if ((all = malloc((total + 1) * sizeof(*all))) == NULL)
+		return (1);
+	for (i = 0, k = 0; i < nthreads; i++) {
+		memcpy(all + k, ws[i].us, ws[i].n * sizeof(*all));
+		k += ws[i].n;
+	}
+	qsort(all, total, sizeof(*all), cmp_u32);
+	printf("conns=%zu secs=%.3f cps=%.0f p50_us=%u p99_us=%u p999_us=%u "
+	    "srv_cpu_s=%.2f cpu_us_per_conn=%.3f data_calls=%llu "
+	    "all_calls=%llu data_calls_per_conn=%.3f all_calls_per_conn=%.3f "
+	    "errors=%llu\n", total, duration, (double)total / duration,
+	    total ? all[total / 2] : 0, total ? all[total * 99 / 100] : 0,
+	    total ? all[total * 999 / 1000] : 0, srv->cpu_s,
+	    per(srv->cpu_s * 1e6, total), (unsigned long long)srv->data_calls,
+	    (unsigned long long)srv->all_calls,
+	    per((double)srv->data_calls, total),
+	    per((double)srv->all_calls, total), (unsigned long long)errors);
+	free(all);
+	return (errors);
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *a = NULL;
 	double warmup = 1, duration = 3;
 	struct worker *ws;
-	uint32_t *all;
-	uint64_t errors = 0;
-	size_t total = 0, k;
-	char host[64], *colon;
+	struct srvstat *s = NULL;
+	struct srvstat_window srv;
+	char host[64], *colon, err[512];
+	long server_pid = 0;
 	int ch, i, nthreads = 1;
 
-	while ((ch = getopt(argc, argv, "a:t:w:D:P:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:t:w:D:P:p:")) != -1) {
 		switch (ch) {
 		case 'a': a = optarg; break;
 		case 't': nthreads = atoi(optarg); break;
 		case 'w': warmup = atof(optarg); break;
 		case 'D': duration = atof(optarg); break;
 		case 'P': proxy_v = atoi(optarg); break;
+		case 'p': server_pid = atol(optarg); break;
 		default: goto usage;
 		}
 	}
@@ -148,6 +211,12 @@ main(int argc, char **argv)
 	if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
 		goto usage;
 
+	/* Before the first connection, so every child is inherited. */
+	if (server_pid > 0 &&
+	    (s = srvstat_open(server_pid, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "connrate: server %ld: %s\n", server_pid, err);
+		return (1);
+	}
 	if ((ws = calloc((size_t)nthreads, sizeof(*ws))) == NULL)
 		return (1);
 	for (i = 0; i < nthreads; i++) {
@@ -155,30 +224,20 @@ main(int argc, char **argv)
 			return (1);
 		pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]);
 	}
+	memset(&srv, 0, sizeof(srv));
 	usleep((useconds_t)(warmup * 1e6));
+	if (s != NULL)
+		srvstat_start(s);
 	atomic_store(&phase, 1);
 	usleep((useconds_t)(duration * 1e6));
 	atomic_store(&phase, 2);
-	for (i = 0; i < nthreads; i++) {
-		pthread_join(ws[i].thread, NULL);
-		total += ws[i].n;
-		errors += ws[i].errors;
-	}
-	if ((all = malloc((total + 1) * sizeof(*all))) == NULL)
-		return (1);
-	for (i = 0, k = 0; i < nthreads; i++) {
-		memcpy(all + k, ws[i].us, ws[i].n * sizeof(*all));
-		k += ws[i].n;
-	}
-	qsort(all, total, sizeof(*all), cmp_u32);
-	printf("conns=%zu secs=%.3f cps=%.0f p50_us=%u p99_us=%u p999_us=%u "
-	    "errors=%llu\n", total, duration, (double)total / duration,
-	    total ? all[total / 2] : 0, total ? all[total * 99 / 100] : 0,
-	    total ? all[total * 999 / 1000] : 0, (unsigned long long)errors);
-	return (errors > 0);
+	if (s != NULL)
+		srvstat_stop(s, &srv);
+	srvstat_free(s);
+	return (report(ws, nthreads, duration, &srv) > 0);
 
 usage:
 	fprintf(stderr, "usage: connrate -a HOST:PORT [-t THREADS] "
-	    "[-w WARMUP_S] [-D DURATION_S] [-P 1|2]\n");
+	    "[-w WARMUP_S] [-D DURATION_S] [-P 1|2] [-p PID]\n");
 	return (2);
 }

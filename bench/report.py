@@ -121,7 +121,7 @@ def loadgen_table(runs, part, cells, peers):
                 size, conns, peer, failures(r), fmt(rps), spread(r, "rps"),
                 ratio(rps, base), fmt(med(r, "p50_us"), 1), fmt(med(r, "p99_us"), 1),
                 fmt(med(r, "p999_us"), 1), fmt(med(r, "cpu_us_per_msg"), 2),
-                sys_col(r, "sys_per_msg")))
+                sys_col(r, "data_calls_per_msg")))
     return out
 
 
@@ -145,7 +145,7 @@ def redis_table(runs):
                 ratios.append(m / b)
         ok = [x for x in r if "failed" not in x]
         cpu = [num(x["srv_cpu_s"]) * 1e6 / num(x["reqs"]) for x in ok if num(x.get("reqs"))]
-        sysc = [num(x["sys"]) / num(x["reqs"]) for x in ok if num(x.get("reqs"))]
+        sysc = [num(x["data_calls"]) / num(x["reqs"]) for x in ok if num(x.get("reqs"))]
         note = " (redis-server itself)" if peer == "direct" else ""
         out.append("| %s%s%s | %s | %s | %s | %s |" % (
             peer, note, failures(r), " | ".join(cols),
@@ -166,7 +166,7 @@ def bulk_table(runs):
             continue
         ok = [x for x in r if "failed" not in x]
         cpu = [num(x["srv_cpu_s"]) / (num(x["bytes"]) / 1e9) for x in ok if num(x.get("bytes"))]
-        sysc = [num(x["sys"]) / (num(x["bytes"]) / 1e6) for x in ok if num(x.get("bytes"))]
+        sysc = [num(x["data_calls"]) / (num(x["bytes"]) / 1e6) for x in ok if num(x.get("bytes"))]
         g = med(r, "gbps")
         out.append("| %s%s | %s | %s | %s | %s | %s |" % (
             peer + (" (iperf3 server itself)" if peer == "direct" else ""), failures(r),
@@ -229,7 +229,7 @@ def targets(runs):
         ca, cl = med(a, "cpu_us_per_msg"), med(l, "cpu_us_per_msg")
         if ca and cl:
             row(f"echo {size} x {conns}: CPU/req <= 1.05x levecho", f"{ca / cl:.2f}x", ca <= 1.05 * cl)
-        sa, sl = med(a, "sys_per_msg"), med(l, "sys_per_msg")
+        sa, sl = med(a, "data_calls_per_msg"), med(l, "data_calls_per_msg")
         if sa is not None and sl is not None:
             row(f"echo {size} x {conns}: syscalls/msg same as levecho",
                 f"{sa:.2f} vs {sl:.2f}", abs(sa - sl) <= 0.1)
@@ -240,7 +240,7 @@ def targets(runs):
         if a and best[0]:
             row(f"proxy 64 B x {cell.split('x')[1]}: req/s >= best of rinetd/HAProxy/nginx ({best[1]})",
                 f"{a / best[0]:.2f}x", a >= best[0])
-        s = med(runs.get(("proxy", cell, AIO), []), "sys_per_msg")
+        s = med(runs.get(("proxy", cell, AIO), []), "data_calls_per_msg")
         if s is not None:
             row(f"proxy 64 B x {cell.split('x')[1]}: 2 reads + 2 writes per message", f"{s:.2f}", s <= 4.1)
     rd = runs.get(("redis", "c50", AIO), [])

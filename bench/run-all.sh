@@ -16,10 +16,15 @@
 # Method: every comparison runs in interleaved rounds (each round runs
 # every peer once, starting one peer later each round), and reports the
 # median and the min-max over the rounds.  Servers run on CPU 0, load
-# generators (and the proxies' upstreams) on CPU 1.  Server CPU time and
-# read/write system calls come from /proc/PID/stat and /proc/PID/io of
-# the server and its descendants, read by bench/loadgen at the start and
-# end of the measured time.
+# generators (and the proxies' upstreams) on CPU 1.  Over exactly the
+# measured time, bench/loadgen -p counts the
+# server's CPU time (/proc/PID/stat) and its system calls (perf
+# tracepoint counters, bench/srvstat.c) over all the threads of the
+# server and its descendants; redis-benchmark and iperf3 run inside
+# bench/loadgen -W, which counts the same from their start to their
+# exit.  Data calls are read, write, readv, writev, recvfrom, sendto,
+# recvmsg and sendmsg; all calls are every system call.  Counting needs
+# root and tracefs (bench/loadgen mounts it if it is missing).
 #
 # Settings (environment):
 #   ROUNDS=5       rounds per comparison
@@ -302,59 +307,70 @@ if [[ " $PARTS " == *" proxy "* ]]; then
 	stop "$UPSTREAM_PID"
 fi
 
-# stats PID: "cpu_s sys" of PID's process tree now.
-stats() {
-	"$LOADGEN" -S "$1" | sed 's/cpu_s=\([^ ]*\) sys=\([^ ]*\).*/\1 \2/'
+# window PID CMD...: CMD on CPU 1 (at most 120 s) inside bench/loadgen
+# -W, which counts PID's tree's CPU time and system calls from CMD's start
+# to its exit into $TMP/window; CMD's status.
+window() {
+	local pid=$1
+
+	shift
+	timeout 120 taskset -c 1 "$LOADGEN" -W "$pid" -o "$TMP/window" -- "$@"
 }
 
-# run_proxied PART CELL PAUSE LOG_CHARS: with the proxies started in
-# front of the upstream, interleaved rounds of one client run against the
-# upstream itself ("direct") and through each proxy, starting one later
-# each round; then the proxies and the upstream are stopped.  The part
-# supplies PART_client PORT (one client run; its status says whether it
-# worked), PART_line C0 C1 SYS (the result line from what the client
-# left, given the server's CPU seconds before and after and its read and
-# write syscalls) and PART_failed (what the client left when it failed).
-# Each run is one line in the raw results and LOG_CHARS of it in the
-# log; PAUSE seconds follow it.
+# window_kv: the server's cost from the last window, as key=value pairs.
+window_kv() {
+	sed 's/ *status=[0-9]*//' "$TMP/window"
+}
+
+# run_proxied PART "CELLS" PAUSE LOG_CHARS: with the proxies started in
+# front of the upstream, interleaved rounds of one client run per cell
+# against the upstream itself ("direct") and through each proxy, starting
+# one later each round; then the proxies and the upstream are stopped.
+# The part supplies PART_client CELL PID PORT (one client run against
+# PORT that counts the cost of the server PID, by bench/loadgen -W or -p;
+# its status says whether it worked), PART_line (the result line from
+# what the client left) and PART_failed (what the client left when it
+# failed).  Each run is one line in the raw results and LOG_CHARS of it
+# in the log; PAUSE seconds follow it.
 run_proxied() {
-	local part=$1 cell=$2 pause=$3 chars=$4 r p c0 s0 c1 s1 line
+	local part=$1 cells=$2 pause=$3 chars=$4 r cell p line
 
 	start_proxies "$UPSTREAM_PORT"
 	PPID_OF[direct]=$UPSTREAM_PID
 	PPORT_OF[direct]=$UPSTREAM_PORT
 	for r in $(seq 1 "$ROUNDS"); do
-		for p in $(rotate "$r" direct $PROXY_PEERS); do
-			if [ "$p" != direct ] && ! kill -0 "${PPID_OF[$p]}" 2>/dev/null; then
-				restart_peer proxy "$p"
-			fi
-			read -r c0 s0 < <(stats "${PPID_OF[$p]}")
-			if "${part}_client" "${PPORT_OF[$p]}"; then
-				read -r c1 s1 < <(stats "${PPID_OF[$p]}")
-				line=$("${part}_line" "$c0" "$c1" "$((s1 - s0))")
-			else
-				line="failed $("${part}_failed" | tr '\t\n' '  ')"
-			fi
-			printf '%s\t%s\t%s\t%s\t%s\n' "$part" "$cell" "$p" "$r" "$line" >>"$RAW"
-			log "$part $p r$r: ${line:0:$chars}"
-			[ "$pause" = 0 ] || sleep "$pause"
+		for cell in $cells; do
+			for p in $(rotate "$r" direct $PROXY_PEERS); do
+				if [ "$p" != direct ] && ! kill -0 "${PPID_OF[$p]}" 2>/dev/null; then
+					restart_peer proxy "$p"
+				fi
+				rm -f "$TMP/window"
+				if "${part}_client" "$cell" "${PPID_OF[$p]}" "${PPORT_OF[$p]}"; then
+					line=$("${part}_line")
+				else
+					line="failed $("${part}_failed" | tr '\t\n' '  ')"
+				fi
+				printf '%s\t%s\t%s\t%s\t%s\n' "$part" "$cell" "$p" "$r" "$line" >>"$RAW"
+				log "$part $cell $p r$r: ${line:0:$chars}"
+				[ "$pause" = 0 ] || sleep "$pause"
+			done
 		done
 	done
 	stop_peers "$PROXY_PEERS"
 	stop "$UPSTREAM_PID"
 }
 
-redis_client() { # PORT
-	timeout 120 taskset -c 1 redis-benchmark -h 127.0.0.1 -p "$1" \
+redis_client() { # CELL PID PORT
+	window "$2" redis-benchmark -h 127.0.0.1 -p "$3" \
 		-t ping,set,get -P 1 -c 50 -n "$REDIS_N" --csv \
 		>"$TMP/redis.csv" 2>"$TMP/redis.err"
 }
 
-redis_line() { # C0 C1 SYS
-	tr -d '"' <"$TMP/redis.csv" | awk -F, -v c0="$1" -v c1="$2" \
-		-v s="$3" -v n="$REDIS_N" '
+redis_line() {
+	tr -d '"' <"$TMP/redis.csv" | awk -F, -v n="$REDIS_N" '
 		$1 != "test" && NF > 2 { printf "%s=%s %s_p50=%s ", $1, $2, $1, $5; k++ }
-		END { printf "srv_cpu_s=%.2f sys=%d reqs=%d", c1 - c0, s, k * n }'
+		END { printf "reqs=%d ", k * n }'
+	window_kv
 }
 
 redis_failed() {
@@ -367,19 +383,19 @@ if [[ " $PARTS " == *" redis "* ]]; then
 	run_proxied redis c50 0 110
 fi
 
-bulk_client() { # PORT
-	timeout 60 taskset -c 1 iperf3 -c 127.0.0.1 -p "$1" \
+bulk_client() { # CELL PID PORT
+	window "$2" iperf3 -c 127.0.0.1 -p "$3" \
 		-t "$BULK_SECS" -J >"$TMP/iperf.json" 2>"$TMP/iperf.err"
 }
 
-bulk_line() { # C0 C1 SYS
+bulk_line() {
 	python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))
 e = j["end"]["sum_received"]
-print("gbps=%.3f bytes=%d srv_cpu_s=%.2f sys=%d" % (e["bits_per_second"] / 1e9,
-      e["bytes"], float(sys.argv[2]) - float(sys.argv[3]), int(sys.argv[4])))
-' "$TMP/iperf.json" "$2" "$1" "$3"
+print("gbps=%.3f bytes=%d" % (e["bits_per_second"] / 1e9, e["bytes"]), end=" ")
+' "$TMP/iperf.json"
+	window_kv
 }
 
 bulk_failed() {
