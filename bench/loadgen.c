@@ -34,7 +34,9 @@
  * the data calls (read, write, readv, writev, recvfrom, sendto, recvmsg,
  * sendmsg; glibc's recv and send are recvfrom and sendto) and all calls
  * (raw_syscalls: epoll_wait and the rest too).  The counters are opened
- * at the end of the warm-up, when every connection has been served once.
+ * at the end of the warm-up: a process or thread that exists then gets
+ * its own, one created later (socat's fork for a slow connection)
+ * inherits its parent's.
  *
  * The result is one line of key=value pairs:
  *   conns=100 depth=1 size=64 secs=3.000 msgs=123456 rps=41152
@@ -572,7 +574,7 @@ hold_open(struct worker *ws)
  * Warm up, then count DURATION_S seconds of messages (and the server's
  * cost, with -p) and stop sending; returns the measured seconds.
  * Counters are opened on the server's tree at the end of the warm-up,
- * when every connection has been served (socat has forked for each).
+ * so that opening them is not counted.
  */
 static double
 measure(struct srvstat_window *srv)

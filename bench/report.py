@@ -87,16 +87,13 @@ def failures(runs):
     return f" ({n} of {len(runs)} runs failed)" if n else ""
 
 
-def sys_col(r, key):
-    """syscalls per message, or why not: /proc/PID/io counts read(2) and
-    write(2) (and their vector forms) but not recv(2) or send(2), so a
-    server that reads with recv shows (almost) none."""
-    m = med(r, key)
-    if m is None:
-        return "-"
-    if m < 0.5:
-        return "n/a (recv/send)"
-    return fmt(m, 2)
+def per_run(runs, num_key, den_key, scale=1.0):
+    """The median over the runs that worked of num_key / den_key * scale
+    (e.g. the server's CPU seconds per request), or None."""
+    v = [num(x[num_key]) / num(x[den_key]) * scale
+         for x in runs if "failed" not in x
+         and num(x.get(num_key)) is not None and num(x.get(den_key))]
+    return statistics.median(v) if v else None
 
 
 def cell_label(cell):
@@ -107,8 +104,8 @@ def cell_label(cell):
 
 def loadgen_table(runs, part, cells, peers):
     out = ["| msg | conns | peer | req/s (median) | min-max | ratio to aio-echod "
-           "| p50 us | p99 us | p99.9 us | server CPU us/req | syscalls/msg |",
-           "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           "| p50 us | p99 us | p99.9 us | server CPU us/req | data calls/msg | all calls/msg |",
+           "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for cell in cells:
         base = med(runs.get((part, cell, AIO), []), "rps")
         for peer in peers:
@@ -117,11 +114,11 @@ def loadgen_table(runs, part, cells, peers):
                 continue
             size, conns = cell_label(cell)
             rps = med(r, "rps")
-            out.append("| %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            out.append("| %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 size, conns, peer, failures(r), fmt(rps), spread(r, "rps"),
                 ratio(rps, base), fmt(med(r, "p50_us"), 1), fmt(med(r, "p99_us"), 1),
                 fmt(med(r, "p999_us"), 1), fmt(med(r, "cpu_us_per_msg"), 2),
-                sys_col(r, "data_calls_per_msg")))
+                fmt(med(r, "data_calls_per_msg"), 2), fmt(med(r, "all_calls_per_msg"), 2)))
     return out
 
 
@@ -129,8 +126,8 @@ def redis_table(runs):
     tests = ["PING_INLINE", "PING_MBULK", "SET", "GET"]
     peers = ["direct"] + PROXY_PEERS
     out = ["| path | " + " | ".join(f"{t} req/s (min-max)" for t in tests) +
-           " | ratio to aio-echod (mean of tests) | proxy CPU us/req | proxy syscalls/req |",
-           "| --- |" + " ---: |" * (len(tests) + 3)]
+           " | ratio to aio-echod (mean of tests) | server CPU us/req | data calls/req | all calls/req |",
+           "| --- |" + " ---: |" * (len(tests) + 4)]
     base = runs.get(("redis", "c50", AIO), [])
     for peer in peers:
         r = runs.get(("redis", "c50", peer))
@@ -143,37 +140,32 @@ def redis_table(runs):
             b = med(base, t)
             if m and b:
                 ratios.append(m / b)
-        ok = [x for x in r if "failed" not in x]
-        cpu = [num(x["srv_cpu_s"]) * 1e6 / num(x["reqs"]) for x in ok if num(x.get("reqs"))]
-        sysc = [num(x["data_calls"]) / num(x["reqs"]) for x in ok if num(x.get("reqs"))]
         note = " (redis-server itself)" if peer == "direct" else ""
-        out.append("| %s%s%s | %s | %s | %s | %s |" % (
+        out.append("| %s%s%s | %s | %s | %s | %s | %s |" % (
             peer, note, failures(r), " | ".join(cols),
             f"{statistics.mean(ratios):.2f}x" if ratios else "-",
-            fmt(statistics.median(cpu), 2) if cpu and peer != "direct" else "-",
-            (fmt(statistics.median(sysc), 2) if statistics.median(sysc) >= 0.5 else "n/a (recv/send)")
-            if sysc and peer != "direct" else "-"))
+            fmt(per_run(r, "srv_cpu_s", "reqs", 1e6), 2),
+            fmt(per_run(r, "data_calls", "reqs"), 2),
+            fmt(per_run(r, "all_calls", "reqs"), 2)))
     return out
 
 
 def bulk_table(runs):
-    out = ["| path | Gbit/s (median) | min-max | ratio to aio-echod | proxy CPU s per GB | proxy syscalls per MB |",
-           "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    out = ["| path | Gbit/s (median) | min-max | ratio to aio-echod | server CPU s per GB "
+           "| data calls per MB | all calls per MB |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     base = med(runs.get(("bulk", "stream", AIO), []), "gbps")
     for peer in ["direct"] + PROXY_PEERS:
         r = runs.get(("bulk", "stream", peer))
         if not r:
             continue
-        ok = [x for x in r if "failed" not in x]
-        cpu = [num(x["srv_cpu_s"]) / (num(x["bytes"]) / 1e9) for x in ok if num(x.get("bytes"))]
-        sysc = [num(x["data_calls"]) / (num(x["bytes"]) / 1e6) for x in ok if num(x.get("bytes"))]
         g = med(r, "gbps")
-        out.append("| %s%s | %s | %s | %s | %s | %s |" % (
+        out.append("| %s%s | %s | %s | %s | %s | %s | %s |" % (
             peer + (" (iperf3 server itself)" if peer == "direct" else ""), failures(r),
             fmt(g, 2), spread(r, "gbps", 2), ratio(g, base),
-            fmt(statistics.median(cpu), 2) if cpu and peer != "direct" else "-",
-            (fmt(statistics.median(sysc), 1) if statistics.median(sysc) >= 0.5 else "n/a (recv/send)")
-            if sysc and peer != "direct" else "-"))
+            fmt(per_run(r, "srv_cpu_s", "bytes", 1e9), 2),
+            fmt(per_run(r, "data_calls", "bytes", 1e6), 1),
+            fmt(per_run(r, "all_calls", "bytes", 1e6), 1)))
     return out
 
 
@@ -335,15 +327,26 @@ def main():
         f"Every figure is the median of {rounds} interleaved rounds (each round runs every "
         "peer once, starting one peer later each round); min-max is the spread over the rounds. "
         "Servers and proxies run on CPU 0; the load generator (bench/loadgen, one thread), "
-        "the proxies' upstream, redis-server and iperf3 run on CPU 1. Server CPU is utime+stime "
-        "of the server's processes (/proc/PID/stat) over the measured time, divided by the "
-        "requests; syscalls/msg is syscr+syscw (/proc/PID/io) divided by the messages. "
-        "Those two count read, write, readv and writev but not recv or send, so for a "
-        "server that uses recv/send (HAProxy, rinetd; nginx reads with recv, so only its "
-        "writes show) the column is n/a or undercounted; it is exact for aio-echod, "
-        "levecho and socat. "
+        "the proxies' upstream, redis-server and iperf3 run on CPU 1. "
         "Latency is from queueing a message to its last echoed byte. Ratios are to aio-echod's "
         "median in the same run.",
+        "",
+        "The server's cost is counted over a window: for echo and proxy runs, loadgen's "
+        "measured seconds (`bench/loadgen -p`); for redis-benchmark and iperf3, the client's "
+        "whole run, connection set-up included (`bench/loadgen -W`); for new connections, "
+        "connrate's measured seconds (`bench/connrate -p`). "
+        "It covers every thread of the server and of its descendants, and the threads and "
+        "processes they create during the window (socat forks one per connection). "
+        "Server CPU is utime+stime (/proc/PID/stat; cutime+cstime for children that exited), "
+        "divided by the requests. System calls are counted by perf tracepoint counters "
+        "(perf_event_open(2), one per thread and tracepoint, inherited by new threads and "
+        "processes; bench/srvstat.c): **data calls** are read, write, readv, writev, "
+        "recvfrom, sendto, recvmsg and sendmsg (glibc's recv and send are recvfrom and sendto), "
+        "whether they moved bytes or not; **all calls** are every system call "
+        "(raw_syscalls:sys_enter), epoll_wait, accept and close included. "
+        "Most of socat's data calls are recvfrom(MSG_DONTWAIT) on an internal socketpair "
+        "that find nothing (strace). The counters cost the server a little CPU on each "
+        "system call it makes (a tracepoint hit).",
         "",
     ]
     if any(k[0] == "echo" for k in runs):
@@ -353,7 +356,7 @@ def main():
         chart(runs, a.out)
     if any(k[0] == "proxy" for k in runs):
         md += ["## Proxy", "", "Each proxy in front of the same upstream (bench/levecho on CPU 1); "
-               "64-byte ping-pong. CPU and syscalls are the proxy's alone.", ""]
+               "64-byte ping-pong. CPU and system calls are the proxy's alone.", ""]
         md += loadgen_table(runs, "proxy", ["64x100", "64x1000"], PROXY_PEERS)
         md += [""]
     if any(k[0] == "redis" for k in runs):
