@@ -9,9 +9,9 @@
 # Parts: echo (aio-echod, the libevent callback echo bench/levecho.c,
 # asyncio streams, uvloop), proxy (aio-echod, HAProxy, nginx stream,
 # rinetd, socat, each in front of levecho), redis-benchmark and iperf3
-# through each proxy, idle memory per connection, the coroutine switch
-# (bench/run.sh), loop threads (bench/threads.sh: 1 against 2 threads,
-# SO_REUSEPORT against one shared socket).
+# (1 and 8 streams) through each proxy, idle memory per connection, the
+# coroutine switch (bench/run.sh), loop threads (bench/threads.sh: 1
+# against 2 threads, SO_REUSEPORT against one shared socket).
 #
 # Method: every comparison runs in interleaved rounds (each round runs
 # every peer once, starting one peer later each round), and reports the
@@ -383,8 +383,11 @@ if [[ " $PARTS " == *" redis "* ]]; then
 	run_proxied redis c50 0 110
 fi
 
+# BULK_CELLS: iperf3's parallel streams (-P), one cell each.
+BULK_CELLS="stream1 stream8"
+
 bulk_client() { # CELL PID PORT
-	window "$2" iperf3 -c 127.0.0.1 -p "$3" \
+	window "$2" iperf3 -c 127.0.0.1 -p "$3" -P "${1#stream}" \
 		-t "$BULK_SECS" -J >"$TMP/iperf.json" 2>"$TMP/iperf.err"
 }
 
@@ -393,7 +396,8 @@ bulk_line() {
 import json, sys
 j = json.load(open(sys.argv[1]))
 e = j["end"]["sum_received"]
-print("gbps=%.3f bytes=%d" % (e["bits_per_second"] / 1e9, e["bytes"]), end=" ")
+print("gbps=%.3f bytes=%d streams=%d" % (e["bits_per_second"] / 1e9, e["bytes"],
+      j["start"]["test_start"]["num_streams"]), end=" ")
 ' "$TMP/iperf.json"
 	window_kv
 }
@@ -405,7 +409,7 @@ bulk_failed() {
 if [[ " $PARTS " == *" bulk "* ]]; then
 	log "bulk: iperf3 server and client on CPU 1, proxies on CPU 0"
 	start_upstream iperf3
-	run_proxied bulk stream 0.2 1000	# the whole line to the log
+	run_proxied bulk "$BULK_CELLS" 0.2 1000	# the whole line to the log
 fi
 
 # --- idle memory ---------------------------------------------------------
