@@ -182,6 +182,32 @@ def bulk_rows(runs, cell):
     return out
 
 
+def connrate_cell(runs):
+    """The connrate part's cell ("t2": connrate's threads), or None."""
+    return next((k[1] for k in runs if k[0] == "connrate"), None)
+
+
+def connrate_table(runs):
+    """New connections per second, straight to levecho and through each
+    proxy, with the server's CPU and system calls per connection."""
+    cell = connrate_cell(runs)
+    out = ["| path | new conns/s (median) | min-max | ratio to aio-echod | p50 us | p99 us "
+           "| server CPU us/conn | data calls/conn | all calls/conn |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    base = med(runs.get(("connrate", cell, AIO), []), "cps")
+    for peer in ["direct"] + PROXY_PEERS:
+        r = runs.get(("connrate", cell, peer))
+        if not r:
+            continue
+        c = med(r, "cps")
+        out.append("| %s%s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            peer + (" (levecho itself)" if peer == "direct" else ""), failures(r),
+            fmt(c), spread(r, "cps"), ratio(c, base), fmt(med(r, "p50_us")),
+            fmt(med(r, "p99_us")), fmt(med(r, "cpu_us_per_conn"), 1),
+            fmt(med(r, "data_calls_per_conn"), 1), fmt(med(r, "all_calls_per_conn"), 1)))
+    return out
+
+
 def idle_rows(runs, part, peers):
     rows = {}
     for peer in peers:
@@ -383,6 +409,16 @@ def main():
                "straight and through each proxy. "
                "iperf3's client and server share CPU 1, so the straight line is the ceiling.", ""]
         md += bulk_table(runs)
+        md += [""]
+    if any(k[0] == "connrate" for k in runs):
+        md += ["## New connections through each proxy", "",
+               f"`bench/connrate -t {connrate_cell(runs)[1:]}` (its threads on CPU 1, beside the "
+               "levecho upstream): each thread connects, sends one byte, waits for its echo and "
+               "closes with a reset (SO_LINGER 0), over and over; the proxy (CPU 0) accepts, "
+               "connects to levecho and relays the byte both ways. Latency is from before "
+               "connect() to the echo. CPU and system calls are the proxy's, per counted "
+               "connection.", ""]
+        md += connrate_table(runs)
         md += [""]
     if any(k[0] == "idle" for k in runs):
         md += ["## Idle memory per connection", "",

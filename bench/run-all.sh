@@ -9,7 +9,8 @@
 # Parts: echo (aio-echod, the libevent callback echo bench/levecho.c,
 # asyncio streams, uvloop), proxy (aio-echod, HAProxy, nginx stream,
 # rinetd, socat, each in front of levecho), redis-benchmark and iperf3
-# (1 and 8 streams) through each proxy, idle memory per connection, the
+# (1 and 8 streams) through each proxy, new connections per second
+# through each proxy (bench/connrate), idle memory per connection, the
 # coroutine switch (bench/run.sh), loop threads (bench/threads.sh: 1
 # against 2 threads, SO_REUSEPORT against one shared socket).
 #
@@ -17,7 +18,7 @@
 # every peer once, starting one peer later each round), and reports the
 # median and the min-max over the rounds.  Servers run on CPU 0, load
 # generators (and the proxies' upstreams) on CPU 1.  Over exactly the
-# measured time, bench/loadgen -p counts the
+# measured time, bench/loadgen -p and bench/connrate -p count the
 # server's CPU time (/proc/PID/stat) and its system calls (perf
 # tracepoint counters, bench/srvstat.c) over all the threads of the
 # server and its descendants; redis-benchmark and iperf3 run inside
@@ -32,13 +33,14 @@
 #   WARMUP=0.5     seconds before that, not counted
 #   REDIS_N=20000  requests per redis-benchmark test
 #   BULK_SECS=2    seconds per iperf3 run
+#   CR_THREADS=2   bench/connrate's client threads (all on CPU 1)
 #   IDLE_CONNS=4000  connections held for the idle-memory part
 #   QUICK=1        a run of a couple of minutes for development
 #                  (ROUNDS=2, DURATION=0.5, WARMUP=0.5, REDIS_N=5000,
 #                  BULK_SECS=1, IDLE_CONNS=1000), unless set explicitly
 #   BUILD=build-bench  build directory
 #   SKIP_INSTALL=1 do not call apt-get
-#   PARTS="echo proxy redis bulk idle switch threads"  the parts to run
+#   PARTS="echo proxy redis bulk connrate idle switch threads"  the parts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # log, rotate, wait_port, spawn, stop, cleanup
@@ -46,7 +48,7 @@ cd "$(dirname "$0")/.."
 start_s=$(date +%s)
 # The exact command, with the settings given to it, for the report.
 cmd=bench/run-all.sh
-for v in QUICK ROUNDS DURATION WARMUP REDIS_N BULK_SECS IDLE_CONNS PARTS BUILD SKIP_INSTALL; do
+for v in QUICK ROUNDS DURATION WARMUP REDIS_N BULK_SECS CR_THREADS IDLE_CONNS PARTS BUILD SKIP_INSTALL; do
 	[ -n "${!v+x}" ] && cmd="$v=\"${!v}\" $cmd"
 done
 
@@ -59,9 +61,10 @@ DURATION=${DURATION:-2}
 WARMUP=${WARMUP:-0.5}
 REDIS_N=${REDIS_N:-20000}
 BULK_SECS=${BULK_SECS:-2}
+CR_THREADS=${CR_THREADS:-2}
 IDLE_CONNS=${IDLE_CONNS:-4000}
 BUILD=${BUILD:-build-bench}
-PARTS=${PARTS:-echo proxy redis bulk idle switch threads}
+PARTS=${PARTS:-echo proxy redis bulk connrate idle switch threads}
 OUT=bench/results
 # Debian's Python, where python3-uvloop is installed (a python3 earlier in
 # PATH, such as pyenv's, would not have it).
@@ -85,6 +88,7 @@ cmake --build "$BUILD" -j"$(nproc)" >/dev/null
 AIO=$BUILD/aio-echod
 LOADGEN=$BUILD/bench/loadgen
 LEVECHO=$BUILD/bench/levecho
+CONNRATE=$BUILD/bench/connrate
 NGINX_STREAM=/usr/lib/nginx/modules/ngx_stream_module.so
 [ -f "$NGINX_STREAM" ] || { echo "missing $NGINX_STREAM" >&2; exit 1; }
 
@@ -412,6 +416,28 @@ if [[ " $PARTS " == *" bulk "* ]]; then
 	run_proxied bulk "$BULK_CELLS" 0.2 1000	# the whole line to the log
 fi
 
+# --- new connections through each proxy ----------------------------------
+
+connrate_client() { # CELL PID PORT
+	timeout 120 taskset -c 1 "$CONNRATE" -a "127.0.0.1:$3" -t "$CR_THREADS" \
+		-w "$WARMUP" -D "$DURATION" -p "$2" \
+		>"$TMP/connrate.out" 2>"$TMP/connrate.err"
+}
+
+connrate_line() {
+	cat "$TMP/connrate.out"
+}
+
+connrate_failed() {
+	head -c 200 "$TMP/connrate.out" "$TMP/connrate.err"
+}
+
+if [[ " $PARTS " == *" connrate "* ]]; then
+	log "connrate: connrate ($CR_THREADS threads) and levecho on CPU 1, proxies on CPU 0"
+	start_upstream levecho
+	run_proxied connrate "t$CR_THREADS" 0 150
+fi
+
 # --- idle memory ---------------------------------------------------------
 
 # mem PID: "rss_kb pss_kb nproc" summed over PID's process tree now.
@@ -487,7 +513,7 @@ mkdir -p "$OUT"
 elapsed=$(($(date +%s) - start_s))
 python3 bench/report.py --raw "$RAW" --switch "$TMP/switch.txt" \
 	--out "$OUT" --cmd "$cmd" --elapsed "$elapsed" \
-	--settings "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP REDIS_N=$REDIS_N BULK_SECS=$BULK_SECS IDLE_CONNS=$IDLE_CONNS" \
+	--settings "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP REDIS_N=$REDIS_N BULK_SECS=$BULK_SECS CR_THREADS=$CR_THREADS IDLE_CONNS=$IDLE_CONNS" \
 	--versions "$(haproxy -v | head -1 | cut -d' ' -f1-3); nginx $(nginx -v 2>&1 | sed 's|.*/||'); rinetd $(dpkg-query -W -f='${Version}' rinetd); socat $(dpkg-query -W -f='${Version}' socat); python3 $($PY -c 'import sys; print(sys.version.split()[0])'); uvloop $($PY -c 'import uvloop; print(uvloop.__version__)'); libevent $(dpkg-query -W -f='${Version}' libevent-dev); redis $(dpkg-query -W -f='${Version}' redis-server); iperf3 $(dpkg-query -W -f='${Version}' iperf3)"
 cp "$RAW" "$OUT/raw.tsv"
 # bench/threads.sh's table (this run's, or the last one's), one level down.
