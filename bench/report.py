@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-2-Clause
 """Turn bench/run-all.sh's raw results into bench/results/RESULTS.md and
-the gnuplot script and data for echo-conns.png.
+the gnuplot scripts and data for echo-conns.png and proxy-conns.png.
 
 Each raw line is PART, CELL, PEER, ROUND and key=value pairs (or
 "failed ..."), tab-separated.  Every figure in a table is the median over
@@ -372,33 +372,83 @@ def machine():
     return f"{os.cpu_count()} CPUs ({cpu}), {mem}, Linux {platform.release()}"
 
 
+CONN_CELLS = ["64x1", "64x10", "64x100", "64x1000"]
+
+
+def chart_data(runs, path, part, peers, keys, what):
+    """A gnuplot data file: a line per connection count (64 B), then the
+    median of each key (in turn) for each peer."""
+    with open(path, "w") as f:
+        f.write("# conns " + " ".join(f"{p}:{k}" for k in keys for p in peers) +
+                f" (median {what}, 64 B)\n")
+        for cell in CONN_CELLS:
+            line = [cell.split("x")[1]]
+            for k in keys:
+                for p in peers:
+                    m = med(runs.get((part, cell, p), []), k)
+                    line.append(("NaN" if not m else f"{m:.0f}" if k == "rps" else f"{m:.3f}"))
+            f.write(" ".join(line) + "\n")
+
+
+def plot_cmd(dat, peers, first_col):
+    """gnuplot's plot arguments: one line per peer, from column
+    first_col on."""
+    return ", ".join(
+        f"'{dat}' using 1:{first_col + i} with linespoints lw 2 pt 7 title '{PEER_NAMES[p]}'"
+        for i, p in enumerate(peers))
+
+
+# What both charts share: connections on a log x axis, from 1 to 1,000.
+CHART_AXES = """set xlabel 'connections'
+set logscale x
+set xtics (1, 10, 100, 1000)
+set xrange [0.7:1500]
+set grid
+"""
+
+
 def chart(runs, outdir):
-    cells = ["64x1", "64x10", "64x100", "64x1000"]
-    with open(os.path.join(outdir, "echo-conns.dat"), "w") as f:
-        f.write("# conns " + " ".join(ECHO_PEERS) + " (median req/s, 64 B)\n")
-        for cell in cells:
-            row = [cell.split("x")[1]]
-            for p in ECHO_PEERS:
-                m = med(runs.get(("echo", cell, p), []), "rps")
-                row.append(f"{m:.0f}" if m else "NaN")
-            f.write(" ".join(row) + "\n")
-    plots = ", ".join(
-        f"'{outdir}/echo-conns.dat' using 1:{i + 2} with linespoints lw 2 pt 7 title '{PEER_NAMES[p]}'"
-        for i, p in enumerate(ECHO_PEERS))
+    """echo-conns.gp and .dat: echo req/s against connections."""
+    dat = os.path.join(outdir, "echo-conns.dat")
+    chart_data(runs, dat, "echo", ECHO_PEERS, ["rps"], "req/s")
     with open(os.path.join(outdir, "echo-conns.gp"), "w") as f:
         f.write(f"""set terminal pngcairo size 900,600 font 'sans,11'
 set output '{outdir}/echo-conns.png'
 set title 'Echo, 64-byte ping-pong: requests per second (median of rounds)'
-set xlabel 'connections'
-set ylabel 'requests per second'
-set logscale x
-set xtics (1, 10, 100, 1000)
-set xrange [0.7:1500]
+{CHART_AXES}set ylabel 'requests per second'
 set yrange [0:*]
 set format y '%.0s%c'
-set grid
 set key below
-plot {plots}
+plot {plot_cmd(dat, ECHO_PEERS, 2)}
+""")
+
+
+def proxy_chart(runs, outdir):
+    """proxy-conns.gp and .dat: each proxy's req/s (top) and CPU per
+    request (bottom, log scale: socat's is ten times the others')
+    against connections."""
+    dat = os.path.join(outdir, "proxy-conns.dat")
+    n = len(PROXY_PEERS)
+    chart_data(runs, dat, "proxy", PROXY_PEERS, ["rps", "cpu_us_per_msg"],
+               "req/s, then server CPU us/req")
+    with open(os.path.join(outdir, "proxy-conns.gp"), "w") as f:
+        f.write(f"""set terminal pngcairo size 900,1000 font 'sans,11'
+set output '{outdir}/proxy-conns.png'
+set multiplot layout 2,1 title 'Proxy in front of levecho, 64-byte ping-pong (median of rounds)'
+{CHART_AXES}set title 'requests per second'
+set ylabel 'requests per second'
+set yrange [0:*]
+set format y '%.0s%c'
+unset key
+plot {plot_cmd(dat, PROXY_PEERS, 2)}
+set title 'proxy CPU per request'
+set ylabel 'CPU us per request (log scale)'
+set logscale y
+set yrange [*:*]
+set format y '%g'
+set key below
+plot {plot_cmd(dat, PROXY_PEERS, 2 + n)}
+unset multiplot
 """)
 
 
@@ -457,8 +507,9 @@ def main():
     if any(k[0] == "proxy" for k in runs):
         md += ["## Proxy", "", "Each proxy in front of the same upstream (bench/levecho on CPU 1); "
                "64-byte ping-pong. CPU and system calls are the proxy's alone.", ""]
-        md += loadgen_table(runs, "proxy", ["64x100", "64x1000"], PROXY_PEERS)
-        md += [""]
+        md += loadgen_table(runs, "proxy", CONN_CELLS, PROXY_PEERS)
+        md += ["", "![proxy req/s and CPU per request against connections](proxy-conns.png)", ""]
+        proxy_chart(runs, a.out)
     if any(k[0] == "redis" for k in runs):
         md += ["## Redis through each proxy", "",
                "`redis-benchmark -t ping,set,get -P 1 -c 50 -n N` against redis-server, "

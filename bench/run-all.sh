@@ -3,7 +3,8 @@
 # bench/run-all.sh: the whole benchmark suite, from a fresh checkout on
 # Debian 12, as root.  It installs the peers (apt-get), builds aio-echod
 # and the bench tools (RelWithDebInfo, in build-bench/), runs every part,
-# and writes bench/results/RESULTS.md and bench/results/echo-conns.png.
+# and writes bench/results/RESULTS.md, bench/results/echo-conns.png and
+# bench/results/proxy-conns.png.
 # It is never run by the tests: speed is measured here, not asserted.
 #
 # Parts: echo (aio-echod, the libevent callback echo bench/levecho.c,
@@ -244,7 +245,7 @@ loadgen_run() {
 ECHO_PEERS="aio-echod levecho asyncio uvloop"
 ECHO_CELLS="64x1 64x10 64x100 64x1000 4096x1 4096x100 4096x1000"
 PROXY_PEERS="aio-echod haproxy nginx rinetd socat"
-PROXY_CELLS="64x100 64x1000"
+PROXY_CELLS="64x1 64x10 64x100 64x1000"
 declare -A PPID_OF PPORT_OF
 
 run_matrix() { # PART "CELLS" "PEERS"
@@ -520,7 +521,9 @@ cp "$RAW" "$OUT/raw.tsv"
 if [ -s "$OUT/THREADS.md" ]; then
 	{ echo; sed 's/^# /## /' "$OUT/THREADS.md"; } >>"$OUT/RESULTS.md"
 fi
-if [ -s "$OUT/echo-conns.dat" ]; then
-	gnuplot "$OUT/echo-conns.gp"
-fi
+for f in echo-conns proxy-conns; do
+	if [ -s "$OUT/$f.dat" ]; then
+		gnuplot "$OUT/$f.gp"
+	fi
+done
 log "done in ${elapsed}s: $OUT/RESULTS.md"
