@@ -4,7 +4,7 @@
  * long each takes to be served (bench/threads.sh, bench/edge.sh).
  *
  *   connrate -a HOST:PORT [-t THREADS] [-w WARMUP_S] [-D DURATION_S]
- *            [-P 1|2] [-p PID]
+ *            [-P 1|2] [-p PID [-C COUNT_S]]
  *
  * Each of THREADS threads repeats, with blocking calls: connect, send one
  * byte, wait for its echo, close with a reset (SO_LINGER 0, so that no
@@ -18,16 +18,21 @@
  * addresses (getsockname, getpeername) goes before the byte, in the same
  * write, as a balancer that has the client's first bytes sends them.
  *
- * With -p PID, the server's CPU time and system calls over the counted
- * DURATION_S are counted as bench/loadgen -p does (bench/srvstat.c: PID
- * and its descendants, all their threads, the processes a server forks
- * per connection too), and given per counted connection.  The counters
- * are opened before the first connection.
+ * With -p PID, the server's CPU time over the counted DURATION_S is
+ * counted as bench/loadgen -p does (PID and its descendants, those that
+ * exited too; bench/srvstat.c), and given per counted connection.  With
+ * -C COUNT_S as well, the server's system calls are then counted for
+ * COUNT_S more seconds, as bench/loadgen -C does (not while timing: the
+ * counters slow the server's system calls), and given per connection
+ * made in those seconds; the threads and processes the server creates
+ * meanwhile (socat forks one per connection) are counted too.  The
+ * counters are opened, disabled, before the first connection.
  *
  * The result is one line:
  *   conns=12345 secs=3.000 cps=4115 p50_us=.. p99_us=.. p999_us=..
- *   srv_cpu_s=.. cpu_us_per_conn=.. data_calls=.. all_calls=..
- *   data_calls_per_conn=.. all_calls_per_conn=.. errors=0
+ *   srv_cpu_s=.. cpu_us_per_conn=.. [count_secs=.. count_conns=..
+ *   count_cpu_us_per_conn=.. data_calls=.. all_calls=..
+ *   data_calls_per_conn=.. all_calls_per_conn=..] errors=0
  */
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -54,11 +59,14 @@ struct worker {
 	pthread_t	 thread;
 	uint32_t	*us;		/* latencies of the counted ones */
 	size_t		 n;
+	size_t		 cn;		/* made while calls are counted */
 	uint64_t	 errors;
 };
 
 static struct sockaddr_in	 addr;
-static atomic_int		 phase;	/* 0 warmup, 1 counted, 2 over */
+/* Connections are timed in COUNTED, their calls counted in CALLS. */
+enum { WARMUP, COUNTED, GAP, CALLS, OVER };
+static atomic_int		 phase;
 static int			 proxy_v;	/* -P: 0, 1 or 2 */
 
 static int64_t
@@ -107,15 +115,19 @@ worker_main(void *arg)
 	int64_t t0;
 	int p;
 
-	while ((p = atomic_load(&phase)) < 2) {
+	while ((p = atomic_load(&phase)) < OVER) {
 		t0 = now_ns();
 		if (one() == -1) {
-			if (p == 1)
+			if (p == COUNTED || p == CALLS)
 				w->errors++;
 			continue;
 		}
-		if (p == 1 && atomic_load(&phase) == 1 && w->n < SAMPLES_MAX)
+		if (p != atomic_load(&phase))
+			continue;
+		if (p == COUNTED && w->n < SAMPLES_MAX)
 			w->us[w->n++] = (uint32_t)((now_ns() - t0) / 1000);
+		else if (p == CALLS)
+			w->cn++;
 	}
 	return (NULL);
 }
@@ -139,21 +151,38 @@ per(double x, size_t n)
 }
 
 /*
- * report(ws, nthreads, duration, srv):
- * Join the threads and print the result line; returns the errors.
+ * print_counts(cw, csecs, cn):
+ * -C's part of the result line.
+ */
+static void
+print_counts(const struct srvstat_window *cw, double csecs, size_t cn)
+{
+	printf("count_secs=%.3f count_conns=%zu count_cpu_us_per_conn=%.3f "
+	    "data_calls=%llu all_calls=%llu data_calls_per_conn=%.3f "
+	    "all_calls_per_conn=%.3f ", csecs, cn, per(cw->cpu_s * 1e6, cn),
+	    (unsigned long long)cw->data_calls,
+	    (unsigned long long)cw->all_calls,
+	    per((double)cw->data_calls, cn), per((double)cw->all_calls, cn));
+}
+
+/*
+ * report(ws, nthreads, duration, cpu_s, cw, csecs):
+ * Join the threads and print the result line (with -C's counts when
+ * csecs > 0); returns the errors.
  */
 static uint64_t
-report(struct worker *ws, int nthreads, double duration,
-    const struct srvstat_window *srv)
+report(struct worker *ws, int nthreads, double duration, double cpu_s,
+    const struct srvstat_window *cw, double csecs)
 {
 	uint32_t *all;
 	uint64_t errors = 0;
-	size_t total = 0, k;
+	size_t total = 0, cn = 0, k;
 	int i;
 
 	for (i = 0; i < nthreads; i++) {
 		pthread_join(ws[i].thread, NULL);
 		total += ws[i].n;
+		cn += ws[i].cn;
 		errors += ws[i].errors;
 	}
 	if ((all = malloc((total + 1) * sizeof(*all))) == NULL)
@@ -164,32 +193,53 @@ report(struct worker *ws, int nthreads, double duration,
 	}
 	qsort(all, total, sizeof(*all), cmp_u32);
 	printf("conns=%zu secs=%.3f cps=%.0f p50_us=%u p99_us=%u p999_us=%u "
-	    "srv_cpu_s=%.2f cpu_us_per_conn=%.3f data_calls=%llu "
-	    "all_calls=%llu data_calls_per_conn=%.3f all_calls_per_conn=%.3f "
-	    "errors=%llu\n", total, duration, (double)total / duration,
-	    total ? all[total / 2] : 0, total ? all[total * 99 / 100] : 0,
-	    total ? all[total * 999 / 1000] : 0, srv->cpu_s,
-	    per(srv->cpu_s * 1e6, total), (unsigned long long)srv->data_calls,
-	    (unsigned long long)srv->all_calls,
-	    per((double)srv->data_calls, total),
-	    per((double)srv->all_calls, total), (unsigned long long)errors);
+	    "srv_cpu_s=%.2f cpu_us_per_conn=%.3f ", total, duration,
+	    (double)total / duration, total ? all[total / 2] : 0,
+	    total ? all[total * 99 / 100] : 0,
+	    total ? all[total * 999 / 1000] : 0, cpu_s,
+	    per(cpu_s * 1e6, total));
+	if (csecs > 0)
+		print_counts(cw, csecs, cn);
+	printf("errors=%llu\n", (unsigned long long)errors);
 	free(all);
 	return (errors);
+}
+
+/*
+ * count_calls(s, count_s, cw):
+ * -C: count the server's system calls and CPU time on the counters s
+ * over count_s more seconds into cw, then close them; returns the
+ * seconds.
+ */
+static double
+count_calls(struct srvstat *s, double count_s, struct srvstat_window *cw)
+{
+	int64_t t0, t1;
+
+	srvstat_start(s);
+	t0 = now_ns();
+	atomic_store(&phase, CALLS);
+	usleep((useconds_t)(count_s * 1e6));
+	atomic_store(&phase, OVER);
+	t1 = now_ns();
+	srvstat_stop(s, cw);
+	srvstat_free(s);
+	return ((double)(t1 - t0) / 1e9);
 }
 
 int
 main(int argc, char **argv)
 {
 	const char *a = NULL;
-	double warmup = 1, duration = 3;
+	double warmup = 1, duration = 3, count_s = 0, csecs = 0, cpu_s = 0;
 	struct worker *ws;
 	struct srvstat *s = NULL;
-	struct srvstat_window srv;
+	struct srvstat_window cw;
 	char host[64], *colon, err[512];
 	long server_pid = 0;
 	int ch, i, nthreads = 1;
 
-	while ((ch = getopt(argc, argv, "a:t:w:D:P:p:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:t:w:D:P:p:C:")) != -1) {
 		switch (ch) {
 		case 'a': a = optarg; break;
 		case 't': nthreads = atoi(optarg); break;
@@ -197,10 +247,12 @@ main(int argc, char **argv)
 		case 'D': duration = atof(optarg); break;
 		case 'P': proxy_v = atoi(optarg); break;
 		case 'p': server_pid = atol(optarg); break;
+		case 'C': count_s = atof(optarg); break;
 		default: goto usage;
 		}
 	}
 	if (a == NULL || nthreads < 1 || proxy_v < 0 || proxy_v > 2 ||
+	    count_s < 0 || (count_s > 0 && server_pid <= 0) ||
 	    (colon = strrchr(a, ':')) == NULL ||
 	    (size_t)(colon - a) >= sizeof(host))
 		goto usage;
@@ -211,8 +263,8 @@ main(int argc, char **argv)
 	if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
 		goto usage;
 
-	/* Before the first connection, so every child is inherited. */
-	if (server_pid > 0 &&
+	/* Disabled until the count, and before any client: no fork missed. */
+	if (count_s > 0 &&
 	    (s = srvstat_open(server_pid, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "connrate: server %ld: %s\n", server_pid, err);
 		return (1);
@@ -224,20 +276,22 @@ main(int argc, char **argv)
 			return (1);
 		pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]);
 	}
-	memset(&srv, 0, sizeof(srv));
+	memset(&cw, 0, sizeof(cw));
 	usleep((useconds_t)(warmup * 1e6));
-	if (s != NULL)
-		srvstat_start(s);
-	atomic_store(&phase, 1);
+	if (server_pid > 0)
+		cpu_s = -srvstat_cpu(server_pid);
+	atomic_store(&phase, COUNTED);
 	usleep((useconds_t)(duration * 1e6));
-	atomic_store(&phase, 2);
+	atomic_store(&phase, GAP);
+	if (server_pid > 0)
+		cpu_s += srvstat_cpu(server_pid);
 	if (s != NULL)
-		srvstat_stop(s, &srv);
-	srvstat_free(s);
-	return (report(ws, nthreads, duration, &srv) > 0);
+		csecs = count_calls(s, count_s, &cw);
+	atomic_store(&phase, OVER);
+	return (report(ws, nthreads, duration, cpu_s, &cw, csecs) > 0);
 
 usage:
 	fprintf(stderr, "usage: connrate -a HOST:PORT [-t THREADS] "
-	    "[-w WARMUP_S] [-D DURATION_S] [-P 1|2] [-p PID]\n");
+	    "[-w WARMUP_S] [-D DURATION_S] [-P 1|2] [-p PID [-C COUNT_S]]\n");
 	return (2);
 }

@@ -3,7 +3,9 @@
  * loadgen: an echo load generator for the benchmarks (bench/run-all.sh).
  *
  *   loadgen -a ADDR [-c CONNS] [-d DEPTH] [-s SIZE] [-t THREADS]
- *           [-w WARMUP_S] [-D DURATION_S] [-p PID] [-P 1|2] [-H]
+ *           [-w WARMUP_S] [-D DURATION_S] [-p PID [-C COUNT_S]] [-P 1|2] [-H]
+ *   loadgen -S PID
+ *   loadgen -W PID [-o FILE] [--] COMMAND [ARG...]
  *
  * ADDR is HOST:PORT (numeric IPv4) or unix:PATH.  CONNS connections are
  * opened (blocking connects, one after the other, so a small accept
@@ -25,33 +27,45 @@
  * part of the byte stream that is compared and counted.
  *
  * The first WARMUP_S seconds are not counted.  With -p PID, the server's
- * cost over exactly the measured DURATION_S is counted too
- * (bench/srvstat.c), over PID and all its descendants and all their
- * threads: its CPU time (utime + stime, plus cutime + cstime, which hold
+ * CPU time over exactly the measured DURATION_S is counted too (utime +
+ * stime of PID and all its descendants, plus cutime + cstime, which hold
  * the children that exited and were waited for, such as socat's
- * per-connection processes; from /proc/PID/stat) and its system calls,
- * counted by the kernel's tracepoints (perf_event_open(2); root only):
- * the data calls (read, write, readv, writev, recvfrom, sendto, recvmsg,
- * sendmsg; glibc's recv and send are recvfrom and sendto) and all calls
- * (raw_syscalls: epoll_wait and the rest too).  The counters are opened
- * at the end of the warm-up: a process or thread that exists then gets
- * its own, one created later (socat's fork for a slow connection)
- * inherits its parent's.
+ * per-connection processes; from /proc/PID/stat; bench/srvstat.c).
+ *
+ * -C COUNT_S (with -p): then, after the measured seconds, the server's
+ * system calls are counted while the messages sent in COUNT_S more
+ * seconds are echoed, by the kernel's tracepoints (perf_event_open(2);
+ * root only; every thread of PID and its descendants, and those they
+ * create meanwhile): the data calls (read, write, readv, writev,
+ * recvfrom, sendto, recvmsg, sendmsg; glibc's recv and send are recvfrom
+ * and sendto) and all calls (raw_syscalls: epoll_wait and the rest too).
+ * Not during the measured seconds, because counting is not free: each
+ * counted call runs the counters (on the benchmark machine about 0.1 us
+ * for any call, 0.3 us for a data call, some 10% of an echoed message's
+ * CPU), which would skew the req/s and CPU figures.  The counters are
+ * opened before the warm-up (disabled, they cost nothing measurable,
+ * and the warm-up lets the load settle after opening them).  The count
+ * is exact at both ends: sending pauses until no message is in flight,
+ * the counters are enabled, sending resumes for COUNT_S seconds and
+ * stops, and the counters are read once every message sent since is
+ * back.  The counted window's own CPU per message is printed too, to
+ * show the counters' cost.
  *
  * The result is one line of key=value pairs:
  *   conns=100 depth=1 size=64 secs=3.000 msgs=123456 rps=41152
  *   p50_us=.. p99_us=.. p999_us=.. srv_cpu_s=.. cpu_us_per_msg=..
- *   data_calls=.. all_calls=.. data_calls_per_msg=.. all_calls_per_msg=..
- *   errors=0
+ *   [count_secs=.. count_msgs=.. count_cpu_us_per_msg=.. data_calls=..
+ *   all_calls=.. data_calls_per_msg=.. all_calls_per_msg=..] errors=0
  *
  * -S PID: print the server's counters now (cpu_s, rss_kb = the sum of
  * VmRSS, pss_kb = the sum of Pss, nproc, over PID and its descendants)
  * and exit; the scripts take deltas around other tools.
  *
  * -W PID [-o FILE] [--] COMMAND [ARG...] (window): count the server's CPU
- * time and system calls, as -p does, from just before COMMAND starts to
+ * time and system calls, as -C does, from just before COMMAND starts to
  * just after it exits (bench/run-all.sh wraps redis-benchmark and iperf3
- * in it), then write one line to FILE (stdout without -o):
+ * in it, in a round of their own), then write one line to FILE (stdout
+ * without -o):
  *   secs=.. srv_cpu_s=.. data_calls=.. all_calls=.. status=0
  * COMMAND's output is its own; the exit status is COMMAND's (128 + the
  * signal that killed it), and SIGTERM, SIGINT and SIGHUP are passed on to
@@ -97,7 +111,12 @@
 #define SUB (1 << SUB_BITS)
 #define NBUCKETS (64 * SUB)
 
-enum { PHASE_WARMUP, PHASE_MEASURE, PHASE_DRAIN };
+/*
+ * Messages are timed in MEASURE.  In PAUSE and DRAIN no new one is sent;
+ * the system calls of those sent in COUNT are counted, from a PAUSE in
+ * which every message came back to a DRAIN in which every one did.
+ */
+enum { PHASE_WARMUP, PHASE_MEASURE, PHASE_PAUSE, PHASE_COUNT, PHASE_DRAIN };
 
 struct conn {
 	int fd;
@@ -115,6 +134,8 @@ struct worker {
 	struct conn *conns;
 	int nconns;
 	uint64_t msgs;		/* counted in the measured phase */
+	uint64_t cmsgs;		/* sent while system calls are counted */
+	atomic_int paused;	/* PAUSE, and nothing is in flight */
 	uint64_t errors;
 	uint64_t hist[NBUCKETS];
 };
@@ -124,6 +145,7 @@ static int nconns = 1, depth = 1, nthreads = 1, hold, proxy_v;
 static size_t msg_size = 64;
 static double warmup_s = 1, duration_s = 3;
 static long server_pid;
+static double count_s;
 static atomic_int phase = PHASE_WARMUP;
 static atomic_int stop_all;
 static unsigned char pattern[CHUNK + PATTERN_MOD];
@@ -317,15 +339,60 @@ on_readable(struct worker *w, struct conn *c, unsigned char *buf)
 		}
 		c->head = (c->head + 1) % MAX_DEPTH;
 		c->n--;
-		if (ph != PHASE_DRAIN && !hold)
-			queue_msg(c, t);
+		if (ph == PHASE_PAUSE || ph == PHASE_DRAIN || hold)
+			continue;
+		queue_msg(c, t);
+		if (ph == PHASE_COUNT)
+			w->cmsgs++;
 	}
 	return (flush(w, c));
 }
 
+/* in_flight(w): whether a message of w's connections is in flight. */
+static int
+in_flight(const struct worker *w)
+{
+	int i;
+
+	for (i = 0; i < w->nconns; i++)
+		if (w->conns[i].fd != -1 && w->conns[i].n > 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * resume(w): after a PAUSE, DEPTH new messages on each connection of w,
+ * the first ones whose system calls are counted.
+ */
+static void
+resume(struct worker *w)
+{
+	uint64_t t = now_ns();
+	int i, k;
+
+	for (i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+
+		if (c->fd == -1)
+			continue;
+		for (k = 0; k < depth; k++)
+			queue_msg(c, t);
+		w->cmsgs += (uint64_t)depth;
+		if (flush(w, c) == -1) {
+			if (w->errors++ == 0)
+				fprintf(stderr, "loadgen: connection: %s\n",
+				    strerror(errno));
+			close(c->fd);
+			c->fd = -1;
+		}
+	}
+	atomic_store(&w->paused, 0);
+}
+
 /*
  * run_worker(w): a thread's epoll loop over its connections, until
- * stopped, or until nothing is in flight once sending has stopped.
+ * stopped, or until nothing is in flight once sending has stopped; in
+ * a PAUSE, it says when nothing is in flight, and resumes in COUNT.
  */
 static void *
 run_worker(void *arg)
@@ -333,10 +400,10 @@ run_worker(void *arg)
 	struct worker *w = arg;
 	struct epoll_event evs[256];
 	unsigned char *buf = malloc(CHUNK);
-	int i, n, inflight;
+	int i, n, ph;
 
 	for (;;) {
-		n = epoll_wait(w->ep, evs, 256, 50);
+		n = epoll_wait(w->ep, evs, 256, atomic_load(&w->paused) ? 1 : 50);
 		for (i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 
@@ -354,14 +421,13 @@ run_worker(void *arg)
 		}
 		if (atomic_load(&stop_all))
 			break;
-		if (atomic_load(&phase) == PHASE_DRAIN || hold) {
-			inflight = 0;
-			for (i = 0; i < w->nconns; i++)
-				if (w->conns[i].fd != -1 && w->conns[i].n > 0)
-					inflight = 1;
-			if (!inflight)
-				break;
-		}
+		ph = atomic_load(&phase);
+		if (ph == PHASE_PAUSE && !atomic_load(&w->paused) && !in_flight(w))
+			atomic_store(&w->paused, 1);
+		else if (ph == PHASE_COUNT && atomic_load(&w->paused))
+			resume(w);
+		else if ((ph == PHASE_DRAIN || hold) && !in_flight(w))
+			break;
 	}
 	free(buf);
 	return (NULL);
@@ -385,7 +451,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: loadgen -a HOST:PORT|unix:PATH [-c conns] "
 	    "[-d depth] [-s size] [-t threads] [-w warmup_s] [-D duration_s] "
-	    "[-p server_pid] [-P 1|2] [-H]\n"
+	    "[-p server_pid [-C count_s]] [-P 1|2] [-H]\n"
 	    "       loadgen -S server_pid\n"
 	    "       loadgen -W server_pid [-o file] [--] command [arg...]\n");
 	exit(2);
@@ -570,37 +636,75 @@ hold_open(struct worker *ws)
 }
 
 /*
- * measure(w, srv):
- * Warm up, then count DURATION_S seconds of messages (and the server's
- * cost, with -p) and stop sending; returns the measured seconds.
- * Counters are opened on the server's tree at the end of the warm-up,
- * so that opening them is not counted.
+ * measure(cpu_s):
+ * Warm up, then time DURATION_S seconds of messages, with the server's
+ * CPU seconds meanwhile in cpu_s (with -p); returns the measured
+ * seconds.  Then PAUSE: no new message is sent.
  */
 static double
-measure(struct srvstat_window *srv)
+measure(double *cpu_s)
 {
-	struct srvstat *s = NULL;
-	char err[512];
 	uint64_t t0, t1;
+	double cpu0 = 0;
 
-	memset(srv, 0, sizeof(*srv));
+	*cpu_s = 0;
 	sleep_s(warmup_s);
-	if (server_pid > 0 &&
-	    (s = srvstat_open(server_pid, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "loadgen: server %ld: %s\n", server_pid, err);
-		exit(1);
-	}
-	if (s != NULL)
-		srvstat_start(s);
+	if (server_pid > 0)
+		cpu0 = srvstat_cpu(server_pid);
 	t0 = now_ns();
 	atomic_store(&phase, PHASE_MEASURE);
 	sleep_s(duration_s);
-	atomic_store(&phase, PHASE_DRAIN);
+	atomic_store(&phase, PHASE_PAUSE);
 	t1 = now_ns();
-	if (s != NULL)
-		srvstat_stop(s, srv);
-	srvstat_free(s);
+	if (server_pid > 0)
+		*cpu_s = srvstat_cpu(server_pid) - cpu0;
 	return ((double)(t1 - t0) / 1e9);
+}
+
+/*
+ * open_counters():
+ * -C: the server's system call counters, disabled; exits if they cannot
+ * be had.
+ */
+static struct srvstat *
+open_counters(void)
+{
+	struct srvstat *s;
+	char err[512];
+
+	if ((s = srvstat_open(server_pid, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "loadgen: server %ld: %s\n", server_pid, err);
+		exit(1);
+	}
+	return (s);
+}
+
+/*
+ * count_calls(ws, s):
+ * -C: once no message is in flight (at most 5 s), enable the counters s
+ * and send messages again for COUNT_S seconds; then DRAIN, and the
+ * caller reads the counters once every message is back.  Returns the
+ * seconds.
+ */
+static double
+count_calls(struct worker *ws, struct srvstat *s)
+{
+	uint64_t t0;
+	int i, j;
+
+	for (i = 0; i < 5000; i++) {
+		for (j = 0; j < nthreads && atomic_load(&ws[j].paused); j++)
+			;
+		if (j == nthreads)
+			break;
+		sleep_s(0.001);
+	}
+	srvstat_start(s);
+	t0 = now_ns();
+	atomic_store(&phase, PHASE_COUNT);
+	sleep_s(count_s);
+	atomic_store(&phase, PHASE_DRAIN);
+	return ((double)(now_ns() - t0) / 1e9);
 }
 
 /*
@@ -609,13 +713,14 @@ measure(struct srvstat_window *srv)
  * the threads and add up their counts; returns the errors.
  */
 static uint64_t
-drain(struct worker *ws, struct conn *conns, uint64_t *hist, uint64_t *msgs)
+drain(struct worker *ws, struct conn *conns, uint64_t *hist, uint64_t *msgs,
+    uint64_t *cmsgs)
 {
 	uint64_t errors = 0;
 	int i, j;
 
-	for (i = 0; i < 100; i++) {
-		sleep_s(0.05);
+	for (i = 0; i < 1000; i++) {
+		sleep_s(0.005);
 		for (j = 0; j < nthreads; j++)
 			if (pthread_tryjoin_np(ws[j].th, NULL) == 0)
 				ws[j].th = 0;
@@ -629,6 +734,7 @@ drain(struct worker *ws, struct conn *conns, uint64_t *hist, uint64_t *msgs)
 		if (ws[j].th != 0)
 			pthread_join(ws[j].th, NULL);
 		*msgs += ws[j].msgs;
+		*cmsgs += ws[j].cmsgs;
 		errors += ws[j].errors;
 		for (i = 0; i < NBUCKETS; i++)
 			hist[i] += ws[j].hist[i];
@@ -651,21 +757,37 @@ per(double x, uint64_t msgs)
 	return (msgs ? x / (double)msgs : 0);
 }
 
+/*
+ * print_counts(cw, csecs, cmsgs):
+ * -C's part of the result line.
+ */
+static void
+print_counts(const struct srvstat_window *cw, double csecs, uint64_t cmsgs)
+{
+	printf("count_secs=%.3f count_msgs=%llu count_cpu_us_per_msg=%.3f "
+	    "data_calls=%llu all_calls=%llu data_calls_per_msg=%.3f "
+	    "all_calls_per_msg=%.3f ", csecs, (unsigned long long)cmsgs,
+	    per(cw->cpu_s * 1e6, cmsgs), (unsigned long long)cw->data_calls,
+	    (unsigned long long)cw->all_calls, per((double)cw->data_calls,
+	    cmsgs), per((double)cw->all_calls, cmsgs));
+}
+
 int
 main(int argc, char **argv)
 {
 	struct worker *ws;
 	struct conn *conns;
 	struct rlimit rl;
-	struct srvstat_window srv;
-	uint64_t *hist, msgs = 0, errors;
+	struct srvstat *s;
+	struct srvstat_window cw;
+	uint64_t *hist, msgs = 0, cmsgs = 0, errors;
 	const char *out = NULL;
 	long window_pid = 0;
-	double secs;
+	double secs, csecs = 0, cpu_s;
 	int ch, i;
 
 	/* "+": options end at the first word that is none (-W's command). */
-	while ((ch = getopt(argc, argv, "+a:c:d:s:t:w:D:p:P:HS:W:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "+a:c:d:s:t:w:D:p:C:P:HS:W:o:")) != -1) {
 		switch (ch) {
 		case 'a': addr_arg = optarg; break;
 		case 'c': nconns = atoi(optarg); break;
@@ -675,6 +797,7 @@ main(int argc, char **argv)
 		case 'w': warmup_s = atof(optarg); break;
 		case 'D': duration_s = atof(optarg); break;
 		case 'p': server_pid = atol(optarg); break;
+		case 'C': count_s = atof(optarg); break;
 		case 'P': proxy_v = atoi(optarg); break;
 		case 'H': hold = 1; break;
 		case 'S': return (snapshot(atol(optarg)));
@@ -690,7 +813,8 @@ main(int argc, char **argv)
 	}
 	if (addr_arg == NULL || nconns < 1 || depth < 1 || depth > MAX_DEPTH ||
 	    msg_size < 1 || nthreads < 1 || nthreads > nconns ||
-	    (proxy_v != 0 && proxy_v != 1 && proxy_v != 2))
+	    (proxy_v != 0 && proxy_v != 1 && proxy_v != 2) || count_s < 0 ||
+	    (count_s > 0 && server_pid <= 0))
 		usage();
 	if (hold)
 		depth = 1;
@@ -710,19 +834,26 @@ main(int argc, char **argv)
 		return (1);
 	if (hold)
 		hold_open(ws);
-	secs = measure(&srv);
-	errors = drain(ws, conns, hist, &msgs);
+	s = count_s > 0 ? open_counters() : NULL;
+	secs = measure(&cpu_s);
+	if (s != NULL)
+		csecs = count_calls(ws, s);
+	else
+		atomic_store(&phase, PHASE_DRAIN);
+	errors = drain(ws, conns, hist, &msgs, &cmsgs);
+	memset(&cw, 0, sizeof(cw));
+	if (s != NULL)
+		srvstat_stop(s, &cw);
+	srvstat_free(s);
 	printf("conns=%d depth=%d size=%zu secs=%.3f msgs=%llu rps=%.0f "
 	    "p50_us=%.1f p99_us=%.1f p999_us=%.1f srv_cpu_s=%.2f "
-	    "cpu_us_per_msg=%.3f data_calls=%llu all_calls=%llu "
-	    "data_calls_per_msg=%.3f all_calls_per_msg=%.3f errors=%llu\n",
-	    nconns, depth, msg_size, secs, (unsigned long long)msgs,
-	    (double)msgs / secs, percentile(hist, msgs, 0.50) / 1e3,
+	    "cpu_us_per_msg=%.3f ", nconns, depth, msg_size, secs,
+	    (unsigned long long)msgs, (double)msgs / secs,
+	    percentile(hist, msgs, 0.50) / 1e3,
 	    percentile(hist, msgs, 0.99) / 1e3,
-	    percentile(hist, msgs, 0.999) / 1e3, srv.cpu_s,
-	    per(srv.cpu_s * 1e6, msgs), (unsigned long long)srv.data_calls,
-	    (unsigned long long)srv.all_calls,
-	    per((double)srv.data_calls, msgs), per((double)srv.all_calls, msgs),
-	    (unsigned long long)errors);
+	    percentile(hist, msgs, 0.999) / 1e3, cpu_s, per(cpu_s * 1e6, msgs));
+	if (count_s > 0)
+		print_counts(&cw, csecs, cmsgs);
+	printf("errors=%llu\n", (unsigned long long)errors);
 	return (errors ? 1 : 0);
 }

@@ -33,6 +33,9 @@ PEER_NAMES = {
 
 
 def parse(path):
+    """The raw lines, grouped by (part, cell, peer).  A run whose system
+    calls were counted while it ran (counted=1: redis, bulk) goes under
+    part + ":counted", apart from the timed runs (counting slows it)."""
     runs = {}
     for line in open(path):
         part, cell, peer, rnd, rest = line.rstrip("\n").split("\t", 4)
@@ -40,6 +43,8 @@ def parse(path):
             kv = {"failed": rest[7:].strip() or "failed"}
         else:
             kv = dict(w.split("=", 1) for w in rest.split() if "=" in w)
+        if kv.get("counted") == "1":
+            part += ":counted"
         runs.setdefault((part, cell, peer), []).append(kv)
     return runs
 
@@ -96,6 +101,21 @@ def per_run(runs, num_key, den_key, scale=1.0):
     return statistics.median(v) if v else None
 
 
+def counting_cost(runs):
+    """A sentence on what the counters cost in this run: aio-echod's and
+    levecho's CPU per echoed message while counted over the same run's
+    timed figure (median over the echo runs), or nothing."""
+    v = [num(x["count_cpu_us_per_msg"]) / num(x["cpu_us_per_msg"])
+         for k, r in runs.items() if k[0] == "echo" and k[2] in (AIO, "levecho")
+         for x in r if "failed" not in x and num(x.get("count_cpu_us_per_msg"))
+         and num(x.get("cpu_us_per_msg"))]
+    if not v:
+        return ""
+    return (f"In this run, echo servers spent {statistics.median(v):.2f}x their timed "
+            "CPU per message while counted (median of the echo runs of aio-echod and "
+            "levecho). ")
+
+
 def cell_label(cell):
     size, conns = cell.split("x")
     size = "4 KiB" if size == "4096" else f"{size} B"
@@ -145,8 +165,8 @@ def redis_table(runs):
             peer, note, failures(r), " | ".join(cols),
             f"{statistics.mean(ratios):.2f}x" if ratios else "-",
             fmt(per_run(r, "srv_cpu_s", "reqs", 1e6), 2),
-            fmt(per_run(r, "data_calls", "reqs"), 2),
-            fmt(per_run(r, "all_calls", "reqs"), 2)))
+            fmt(per_run(runs.get(("redis:counted", "c50", peer), []), "data_calls", "reqs"), 2),
+            fmt(per_run(runs.get(("redis:counted", "c50", peer), []), "all_calls", "reqs"), 2)))
     return out
 
 
@@ -177,8 +197,8 @@ def bulk_rows(runs, cell):
             peer + (" (iperf3 server itself)" if peer == "direct" else ""), failures(r),
             fmt(g, 2), spread(r, "gbps", 2), ratio(g, base),
             fmt(per_run(r, "srv_cpu_s", "bytes", 1e9), 2),
-            fmt(per_run(r, "data_calls", "bytes", 1e6), 1),
-            fmt(per_run(r, "all_calls", "bytes", 1e6), 1)))
+            fmt(per_run(runs.get(("bulk:counted", cell, peer), []), "data_calls", "bytes", 1e6), 1),
+            fmt(per_run(runs.get(("bulk:counted", cell, peer), []), "all_calls", "bytes", 1e6), 1)))
     return out
 
 
@@ -481,22 +501,29 @@ def main():
         "Latency is from queueing a message to its last echoed byte. Ratios are to aio-echod's "
         "median in the same run.",
         "",
-        "The server's cost is counted over a window: for echo and proxy runs, loadgen's "
-        "measured seconds (`bench/loadgen -p`); for redis-benchmark and iperf3, the client's "
-        "whole run, connection set-up included (`bench/loadgen -W`); for new connections, "
-        "connrate's measured seconds (`bench/connrate -p`). "
-        "It covers every thread of the server and of its descendants, and the threads and "
-        "processes they create during the window (socat forks one per connection). "
-        "Server CPU is utime+stime (/proc/PID/stat; cutime+cstime for children that exited), "
-        "divided by the requests. System calls are counted by perf tracepoint counters "
-        "(perf_event_open(2), one per thread and tracepoint, inherited by new threads and "
-        "processes; bench/srvstat.c): **data calls** are read, write, readv, writev, "
-        "recvfrom, sendto, recvmsg and sendmsg (glibc's recv and send are recvfrom and sendto), "
-        "whether they moved bytes or not; **all calls** are every system call "
-        "(raw_syscalls:sys_enter), epoll_wait, accept and close included. "
+        "Server CPU is utime+stime of the server and its descendants (/proc/PID/stat; "
+        "cutime+cstime for children that exited), over loadgen's or connrate's measured "
+        "seconds (`-p`), or from before to after a redis-benchmark or iperf3 run, divided by "
+        "the requests (bytes, connections).",
+        "",
+        "System calls are counted by perf tracepoint counters (perf_event_open(2); "
+        "bench/srvstat.c) on every thread of the server and its descendants, inherited by "
+        "the threads and processes they create meanwhile (socat forks one per connection): "
+        "**data calls** are read, write, readv, writev, recvfrom, sendto, recvmsg and sendmsg "
+        "(glibc's recv and send are recvfrom and sendto), whether they moved bytes or not; "
+        "**all calls** are every system call (raw_syscalls:sys_enter), epoll_wait, accept "
+        "and close included. Counting slows each counted call (about 0.1 us, 0.3 us for a "
+        "data call, on the 2-vCPU benchmark machine), so it never runs while timing: "
+        "loadgen and connrate count in the same run, right after the measured seconds "
+        "(`-C`): loadgen lets every message in flight come back, enables the counters, "
+        "sends for COUNT_SECS seconds, stops, and reads the counters once every message "
+        "sent since is back, so the count per message is exact; connrate counts over "
+        "COUNT_SECS seconds per connection made in them. redis-benchmark and iperf3 get one "
+        "extra round, each run inside `bench/loadgen -W` (from the client's start to its "
+        "exit, connection set-up included), whose runs give the calls and nothing else. "
+        + counting_cost(runs) +
         "Most of socat's data calls are recvfrom(MSG_DONTWAIT) on an internal socketpair "
-        "that find nothing (strace). The counters cost the server a little CPU on each "
-        "system call it makes (a tracepoint hit).",
+        "that find nothing (strace).",
         "",
     ]
     if any(k[0] == "echo" for k in runs):

@@ -18,20 +18,27 @@
 # Method: every comparison runs in interleaved rounds (each round runs
 # every peer once, starting one peer later each round), and reports the
 # median and the min-max over the rounds.  Servers run on CPU 0, load
-# generators (and the proxies' upstreams) on CPU 1.  Over exactly the
-# measured time, bench/loadgen -p and bench/connrate -p count the
-# server's CPU time (/proc/PID/stat) and its system calls (perf
-# tracepoint counters, bench/srvstat.c) over all the threads of the
-# server and its descendants; redis-benchmark and iperf3 run inside
-# bench/loadgen -W, which counts the same from their start to their
-# exit.  Data calls are read, write, readv, writev, recvfrom, sendto,
-# recvmsg and sendmsg; all calls are every system call.  Counting needs
-# root and tracefs (bench/loadgen mounts it if it is missing).
+# generators (and the proxies' upstreams) on CPU 1.  The server's CPU
+# time is utime+stime of it and its descendants (/proc/PID/stat), read
+# by bench/loadgen -p and bench/connrate -p at the start and end of the
+# measured time, and by bench/loadgen -S before and after a
+# redis-benchmark or iperf3 run.  Its system calls are counted by perf
+# tracepoint counters (bench/srvstat.c) over every thread of it and its
+# descendants, but never while timing, since counting slows every call:
+# loadgen -C and connrate -C count over COUNT_SECS more seconds right
+# after the measured ones, and redis-benchmark and iperf3 get one more
+# round in which each run is inside bench/loadgen -W (marked counted=1;
+# report.py takes only the calls from it).  Data calls are read, write,
+# readv, writev, recvfrom, sendto, recvmsg and sendmsg; all calls are
+# every system call.  Counting needs root and tracefs (bench/loadgen
+# mounts it if it is missing).
 #
 # Settings (environment):
 #   ROUNDS=5       rounds per comparison
 #   DURATION=2     measured seconds per echo or proxy run
 #   WARMUP=0.5     seconds before that, not counted
+#   COUNT_SECS=0.5 seconds after it in which the server's system calls
+#                  are counted (bench/loadgen -C, bench/connrate -C)
 #   REDIS_N=20000  requests per redis-benchmark test
 #   BULK_SECS=2    seconds per iperf3 run
 #   CR_THREADS=2   bench/connrate's client threads (all on CPU 1)
@@ -49,7 +56,7 @@ cd "$(dirname "$0")/.."
 start_s=$(date +%s)
 # The exact command, with the settings given to it, for the report.
 cmd=bench/run-all.sh
-for v in QUICK ROUNDS DURATION WARMUP REDIS_N BULK_SECS CR_THREADS IDLE_CONNS PARTS BUILD SKIP_INSTALL; do
+for v in QUICK ROUNDS DURATION WARMUP COUNT_SECS REDIS_N BULK_SECS CR_THREADS IDLE_CONNS PARTS BUILD SKIP_INSTALL; do
 	[ -n "${!v+x}" ] && cmd="$v=\"${!v}\" $cmd"
 done
 
@@ -60,6 +67,7 @@ fi
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-2}
 WARMUP=${WARMUP:-0.5}
+COUNT_SECS=${COUNT_SECS:-0.5}
 REDIS_N=${REDIS_N:-20000}
 BULK_SECS=${BULK_SECS:-2}
 CR_THREADS=${CR_THREADS:-2}
@@ -231,7 +239,7 @@ loadgen_run() {
 	local part=$1 cell=$2 peer=$3 round=$4 pid=$5 port=$6 c=$7 s=$8 line
 
 	if line=$(timeout 120 taskset -c 1 "$LOADGEN" -a "127.0.0.1:$port" -c "$c" -s "$s" \
-		-w "$WARMUP" -D "$DURATION" -p "$pid" 2>"$TMP/loadgen.err"); then
+		-w "$WARMUP" -D "$DURATION" -p "$pid" -C "$COUNT_SECS" 2>"$TMP/loadgen.err"); then
 		:
 	else
 		line="failed $(head -c 200 "$TMP/loadgen.err" | tr '\t\n' '  ')"
@@ -312,46 +320,61 @@ if [[ " $PARTS " == *" proxy "* ]]; then
 	stop "$UPSTREAM_PID"
 fi
 
-# window PID CMD...: CMD on CPU 1 (at most 120 s) inside bench/loadgen
-# -W, which counts PID's tree's CPU time and system calls from CMD's start
-# to its exit into $TMP/window; CMD's status.
-window() {
-	local pid=$1
-
-	shift
-	timeout 120 taskset -c 1 "$LOADGEN" -W "$pid" -o "$TMP/window" -- "$@"
+# stats PID: the CPU seconds of PID's process tree now.
+stats() {
+	"$LOADGEN" -S "$1" | sed 's/cpu_s=\([^ ]*\).*/\1/'
 }
 
-# window_kv: the server's cost from the last window, as key=value pairs.
-window_kv() {
-	sed 's/ *status=[0-9]*//' "$TMP/window"
+# client_cmd CMD...: a part's client command on CPU 1 (at most 120 s);
+# with COUNT_PID set, inside bench/loadgen -W, which counts that server's
+# CPU time and system calls from the command's start to its exit into
+# $TMP/window.  The command's status.
+client_cmd() {
+	if [ -n "$COUNT_PID" ]; then
+		timeout 120 taskset -c 1 "$LOADGEN" -W "$COUNT_PID" -o "$TMP/window" -- "$@"
+	else
+		timeout 120 taskset -c 1 "$@"
+	fi
 }
 
-# run_proxied PART "CELLS" PAUSE LOG_CHARS: with the proxies started in
-# front of the upstream, interleaved rounds of one client run per cell
+# run_proxied PART "CELLS" PAUSE LOG_CHARS HOW: with the proxies started
+# in front of the upstream, interleaved rounds of one client run per cell
 # against the upstream itself ("direct") and through each proxy, starting
 # one later each round; then the proxies and the upstream are stopped.
-# The part supplies PART_client CELL PID PORT (one client run against
-# PORT that counts the cost of the server PID, by bench/loadgen -W or -p;
-# its status says whether it worked), PART_line (the result line from
-# what the client left) and PART_failed (what the client left when it
-# failed).  Each run is one line in the raw results and LOG_CHARS of it
-# in the log; PAUSE seconds follow it.
+# The part supplies PART_client CELL PORT PID (one client run against
+# PORT; its status says whether it worked), PART_line (the result line
+# from what the client left) and PART_failed (what the client left when
+# it failed).  HOW says who measures the server PID: "self", the client
+# (bench/connrate -p -C); "around", this function: its CPU seconds from
+# before the client to after it, then one more round in which every
+# client runs under bench/loadgen -W (client_cmd), whose lines count the
+# system calls and are marked counted=1 (counting slows the server, so
+# their speeds are not the others' equals).  Each run is one line in the
+# raw results and LOG_CHARS of it in the log; PAUSE seconds follow it.
 run_proxied() {
-	local part=$1 cells=$2 pause=$3 chars=$4 r cell p line
+	local part=$1 cells=$2 pause=$3 chars=$4 how=$5 last=$ROUNDS r cell p line c0
 
+	[ "$how" = self ] || last=$((ROUNDS + 1))
 	start_proxies "$UPSTREAM_PORT"
 	PPID_OF[direct]=$UPSTREAM_PID
 	PPORT_OF[direct]=$UPSTREAM_PORT
-	for r in $(seq 1 "$ROUNDS"); do
+	for r in $(seq 1 "$last"); do
 		for cell in $cells; do
 			for p in $(rotate "$r" direct $PROXY_PEERS); do
 				if [ "$p" != direct ] && ! kill -0 "${PPID_OF[$p]}" 2>/dev/null; then
 					restart_peer proxy "$p"
 				fi
-				rm -f "$TMP/window"
-				if "${part}_client" "$cell" "${PPID_OF[$p]}" "${PPORT_OF[$p]}"; then
+				COUNT_PID=
+				[ "$r" -le "$ROUNDS" ] || COUNT_PID=${PPID_OF[$p]}
+				[ "$how" = self ] || c0=$(stats "${PPID_OF[$p]}")
+				if "${part}_client" "$cell" "${PPORT_OF[$p]}" "${PPID_OF[$p]}"; then
 					line=$("${part}_line")
+					if [ -n "$COUNT_PID" ]; then
+						line="$line $(sed 's/ *status=[0-9]*//' "$TMP/window") counted=1"
+					elif [ "$how" != self ]; then
+						line="$line srv_cpu_s=$(awk -v a="$(stats "${PPID_OF[$p]}")" \
+							-v b="$c0" 'BEGIN { printf "%.2f", a - b }')"
+					fi
 				else
 					line="failed $("${part}_failed" | tr '\t\n' '  ')"
 				fi
@@ -361,12 +384,13 @@ run_proxied() {
 			done
 		done
 	done
+	COUNT_PID=
 	stop_peers "$PROXY_PEERS"
 	stop "$UPSTREAM_PID"
 }
 
-redis_client() { # CELL PID PORT
-	window "$2" redis-benchmark -h 127.0.0.1 -p "$3" \
+redis_client() { # CELL PORT PID
+	client_cmd redis-benchmark -h 127.0.0.1 -p "$2" \
 		-t ping,set,get -P 1 -c 50 -n "$REDIS_N" --csv \
 		>"$TMP/redis.csv" 2>"$TMP/redis.err"
 }
@@ -374,8 +398,7 @@ redis_client() { # CELL PID PORT
 redis_line() {
 	tr -d '"' <"$TMP/redis.csv" | awk -F, -v n="$REDIS_N" '
 		$1 != "test" && NF > 2 { printf "%s=%s %s_p50=%s ", $1, $2, $1, $5; k++ }
-		END { printf "reqs=%d ", k * n }'
-	window_kv
+		END { printf "reqs=%d", k * n }'
 }
 
 redis_failed() {
@@ -385,14 +408,14 @@ redis_failed() {
 if [[ " $PARTS " == *" redis "* ]]; then
 	log "redis: redis-server and redis-benchmark on CPU 1, proxies on CPU 0"
 	start_upstream redis
-	run_proxied redis c50 0 110
+	run_proxied redis c50 0 110 around
 fi
 
 # BULK_CELLS: iperf3's parallel streams (-P), one cell each.
 BULK_CELLS="stream1 stream8"
 
-bulk_client() { # CELL PID PORT
-	window "$2" iperf3 -c 127.0.0.1 -p "$3" -P "${1#stream}" \
+bulk_client() { # CELL PORT PID
+	client_cmd iperf3 -c 127.0.0.1 -p "$2" -P "${1#stream}" \
 		-t "$BULK_SECS" -J >"$TMP/iperf.json" 2>"$TMP/iperf.err"
 }
 
@@ -402,9 +425,8 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 e = j["end"]["sum_received"]
 print("gbps=%.3f bytes=%d streams=%d" % (e["bits_per_second"] / 1e9, e["bytes"],
-      j["start"]["test_start"]["num_streams"]), end=" ")
+      j["start"]["test_start"]["num_streams"]))
 ' "$TMP/iperf.json"
-	window_kv
 }
 
 bulk_failed() {
@@ -414,14 +436,14 @@ bulk_failed() {
 if [[ " $PARTS " == *" bulk "* ]]; then
 	log "bulk: iperf3 server and client on CPU 1, proxies on CPU 0"
 	start_upstream iperf3
-	run_proxied bulk "$BULK_CELLS" 0.2 1000	# the whole line to the log
+	run_proxied bulk "$BULK_CELLS" 0.2 1000 around	# the whole line to the log
 fi
 
 # --- new connections through each proxy ----------------------------------
 
-connrate_client() { # CELL PID PORT
-	timeout 120 taskset -c 1 "$CONNRATE" -a "127.0.0.1:$3" -t "$CR_THREADS" \
-		-w "$WARMUP" -D "$DURATION" -p "$2" \
+connrate_client() { # CELL PORT PID
+	timeout 120 taskset -c 1 "$CONNRATE" -a "127.0.0.1:$2" -t "$CR_THREADS" \
+		-w "$WARMUP" -D "$DURATION" -p "$3" -C "$COUNT_SECS" \
 		>"$TMP/connrate.out" 2>"$TMP/connrate.err"
 }
 
@@ -436,7 +458,7 @@ connrate_failed() {
 if [[ " $PARTS " == *" connrate "* ]]; then
 	log "connrate: connrate ($CR_THREADS threads) and levecho on CPU 1, proxies on CPU 0"
 	start_upstream levecho
-	run_proxied connrate "t$CR_THREADS" 0 150
+	run_proxied connrate "t$CR_THREADS" 0 150 self
 fi
 
 # --- idle memory ---------------------------------------------------------
@@ -514,7 +536,7 @@ mkdir -p "$OUT"
 elapsed=$(($(date +%s) - start_s))
 python3 bench/report.py --raw "$RAW" --switch "$TMP/switch.txt" \
 	--out "$OUT" --cmd "$cmd" --elapsed "$elapsed" \
-	--settings "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP REDIS_N=$REDIS_N BULK_SECS=$BULK_SECS CR_THREADS=$CR_THREADS IDLE_CONNS=$IDLE_CONNS" \
+	--settings "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP COUNT_SECS=$COUNT_SECS REDIS_N=$REDIS_N BULK_SECS=$BULK_SECS CR_THREADS=$CR_THREADS IDLE_CONNS=$IDLE_CONNS" \
 	--versions "$(haproxy -v | head -1 | cut -d' ' -f1-3); nginx $(nginx -v 2>&1 | sed 's|.*/||'); rinetd $(dpkg-query -W -f='${Version}' rinetd); socat $(dpkg-query -W -f='${Version}' socat); python3 $($PY -c 'import sys; print(sys.version.split()[0])'); uvloop $($PY -c 'import uvloop; print(uvloop.__version__)'); libevent $(dpkg-query -W -f='${Version}' libevent-dev); redis $(dpkg-query -W -f='${Version}' redis-server); iperf3 $(dpkg-query -W -f='${Version}' iperf3)"
 cp "$RAW" "$OUT/raw.tsv"
 # bench/threads.sh's table (this run's, or the last one's), one level down.

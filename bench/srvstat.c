@@ -18,6 +18,16 @@
  * adds theirs in, live or exited.  The counters are opened disabled and
  * enabled for the window, and the window's count is the difference of
  * two reads, so nothing before or after it is counted.
+ *
+ * Counting is not free, so callers time nothing while the counters are
+ * enabled: each system call of a counted thread runs its counters, on
+ * the benchmark machine (2 vCPUs) about 0.1 us for any call and 0.3 us
+ * for a data call (two tracepoints), against 1 to 1.5 us for the call
+ * itself: some 10% of an echoed message's CPU.  Disabled counters cost
+ * nothing measurable (the system calls of every thread on the machine
+ * take the kernel's tracing path while any exist, but find no counter
+ * to run), so they can be opened early, while opening them (a walk of
+ * /proc, NEV perf_event_open calls per thread) disturbs no window.
  */
 #include "srvstat.h"
 
@@ -434,10 +444,11 @@ srvstat_start(struct srvstat *s)
 {
 	int i;
 
+	/* The slow walk of /proc first: the counts start last. */
+	s->cpu0 = srvstat_cpu(s->root);
 	for (i = 0; i < s->nfd; i++)
 		ioctl(s->fd[i], PERF_EVENT_IOC_ENABLE, 0);
 	sum_counts(s, &s->data0, &s->all0);
-	s->cpu0 = srvstat_cpu(s->root);
 }
 
 void
