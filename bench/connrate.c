@@ -21,12 +21,14 @@
  * With -p PID, the server's CPU time over the counted DURATION_S is
  * counted as bench/loadgen -p does (PID and its descendants, those that
  * exited too; bench/srvstat.c), and given per counted connection.  With
- * -C COUNT_S as well, the server's system calls are then counted for
- * COUNT_S more seconds, as bench/loadgen -C does (not while timing: the
- * counters slow the server's system calls), and given per connection
- * made in those seconds; the threads and processes the server creates
- * meanwhile (socat forks one per connection) are counted too.  The
- * counters are opened, disabled, before the first connection.
+ * -C COUNT_S as well, the server's system calls are then counted, as
+ * bench/loadgen -C does (not while timing: counters slow system calls),
+ * for the connections begun in COUNT_S more seconds: the threads stop
+ * after the connection at hand, the counters are opened and enabled,
+ * the threads go on for COUNT_S seconds, and the counters are read once
+ * each has finished the connection at hand.  The threads and processes
+ * the server creates meanwhile (socat forks one per connection) are
+ * counted too.
  *
  * The result is one line:
  *   conns=12345 secs=3.000 cps=4115 p50_us=.. p99_us=.. p999_us=..
@@ -61,10 +63,15 @@ struct worker {
 	size_t		 n;
 	size_t		 cn;		/* made while calls are counted */
 	uint64_t	 errors;
+	atomic_int	 paused;	/* idle in GAP */
 };
 
 static struct sockaddr_in	 addr;
-/* Connections are timed in COUNTED, their calls counted in CALLS. */
+/*
+ * Connections are timed in COUNTED.  In GAP the threads stop (after the
+ * connection at hand) while the counters are opened; the calls of the
+ * connections begun in CALLS are counted, up to the end of the last.
+ */
 enum { WARMUP, COUNTED, GAP, CALLS, OVER };
 static atomic_int		 phase;
 static int			 proxy_v;	/* -P: 0, 1 or 2 */
@@ -116,18 +123,22 @@ worker_main(void *arg)
 	int p;
 
 	while ((p = atomic_load(&phase)) < OVER) {
+		if (p == GAP) {
+			atomic_store(&w->paused, 1);
+			usleep(200);
+			continue;
+		}
 		t0 = now_ns();
 		if (one() == -1) {
 			if (p == COUNTED || p == CALLS)
 				w->errors++;
 			continue;
 		}
-		if (p != atomic_load(&phase))
-			continue;
-		if (p == COUNTED && w->n < SAMPLES_MAX)
-			w->us[w->n++] = (uint32_t)((now_ns() - t0) / 1000);
-		else if (p == CALLS)
+		if (p == CALLS)
 			w->cn++;
+		else if (p == COUNTED && atomic_load(&phase) == COUNTED &&
+		    w->n < SAMPLES_MAX)
+			w->us[w->n++] = (uint32_t)((now_ns() - t0) / 1000);
 	}
 	return (NULL);
 }
@@ -167,7 +178,7 @@ print_counts(const struct srvstat_window *cw, double csecs, size_t cn)
 
 /*
  * report(ws, nthreads, duration, cpu_s, cw, csecs):
- * Join the threads and print the result line (with -C's counts when
+ * Print the result line from the joined threads (with -C's counts when
  * csecs > 0); returns the errors.
  */
 static uint64_t
@@ -180,7 +191,6 @@ report(struct worker *ws, int nthreads, double duration, double cpu_s,
 	int i;
 
 	for (i = 0; i < nthreads; i++) {
-		pthread_join(ws[i].thread, NULL);
 		total += ws[i].n;
 		cn += ws[i].cn;
 		errors += ws[i].errors;
@@ -206,25 +216,40 @@ report(struct worker *ws, int nthreads, double duration, double cpu_s,
 }
 
 /*
- * count_calls(s, count_s, cw):
- * -C: count the server's system calls and CPU time on the counters s
- * over count_s more seconds into cw, then close them; returns the
- * seconds.
+ * count_calls(ws, nthreads, server_pid, count_s, csecs):
+ * -C: once every thread has stopped (at most 3 s), open and enable the
+ * server's system call counters and let the threads go on for count_s
+ * seconds (in csecs), then stop them.  Returns the counters, for the
+ * caller to read once the threads are joined, or NULL after saying why
+ * there are none.
  */
-static double
-count_calls(struct srvstat *s, double count_s, struct srvstat_window *cw)
+static struct srvstat *
+count_calls(struct worker *ws, int nthreads, long server_pid, double count_s,
+    double *csecs)
 {
-	int64_t t0, t1;
+	struct srvstat *s;
+	char err[512];
+	int64_t t0;
+	int i, j;
 
+	for (i = 0; i < 3000; i++) {
+		for (j = 0; j < nthreads && atomic_load(&ws[j].paused); j++)
+			;
+		if (j == nthreads)
+			break;
+		usleep(1000);
+	}
+	if ((s = srvstat_open(server_pid, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "connrate: server %ld: %s\n", server_pid, err);
+		return (NULL);
+	}
 	srvstat_start(s);
 	t0 = now_ns();
 	atomic_store(&phase, CALLS);
 	usleep((useconds_t)(count_s * 1e6));
 	atomic_store(&phase, OVER);
-	t1 = now_ns();
-	srvstat_stop(s, cw);
-	srvstat_free(s);
-	return ((double)(t1 - t0) / 1e9);
+	*csecs = (double)(now_ns() - t0) / 1e9;
+	return (s);
 }
 
 int
@@ -235,7 +260,7 @@ main(int argc, char **argv)
 	struct worker *ws;
 	struct srvstat *s = NULL;
 	struct srvstat_window cw;
-	char host[64], *colon, err[512];
+	char host[64], *colon;
 	long server_pid = 0;
 	int ch, i, nthreads = 1;
 
@@ -263,12 +288,6 @@ main(int argc, char **argv)
 	if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
 		goto usage;
 
-	/* Disabled until the count, and before any client: no fork missed. */
-	if (count_s > 0 &&
-	    (s = srvstat_open(server_pid, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "connrate: server %ld: %s\n", server_pid, err);
-		return (1);
-	}
 	if ((ws = calloc((size_t)nthreads, sizeof(*ws))) == NULL)
 		return (1);
 	for (i = 0; i < nthreads; i++) {
@@ -282,12 +301,17 @@ main(int argc, char **argv)
 		cpu_s = -srvstat_cpu(server_pid);
 	atomic_store(&phase, COUNTED);
 	usleep((useconds_t)(duration * 1e6));
-	atomic_store(&phase, GAP);
+	atomic_store(&phase, count_s > 0 ? GAP : OVER);
 	if (server_pid > 0)
 		cpu_s += srvstat_cpu(server_pid);
+	if (count_s > 0 &&
+	    (s = count_calls(ws, nthreads, server_pid, count_s, &csecs)) == NULL)
+		return (1);
+	for (i = 0; i < nthreads; i++)
+		pthread_join(ws[i].thread, NULL);
 	if (s != NULL)
-		csecs = count_calls(s, count_s, &cw);
-	atomic_store(&phase, OVER);
+		srvstat_stop(s, &cw);
+	srvstat_free(s);
 	return (report(ws, nthreads, duration, cpu_s, &cw, csecs) > 0);
 
 usage:

@@ -42,14 +42,14 @@
  * Not during the measured seconds, because counting is not free: each
  * counted call runs the counters (on the benchmark machine about 0.1 us
  * for any call, 0.3 us for a data call, some 10% of an echoed message's
- * CPU), which would skew the req/s and CPU figures.  The counters are
- * opened before the warm-up (disabled, they cost nothing measurable,
- * and the warm-up lets the load settle after opening them).  The count
- * is exact at both ends: sending pauses until no message is in flight,
- * the counters are enabled, sending resumes for COUNT_S seconds and
- * stops, and the counters are read once every message sent since is
- * back.  The counted window's own CPU per message is printed too, to
- * show the counters' cost.
+ * CPU), which would skew the req/s and CPU figures; even a disabled
+ * counter makes every system call on the machine take the kernel's
+ * tracing path (about 0.1 us more a call).  So the count comes after
+ * the timed seconds, and is exact at both ends: sending pauses until no
+ * message is in flight, the counters are opened and enabled, sending
+ * resumes for COUNT_S seconds and stops, and the counters are read once
+ * every message sent since is back.  The counted window's own CPU per
+ * message is printed too, to show the counters' cost.
  *
  * The result is one line of key=value pairs:
  *   conns=100 depth=1 size=64 secs=3.000 msgs=123456 rps=41152
@@ -662,33 +662,17 @@ measure(double *cpu_s)
 }
 
 /*
- * open_counters():
- * -C: the server's system call counters, disabled; exits if they cannot
- * be had.
+ * count_calls(ws, csecs):
+ * -C: once no message is in flight (at most 5 s), open and enable the
+ * server's system call counters and send messages again for COUNT_S
+ * seconds (in csecs); then DRAIN.  Returns the counters, for the caller
+ * to read once every message is back; exits if they cannot be had.
  */
 static struct srvstat *
-open_counters(void)
+count_calls(struct worker *ws, double *csecs)
 {
 	struct srvstat *s;
 	char err[512];
-
-	if ((s = srvstat_open(server_pid, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "loadgen: server %ld: %s\n", server_pid, err);
-		exit(1);
-	}
-	return (s);
-}
-
-/*
- * count_calls(ws, s):
- * -C: once no message is in flight (at most 5 s), enable the counters s
- * and send messages again for COUNT_S seconds; then DRAIN, and the
- * caller reads the counters once every message is back.  Returns the
- * seconds.
- */
-static double
-count_calls(struct worker *ws, struct srvstat *s)
-{
 	uint64_t t0;
 	int i, j;
 
@@ -699,12 +683,17 @@ count_calls(struct worker *ws, struct srvstat *s)
 			break;
 		sleep_s(0.001);
 	}
+	if ((s = srvstat_open(server_pid, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "loadgen: server %ld: %s\n", server_pid, err);
+		exit(1);
+	}
 	srvstat_start(s);
 	t0 = now_ns();
 	atomic_store(&phase, PHASE_COUNT);
 	sleep_s(count_s);
 	atomic_store(&phase, PHASE_DRAIN);
-	return ((double)(now_ns() - t0) / 1e9);
+	*csecs = (double)(now_ns() - t0) / 1e9;
+	return (s);
 }
 
 /*
@@ -834,10 +823,10 @@ main(int argc, char **argv)
 		return (1);
 	if (hold)
 		hold_open(ws);
-	s = count_s > 0 ? open_counters() : NULL;
 	secs = measure(&cpu_s);
-	if (s != NULL)
-		csecs = count_calls(ws, s);
+	s = NULL;
+	if (count_s > 0)
+		s = count_calls(ws, &csecs);
 	else
 		atomic_store(&phase, PHASE_DRAIN);
 	errors = drain(ws, conns, hist, &msgs, &cmsgs);

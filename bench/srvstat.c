@@ -19,15 +19,13 @@
  * enabled for the window, and the window's count is the difference of
  * two reads, so nothing before or after it is counted.
  *
- * Counting is not free, so callers time nothing while the counters are
- * enabled: each system call of a counted thread runs its counters, on
- * the benchmark machine (2 vCPUs) about 0.1 us for any call and 0.3 us
- * for a data call (two tracepoints), against 1 to 1.5 us for the call
- * itself: some 10% of an echoed message's CPU.  Disabled counters cost
- * nothing measurable (the system calls of every thread on the machine
- * take the kernel's tracing path while any exist, but find no counter
- * to run), so they can be opened early, while opening them (a walk of
- * /proc, NEV perf_event_open calls per thread) disturbs no window.
+ * Counting is not free, so callers time nothing while counters exist.
+ * On the benchmark machine (2 vCPUs), where a system call itself takes
+ * 1 to 1.5 us: while any counter on a system call tracepoint exists,
+ * enabled or not, every system call on the machine takes the kernel's
+ * tracing path, about 0.1 us more; an enabled counter adds about 0.1 us
+ * to any call of its thread, 0.2 us to a data call (two tracepoints).
+ * Some 10% of an echoed message's CPU in all.
  */
 #include "srvstat.h"
 

@@ -42,9 +42,9 @@ void	srvstat_mem(long, uint64_t *, uint64_t *, int *);
  * srvstat_open(root, err, errlen):
  * Open disabled system call counters on every thread of root and its
  * descendants, each inherited by what that thread creates later.
- * Returns them, or NULL with a message in err.  While they are enabled,
- * every system call of those threads is slower: time nothing then.
- * Disabled, they cost nothing measurable.
+ * Returns them, or NULL with a message in err.  While they exist, even
+ * disabled, every system call on the machine is slower: time nothing
+ * then.
  */
 struct srvstat *srvstat_open(long, char *, size_t);
 
