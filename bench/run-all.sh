@@ -24,10 +24,11 @@
 # measured time, and by bench/loadgen -S before and after a
 # redis-benchmark or iperf3 run.  Its system calls are counted by perf
 # tracepoint counters (bench/srvstat.c) over every thread of it and its
-# descendants, but never while timing, since counting slows every call:
-# loadgen -C and connrate -C count over COUNT_SECS more seconds right
-# after the measured ones, and redis-benchmark and iperf3 get one more
-# round in which each run is inside bench/loadgen -W (marked counted=1;
+# descendants, but never while timing, since a counter slows system
+# calls (every one on the machine while it exists): loadgen -C and
+# connrate -C count over COUNT_SECS more seconds right after the
+# measured ones, and redis-benchmark and iperf3 get one more round in
+# which each run is inside bench/loadgen -W (marked counted=1;
 # report.py takes only the calls from it).  Data calls are read, write,
 # readv, writev, recvfrom, sendto, recvmsg and sendmsg; all calls are
 # every system call.  Counting needs root and tracefs (bench/loadgen
@@ -37,13 +38,13 @@
 #   ROUNDS=5       rounds per comparison
 #   DURATION=2     measured seconds per echo or proxy run
 #   WARMUP=0.5     seconds before that, not counted
-#   COUNT_SECS=0.5 seconds after it in which the server's system calls
+#   COUNT_SECS=0.25 seconds after it in which the server's system calls
 #                  are counted (bench/loadgen -C, bench/connrate -C)
 #   REDIS_N=20000  requests per redis-benchmark test
 #   BULK_SECS=2    seconds per iperf3 run
 #   CR_THREADS=2   bench/connrate's client threads (all on CPU 1)
 #   IDLE_CONNS=4000  connections held for the idle-memory part
-#   QUICK=1        a run of a couple of minutes for development
+#   QUICK=1        a run of about 7 minutes (all parts) for development
 #                  (ROUNDS=2, DURATION=0.5, WARMUP=0.5, REDIS_N=5000,
 #                  BULK_SECS=1, IDLE_CONNS=1000), unless set explicitly
 #   BUILD=build-bench  build directory
@@ -67,7 +68,7 @@ fi
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-2}
 WARMUP=${WARMUP:-0.5}
-COUNT_SECS=${COUNT_SECS:-0.5}
+COUNT_SECS=${COUNT_SECS:-0.25}
 REDIS_N=${REDIS_N:-20000}
 BULK_SECS=${BULK_SECS:-2}
 CR_THREADS=${CR_THREADS:-2}
