@@ -113,7 +113,7 @@ list_procs(long **pids, long **ppids)
 {
 	DIR *d;
 	struct dirent *de;
-	long pid, ppid;
+	long pid, ppid, *p, *pp;
 	int n = 0, cap = 1024;
 
 	*pids = malloc((size_t)cap * sizeof(long));
@@ -125,17 +125,23 @@ list_procs(long **pids, long **ppids)
 		    (ppid = ppid_of(pid)) < 0)
 			continue;
 		if (n == cap) {
-			cap *= 2;
-			*pids = realloc(*pids, (size_t)cap * sizeof(long));
-			*ppids = realloc(*ppids, (size_t)cap * sizeof(long));
-			if (*pids == NULL || *ppids == NULL)
+			p = realloc(*pids, (size_t)cap * 2 * sizeof(long));
+			if (p != NULL)
+				*pids = p;
+			pp = realloc(*ppids, (size_t)cap * 2 * sizeof(long));
+			if (pp != NULL)
+				*ppids = pp;
+			if (p == NULL || pp == NULL) {
+				n = -1;
 				break;
+			}
+			cap *= 2;
 		}
 		(*pids)[n] = pid;
 		(*ppids)[n++] = ppid;
 	}
 	closedir(d);
-	return (*pids == NULL || *ppids == NULL ? -1 : n);
+	return (n);
 }
 
 /*
@@ -318,13 +324,14 @@ static int
 open_thread(struct srvstat *s, long tid, const long *ids)
 {
 	struct perf_event_attr attr;
-	int i, fd;
+	int i, fd, cap, *grown;
 
 	if (s->nfd + NEV > s->cap) {
-		s->cap = s->cap ? 2 * s->cap : 64 * NEV;
-		if ((s->fd = realloc(s->fd, (size_t)s->cap * sizeof(int))) ==
-		    NULL)
+		cap = s->cap ? 2 * s->cap : 64 * NEV;
+		if ((grown = realloc(s->fd, (size_t)cap * sizeof(int))) == NULL)
 			return (-1);
+		s->fd = grown;
+		s->cap = cap;
 	}
 	for (i = 0; i < NEV; i++) {
 		memset(&attr, 0, sizeof(attr));
