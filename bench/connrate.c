@@ -4,7 +4,7 @@
  * long each takes to be served (bench/threads.sh, bench/edge.sh).
  *
  *   connrate -a HOST:PORT [-t THREADS] [-w WARMUP_S] [-D DURATION_S]
- *            [-P 1|2]
+ *            [-P 1|2] [-p PID [-C COUNT_S]]
  *
  * Each of THREADS threads repeats, with blocking calls: connect, send one
  * byte, wait for its echo, close with a reset (SO_LINGER 0, so that no
@@ -18,8 +18,23 @@
  * addresses (getsockname, getpeername) goes before the byte, in the same
  * write, as a balancer that has the client's first bytes sends them.
  *
+ * With -p PID, the server's CPU time over the counted DURATION_S is
+ * counted as bench/loadgen -p does (PID and its descendants, those that
+ * exited too; bench/srvstat.c), and given per counted connection.  With
+ * -C COUNT_S as well, the server's system calls are then counted, as
+ * bench/loadgen -C does (not while timing: counters slow system calls),
+ * for the connections begun in COUNT_S more seconds: the threads stop
+ * after the connection at hand, the counters are opened and enabled,
+ * the threads go on for COUNT_S seconds, and the counters are read once
+ * each has finished the connection at hand.  The threads and processes
+ * the server creates meanwhile (socat forks one per connection) are
+ * counted too.
+ *
  * The result is one line:
- *   conns=12345 secs=3.000 cps=4115 p50_us=.. p99_us=.. p999_us=.. errors=0
+ *   conns=12345 secs=3.000 cps=4115 p50_us=.. p99_us=.. p999_us=..
+ *   srv_cpu_s=.. cpu_us_per_conn=.. [count_secs=.. count_conns=..
+ *   count_cpu_us_per_conn=.. data_calls=.. all_calls=..
+ *   data_calls_per_conn=.. all_calls_per_conn=..] errors=0
  */
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -38,6 +53,7 @@
 #include <unistd.h>
 
 #include "proxyhdr.h"
+#include "srvstat.h"
 
 #define SAMPLES_MAX	(4u << 20)	/* per thread */
 
@@ -45,11 +61,19 @@ struct worker {
 	pthread_t	 thread;
 	uint32_t	*us;		/* latencies of the counted ones */
 	size_t		 n;
+	size_t		 cn;		/* made while calls are counted */
 	uint64_t	 errors;
+	atomic_int	 paused;	/* idle in GAP */
 };
 
 static struct sockaddr_in	 addr;
-static atomic_int		 phase;	/* 0 warmup, 1 counted, 2 over */
+/*
+ * Connections are timed in COUNTED.  In GAP the threads stop (after the
+ * connection at hand) while the counters are opened; the calls of the
+ * connections begun in CALLS are counted, up to the end of the last.
+ */
+enum { WARMUP, COUNTED, GAP, CALLS, OVER };
+static atomic_int		 phase;
 static int			 proxy_v;	/* -P: 0, 1 or 2 */
 
 static int64_t
@@ -87,6 +111,10 @@ one(void)
 	return (r);
 }
 
+/*
+ * worker_main(w): new clients one after the other until the end, timing
+ * and counting those of the counted phase.
+ */
 static void *
 worker_main(void *arg)
 {
@@ -94,19 +122,28 @@ worker_main(void *arg)
 	int64_t t0;
 	int p;
 
-	while ((p = atomic_load(&phase)) < 2) {
+	while ((p = atomic_load(&phase)) < OVER) {
+		if (p == GAP) {
+			atomic_store(&w->paused, 1);
+			usleep(200);
+			continue;
+		}
 		t0 = now_ns();
 		if (one() == -1) {
-			if (p == 1)
+			if (p == COUNTED || p == CALLS)
 				w->errors++;
 			continue;
 		}
-		if (p == 1 && atomic_load(&phase) == 1 && w->n < SAMPLES_MAX)
+		if (p == CALLS)
+			w->cn++;
+		else if (p == COUNTED && atomic_load(&phase) == COUNTED &&
+		    w->n < SAMPLES_MAX)
 			w->us[w->n++] = (uint32_t)((now_ns() - t0) / 1000);
 	}
 	return (NULL);
 }
 
+/* cmp_u32(a, b): qsort's order of two latencies. */
 static int
 cmp_u32(const void *a, const void *b)
 {
@@ -115,29 +152,132 @@ cmp_u32(const void *a, const void *b)
 	return (x < y ? -1 : x > y);
 }
 
+/*
+ * per(x, n): x per counted connection, 0 without any.
+ */
+static double
+per(double x, size_t n)
+{
+	return (n ? x / (double)n : 0);
+}
+
+/*
+ * print_counts(cw, csecs, cn):
+ * -C's part of the result line.
+ */
+static void
+print_counts(const struct srvstat_window *cw, double csecs, size_t cn)
+{
+	printf("count_secs=%.3f count_conns=%zu count_cpu_us_per_conn=%.3f "
+	    "data_calls=%llu all_calls=%llu data_calls_per_conn=%.3f "
+	    "all_calls_per_conn=%.3f ", csecs, cn, per(cw->cpu_s * 1e6, cn),
+	    (unsigned long long)cw->data_calls,
+	    (unsigned long long)cw->all_calls,
+	    per((double)cw->data_calls, cn), per((double)cw->all_calls, cn));
+}
+
+/*
+ * report(ws, nthreads, duration, cpu_s, cw, csecs):
+ * Print the result line from the joined threads (with -C's counts when
+ * csecs > 0); returns the errors.
+ */
+static uint64_t
+report(struct worker *ws, int nthreads, double duration, double cpu_s,
+    const struct srvstat_window *cw, double csecs)
+{
+	uint32_t *all;
+	uint64_t errors = 0;
+	size_t total = 0, cn = 0, k;
+	int i;
+
+	for (i = 0; i < nthreads; i++) {
+		total += ws[i].n;
+		cn += ws[i].cn;
+		errors += ws[i].errors;
+	}
+	if ((all = malloc((total + 1) * sizeof(*all))) == NULL)
+		return (1);
+	for (i = 0, k = 0; i < nthreads; i++) {
+		memcpy(all + k, ws[i].us, ws[i].n * sizeof(*all));
+		k += ws[i].n;
+	}
+	qsort(all, total, sizeof(*all), cmp_u32);
+	printf("conns=%zu secs=%.3f cps=%.0f p50_us=%u p99_us=%u p999_us=%u "
+	    "srv_cpu_s=%.2f cpu_us_per_conn=%.3f ", total, duration,
+	    (double)total / duration, total ? all[total / 2] : 0,
+	    total ? all[total * 99 / 100] : 0,
+	    total ? all[total * 999 / 1000] : 0, cpu_s,
+	    per(cpu_s * 1e6, total));
+	if (csecs > 0)
+		print_counts(cw, csecs, cn);
+	printf("errors=%llu\n", (unsigned long long)errors);
+	free(all);
+	return (errors);
+}
+
+/*
+ * count_calls(ws, nthreads, server_pid, count_s, csecs):
+ * -C: once every thread has stopped (at most 3 s), open and enable the
+ * server's system call counters and let the threads go on for count_s
+ * seconds (in csecs), then stop them.  Returns the counters, for the
+ * caller to read once the threads are joined, or NULL after saying why
+ * there are none.
+ */
+static struct srvstat *
+count_calls(struct worker *ws, int nthreads, long server_pid, double count_s,
+    double *csecs)
+{
+	struct srvstat *s;
+	char err[512];
+	int64_t t0;
+	int i, j;
+
+	for (i = 0; i < 3000; i++) {
+		for (j = 0; j < nthreads && atomic_load(&ws[j].paused); j++)
+			;
+		if (j == nthreads)
+			break;
+		usleep(1000);
+	}
+	if ((s = srvstat_open(server_pid, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "connrate: server %ld: %s\n", server_pid, err);
+		return (NULL);
+	}
+	srvstat_start(s);
+	t0 = now_ns();
+	atomic_store(&phase, CALLS);
+	usleep((useconds_t)(count_s * 1e6));
+	atomic_store(&phase, OVER);
+	*csecs = (double)(now_ns() - t0) / 1e9;
+	return (s);
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *a = NULL;
-	double warmup = 1, duration = 3;
+	double warmup = 1, duration = 3, count_s = 0, csecs = 0, cpu_s = 0;
 	struct worker *ws;
-	uint32_t *all;
-	uint64_t errors = 0;
-	size_t total = 0, k;
+	struct srvstat *s = NULL;
+	struct srvstat_window cw;
 	char host[64], *colon;
+	long server_pid = 0;
 	int ch, i, nthreads = 1;
 
-	while ((ch = getopt(argc, argv, "a:t:w:D:P:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:t:w:D:P:p:C:")) != -1) {
 		switch (ch) {
 		case 'a': a = optarg; break;
 		case 't': nthreads = atoi(optarg); break;
 		case 'w': warmup = atof(optarg); break;
 		case 'D': duration = atof(optarg); break;
 		case 'P': proxy_v = atoi(optarg); break;
+		case 'p': server_pid = atol(optarg); break;
+		case 'C': count_s = atof(optarg); break;
 		default: goto usage;
 		}
 	}
 	if (a == NULL || nthreads < 1 || proxy_v < 0 || proxy_v > 2 ||
+	    count_s < 0 || (count_s > 0 && server_pid <= 0) ||
 	    (colon = strrchr(a, ':')) == NULL ||
 	    (size_t)(colon - a) >= sizeof(host))
 		goto usage;
@@ -155,30 +295,27 @@ main(int argc, char **argv)
 			return (1);
 		pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]);
 	}
+	memset(&cw, 0, sizeof(cw));
 	usleep((useconds_t)(warmup * 1e6));
-	atomic_store(&phase, 1);
+	if (server_pid > 0)
+		cpu_s = -srvstat_cpu(server_pid);
+	atomic_store(&phase, COUNTED);
 	usleep((useconds_t)(duration * 1e6));
-	atomic_store(&phase, 2);
-	for (i = 0; i < nthreads; i++) {
-		pthread_join(ws[i].thread, NULL);
-		total += ws[i].n;
-		errors += ws[i].errors;
-	}
-	if ((all = malloc((total + 1) * sizeof(*all))) == NULL)
+	atomic_store(&phase, count_s > 0 ? GAP : OVER);
+	if (server_pid > 0)
+		cpu_s += srvstat_cpu(server_pid);
+	if (count_s > 0 &&
+	    (s = count_calls(ws, nthreads, server_pid, count_s, &csecs)) == NULL)
 		return (1);
-	for (i = 0, k = 0; i < nthreads; i++) {
-		memcpy(all + k, ws[i].us, ws[i].n * sizeof(*all));
-		k += ws[i].n;
-	}
-	qsort(all, total, sizeof(*all), cmp_u32);
-	printf("conns=%zu secs=%.3f cps=%.0f p50_us=%u p99_us=%u p999_us=%u "
-	    "errors=%llu\n", total, duration, (double)total / duration,
-	    total ? all[total / 2] : 0, total ? all[total * 99 / 100] : 0,
-	    total ? all[total * 999 / 1000] : 0, (unsigned long long)errors);
-	return (errors > 0);
+	for (i = 0; i < nthreads; i++)
+		pthread_join(ws[i].thread, NULL);
+	if (s != NULL)
+		srvstat_stop(s, &cw);
+	srvstat_free(s);
+	return (report(ws, nthreads, duration, cpu_s, &cw, csecs) > 0);
 
 usage:
 	fprintf(stderr, "usage: connrate -a HOST:PORT [-t THREADS] "
-	    "[-w WARMUP_S] [-D DURATION_S] [-P 1|2]\n");
+	    "[-w WARMUP_S] [-D DURATION_S] [-P 1|2] [-p PID [-C COUNT_S]]\n");
 	return (2);
 }

@@ -3,7 +3,9 @@
  * loadgen: an echo load generator for the benchmarks (bench/run-all.sh).
  *
  *   loadgen -a ADDR [-c CONNS] [-d DEPTH] [-s SIZE] [-t THREADS]
- *           [-w WARMUP_S] [-D DURATION_S] [-p PID] [-P 1|2] [-H]
+ *           [-w WARMUP_S] [-D DURATION_S] [-p PID [-C COUNT_S]] [-P 1|2] [-H]
+ *   loadgen -S PID
+ *   loadgen -W PID [-o FILE] [--] COMMAND [ARG...]
  *
  * ADDR is HOST:PORT (numeric IPv4) or unix:PATH.  CONNS connections are
  * opened (blocking connects, one after the other, so a small accept
@@ -25,20 +27,49 @@
  * part of the byte stream that is compared and counted.
  *
  * The first WARMUP_S seconds are not counted.  With -p PID, the server's
- * CPU time (utime + stime of PID and all its descendants, plus cutime +
- * cstime, which hold the children that exited and were waited for, such
- * as socat's per-connection processes; from /proc/PID/stat) and its read and write system calls (syscr + syscw
- * from /proc/PID/io) are read at the start and at the end of the
- * measured DURATION_S, so the deltas cover exactly the counted messages.
+ * CPU time over exactly the measured DURATION_S is counted too (utime +
+ * stime of PID and all its descendants, plus cutime + cstime, which hold
+ * the children that exited and were waited for, such as socat's
+ * per-connection processes; from /proc/PID/stat; bench/srvstat.c).
+ *
+ * -C COUNT_S (with -p): then, after the measured seconds, the server's
+ * system calls are counted while the messages sent in COUNT_S more
+ * seconds are echoed, by the kernel's tracepoints (perf_event_open(2);
+ * root only; every thread of PID and its descendants, and those they
+ * create meanwhile): the data calls (read, write, readv, writev,
+ * recvfrom, sendto, recvmsg, sendmsg; glibc's recv and send are recvfrom
+ * and sendto) and all calls (raw_syscalls: epoll_wait and the rest too).
+ * Not during the measured seconds, because counting is not free: each
+ * counted call runs the counters (on the benchmark machine about 0.1 us
+ * for any call, 0.3 us for a data call, some 10% of an echoed message's
+ * CPU), which would skew the req/s and CPU figures; even a disabled
+ * counter makes every system call on the machine take the kernel's
+ * tracing path (about 0.1 us more a call).  So the count comes after
+ * the timed seconds, and is exact at both ends: sending pauses until no
+ * message is in flight, the counters are opened and enabled, sending
+ * resumes for COUNT_S seconds and stops, and the counters are read once
+ * every message sent since is back.  The counted window's own CPU per
+ * message is printed too, to show the counters' cost.
  *
  * The result is one line of key=value pairs:
  *   conns=100 depth=1 size=64 secs=3.000 msgs=123456 rps=41152
  *   p50_us=.. p99_us=.. p999_us=.. srv_cpu_s=.. cpu_us_per_msg=..
- *   sys_per_msg=.. errors=0
+ *   [count_secs=.. count_msgs=.. count_cpu_us_per_msg=.. data_calls=..
+ *   all_calls=.. data_calls_per_msg=.. all_calls_per_msg=..] errors=0
  *
- * -S PID: print the server's counters now (cpu_s, sys, rss_kb = the sum
- * of VmRSS, pss_kb = the sum of Pss, nproc, over PID and its
- * descendants) and exit; the scripts take deltas around other tools.
+ * -S PID: print the server's counters now (cpu_s, rss_kb = the sum of
+ * VmRSS, pss_kb = the sum of Pss, nproc, over PID and its descendants)
+ * and exit; the scripts take deltas around other tools.
+ *
+ * -W PID [-o FILE] [--] COMMAND [ARG...] (window): count the server's CPU
+ * time and system calls, as -C does, from just before COMMAND starts to
+ * just after it exits (bench/run-all.sh wraps redis-benchmark and iperf3
+ * in it, in a round of their own), then write one line to FILE (stdout
+ * without -o):
+ *   secs=.. srv_cpu_s=.. data_calls=.. all_calls=.. status=0
+ * COMMAND's output is its own; the exit status is COMMAND's (128 + the
+ * signal that killed it), and SIGTERM, SIGINT and SIGHUP are passed on to
+ * it.
  *
  * -H (hold): send one message on every connection, wait for its echo,
  * print "ready conns=N" and then hold the connections open until killed
@@ -52,9 +83,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -71,6 +102,7 @@
 
 #include "addr.h"
 #include "proxyhdr.h"
+#include "srvstat.h"
 
 #define PATTERN_MOD 251
 #define CHUNK 65536
@@ -79,7 +111,12 @@
 #define SUB (1 << SUB_BITS)
 #define NBUCKETS (64 * SUB)
 
-enum { PHASE_WARMUP, PHASE_MEASURE, PHASE_DRAIN };
+/*
+ * Messages are timed in MEASURE.  In PAUSE and DRAIN no new one is sent;
+ * the system calls of those sent in COUNT are counted, from a PAUSE in
+ * which every message came back to a DRAIN in which every one did.
+ */
+enum { PHASE_WARMUP, PHASE_MEASURE, PHASE_PAUSE, PHASE_COUNT, PHASE_DRAIN };
 
 struct conn {
 	int fd;
@@ -97,6 +134,8 @@ struct worker {
 	struct conn *conns;
 	int nconns;
 	uint64_t msgs;		/* counted in the measured phase */
+	uint64_t cmsgs;		/* sent while system calls are counted */
+	atomic_int paused;	/* PAUSE, and nothing is in flight */
 	uint64_t errors;
 	uint64_t hist[NBUCKETS];
 };
@@ -106,10 +145,12 @@ static int nconns = 1, depth = 1, nthreads = 1, hold, proxy_v;
 static size_t msg_size = 64;
 static double warmup_s = 1, duration_s = 3;
 static long server_pid;
+static double count_s;
 static atomic_int phase = PHASE_WARMUP;
 static atomic_int stop_all;
 static unsigned char pattern[CHUNK + PATTERN_MOD];
 
+/* now_ns(): the monotonic clock, in ns. */
 static uint64_t
 now_ns(void)
 {
@@ -119,6 +160,7 @@ now_ns(void)
 	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 }
 
+/* bucket_of(v): the histogram bucket of a latency of v ns. */
 static unsigned
 bucket_of(uint64_t v)
 {
@@ -145,6 +187,7 @@ bucket_value(unsigned b)
 	    (double)((uint64_t)1 << shift) / 2);
 }
 
+/* percentile(h, total, p): the p quantile (0-1) of h, in ns. */
 static double
 percentile(const uint64_t *h, uint64_t total, double p)
 {
@@ -182,6 +225,10 @@ write_all(int fd, const unsigned char *buf, size_t n)
 	return (0);
 }
 
+/*
+ * open_conn(): one blocking connect to ADDR (and the PROXY header, with
+ * -P), then non-blocking; the fd, or -1 with errno.
+ */
 static int
 open_conn(void)
 {
@@ -212,6 +259,7 @@ open_conn(void)
 	return (fd);
 }
 
+/* queue_msg(c, t): one more message of c to send, queued at t. */
 static void
 queue_msg(struct conn *c, uint64_t t)
 {
@@ -220,6 +268,7 @@ queue_msg(struct conn *c, uint64_t t)
 	c->queued += msg_size;
 }
 
+/* set_out(w, c, on): whether c waits for room to write. */
 static void
 set_out(struct worker *w, struct conn *c, int on)
 {
@@ -257,6 +306,11 @@ flush(struct worker *w, struct conn *c)
 	return (0);
 }
 
+/*
+ * on_readable(w, c, buf): read what came back on c, check it against the
+ * pattern, time and count the messages it completes and queue as many
+ * new ones; 0, or -1 with errno when the connection broke.
+ */
 static int
 on_readable(struct worker *w, struct conn *c, unsigned char *buf)
 {
@@ -285,22 +339,71 @@ on_readable(struct worker *w, struct conn *c, unsigned char *buf)
 		}
 		c->head = (c->head + 1) % MAX_DEPTH;
 		c->n--;
-		if (ph != PHASE_DRAIN && !hold)
-			queue_msg(c, t);
+		if (ph == PHASE_PAUSE || ph == PHASE_DRAIN || hold)
+			continue;
+		queue_msg(c, t);
+		if (ph == PHASE_COUNT)
+			w->cmsgs++;
 	}
 	return (flush(w, c));
 }
 
+/* in_flight(w): whether a message of w's connections is in flight. */
+static int
+in_flight(const struct worker *w)
+{
+	int i;
+
+	for (i = 0; i < w->nconns; i++)
+		if (w->conns[i].fd != -1 && w->conns[i].n > 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * resume(w): after a PAUSE, DEPTH new messages on each connection of w,
+ * the first ones whose system calls are counted.
+ */
+static void
+resume(struct worker *w)
+{
+	uint64_t t = now_ns();
+	int i, k;
+
+	for (i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+
+		if (c->fd == -1)
+			continue;
+		for (k = 0; k < depth; k++)
+			queue_msg(c, t);
+		w->cmsgs += (uint64_t)depth;
+		if (flush(w, c) == -1) {
+			if (w->errors++ == 0)
+				fprintf(stderr, "loadgen: connection: %s\n",
+				    strerror(errno));
+			close(c->fd);
+			c->fd = -1;
+		}
+	}
+	atomic_store(&w->paused, 0);
+}
+
+/*
+ * run_worker(w): a thread's epoll loop over its connections, until
+ * stopped, or until nothing is in flight once sending has stopped; in
+ * a PAUSE, it says when nothing is in flight, and resumes in COUNT.
+ */
 static void *
 run_worker(void *arg)
 {
 	struct worker *w = arg;
 	struct epoll_event evs[256];
 	unsigned char *buf = malloc(CHUNK);
-	int i, n, inflight;
+	int i, n, ph;
 
 	for (;;) {
-		n = epoll_wait(w->ep, evs, 256, 50);
+		n = epoll_wait(w->ep, evs, 256, atomic_load(&w->paused) ? 1 : 50);
 		for (i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 
@@ -318,133 +421,19 @@ run_worker(void *arg)
 		}
 		if (atomic_load(&stop_all))
 			break;
-		if (atomic_load(&phase) == PHASE_DRAIN || hold) {
-			inflight = 0;
-			for (i = 0; i < w->nconns; i++)
-				if (w->conns[i].fd != -1 && w->conns[i].n > 0)
-					inflight = 1;
-			if (!inflight)
-				break;
-		}
+		ph = atomic_load(&phase);
+		if (ph == PHASE_PAUSE && !atomic_load(&w->paused) && !in_flight(w))
+			atomic_store(&w->paused, 1);
+		else if (ph == PHASE_COUNT && atomic_load(&w->paused))
+			resume(w);
+		else if ((ph == PHASE_DRAIN || hold) && !in_flight(w))
+			break;
 	}
 	free(buf);
 	return (NULL);
 }
 
-/*
- * Sum utime+stime (as seconds) and syscr+syscw over root and its
- * descendants; with mem, also VmRSS and Pss in KiB and the process count.
- */
-static uint64_t mem_rss_kb, mem_pss_kb;
-static int mem_nproc;
-
-static uint64_t
-proc_field_kb(long pid, const char *file, const char *key)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/%s", pid, file);
-	if ((f = fopen(path, "r")) == NULL)
-		return (0);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, key, klen) == 0) {
-			sscanf(line + klen, " %llu", &v);
-			break;
-		}
-	fclose(f);
-	return (v);
-}
-
-static void
-server_stats(long root, double *cpu_s, uint64_t *sys, int mem)
-{
-	static long ppid_of[1 << 22];
-	long pids[65536];
-	int npids = 0, i, grew;
-	DIR *d;
-	struct dirent *de;
-	char path[64], line[1024];
-	FILE *f;
-
-	*cpu_s = 0;
-	*sys = 0;
-	mem_rss_kb = mem_pss_kb = 0;
-	mem_nproc = 0;
-	if ((d = opendir("/proc")) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		long pid = atol(de->d_name), ppid;
-		char *p;
-
-		if (pid <= 0 || pid >= (1 << 22) || npids == 65536)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		if (fgets(line, sizeof(line), f) != NULL &&
-		    (p = strrchr(line, ')')) != NULL &&
-		    sscanf(p + 2, "%*c %ld", &ppid) == 1) {
-			ppid_of[pid] = ppid;
-			pids[npids++] = pid;
-		}
-		fclose(f);
-	}
-	closedir(d);
-	/* Mark the tree: ppid_of[x] = -1 for members. */
-	ppid_of[root] = -1;
-	do {
-		grew = 0;
-		for (i = 0; i < npids; i++) {
-			long p = ppid_of[pids[i]];
-
-			if (p > 0 && p < (1 << 22) && ppid_of[p] == -1) {
-				ppid_of[pids[i]] = -1;
-				grew = 1;
-			}
-		}
-	} while (grew);
-	for (i = 0; i < npids; i++) {
-		unsigned long ut, st;
-		long cut, cst;
-		unsigned long long v;
-		char *p;
-
-		if (ppid_of[pids[i]] != -1 && pids[i] != root)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/stat", pids[i]);
-		if ((f = fopen(path, "r")) != NULL) {
-			if (fgets(line, sizeof(line), f) != NULL &&
-			    (p = strrchr(line, ')')) != NULL &&
-			    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-			    "%*u %*u %lu %lu %ld %ld", &ut, &st, &cut, &cst) == 4)
-				*cpu_s += (double)(ut + st + (unsigned long)cut +
-				    (unsigned long)cst) /
-				    (double)sysconf(_SC_CLK_TCK);
-			fclose(f);
-		}
-		if (mem) {
-			mem_rss_kb += proc_field_kb(pids[i], "status", "VmRSS:");
-			mem_pss_kb += proc_field_kb(pids[i], "smaps_rollup",
-			    "Pss:");
-			mem_nproc++;
-		}
-		snprintf(path, sizeof(path), "/proc/%ld/io", pids[i]);
-		if ((f = fopen(path, "r")) != NULL) {
-			while (fgets(line, sizeof(line), f) != NULL)
-				if (sscanf(line, "syscr: %llu", &v) == 1 ||
-				    sscanf(line, "syscw: %llu", &v) == 1)
-					*sys += v;
-			fclose(f);
-		}
-	}
-	for (i = 0; i < npids; i++)
-		ppid_of[pids[i]] = 0;
-	ppid_of[root] = 0;
-}
-
+/* sleep_s(s): sleep s seconds, signals or not. */
 static void
 sleep_s(double s)
 {
@@ -456,13 +445,320 @@ sleep_s(double s)
 		;
 }
 
+/* usage(): the synopsis, and exit 2. */
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: loadgen -a HOST:PORT|unix:PATH [-c conns] "
 	    "[-d depth] [-s size] [-t threads] [-w warmup_s] [-D duration_s] "
-	    "[-p server_pid] [-P 1|2] [-H]\n       loadgen -S server_pid\n");
+	    "[-p server_pid [-C count_s]] [-P 1|2] [-H]\n"
+	    "       loadgen -S server_pid\n"
+	    "       loadgen -W server_pid [-o file] [--] command [arg...]\n");
 	exit(2);
+}
+
+/*
+ * snapshot(pid):
+ * -S: the tree's CPU time and memory now, on stdout.
+ */
+static int
+snapshot(long pid)
+{
+	uint64_t rss, pss;
+	int nproc;
+	double cpu = srvstat_cpu(pid);
+
+	srvstat_mem(pid, &rss, &pss, &nproc);
+	printf("cpu_s=%.2f rss_kb=%llu pss_kb=%llu nproc=%d\n", cpu,
+	    (unsigned long long)rss, (unsigned long long)pss, nproc);
+	return (0);
+}
+
+static volatile pid_t window_child;
+
+/* A signal to -W goes on to its command, which then ends the window. */
+static void
+on_signal(int sig)
+{
+	if (window_child > 0)
+		kill(window_child, sig);
+}
+
+/*
+ * wait_command(argv):
+ * Run argv and wait for it; its exit status, 128 + the signal that
+ * killed it, or 127 if it could not be started.
+ */
+static int
+wait_command(char **argv)
+{
+	struct sigaction sa;
+	pid_t pid;
+	int st;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	if ((pid = fork()) == -1) {
+		fprintf(stderr, "loadgen: fork: %s\n", strerror(errno));
+		return (127);
+	}
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		fprintf(stderr, "loadgen: %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	window_child = pid;
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR)
+			return (127);
+	window_child = 0;
+	return (WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
+/*
+ * run_window(pid, out, argv):
+ * -W: count what pid's tree spends while the command argv runs, and
+ * write one line to the file out (stdout if NULL).  Returns the
+ * command's status (as wait_command), or 1 if nothing could be counted.
+ */
+static int
+run_window(long pid, const char *out, char **argv)
+{
+	struct srvstat *s;
+	struct srvstat_window w;
+	char err[512];
+	uint64_t t0;
+	double secs;
+	FILE *f = stdout;
+	int status;
+
+	if ((s = srvstat_open(pid, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "loadgen: server %ld: %s\n", pid, err);
+		return (1);
+	}
+	srvstat_start(s);
+	t0 = now_ns();
+	status = wait_command(argv);
+	secs = (double)(now_ns() - t0) / 1e9;
+	srvstat_stop(s, &w);
+	srvstat_free(s);
+	if (out != NULL && (f = fopen(out, "w")) == NULL) {
+		fprintf(stderr, "loadgen: %s: %s\n", out, strerror(errno));
+		return (1);
+	}
+	fprintf(f, "secs=%.3f srv_cpu_s=%.2f data_calls=%llu all_calls=%llu "
+	    "status=%d\n", secs, w.cpu_s, (unsigned long long)w.data_calls,
+	    (unsigned long long)w.all_calls, status);
+	if (f != stdout)
+		fclose(f);
+	return (status);
+}
+
+/*
+ * open_all(conns):
+ * Connect every connection, one after the other; 0, or -1 after saying
+ * which one failed.
+ */
+static int
+open_all(struct conn *conns)
+{
+	int i;
+
+	for (i = 0; i < nconns; i++) {
+		if ((conns[i].fd = open_conn()) == -1) {
+			fprintf(stderr, "loadgen: connect %s (connection %d): "
+			    "%s\n", addr_arg, i + 1, strerror(errno));
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * start_workers(ws, conns):
+ * Split the connections between the threads, queue DEPTH messages on
+ * each and start the threads; 0, or -1 if a first write failed.
+ */
+static int
+start_workers(struct worker *ws, struct conn *conns)
+{
+	uint64_t t0 = now_ns();
+	int i, j, k;
+
+	for (j = 0; j < nthreads; j++) {
+		struct worker *w = &ws[j];
+
+		w->ep = epoll_create1(EPOLL_CLOEXEC);
+		w->conns = conns + (long)nconns * j / nthreads;
+		w->nconns = (int)((long)nconns * (j + 1) / nthreads -
+		    (long)nconns * j / nthreads);
+		for (i = 0; i < w->nconns; i++) {
+			struct conn *c = &w->conns[i];
+			struct epoll_event ev = { EPOLLIN, { .ptr = c } };
+
+			epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev);
+			for (k = 0; k < depth; k++)
+				queue_msg(c, t0);
+			if (flush(w, c) == -1) {
+				fprintf(stderr, "loadgen: write: %s\n",
+				    strerror(errno));
+				return (-1);
+			}
+		}
+		pthread_create(&w->th, NULL, run_worker, w);
+	}
+	return (0);
+}
+
+/*
+ * hold_open(ws):
+ * -H: once every connection has had its echo, say so and keep them
+ * open until killed.
+ */
+static void
+hold_open(struct worker *ws)
+{
+	uint64_t errors = 0;
+	int j;
+
+	for (j = 0; j < nthreads; j++) {
+		pthread_join(ws[j].th, NULL);
+		errors += ws[j].errors;
+	}
+	printf("ready conns=%d errors=%llu\n", nconns,
+	    (unsigned long long)errors);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+/*
+ * measure(cpu_s):
+ * Warm up, then time DURATION_S seconds of messages, with the server's
+ * CPU seconds meanwhile in cpu_s (with -p); returns the measured
+ * seconds.  Then PAUSE: no new message is sent.
+ */
+static double
+measure(double *cpu_s)
+{
+	uint64_t t0, t1;
+	double cpu0 = 0;
+
+	*cpu_s = 0;
+	sleep_s(warmup_s);
+	if (server_pid > 0)
+		cpu0 = srvstat_cpu(server_pid);
+	t0 = now_ns();
+	atomic_store(&phase, PHASE_MEASURE);
+	sleep_s(duration_s);
+	atomic_store(&phase, PHASE_PAUSE);
+	t1 = now_ns();
+	if (server_pid > 0)
+		*cpu_s = srvstat_cpu(server_pid) - cpu0;
+	return ((double)(t1 - t0) / 1e9);
+}
+
+/*
+ * count_calls(ws, csecs):
+ * -C: once no message is in flight (at most 5 s), open and enable the
+ * server's system call counters and send messages again for COUNT_S
+ * seconds (in csecs); then DRAIN.  Returns the counters, for the caller
+ * to read once every message is back; exits if they cannot be had.
+ */
+static struct srvstat *
+count_calls(struct worker *ws, double *csecs)
+{
+	struct srvstat *s;
+	char err[512];
+	uint64_t t0;
+	int i, j;
+
+	for (i = 0; i < 5000; i++) {
+		for (j = 0; j < nthreads && atomic_load(&ws[j].paused); j++)
+			;
+		if (j == nthreads)
+			break;
+		sleep_s(0.001);
+	}
+	if ((s = srvstat_open(server_pid, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "loadgen: server %ld: %s\n", server_pid, err);
+		exit(1);
+	}
+	srvstat_start(s);
+	t0 = now_ns();
+	atomic_store(&phase, PHASE_COUNT);
+	sleep_s(count_s);
+	atomic_store(&phase, PHASE_DRAIN);
+	*csecs = (double)(now_ns() - t0) / 1e9;
+	return (s);
+}
+
+/*
+ * drain(ws, conns, hist, msgs):
+ * Wait (at most 5 s) for every connection to get back all it sent, join
+ * the threads and add up their counts; returns the errors.
+ */
+static uint64_t
+drain(struct worker *ws, struct conn *conns, uint64_t *hist, uint64_t *msgs,
+    uint64_t *cmsgs)
+{
+	uint64_t errors = 0;
+	int i, j;
+
+	for (i = 0; i < 1000; i++) {
+		sleep_s(0.005);
+		for (j = 0; j < nthreads; j++)
+			if (pthread_tryjoin_np(ws[j].th, NULL) == 0)
+				ws[j].th = 0;
+		for (j = 0; j < nthreads && ws[j].th == 0; j++)
+			;
+		if (j == nthreads)
+			break;
+	}
+	atomic_store(&stop_all, 1);
+	for (j = 0; j < nthreads; j++) {
+		if (ws[j].th != 0)
+			pthread_join(ws[j].th, NULL);
+		*msgs += ws[j].msgs;
+		*cmsgs += ws[j].cmsgs;
+		errors += ws[j].errors;
+		for (i = 0; i < NBUCKETS; i++)
+			hist[i] += ws[j].hist[i];
+	}
+	for (i = 0; i < nconns; i++)
+		if (conns[i].fd != -1 && conns[i].rx != conns[i].tx) {
+			if (errors++ == 0)
+				fprintf(stderr, "loadgen: connection %d got "
+				    "%llu of %llu bytes back\n", i + 1,
+				    (unsigned long long)conns[i].rx,
+				    (unsigned long long)conns[i].tx);
+		}
+	return (errors);
+}
+
+/* per(x, msgs): x per message, 0 without messages. */
+static double
+per(double x, uint64_t msgs)
+{
+	return (msgs ? x / (double)msgs : 0);
+}
+
+/*
+ * print_counts(cw, csecs, cmsgs):
+ * -C's part of the result line.
+ */
+static void
+print_counts(const struct srvstat_window *cw, double csecs, uint64_t cmsgs)
+{
+	printf("count_secs=%.3f count_msgs=%llu count_cpu_us_per_msg=%.3f "
+	    "data_calls=%llu all_calls=%llu data_calls_per_msg=%.3f "
+	    "all_calls_per_msg=%.3f ", csecs, (unsigned long long)cmsgs,
+	    per(cw->cpu_s * 1e6, cmsgs), (unsigned long long)cw->data_calls,
+	    (unsigned long long)cw->all_calls, per((double)cw->data_calls,
+	    cmsgs), per((double)cw->all_calls, cmsgs));
 }
 
 int
@@ -471,12 +767,16 @@ main(int argc, char **argv)
 	struct worker *ws;
 	struct conn *conns;
 	struct rlimit rl;
-	uint64_t *hist, msgs = 0, errors = 0, sys0 = 0, sys1 = 0;
-	double cpu0 = 0, cpu1 = 0, secs;
-	uint64_t t0, t1;
-	int ch, i, j;
+	struct srvstat *s;
+	struct srvstat_window cw;
+	uint64_t *hist, msgs = 0, cmsgs = 0, errors;
+	const char *out = NULL;
+	long window_pid = 0;
+	double secs, csecs = 0, cpu_s;
+	int ch, i;
 
-	while ((ch = getopt(argc, argv, "a:c:d:s:t:w:D:p:P:HS:")) != -1) {
+	/* "+": options end at the first word that is none (-W's command). */
+	while ((ch = getopt(argc, argv, "+a:c:d:s:t:w:D:p:C:P:HS:W:o:")) != -1) {
 		switch (ch) {
 		case 'a': addr_arg = optarg; break;
 		case 'c': nconns = atoi(optarg); break;
@@ -486,21 +786,24 @@ main(int argc, char **argv)
 		case 'w': warmup_s = atof(optarg); break;
 		case 'D': duration_s = atof(optarg); break;
 		case 'p': server_pid = atol(optarg); break;
+		case 'C': count_s = atof(optarg); break;
 		case 'P': proxy_v = atoi(optarg); break;
 		case 'H': hold = 1; break;
-		case 'S':
-			server_stats(atol(optarg), &cpu0, &sys0, 1);
-			printf("cpu_s=%.2f sys=%llu rss_kb=%llu pss_kb=%llu "
-			    "nproc=%d\n", cpu0, (unsigned long long)sys0,
-			    (unsigned long long)mem_rss_kb,
-			    (unsigned long long)mem_pss_kb, mem_nproc);
-			return (0);
+		case 'S': return (snapshot(atol(optarg)));
+		case 'W': window_pid = atol(optarg); break;
+		case 'o': out = optarg; break;
 		default: usage();
 		}
 	}
+	if (window_pid > 0) {
+		if (optind == argc)
+			usage();
+		return (run_window(window_pid, out, argv + optind));
+	}
 	if (addr_arg == NULL || nconns < 1 || depth < 1 || depth > MAX_DEPTH ||
 	    msg_size < 1 || nthreads < 1 || nthreads > nconns ||
-	    (proxy_v != 0 && proxy_v != 1 && proxy_v != 2))
+	    (proxy_v != 0 && proxy_v != 1 && proxy_v != 2) || count_s < 0 ||
+	    (count_s > 0 && server_pid <= 0))
 		usage();
 	if (hold)
 		depth = 1;
@@ -514,100 +817,32 @@ main(int argc, char **argv)
 
 	conns = calloc((size_t)nconns, sizeof(*conns));
 	ws = calloc((size_t)nthreads, sizeof(*ws));
-	if (conns == NULL || ws == NULL)
-		return (1);
-	for (i = 0; i < nconns; i++) {
-		if ((conns[i].fd = open_conn()) == -1) {
-			fprintf(stderr, "loadgen: connect %s (connection %d): "
-			    "%s\n", addr_arg, i + 1, strerror(errno));
-			return (1);
-		}
-	}
-	t0 = now_ns();
-	for (j = 0; j < nthreads; j++) {
-		struct worker *w = &ws[j];
-
-		w->ep = epoll_create1(EPOLL_CLOEXEC);
-		w->conns = conns + (long)nconns * j / nthreads;
-		w->nconns = (int)((long)nconns * (j + 1) / nthreads -
-		    (long)nconns * j / nthreads);
-		for (i = 0; i < w->nconns; i++) {
-			struct conn *c = &w->conns[i];
-			struct epoll_event ev = { EPOLLIN, { .ptr = c } };
-
-			epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev);
-			for (int k = 0; k < depth; k++)
-				queue_msg(c, t0);
-			if (flush(w, c) == -1) {
-				fprintf(stderr, "loadgen: write: %s\n",
-				    strerror(errno));
-				return (1);
-			}
-		}
-		pthread_create(&w->th, NULL, run_worker, w);
-	}
-
-	if (hold) {
-		for (j = 0; j < nthreads; j++) {
-			pthread_join(ws[j].th, NULL);
-			errors += ws[j].errors;
-		}
-		printf("ready conns=%d errors=%llu\n", nconns,
-		    (unsigned long long)errors);
-		fflush(stdout);
-		for (;;)
-			pause();
-	}
-
-	sleep_s(warmup_s);
-	if (server_pid > 0)
-		server_stats(server_pid, &cpu0, &sys0, 0);
-	t0 = now_ns();
-	atomic_store(&phase, PHASE_MEASURE);
-	sleep_s(duration_s);
-	atomic_store(&phase, PHASE_DRAIN);
-	t1 = now_ns();
-	if (server_pid > 0)
-		server_stats(server_pid, &cpu1, &sys1, 0);
-	/* Drain: every connection must get back all it sent, within 5 s. */
-	for (i = 0; i < 100; i++) {
-		sleep_s(0.05);
-		for (j = 0; j < nthreads; j++)
-			if (pthread_tryjoin_np(ws[j].th, NULL) == 0)
-				ws[j].th = 0;
-		for (j = 0; j < nthreads && ws[j].th == 0; j++)
-			;
-		if (j == nthreads)
-			break;
-	}
-	atomic_store(&stop_all, 1);
 	hist = calloc(NBUCKETS, sizeof(*hist));
-	for (j = 0; j < nthreads; j++) {
-		if (ws[j].th != 0)
-			pthread_join(ws[j].th, NULL);
-		msgs += ws[j].msgs;
-		errors += ws[j].errors;
-		for (i = 0; i < NBUCKETS; i++)
-			hist[i] += ws[j].hist[i];
-	}
-	for (i = 0; i < nconns; i++)
-		if (conns[i].fd != -1 && conns[i].rx != conns[i].tx) {
-			if (errors++ == 0)
-				fprintf(stderr, "loadgen: connection %d got "
-				    "%llu of %llu bytes back\n", i + 1,
-				    (unsigned long long)conns[i].rx,
-				    (unsigned long long)conns[i].tx);
-		}
-	secs = (double)(t1 - t0) / 1e9;
+	if (conns == NULL || ws == NULL || hist == NULL ||
+	    open_all(conns) == -1 || start_workers(ws, conns) == -1)
+		return (1);
+	if (hold)
+		hold_open(ws);
+	secs = measure(&cpu_s);
+	s = NULL;
+	if (count_s > 0)
+		s = count_calls(ws, &csecs);
+	else
+		atomic_store(&phase, PHASE_DRAIN);
+	errors = drain(ws, conns, hist, &msgs, &cmsgs);
+	memset(&cw, 0, sizeof(cw));
+	if (s != NULL)
+		srvstat_stop(s, &cw);
+	srvstat_free(s);
 	printf("conns=%d depth=%d size=%zu secs=%.3f msgs=%llu rps=%.0f "
 	    "p50_us=%.1f p99_us=%.1f p999_us=%.1f srv_cpu_s=%.2f "
-	    "cpu_us_per_msg=%.3f sys_per_msg=%.3f errors=%llu\n",
-	    nconns, depth, msg_size, secs, (unsigned long long)msgs,
-	    (double)msgs / secs, percentile(hist, msgs, 0.50) / 1e3,
+	    "cpu_us_per_msg=%.3f ", nconns, depth, msg_size, secs,
+	    (unsigned long long)msgs, (double)msgs / secs,
+	    percentile(hist, msgs, 0.50) / 1e3,
 	    percentile(hist, msgs, 0.99) / 1e3,
-	    percentile(hist, msgs, 0.999) / 1e3, cpu1 - cpu0,
-	    msgs ? (cpu1 - cpu0) * 1e6 / (double)msgs : 0,
-	    msgs ? (double)(sys1 - sys0) / (double)msgs : 0,
-	    (unsigned long long)errors);
+	    percentile(hist, msgs, 0.999) / 1e3, cpu_s, per(cpu_s * 1e6, msgs));
+	if (count_s > 0)
+		print_counts(&cw, csecs, cmsgs);
+	printf("errors=%llu\n", (unsigned long long)errors);
 	return (errors ? 1 : 0);
 }

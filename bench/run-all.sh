@@ -3,37 +3,53 @@
 # bench/run-all.sh: the whole benchmark suite, from a fresh checkout on
 # Debian 12, as root.  It installs the peers (apt-get), builds aio-echod
 # and the bench tools (RelWithDebInfo, in build-bench/), runs every part,
-# and writes bench/results/RESULTS.md and bench/results/echo-conns.png.
+# and writes bench/results/RESULTS.md, bench/results/echo-conns.png and
+# bench/results/proxy-conns.png.
 # It is never run by the tests: speed is measured here, not asserted.
 #
 # Parts: echo (aio-echod, the libevent callback echo bench/levecho.c,
 # asyncio streams, uvloop), proxy (aio-echod, HAProxy, nginx stream,
 # rinetd, socat, each in front of levecho), redis-benchmark and iperf3
-# through each proxy, idle memory per connection, the coroutine switch
-# (bench/run.sh), loop threads (bench/threads.sh: 1 against 2 threads,
-# SO_REUSEPORT against one shared socket).
+# (1 and 8 streams) through each proxy, new connections per second
+# through each proxy (bench/connrate), idle memory per connection, the
+# coroutine switch (bench/run.sh), loop threads (bench/threads.sh: 1
+# against 2 threads, SO_REUSEPORT against one shared socket).
 #
 # Method: every comparison runs in interleaved rounds (each round runs
 # every peer once, starting one peer later each round), and reports the
 # median and the min-max over the rounds.  Servers run on CPU 0, load
-# generators (and the proxies' upstreams) on CPU 1.  Server CPU time and
-# read/write system calls come from /proc/PID/stat and /proc/PID/io of
-# the server and its descendants, read by bench/loadgen at the start and
-# end of the measured time.
+# generators (and the proxies' upstreams) on CPU 1.  The server's CPU
+# time is utime+stime of it and its descendants (/proc/PID/stat), read
+# by bench/loadgen -p and bench/connrate -p at the start and end of the
+# measured time, and by bench/loadgen -S before and after a
+# redis-benchmark or iperf3 run.  Its system calls are counted by perf
+# tracepoint counters (bench/srvstat.c) over every thread of it and its
+# descendants, but never while timing, since a counter slows system
+# calls (every one on the machine while it exists): loadgen -C and
+# connrate -C count over COUNT_SECS more seconds right after the
+# measured ones, and redis-benchmark and iperf3 get one more round in
+# which each run is inside bench/loadgen -W (marked counted=1;
+# report.py takes only the calls from it).  Data calls are read, write,
+# readv, writev, recvfrom, sendto, recvmsg and sendmsg; all calls are
+# every system call.  Counting needs root and tracefs (bench/loadgen
+# mounts it if it is missing).
 #
 # Settings (environment):
 #   ROUNDS=5       rounds per comparison
 #   DURATION=2     measured seconds per echo or proxy run
 #   WARMUP=0.5     seconds before that, not counted
+#   COUNT_SECS=0.25 seconds after it in which the server's system calls
+#                  are counted (bench/loadgen -C, bench/connrate -C)
 #   REDIS_N=20000  requests per redis-benchmark test
 #   BULK_SECS=2    seconds per iperf3 run
+#   CR_THREADS=2   bench/connrate's client threads (all on CPU 1)
 #   IDLE_CONNS=4000  connections held for the idle-memory part
-#   QUICK=1        a run of a couple of minutes for development
+#   QUICK=1        a run of about 7 minutes (all parts) for development
 #                  (ROUNDS=2, DURATION=0.5, WARMUP=0.5, REDIS_N=5000,
 #                  BULK_SECS=1, IDLE_CONNS=1000), unless set explicitly
 #   BUILD=build-bench  build directory
 #   SKIP_INSTALL=1 do not call apt-get
-#   PARTS="echo proxy redis bulk idle switch threads"  the parts to run
+#   PARTS="echo proxy redis bulk connrate idle switch threads"  the parts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # log, rotate, wait_port, spawn, stop, cleanup
@@ -41,7 +57,7 @@ cd "$(dirname "$0")/.."
 start_s=$(date +%s)
 # The exact command, with the settings given to it, for the report.
 cmd=bench/run-all.sh
-for v in QUICK ROUNDS DURATION WARMUP REDIS_N BULK_SECS IDLE_CONNS PARTS BUILD SKIP_INSTALL; do
+for v in QUICK ROUNDS DURATION WARMUP COUNT_SECS REDIS_N BULK_SECS CR_THREADS IDLE_CONNS PARTS BUILD SKIP_INSTALL; do
 	[ -n "${!v+x}" ] && cmd="$v=\"${!v}\" $cmd"
 done
 
@@ -52,11 +68,13 @@ fi
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-2}
 WARMUP=${WARMUP:-0.5}
+COUNT_SECS=${COUNT_SECS:-0.25}
 REDIS_N=${REDIS_N:-20000}
 BULK_SECS=${BULK_SECS:-2}
+CR_THREADS=${CR_THREADS:-2}
 IDLE_CONNS=${IDLE_CONNS:-4000}
 BUILD=${BUILD:-build-bench}
-PARTS=${PARTS:-echo proxy redis bulk idle switch threads}
+PARTS=${PARTS:-echo proxy redis bulk connrate idle switch threads}
 OUT=bench/results
 # Debian's Python, where python3-uvloop is installed (a python3 earlier in
 # PATH, such as pyenv's, would not have it).
@@ -80,6 +98,7 @@ cmake --build "$BUILD" -j"$(nproc)" >/dev/null
 AIO=$BUILD/aio-echod
 LOADGEN=$BUILD/bench/loadgen
 LEVECHO=$BUILD/bench/levecho
+CONNRATE=$BUILD/bench/connrate
 NGINX_STREAM=/usr/lib/nginx/modules/ngx_stream_module.so
 [ -f "$NGINX_STREAM" ] || { echo "missing $NGINX_STREAM" >&2; exit 1; }
 
@@ -221,7 +240,7 @@ loadgen_run() {
 	local part=$1 cell=$2 peer=$3 round=$4 pid=$5 port=$6 c=$7 s=$8 line
 
 	if line=$(timeout 120 taskset -c 1 "$LOADGEN" -a "127.0.0.1:$port" -c "$c" -s "$s" \
-		-w "$WARMUP" -D "$DURATION" -p "$pid" 2>"$TMP/loadgen.err"); then
+		-w "$WARMUP" -D "$DURATION" -p "$pid" -C "$COUNT_SECS" 2>"$TMP/loadgen.err"); then
 		:
 	else
 		line="failed $(head -c 200 "$TMP/loadgen.err" | tr '\t\n' '  ')"
@@ -235,7 +254,7 @@ loadgen_run() {
 ECHO_PEERS="aio-echod levecho asyncio uvloop"
 ECHO_CELLS="64x1 64x10 64x100 64x1000 4096x1 4096x100 4096x1000"
 PROXY_PEERS="aio-echod haproxy nginx rinetd socat"
-PROXY_CELLS="64x100 64x1000"
+PROXY_CELLS="64x1 64x10 64x100 64x1000"
 declare -A PPID_OF PPORT_OF
 
 run_matrix() { # PART "CELLS" "PEERS"
@@ -302,59 +321,85 @@ if [[ " $PARTS " == *" proxy "* ]]; then
 	stop "$UPSTREAM_PID"
 fi
 
-# stats PID: "cpu_s sys" of PID's process tree now.
+# stats PID: the CPU seconds of PID's process tree now.
 stats() {
-	"$LOADGEN" -S "$1" | sed 's/cpu_s=\([^ ]*\) sys=\([^ ]*\).*/\1 \2/'
+	"$LOADGEN" -S "$1" | sed 's/cpu_s=\([^ ]*\).*/\1/'
 }
 
-# run_proxied PART CELL PAUSE LOG_CHARS: with the proxies started in
-# front of the upstream, interleaved rounds of one client run against the
-# upstream itself ("direct") and through each proxy, starting one later
-# each round; then the proxies and the upstream are stopped.  The part
-# supplies PART_client PORT (one client run; its status says whether it
-# worked), PART_line C0 C1 SYS (the result line from what the client
-# left, given the server's CPU seconds before and after and its read and
-# write syscalls) and PART_failed (what the client left when it failed).
-# Each run is one line in the raw results and LOG_CHARS of it in the
-# log; PAUSE seconds follow it.
-run_proxied() {
-	local part=$1 cell=$2 pause=$3 chars=$4 r p c0 s0 c1 s1 line
+# client_cmd CMD...: a part's client command on CPU 1 (at most 120 s);
+# with COUNT_PID set, inside bench/loadgen -W, which counts that server's
+# CPU time and system calls from the command's start to its exit into
+# $TMP/window.  The command's status.
+client_cmd() {
+	if [ -n "$COUNT_PID" ]; then
+		timeout 120 taskset -c 1 "$LOADGEN" -W "$COUNT_PID" -o "$TMP/window" -- "$@"
+	else
+		timeout 120 taskset -c 1 "$@"
+	fi
+}
 
+# run_proxied PART "CELLS" PAUSE LOG_CHARS HOW: with the proxies started
+# in front of the upstream, interleaved rounds of one client run per cell
+# against the upstream itself ("direct") and through each proxy, starting
+# one later each round; then the proxies and the upstream are stopped.
+# The part supplies PART_client CELL PORT PID (one client run against
+# PORT; its status says whether it worked), PART_line (the result line
+# from what the client left) and PART_failed (what the client left when
+# it failed).  HOW says who measures the server PID: "self", the client
+# (bench/connrate -p -C); "around", this function: its CPU seconds from
+# before the client to after it, then one more round in which every
+# client runs under bench/loadgen -W (client_cmd), whose lines count the
+# system calls and are marked counted=1 (counting slows the server, so
+# their speeds are not the others' equals).  Each run is one line in the
+# raw results and LOG_CHARS of it in the log; PAUSE seconds follow it.
+run_proxied() {
+	local part=$1 cells=$2 pause=$3 chars=$4 how=$5 last=$ROUNDS r cell p line c0
+
+	[ "$how" = self ] || last=$((ROUNDS + 1))
 	start_proxies "$UPSTREAM_PORT"
 	PPID_OF[direct]=$UPSTREAM_PID
 	PPORT_OF[direct]=$UPSTREAM_PORT
-	for r in $(seq 1 "$ROUNDS"); do
-		for p in $(rotate "$r" direct $PROXY_PEERS); do
-			if [ "$p" != direct ] && ! kill -0 "${PPID_OF[$p]}" 2>/dev/null; then
-				restart_peer proxy "$p"
-			fi
-			read -r c0 s0 < <(stats "${PPID_OF[$p]}")
-			if "${part}_client" "${PPORT_OF[$p]}"; then
-				read -r c1 s1 < <(stats "${PPID_OF[$p]}")
-				line=$("${part}_line" "$c0" "$c1" "$((s1 - s0))")
-			else
-				line="failed $("${part}_failed" | tr '\t\n' '  ')"
-			fi
-			printf '%s\t%s\t%s\t%s\t%s\n' "$part" "$cell" "$p" "$r" "$line" >>"$RAW"
-			log "$part $p r$r: ${line:0:$chars}"
-			[ "$pause" = 0 ] || sleep "$pause"
+	for r in $(seq 1 "$last"); do
+		for cell in $cells; do
+			for p in $(rotate "$r" direct $PROXY_PEERS); do
+				if [ "$p" != direct ] && ! kill -0 "${PPID_OF[$p]}" 2>/dev/null; then
+					restart_peer proxy "$p"
+				fi
+				COUNT_PID=
+				[ "$r" -le "$ROUNDS" ] || COUNT_PID=${PPID_OF[$p]}
+				[ "$how" = self ] || c0=$(stats "${PPID_OF[$p]}")
+				if "${part}_client" "$cell" "${PPORT_OF[$p]}" "${PPID_OF[$p]}"; then
+					line=$("${part}_line")
+					if [ -n "$COUNT_PID" ]; then
+						line="$line $(sed 's/ *status=[0-9]*//' "$TMP/window") counted=1"
+					elif [ "$how" != self ]; then
+						line="$line srv_cpu_s=$(awk -v a="$(stats "${PPID_OF[$p]}")" \
+							-v b="$c0" 'BEGIN { printf "%.2f", a - b }')"
+					fi
+				else
+					line="failed $("${part}_failed" | tr '\t\n' '  ')"
+				fi
+				printf '%s\t%s\t%s\t%s\t%s\n' "$part" "$cell" "$p" "$r" "$line" >>"$RAW"
+				log "$part $cell $p r$r: ${line:0:$chars}"
+				[ "$pause" = 0 ] || sleep "$pause"
+			done
 		done
 	done
+	COUNT_PID=
 	stop_peers "$PROXY_PEERS"
 	stop "$UPSTREAM_PID"
 }
 
-redis_client() { # PORT
-	timeout 120 taskset -c 1 redis-benchmark -h 127.0.0.1 -p "$1" \
+redis_client() { # CELL PORT PID
+	client_cmd redis-benchmark -h 127.0.0.1 -p "$2" \
 		-t ping,set,get -P 1 -c 50 -n "$REDIS_N" --csv \
 		>"$TMP/redis.csv" 2>"$TMP/redis.err"
 }
 
-redis_line() { # C0 C1 SYS
-	tr -d '"' <"$TMP/redis.csv" | awk -F, -v c0="$1" -v c1="$2" \
-		-v s="$3" -v n="$REDIS_N" '
+redis_line() {
+	tr -d '"' <"$TMP/redis.csv" | awk -F, -v n="$REDIS_N" '
 		$1 != "test" && NF > 2 { printf "%s=%s %s_p50=%s ", $1, $2, $1, $5; k++ }
-		END { printf "srv_cpu_s=%.2f sys=%d reqs=%d", c1 - c0, s, k * n }'
+		END { printf "reqs=%d", k * n }'
 }
 
 redis_failed() {
@@ -364,22 +409,25 @@ redis_failed() {
 if [[ " $PARTS " == *" redis "* ]]; then
 	log "redis: redis-server and redis-benchmark on CPU 1, proxies on CPU 0"
 	start_upstream redis
-	run_proxied redis c50 0 110
+	run_proxied redis c50 0 110 around
 fi
 
-bulk_client() { # PORT
-	timeout 60 taskset -c 1 iperf3 -c 127.0.0.1 -p "$1" \
+# BULK_CELLS: iperf3's parallel streams (-P), one cell each.
+BULK_CELLS="stream1 stream8"
+
+bulk_client() { # CELL PORT PID
+	client_cmd iperf3 -c 127.0.0.1 -p "$2" -P "${1#stream}" \
 		-t "$BULK_SECS" -J >"$TMP/iperf.json" 2>"$TMP/iperf.err"
 }
 
-bulk_line() { # C0 C1 SYS
+bulk_line() {
 	python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))
 e = j["end"]["sum_received"]
-print("gbps=%.3f bytes=%d srv_cpu_s=%.2f sys=%d" % (e["bits_per_second"] / 1e9,
-      e["bytes"], float(sys.argv[2]) - float(sys.argv[3]), int(sys.argv[4])))
-' "$TMP/iperf.json" "$2" "$1" "$3"
+print("gbps=%.3f bytes=%d streams=%d" % (e["bits_per_second"] / 1e9, e["bytes"],
+      j["start"]["test_start"]["num_streams"]))
+' "$TMP/iperf.json"
 }
 
 bulk_failed() {
@@ -389,7 +437,29 @@ bulk_failed() {
 if [[ " $PARTS " == *" bulk "* ]]; then
 	log "bulk: iperf3 server and client on CPU 1, proxies on CPU 0"
 	start_upstream iperf3
-	run_proxied bulk stream 0.2 1000	# the whole line to the log
+	run_proxied bulk "$BULK_CELLS" 0.2 1000 around	# the whole line to the log
+fi
+
+# --- new connections through each proxy ----------------------------------
+
+connrate_client() { # CELL PORT PID
+	timeout 120 taskset -c 1 "$CONNRATE" -a "127.0.0.1:$2" -t "$CR_THREADS" \
+		-w "$WARMUP" -D "$DURATION" -p "$3" -C "$COUNT_SECS" \
+		>"$TMP/connrate.out" 2>"$TMP/connrate.err"
+}
+
+connrate_line() {
+	cat "$TMP/connrate.out"
+}
+
+connrate_failed() {
+	head -c 200 "$TMP/connrate.out" "$TMP/connrate.err"
+}
+
+if [[ " $PARTS " == *" connrate "* ]]; then
+	log "connrate: connrate ($CR_THREADS threads) and levecho on CPU 1, proxies on CPU 0"
+	start_upstream levecho
+	run_proxied connrate "t$CR_THREADS" 0 150 self
 fi
 
 # --- idle memory ---------------------------------------------------------
@@ -467,14 +537,16 @@ mkdir -p "$OUT"
 elapsed=$(($(date +%s) - start_s))
 python3 bench/report.py --raw "$RAW" --switch "$TMP/switch.txt" \
 	--out "$OUT" --cmd "$cmd" --elapsed "$elapsed" \
-	--settings "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP REDIS_N=$REDIS_N BULK_SECS=$BULK_SECS IDLE_CONNS=$IDLE_CONNS" \
+	--settings "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP COUNT_SECS=$COUNT_SECS REDIS_N=$REDIS_N BULK_SECS=$BULK_SECS CR_THREADS=$CR_THREADS IDLE_CONNS=$IDLE_CONNS" \
 	--versions "$(haproxy -v | head -1 | cut -d' ' -f1-3); nginx $(nginx -v 2>&1 | sed 's|.*/||'); rinetd $(dpkg-query -W -f='${Version}' rinetd); socat $(dpkg-query -W -f='${Version}' socat); python3 $($PY -c 'import sys; print(sys.version.split()[0])'); uvloop $($PY -c 'import uvloop; print(uvloop.__version__)'); libevent $(dpkg-query -W -f='${Version}' libevent-dev); redis $(dpkg-query -W -f='${Version}' redis-server); iperf3 $(dpkg-query -W -f='${Version}' iperf3)"
 cp "$RAW" "$OUT/raw.tsv"
 # bench/threads.sh's table (this run's, or the last one's), one level down.
 if [ -s "$OUT/THREADS.md" ]; then
 	{ echo; sed 's/^# /## /' "$OUT/THREADS.md"; } >>"$OUT/RESULTS.md"
 fi
-if [ -s "$OUT/echo-conns.dat" ]; then
-	gnuplot "$OUT/echo-conns.gp"
-fi
+for f in echo-conns proxy-conns; do
+	if [ -s "$OUT/$f.dat" ]; then
+		gnuplot "$OUT/$f.gp"
+	fi
+done
 log "done in ${elapsed}s: $OUT/RESULTS.md"
