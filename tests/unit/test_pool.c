@@ -25,6 +25,7 @@
 
 #include "check.h"
 #include "coro.h"
+#include "fail_create.h"
 #include "io.h"
 #include "loop.h"
 #include "loop_park.h"
@@ -32,33 +33,6 @@
 static struct loop	*L;
 static struct pool	*P;
 static pthread_t	 loop_thread;
-
-/*
- * pthread_create(), for the pool and this test alike: the real one, but
- * after create_ok more calls succeed, the next create_fails fail with
- * EAGAIN (as at RLIMIT_NPROC or out of memory for a stack).
- */
-static atomic_int	create_ok, create_fails;
-
-int	__real_pthread_create(pthread_t *, const pthread_attr_t *,
-	    void *(*)(void *), void *);
-int	__wrap_pthread_create(pthread_t *, const pthread_attr_t *,
-	    void *(*)(void *), void *);
-
-int
-__wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
-    void *(*fn)(void *), void *arg)
-{
-	if (atomic_load(&create_fails) > 0) {
-		if (atomic_load(&create_ok) > 0)
-			atomic_fetch_sub(&create_ok, 1);
-		else {
-			atomic_fetch_sub(&create_fails, 1);
-			return (EAGAIN);
-		}
-	}
-	return (__real_pthread_create(thread, attr, fn, arg));
-}
 
 /*
  * This process's threads now (workers: only those named "aio-worker",
