@@ -54,9 +54,12 @@
 #include "loop_park.h"
 
 #define WAIT_NONE	0
-#define WAIT_PARKED	1	/* on l->waits */
+#define WAIT_PARKED	1	/* on l->waits, or l->soon (WAIT_SOONQ) */
 #define WAIT_READY	2	/* on l->ready */
-#define WAIT_TIMED	0x100	/* internal flag: the timer is armed */
+#define WAIT_TIMED	0x100	/* internal flag: its own timer is armed */
+#define WAIT_SOONQ	0x200	/* internal flag: on l->soon, not l->waits */
+
+TAILQ_HEAD(wait_list, loop_wait);
 
 struct signal_handler {
 	void	(*fn)(int, void *);
@@ -76,10 +79,18 @@ struct loop {
 	struct loop_msg		*inbox_head, *inbox_tail;	/* locked */
 	int			 inbox_fd;	/* eventfd */
 	struct event		*inbox_ev;
-	TAILQ_HEAD(, loop_wait)	 waits;
-	TAILQ_HEAD(, loop_wait)	 ready;
+	struct wait_list	 waits;
+	struct wait_list	 ready;
 	struct event		*ready_ev;
-	const struct timeval	*soon;		/* LOOP_WAIT_SOON's timeout */
+	/*
+	 * The LOOP_WAIT_SOON waits, in deadline order (each is LOOP_SOON_MS
+	 * from when it parked), under one timer for the oldest: a busy
+	 * connection parks and wakes on every message, and a list insert
+	 * and remove cost less than adding and deleting a libevent timer.
+	 */
+	struct wait_list	 soon;
+	struct event		*soon_ev;
+	int			 soon_armed;	/* soon_ev is pending */
 	struct event		*drain_ev;
 	struct event		*signal_ev;
 	int			 signal_pipe[2];
@@ -99,6 +110,7 @@ static int			 signal_write_fd = -1;	/* process-wide */
 static void	on_ready(evutil_socket_t, short, void *);
 static void	on_drain_timeout(evutil_socket_t, short, void *);
 static void	on_wait_timeout(evutil_socket_t, short, void *);
+static void	on_soon(evutil_socket_t, short, void *);
 static void	on_inbox(evutil_socket_t, short, void *);
 
 struct event_base *
@@ -137,6 +149,7 @@ loop_create(void)
 		goto fail;
 	TAILQ_INIT(&l->waits);
 	TAILQ_INIT(&l->ready);
+	TAILQ_INIT(&l->soon);
 	l->signal_pipe[0] = l->signal_pipe[1] = -1;
 	pthread_mutex_init(&l->inbox_lock, NULL);
 	if ((l->inbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
@@ -153,13 +166,12 @@ loop_create(void)
 			errno = ENOSYS;	/* no backend with what we need */
 		goto fail_free;
 	}
-	l->soon = event_base_init_common_timeout(l->base,
-	    &(struct timeval){ 0, LOOP_SOON_MS * 1000 });
 	l->ready_ev = evtimer_new(l->base, on_ready, l);
+	l->soon_ev = evtimer_new(l->base, on_soon, l);
 	l->drain_ev = evtimer_new(l->base, on_drain_timeout, l);
 	l->inbox_ev = event_new(l->base, l->inbox_fd, EV_READ | EV_PERSIST,
 	    on_inbox, l);
-	if (l->soon == NULL || l->ready_ev == NULL || l->drain_ev == NULL ||
+	if (l->soon_ev == NULL || l->ready_ev == NULL || l->drain_ev == NULL ||
 	    l->inbox_ev == NULL || event_add(l->inbox_ev, NULL) == -1)
 		goto fail_base;
 	cur = l;
@@ -168,6 +180,8 @@ loop_create(void)
 fail_base:
 	if (l->ready_ev)
 		event_free(l->ready_ev);
+	if (l->soon_ev)
+		event_free(l->soon_ev);
 	if (l->drain_ev)
 		event_free(l->drain_ev);
 	if (l->inbox_ev)
@@ -208,6 +222,7 @@ loop_free(struct loop *l)
 		free(l->altstack.ss_sp);
 	}
 	event_free(l->ready_ev);
+	event_free(l->soon_ev);
 	event_free(l->drain_ev);
 	event_free(l->inbox_ev);
 	for (m = l->inbox_head; m != NULL; m = next) {	/* never to run */
@@ -350,6 +365,29 @@ ms_timeval(int64_t ms)
 	return (tv);
 }
 
+/* The list a parked w is on. */
+static struct wait_list *
+parked_on(struct loop *l, const struct loop_wait *w)
+{
+	return (w->flags & WAIT_SOONQ ? &l->soon : &l->waits);
+}
+
+/* If no timer is set for the soon list, set one for its oldest wait. */
+static void
+soon_arm(struct loop *l, int64_t now)
+{
+	struct loop_wait *w;
+	struct timeval tv;
+
+	if (l->soon_armed || (w = TAILQ_FIRST(&l->soon)) == NULL)
+		return;
+	/* libevent's clock is the kernel's coarse one, a tick behind ours:
+	 * a timer that runs early finds nothing due and is set again. */
+	tv = ms_timeval(w->deadline > now ? w->deadline - now : 1);
+	evtimer_add(l->soon_ev, &tv);
+	l->soon_armed = 1;
+}
+
 /* Register w as parked (with its timer, if it has a deadline). */
 static int
 park_register(struct loop *l, struct loop_wait *w, int64_t deadline,
@@ -365,6 +403,15 @@ park_register(struct loop *l, struct loop_wait *w, int64_t deadline,
 	w->flags = flags;
 	w->err = 0;
 	w->deadline = deadline;
+	if (deadline != -1 && (flags & LOOP_WAIT_SOON)) {
+		/* The caller made deadline LOOP_SOON_MS from now: it has not
+		 * passed, and it is the latest on the list. */
+		w->flags |= WAIT_SOONQ;
+		w->where = WAIT_PARKED;
+		TAILQ_INSERT_TAIL(&l->soon, w, link);
+		soon_arm(l, deadline - LOOP_SOON_MS);
+		return (0);
+	}
 	if (deadline != -1) {
 		if ((left = deadline - clock_now()) <= 0) {
 			errno = ETIMEDOUT;
@@ -372,8 +419,7 @@ park_register(struct loop *l, struct loop_wait *w, int64_t deadline,
 		}
 		tv = ms_timeval(left);
 		evtimer_assign(&w->timer, l->base, on_wait_timeout, w);
-		evtimer_add(&w->timer, (flags & LOOP_WAIT_SOON) &&
-		    l->soon != NULL ? l->soon : &tv);
+		evtimer_add(&w->timer, &tv);
 		w->flags |= WAIT_TIMED;
 	}
 	w->where = WAIT_PARKED;
@@ -439,7 +485,8 @@ wake(struct loop *l, struct loop_wait *w)
 	l->detached--;
 	if (loop_spawn(l, start_detached, w) == -1 &&
 	    loop_park_detached(w, clock_now() + RESPAWN_MS,
-	    w->flags & ~WAIT_TIMED, w->start) == -1)
+	    w->flags & ~(WAIT_TIMED | WAIT_SOONQ | LOOP_WAIT_SOON),
+	    w->start) == -1)
 		loop_spawn(l, start_detached, w);	/* cancelled: last try */
 }
 
@@ -449,7 +496,7 @@ loop_forget(struct loop_wait *w)
 	if (w->co != NULL || w->where == WAIT_NONE)
 		return;
 	if (w->where == WAIT_PARKED) {
-		TAILQ_REMOVE(&cur->waits, w, link);
+		TAILQ_REMOVE(parked_on(cur, w), w, link);
 		if (w->flags & WAIT_TIMED)
 			evtimer_del(&w->timer);
 	} else {
@@ -465,7 +512,7 @@ loop_forget(struct loop_wait *w)
 static void
 wait_take(struct loop *l, struct loop_wait *w, int err)
 {
-	TAILQ_REMOVE(&l->waits, w, link);
+	TAILQ_REMOVE(parked_on(l, w), w, link);
 	if (w->flags & WAIT_TIMED)
 		evtimer_del(&w->timer);
 	w->err = err;
@@ -517,7 +564,7 @@ on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 		return;
 	/* libevent's clock is the kernel's coarse one: its timer may run a
 	 * tick before our deadline.  ETIMEDOUT means the deadline passed. */
-	if (w->deadline != -1 && !(w->flags & LOOP_WAIT_SOON) &&
+	if (w->deadline != -1 &&
 	    (left = w->deadline - clock_now()) > 0) {
 		tv = ms_timeval(left);
 		evtimer_add(&w->timer, &tv);
@@ -527,6 +574,31 @@ on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 		w->detach(w);
 	wait_take(cur, w, ETIMEDOUT);
 	wake(cur, w);
+}
+
+/*
+ * The soon list's timer: time out the waits that are due, oldest first,
+ * then set the timer for the next.  A woken wait that parks again joins
+ * the list's end, LOOP_SOON_MS later, so the pass ends.
+ */
+static void
+on_soon(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+	struct loop_wait *w;
+	int64_t now = clock_now();
+
+	(void)fd;
+	(void)what;
+	l->soon_armed = 1;	/* parks meanwhile leave the timer to us */
+	while ((w = TAILQ_FIRST(&l->soon)) != NULL && w->deadline <= now) {
+		if (w->detach != NULL)
+			w->detach(w);
+		wait_take(l, w, ETIMEDOUT);
+		wake(l, w);
+	}
+	l->soon_armed = 0;
+	soon_arm(l, now);
 }
 
 /*
@@ -584,13 +656,13 @@ loop_yield_idle(void)
 	return (0);
 }
 
-/* Fail the cancellable waits (only the idle ones if idle_only). */
+/* Fail the cancellable waits on list (only the idle ones if idle_only). */
 static void
-cancel_waits(struct loop *l, int idle_only)
+cancel_list(struct loop *l, struct wait_list *list, int idle_only)
 {
 	struct loop_wait *w, *next;
 
-	for (w = TAILQ_FIRST(&l->waits); w != NULL; w = next) {
+	for (w = TAILQ_FIRST(list); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, link);
 		if ((w->flags & LOOP_WAIT_NOCANCEL) ||
 		    (idle_only && !(w->flags & LOOP_WAIT_IDLE)))
@@ -600,6 +672,14 @@ cancel_waits(struct loop *l, int idle_only)
 		wait_take(l, w, ECANCELED);
 		ready_push(l, w);
 	}
+}
+
+/* Fail the cancellable waits (only the idle ones if idle_only). */
+static void
+cancel_waits(struct loop *l, int idle_only)
+{
+	cancel_list(l, &l->waits, idle_only);
+	cancel_list(l, &l->soon, idle_only);
 }
 
 void

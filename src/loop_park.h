@@ -19,10 +19,12 @@ struct coro;
 #define LOOP_WAIT_IDLE		0x1	/* cancelled as soon as draining begins */
 #define LOOP_WAIT_NOCANCEL	0x2	/* never cancelled (loop_join) */
 /*
- * The deadline is LOOP_SOON_MS from now: its timer goes on a FIFO of
- * timers of that one length (libevent's common timeouts: O(1) to add and
- * remove) instead of the heap.  For io.c's re-reads after a short read,
- * armed on every wait of a busy connection.
+ * The deadline is LOOP_SOON_MS from now (the caller read the clock for
+ * it): the wait goes on the loop's list of such waits, which stays in
+ * deadline order and has one timer for all of them, instead of a timer
+ * of its own.  For io.c's re-reads after a short read, armed on every
+ * wait of a busy connection: a list insert and remove cost less than a
+ * libevent timer's add and delete.
  */
 #define LOOP_WAIT_SOON		0x4
 #define LOOP_SOON_MS		100

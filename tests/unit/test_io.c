@@ -573,6 +573,24 @@ t_yield_is_fair(void *arg)
 static int	idle_errno, busy_errno, sleep_errno;
 static int64_t	busy_took;
 
+/* A re-read's wait (LOOP_WAIT_SOON) on an idle connection. */
+static int	soon_idle_errno;
+static int64_t	soon_idle_took;
+
+static void
+soon_idle(void *arg)
+{
+	struct loop_wait w;
+	int64_t t0 = clock_now();
+
+	(void)arg;
+	memset(&w, 0, sizeof(w));
+	if (loop_park(&w, t0 + LOOP_SOON_MS, LOOP_WAIT_SOON |
+	    LOOP_WAIT_IDLE) == -1)
+		soon_idle_errno = errno;
+	soon_idle_took = clock_now() - t0;
+}
+
 static void
 idle_conn(void *arg)
 {
@@ -607,14 +625,18 @@ test_drain(void)
 {
 	L = loop_create();
 	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp);
-	idle_errno = busy_errno = sleep_errno = 0;
+	idle_errno = busy_errno = sleep_errno = soon_idle_errno = 0;
 	loop_spawn(L, idle_conn, NULL);
 	loop_spawn(L, busy_conn, NULL);
 	loop_spawn(L, sleeper, NULL);
-	CHECK(loop_live(L) == 3, "three coroutines parked");
+	loop_spawn(L, soon_idle, NULL);
+	CHECK(loop_live(L) == 4, "four coroutines parked");
 	loop_drain(L, 100);
 	loop_run(L);
 	CHECK(idle_errno == ECANCELED, "idle wait cancelled by the drain");
+	CHECK(soon_idle_errno == ECANCELED && soon_idle_took < LOOP_SOON_MS / 2,
+	    "an idle re-read's wait too, at once (%lld ms)",
+	    (long long)soon_idle_took);
 	CHECK(busy_errno == ECANCELED && busy_took >= 90,
 	    "busy wait cancelled only at the drain timeout (%lld ms)",
 	    (long long)busy_took);
@@ -914,6 +936,61 @@ t_socket_calls(void *arg)
 	loop_stop(L);
 }
 
+/*
+ * The re-read waits (LOOP_WAIT_SOON) share one timer, set for the oldest
+ * (loop.c's soon list).  Three park SOON_GAP_MS apart; the oldest is then
+ * woken, leaving the timer set for a wait that is gone: the other two must
+ * still time out at their own deadlines, oldest first.
+ */
+#define SOON_WAITS	3
+#define SOON_GAP_MS	20
+
+static struct loop_wait	soon_w[SOON_WAITS];
+static int64_t		soon_took[SOON_WAITS];
+static int		soon_err[SOON_WAITS], soon_order[SOON_WAITS];
+static int		soon_done;
+
+static void
+soon_waiter(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	int64_t t0 = clock_now();
+
+	soon_err[i] = loop_park(&soon_w[i], t0 + LOOP_SOON_MS,
+	    LOOP_WAIT_SOON) == -1 ? errno : 0;
+	soon_took[i] = clock_now() - t0;
+	soon_order[soon_done++] = i;
+}
+
+static void
+t_soon(void *arg)
+{
+	int64_t give_up = clock_now() + 10 * LOOP_SOON_MS;
+	int i;
+
+	(void)arg;
+	soon_done = 0;
+	for (i = 0; i < SOON_WAITS; i++) {
+		memset(&soon_w[i], 0, sizeof(soon_w[i]));
+		loop_spawn(L, soon_waiter, (void *)(intptr_t)i);
+		io_sleep(clock_now() + SOON_GAP_MS);
+	}
+	loop_unpark(&soon_w[0], 0);
+	while (soon_done < SOON_WAITS && clock_now() < give_up)
+		io_sleep(clock_now() + 5);
+	CHECK(soon_done == SOON_WAITS && soon_err[0] == 0 &&
+	    soon_order[0] == 0, "a re-read's wait woken early says 0");
+	CHECK(soon_err[1] == ETIMEDOUT && soon_err[2] == ETIMEDOUT &&
+	    soon_order[1] == 1 && soon_order[2] == 2,
+	    "the others time out, oldest first");
+	for (i = 1; i < SOON_WAITS; i++)
+		CHECK(soon_took[i] >= LOOP_SOON_MS - 1 &&
+		    soon_took[i] <= LOOP_SOON_MS + SLACK_MS,
+		    "each at its own deadline (%lld ms)",
+		    (long long)soon_took[i]);
+	loop_stop(L);
+}
+
 int
 main(void)
 {
@@ -921,6 +998,7 @@ main(void)
 	test_post();
 	test_stop_before_run();
 	run(t_timeout);
+	run(t_soon);
 	run(t_wakeup);
 	run(t_backpressure);
 	run(t_busy_and_close);
