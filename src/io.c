@@ -853,7 +853,9 @@ hib_arm(struct io_hib *h)
 		until = next;	/* deadline, so until, is not -1 */
 		flags &= ~LOOP_WAIT_SOON;
 	}
-	memset(&h->w, 0, sizeof(h->w));
+	/* Not zeroed: every field is set here or by the park (a
+	 * loop_wait's timer alone is 128 bytes, and this runs for every
+	 * message of a busy connection). */
 	h->w.f = f;
 	h->w.what = IO_READ;
 	h->w.lw.detach = wait_detach;
@@ -912,8 +914,7 @@ io_hibernate(int fd, int64_t *deadline, int64_t limit, int idle,
 	}
 	if (f->hib == NULL && (f->hib = calloc(1, sizeof(*f->hib))) == NULL)
 		return (-1);
-	h = f->hib;
-	memset(h, 0, sizeof(*h));
+	h = f->hib;		/* each field set here or in hib_arm() */
 	h->f = f;
 	h->deadline = deadline;
 	h->limit = limit;

@@ -820,6 +820,7 @@ t_accept_aborted_in_turn(void *arg)
 	if (fd >= 0)
 		close(fd);
 	close(c);
+	io_close(lfd);	/* while its event's loop lives */
 	loop_stop(L);
 }
 
@@ -841,7 +842,6 @@ test_accept_connect(void)
 	len = sizeof(lsa.ss);
 	getsockname(lfd, (struct sockaddr *)&lsa.ss, &len);
 	run(t_accept_aborted_in_turn);
-	io_close(lfd);
 }
 
 /* loop_post(): calls from another thread, in order, on the loop thread. */
