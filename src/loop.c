@@ -381,11 +381,15 @@ soon_arm(struct loop *l, int64_t now)
 
 	if (l->soon_armed || (w = TAILQ_FIRST(&l->soon)) == NULL)
 		return;
-	/* libevent's clock is the kernel's coarse one, a tick behind ours:
-	 * a timer that runs early finds nothing due and is set again. */
+	/*
+	 * libevent's clock is the kernel's coarse one, a tick behind ours,
+	 * and inside a callback it counts from when its poll returned: a
+	 * timer that runs early finds nothing due and is set again.  If the
+	 * add fails (memory), the next park tries again.
+	 */
 	tv = ms_timeval(w->deadline > now ? w->deadline - now : 1);
-	evtimer_add(l->soon_ev, &tv);
-	l->soon_armed = 1;
+	if (evtimer_add(l->soon_ev, &tv) == 0)
+		l->soon_armed = 1;
 }
 
 /* Register w as parked (with its timer, if it has a deadline). */
@@ -393,6 +397,7 @@ static int
 park_register(struct loop *l, struct loop_wait *w, int64_t deadline,
     int flags)
 {
+	struct loop_wait *last;
 	struct timeval tv;
 	int64_t left;
 
@@ -403,9 +408,12 @@ park_register(struct loop *l, struct loop_wait *w, int64_t deadline,
 	w->flags = flags;
 	w->err = 0;
 	w->deadline = deadline;
-	if (deadline != -1 && (flags & LOOP_WAIT_SOON)) {
+	if (deadline != -1 && (flags & LOOP_WAIT_SOON) &&
+	    ((last = TAILQ_LAST(&l->soon, wait_list)) == NULL ||
+	    last->deadline <= deadline)) {
 		/* The caller made deadline LOOP_SOON_MS from now: it has not
-		 * passed, and it is the latest on the list. */
+		 * passed, and it is the latest on the list (if not, a caller
+		 * broke that promise: it gets a timer of its own below). */
 		w->flags |= WAIT_SOONQ;
 		w->where = WAIT_PARKED;
 		TAILQ_INSERT_TAIL(&l->soon, w, link);

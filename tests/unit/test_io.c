@@ -938,15 +938,17 @@ t_socket_calls(void *arg)
 
 /*
  * The re-read waits (LOOP_WAIT_SOON) share one timer, set for the oldest
- * (loop.c's soon list).  Three park SOON_GAP_MS apart; the oldest is then
- * woken, leaving the timer set for a wait that is gone: the other two must
- * still time out at their own deadlines, oldest first.
+ * (loop.c's soon list).  Three park SOON_GAP_MS apart, and the oldest is
+ * woken as the second parks, leaving the timer set for a wait that is
+ * gone: the other two must still time out at their own deadlines, oldest
+ * first, and in passes of their own (a timer pushed back by every park
+ * would time them out together, or never on a busy loop).
  */
 #define SOON_WAITS	3
-#define SOON_GAP_MS	20
+#define SOON_GAP_MS	50
 
 static struct loop_wait	soon_w[SOON_WAITS];
-static int64_t		soon_took[SOON_WAITS];
+static int64_t		soon_took[SOON_WAITS], soon_end[SOON_WAITS];
 static int		soon_err[SOON_WAITS], soon_order[SOON_WAITS];
 static int		soon_done;
 
@@ -958,7 +960,8 @@ soon_waiter(void *arg)
 
 	soon_err[i] = loop_park(&soon_w[i], t0 + LOOP_SOON_MS,
 	    LOOP_WAIT_SOON) == -1 ? errno : 0;
-	soon_took[i] = clock_now() - t0;
+	soon_end[i] = clock_now();
+	soon_took[i] = soon_end[i] - t0;
 	soon_order[soon_done++] = i;
 }
 
@@ -971,11 +974,13 @@ t_soon(void *arg)
 	(void)arg;
 	soon_done = 0;
 	for (i = 0; i < SOON_WAITS; i++) {
+		if (i > 0)
+			io_sleep(clock_now() + SOON_GAP_MS);
 		memset(&soon_w[i], 0, sizeof(soon_w[i]));
 		loop_spawn(L, soon_waiter, (void *)(intptr_t)i);
-		io_sleep(clock_now() + SOON_GAP_MS);
+		if (i == 1)
+			loop_unpark(&soon_w[0], 0);
 	}
-	loop_unpark(&soon_w[0], 0);
 	while (soon_done < SOON_WAITS && clock_now() < give_up)
 		io_sleep(clock_now() + 5);
 	CHECK(soon_done == SOON_WAITS && soon_err[0] == 0 &&
@@ -988,6 +993,9 @@ t_soon(void *arg)
 		    soon_took[i] <= LOOP_SOON_MS + SLACK_MS,
 		    "each at its own deadline (%lld ms)",
 		    (long long)soon_took[i]);
+	CHECK(soon_end[2] - soon_end[1] >= SOON_GAP_MS / 2,
+	    "in passes of their own (%lld ms apart)",
+	    (long long)(soon_end[2] - soon_end[1]));
 	loop_stop(L);
 }
 
