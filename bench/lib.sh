@@ -36,6 +36,30 @@ wait_port() {
 	return 1
 }
 
+# cpu_ticks CPU: the CPU's busy and total clock ticks so far (/proc/stat).
+cpu_ticks() {
+	awk -v c="cpu$1" '$1 == c {
+		for (i = 2; i <= NF; i++) t += $i
+		print t - $5 - $6, t
+	}' /proc/stat
+}
+
+# settle CPU: wait until CPU is under 10 % busy over 0.2 s (at most 10 s),
+# so that what one run leaves behind is not billed to the next: socat's
+# 1000 forked children exiting kept CPU 0 busy for 1.5 s, half of the next
+# peer's timed run.
+settle() {
+	local i b0 t0 b1 t1
+
+	for i in $(seq 1 50); do
+		read -r b0 t0 < <(cpu_ticks "$1")
+		sleep 0.2
+		read -r b1 t1 < <(cpu_ticks "$1")
+		[ $(((b1 - b0) * 10)) -le $((t1 - t0)) ] && return 0
+	done
+	log "CPU $1 still busy after 10 s; going on"
+}
+
 # spawn CPU NAME CMD...: CMD pinned to CPU, in its own process group,
 # output in $TMP/NAME.log; its pid goes to SPAWNED, killed at exit.
 spawn() {

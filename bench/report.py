@@ -498,6 +498,9 @@ def main():
         "peer once, starting one peer later each round); min-max is the spread over the rounds. "
         "Servers and proxies run on CPU 0; the load generator (bench/loadgen, one thread), "
         "the proxies' upstream, redis-server and iperf3 run on CPU 1. "
+        "Each run starts once CPU 0 has been under 10 % busy for 0.2 s (what the run "
+        "before left behind, such as socat's forked children exiting, is not billed to "
+        "the next peer). "
         "Latency is from queueing a message to its last echoed byte. Ratios are to aio-echod's "
         "median in the same run.",
         "",

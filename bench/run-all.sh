@@ -18,7 +18,8 @@
 # Method: every comparison runs in interleaved rounds (each round runs
 # every peer once, starting one peer later each round), and reports the
 # median and the min-max over the rounds.  Servers run on CPU 0, load
-# generators (and the proxies' upstreams) on CPU 1.  The server's CPU
+# generators (and the proxies' upstreams) on CPU 1.  Each run waits
+# until CPU 0 is nearly idle (settle, bench/lib.sh).  The server's CPU
 # time is utime+stime of it and its descendants (/proc/PID/stat), read
 # by bench/loadgen -p and bench/connrate -p at the start and end of the
 # measured time, and by bench/loadgen -S before and after a
@@ -239,6 +240,7 @@ start_upstream() {
 loadgen_run() {
 	local part=$1 cell=$2 peer=$3 round=$4 pid=$5 port=$6 c=$7 s=$8 line
 
+	settle 0
 	if line=$(timeout 120 taskset -c 1 "$LOADGEN" -a "127.0.0.1:$port" -c "$c" -s "$s" \
 		-w "$WARMUP" -D "$DURATION" -p "$pid" -C "$COUNT_SECS" 2>"$TMP/loadgen.err"); then
 		:
@@ -365,6 +367,7 @@ run_proxied() {
 				if [ "$p" != direct ] && ! kill -0 "${PPID_OF[$p]}" 2>/dev/null; then
 					restart_peer proxy "$p"
 				fi
+				settle 0
 				COUNT_PID=
 				[ "$r" -le "$ROUNDS" ] || COUNT_PID=${PPID_OF[$p]}
 				[ "$how" = self ] || c0=$(stats "${PPID_OF[$p]}")
