@@ -116,18 +116,19 @@
 
 struct io_wait;
 
+/* One per open fd of every connection, idle ones too: kept small. */
 struct io_fd {
 	struct event	 ev;
-	int		 readable;
-	int		 writable;
-	int		 sticky;	/* an EOF follows the data */
-	int		 recheck;	/* a short read may have left some */
+	unsigned	 readable:1;
+	unsigned	 writable:1;
+	unsigned	 sticky:1;	/* an EOF follows the data */
+	unsigned	 recheck:1;	/* a short read may have left some */
+	unsigned	 idle:1;	/* io_set_idle(): waits are idle */
+	int		 aborted;	/* io_abort()'s errno, or 0 */
 	void		(*on_error)(void *, int);	/* io_on_error() */
 	void		*on_error_arg;
 	struct io_hib	*hib;		/* io_hibernate()'s, made on first use */
 	int		*alive;		/* cleared by io_close() during dispatch */
-	int		 aborted;	/* io_abort()'s errno, or 0 */
-	int		 idle;		/* io_set_idle(): waits are idle */
 	int		 unsent;	/* send queue at the last look, or
 					   -1: not known (written since) */
 	struct io_wait	*reader;

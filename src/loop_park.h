@@ -33,7 +33,9 @@ struct coro;
  * A coroutine parked on the loop.  It lives on the parked coroutine's
  * stack, which outlives the wait.  detach, if set, is called before a
  * timeout or cancellation resumes the coroutine, so the owner of the wait
- * (io.c, pool.c) can forget it.
+ * (io.c, pool.c) can forget it.  Every idle connection keeps one (io.c's
+ * hibernation record): flags and where are short so that the three small
+ * fields share one 8-byte word.
  */
 struct loop_wait {
 	TAILQ_ENTRY(loop_wait)	 link;
@@ -42,9 +44,9 @@ struct loop_wait {
 	struct event		 timer;
 	int64_t			 deadline;	/* the timer's, or -1 */
 	void			(*detach)(struct loop_wait *);
-	int			 flags;
+	unsigned short		 flags;		/* LOOP_WAIT_*, and loop.c's */
+	short			 where;		/* WAIT_* in loop.c */
 	int			 err;		/* 0 or the errno to fail with */
-	int			 where;		/* WAIT_* in loop.c */
 };
 
 /*

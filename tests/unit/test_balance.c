@@ -329,7 +329,9 @@ test_passive(void)
 	    held.probe, "both ejected: one probe, to A (out longest)");
 	CHECK(balance_pick(b, NULL, 0, order, &other) == 0,
 	    "while it is out, no upstream for the others");
-	wait_until_ms(t0 + 2);	/* A's new ejection ends after B's */
+	/* A's new ejection ends 50 ms after B's: the check after B's has
+	 * that long to run (2 ms failed 1 run in 12 on a busy machine). */
+	wait_until_ms(t0 + 50);
 	balance_result(b, 0, BALANCE_FAILED);
 	balance_release(b, &held);
 	CHECK(balance_pick(b, NULL, 0, order, &held) == 1 && order[0] == 1,
