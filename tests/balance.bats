@@ -85,10 +85,13 @@ counts() {
 # its share of them.
 least_connections() {
 	local active="aio_echod_upstream_active_connections{listener=\"px\",upstream=\"127.0.0.1:$A_PORT\"}"
+	local hold_pid
 
 	bal_conf "\"127.0.0.1:$A_PORT weight=$1\", \"127.0.0.1:$B_PORT\"" 'balance = "least-connections";'
 	start_daemon
 	coproc HOLD { "${BAL[@]}" hold "$ADDR" 20; }
+	# bash unsets HOLD_PID once the coprocess has ended: keep it.
+	hold_pid=$HOLD_PID
 	counts
 	[[ "$COUNTS" == *" $A_PORT $2 / "* && "$COUNTS" == *" $B_PORT $3 / "* ]]
 	echo "close $A_PORT" >&"${HOLD[1]}"
@@ -98,7 +101,7 @@ least_connections() {
 	counts
 	[[ "$COUNTS" == *" $A_PORT $4 / "* && "$COUNTS" == *" $B_PORT $5 / "* ]]
 	exec {HOLD[1]}>&-
-	wait "$HOLD_PID"
+	wait "$hold_pid"
 	stop_daemon
 }
 

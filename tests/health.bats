@@ -111,6 +111,7 @@ for _ in range(2):
     print(s.recv(100).decode().strip(), flush=True)
     sys.stdin.readline()
 ' "$PORT"; }
+	relay_pid=$RELAY_PID	# bash unsets RELAY_PID once it has ended
 	read -r -t 10 pong <&"${RELAY[0]}"
 	[ "$pong" = +PONG ]
 	kill -STOP "$REDIS_PID"
@@ -130,7 +131,7 @@ for _ in range(2):
 	[ "$pong" = +PONG ]
 	wait_until 5000 log_has "warn: ping: upstream 127.0.0.1:$RPORT is up"
 	exec {RELAY[1]}>&-
-	wait "$RELAY_PID"
+	wait "$relay_pid"
 	kill "$REDIS_PID"
 	stop_daemon
 }
