@@ -527,6 +527,15 @@ wait_take(struct loop *l, struct loop_wait *w, int err)
 	w->where = WAIT_NONE;
 }
 
+/* End w's wait with err, before it resumes: its owner forgets it first. */
+static void
+wait_end(struct loop *l, struct loop_wait *w, int err)
+{
+	if (w->detach != NULL)
+		w->detach(w);
+	wait_take(l, w, err);
+}
+
 /*
  * Queue w to be resumed on the next turn of the loop.  The ready event is
  * a zero-timeout timer, not event_active(): libevent runs timers after it
@@ -578,9 +587,7 @@ on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(&w->timer, &tv);
 		return;
 	}
-	if (w->detach != NULL)
-		w->detach(w);
-	wait_take(cur, w, ETIMEDOUT);
+	wait_end(cur, w, ETIMEDOUT);
 	wake(cur, w);
 }
 
@@ -600,9 +607,7 @@ on_soon(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	l->soon_armed = 1;	/* parks meanwhile leave the timer to us */
 	while ((w = TAILQ_FIRST(&l->soon)) != NULL && w->deadline <= now) {
-		if (w->detach != NULL)
-			w->detach(w);
-		wait_take(l, w, ETIMEDOUT);
+		wait_end(l, w, ETIMEDOUT);
 		wake(l, w);
 	}
 	l->soon_armed = 0;
@@ -675,9 +680,7 @@ cancel_list(struct loop *l, struct wait_list *list, int idle_only)
 		if ((w->flags & LOOP_WAIT_NOCANCEL) ||
 		    (idle_only && !(w->flags & LOOP_WAIT_IDLE)))
 			continue;
-		if (w->detach != NULL)
-			w->detach(w);
-		wait_take(l, w, ECANCELED);
+		wait_end(l, w, ECANCELED);
 		ready_push(l, w);
 	}
 }
